@@ -1,0 +1,237 @@
+"""Core data types shared by every layer: the stitched guide-star time series.
+
+`GuideStarData` is what the archive layer produces and what the engine, the
+`Session` model and the widgets consume.  It holds plain numpy arrays plus the
+per-file product table (the seed's ``fg_table``); slicing keeps all of them
+consistent.  Frames are *flagged*, never dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FRAME_SHAPE", "GuideStarData", "Problem", "Quality"]
+
+FRAME_SHAPE = (8, 8)
+
+
+class Quality(enum.IntFlag):
+    """Per-frame quality bits (``GuideStarData.quality``, uint16).
+
+    A frame with any bit set is still present in every array; analysis code
+    decides what to exclude (``GuideStarData.good``).
+    """
+
+    NAN_PIXELS = 1  #: at least one pixel is NaN
+    ALL_NAN = 2  #: every pixel is NaN (nothing to fit)
+    NEGATIVE_FLUX = 4  #: the NaN-ignoring frame sum is negative (the reference tool drops these)
+    DQ_FLAGGED = 8  #: a pixel is marked DO_NOT_USE in the file's DQ array
+    SATURATED = 16  #: a pixel is marked SATURATED in the file's DQ array
+    GAP_BEFORE = 32  #: first frame after a gap of more than 1.5 cadences from the previous file
+    FILE_START = 64  #: first frame of a file (a segment boundary, not a defect)
+
+    @classmethod
+    def describe(cls, value: int) -> list[str]:
+        """Names of the bits set in ``value``."""
+        return [flag.name for flag in cls if value & flag]
+
+
+#: bits that make a frame unusable for fitting and periodograms by default
+BAD_QUALITY = Quality.ALL_NAN | Quality.NEGATIVE_FLUX
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that could not be read, and why (kept in ``GuideStarData.problems``)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True, eq=False)
+class GuideStarData:
+    """A stitched fine-guide time series.
+
+    Attributes
+    ----------
+    frames : ndarray, shape (N, 8, 8), float32
+        Count rate per pixel (SCI extension), one frame per integration.
+    time : ndarray, shape (N,), float64
+        Frame time as MJD (UTC), evenly spaced from each file's DATASTRT to DATAEND.
+    flux : ndarray, shape (N,), float64
+        NaN-ignoring sum of each frame.
+    quality : ndarray, shape (N,), uint16
+        `Quality` bits.
+    segments : ndarray, shape (N,), int32
+        Row of `products` (the file) each frame came from.
+    products : pandas.DataFrame
+        One row per file (the seed's ``fg_table``), in time order.
+    errors : ndarray or None
+        ERR extension, same shape as `frames`, when the files carry one.
+    dq : ndarray, shape (n_files, 8, 8), uint32
+        Pixel data-quality array of each file.
+    tables : dict
+        Optional per-file tables (``"centroids"``, ``"pointing"``, ...): each a
+        DataFrame with a ``file_index`` column pointing into `products`.
+    problems : list of Problem
+        Files that were asked for but could not be read.
+    """
+
+    frames: np.ndarray
+    time: np.ndarray
+    flux: np.ndarray
+    quality: np.ndarray
+    segments: np.ndarray
+    products: pd.DataFrame
+    errors: np.ndarray | None = None
+    dq: np.ndarray | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.time)
+        if self.frames.ndim != 3 or self.frames.shape[1:] != FRAME_SHAPE:
+            raise ValueError(f"frames must have shape (N, 8, 8), got {self.frames.shape}")
+        for name in ("frames", "flux", "quality", "segments"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"{name} has {len(getattr(self, name))} entries but time has {n}"
+                )
+        if self.errors is not None and self.errors.shape != self.frames.shape:
+            raise ValueError(
+                f"errors has shape {self.errors.shape}, frames {self.frames.shape}"
+            )
+
+    # -- size and views -------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.time)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.time)
+
+    @property
+    def good(self) -> np.ndarray:
+        """Boolean mask of frames usable for fits and periodograms."""
+        return (self.quality & int(BAD_QUALITY)) == 0
+
+    @property
+    def cadence(self) -> float:
+        """Median frame spacing in seconds (NaN for fewer than two frames)."""
+        if len(self.time) < 2:
+            return float("nan")
+        return float(np.median(np.diff(self.time[: min(len(self.time), 100_000)])) * 86400.0)
+
+    @property
+    def seconds(self) -> np.ndarray:
+        """Time in seconds from the first frame (float64)."""
+        if len(self.time) == 0:
+            return np.zeros(0)
+        return (self.time - self.time[0]) * 86400.0
+
+    def __getitem__(self, index: Any) -> GuideStarData:
+        """Slice or mask the frames; every per-frame array follows.
+
+        `products` keeps only files that still have frames; `segments` is
+        renumbered to match.
+        """
+        if isinstance(index, (int, np.integer)):
+            index = slice(int(index), int(index) + 1 if index != -1 else None)
+        segments = self.segments[index]
+        kept_files = np.unique(segments)
+        renumber = np.full(len(self.products), -1, dtype=np.int32)
+        renumber[kept_files] = np.arange(len(kept_files), dtype=np.int32)
+        tables = {
+            name: self._subset_table(table, kept_files, renumber)
+            for name, table in self.tables.items()
+        }
+        return replace(
+            self,
+            frames=self.frames[index],
+            time=self.time[index],
+            flux=self.flux[index],
+            quality=self.quality[index],
+            segments=renumber[segments],
+            products=self.products.iloc[kept_files].reset_index(drop=True),
+            errors=None if self.errors is None else self.errors[index],
+            dq=None if self.dq is None else self.dq[kept_files],
+            tables=tables,
+        )
+
+    @staticmethod
+    def _subset_table(table: pd.DataFrame, kept: np.ndarray, renumber: np.ndarray) -> pd.DataFrame:
+        out = table[table["file_index"].isin(kept)].copy()
+        out["file_index"] = renumber[out["file_index"].to_numpy()]
+        return out.reset_index(drop=True)
+
+    def between(self, start: float | None = None, stop: float | None = None) -> GuideStarData:
+        """Frames with ``start <= time <= stop`` (MJD; None leaves that side open)."""
+        mask = np.ones(len(self.time), dtype=bool)
+        if start is not None:
+            mask &= self.time >= start
+        if stop is not None:
+            mask &= self.time <= stop
+        return self[mask]
+
+    def select(self, **criteria: Any) -> GuideStarData:
+        """Frames from files whose `products` columns match every criterion.
+
+        Each keyword is a `products` column (``observation``, ``visit``,
+        ``guider``, ``segment``, ``gs_id``, ``program``...); the value is one
+        value or a list of accepted values.  Numbers and zero-padded strings
+        compare equal (``visit=1`` matches ``"001"``).
+
+        Raises
+        ------
+        KeyError
+            If a keyword is not a column of `products`.
+        """
+        keep = np.ones(len(self.products), dtype=bool)
+        for column, wanted in criteria.items():
+            if wanted is None:
+                continue
+            if column not in self.products.columns:
+                raise KeyError(
+                    f"cannot filter on {column!r}: products columns are "
+                    f"{', '.join(self.products.columns)}"
+                )
+            values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
+            normal = {_normalize(v) for v in values}
+            keep &= self.products[column].map(_normalize).isin(normal).to_numpy()
+        return self[np.isin(self.segments, np.flatnonzero(keep))]
+
+    def summary(self) -> str:
+        """One line for logs and widget headers."""
+        if len(self) == 0:
+            return "no frames"
+        bad = int((~self.good).sum())
+        return (
+            f"{len(self):,} frames from {len(self.products)} file(s), "
+            f"MJD {self.time[0]:.5f}–{self.time[-1]:.5f} "
+            f"({(self.time[-1] - self.time[0]) * 24:.2f} h), {bad:,} flagged unusable"
+        )
+
+    def __repr__(self) -> str:
+        return f"<GuideStarData {self.summary()}>"
+
+
+def _normalize(value: Any) -> Any:
+    """Compare '001', 1 and 1.0 alike; strings otherwise case-insensitive."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.isdigit():
+            return int(stripped)
+        return stripped.lower()
+    return value
