@@ -102,13 +102,9 @@ class GuideStarData:
             raise ValueError(f"frames must have shape (N, 8, 8), got {self.frames.shape}")
         for name in ("frames", "flux", "quality", "segments"):
             if len(getattr(self, name)) != n:
-                raise ValueError(
-                    f"{name} has {len(getattr(self, name))} entries but time has {n}"
-                )
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries but time has {n}")
         if self.errors is not None and self.errors.shape != self.frames.shape:
-            raise ValueError(
-                f"errors has shape {self.errors.shape}, frames {self.frames.shape}"
-            )
+            raise ValueError(f"errors has shape {self.errors.shape}, frames {self.frames.shape}")
 
     # -- size and views -------------------------------------------------
     def __len__(self) -> int:

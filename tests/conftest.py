@@ -20,3 +20,19 @@ def ray_local():
     ensure_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory):
+    """The bundled sample program, written once per test run into a temporary folder."""
+    from fgs_widgets.archive.sample import sample_program
+
+    return sample_program(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="session")
+def sample_data(sample):
+    """The sample program read and stitched (treat as read-only)."""
+    from fgs_widgets.archive import read_fine_guide
+
+    return read_fine_guide(sample.paths)

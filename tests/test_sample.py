@@ -1,0 +1,99 @@
+"""The bundled sample program: deterministic, reused, complete layout, atomic."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from astropy.io import fits
+
+from fgs_widgets.archive.names import parse_file_name, parse_folder_name
+from fgs_widgets.archive.sample import sample_program, write_sample_program
+
+EXTENSIONS = {
+    "PRIMARY",
+    "SCI",
+    "ERR",
+    "DQ",
+    "PLANNED REFERENCE STARS",
+    "FLIGHT REFERENCE STARS",
+    "POINTING",
+    "FGS CENTROID PACKET",
+    "TRACK SUBARRAY TABLE",
+    "ASDF",
+}
+KEYWORDS = (
+    "EXP_TYPE",
+    "INSTRUME",
+    "DETECTOR",
+    "PROGRAM",
+    "OBSERVTN",
+    "VISIT",
+    "GDSTARID",
+    "GS_RA",
+    "GS_DEC",
+    "GS_URA",
+    "GS_UDEC",
+    "GS_MAG",
+    "GS_UMAG",
+    "GS_ORDER",
+    "GSSTRTTM",
+    "GSENDTIM",
+    "DATASTRT",
+    "DATAEND",
+    "GF_START",
+    "GF_END",
+    "GS_EPOCH",
+    "GS_MURA",
+    "GS_MUDEC",
+    "GS_PARA",
+)
+
+
+def test_real_layout(sample):
+    for path in sample.paths:
+        assert parse_file_name(path.name) is not None, path.name
+        assert parse_folder_name(path.parent.name) is not None, path.parent.name
+        assert path.parent.parent.name == "JWST" and path.parents[1].parent.name == "mastDownload"
+        with fits.open(path) as hdul:
+            assert {h.name for h in hdul} == EXTENSIONS
+            header = hdul[0].header
+            assert all(k in header for k in KEYWORDS)
+            assert header["EXP_TYPE"] == "FGS_FINEGUIDE"
+            assert hdul["SCI"].data.dtype == np.dtype(">f4") and hdul["SCI"].shape[1:] == (8, 8)
+            assert hdul["DQ"].data.dtype == np.uint32
+
+
+def test_deterministic(tmp_path):
+    a = write_sample_program(tmp_path / "a")
+    b = write_sample_program(tmp_path / "b")
+    for pa, pb in zip(a.paths, b.paths, strict=True):
+        with fits.open(pa) as ha, fits.open(pb) as hb:
+            np.testing.assert_array_equal(ha["SCI"].data, hb["SCI"].data)
+
+
+def test_reused_and_rebuilt_when_damaged(tmp_path):
+    first = sample_program(tmp_path / "s")
+    digest = hashlib.sha256(first.paths[0].read_bytes()).hexdigest()
+    mtime = first.paths[0].stat().st_mtime_ns
+    again = sample_program(tmp_path / "s")
+    assert again.paths[0].stat().st_mtime_ns == mtime  # not rewritten
+    first.paths[1].write_bytes(b"broken")
+    rebuilt = sample_program(tmp_path / "s")
+    assert rebuilt.paths[1].stat().st_size > 1_000_000
+    assert hashlib.sha256(rebuilt.paths[0].read_bytes()).hexdigest() == digest
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sample-")]
+
+
+def test_truth_and_telemetry_consistent(sample):
+    truth = sample.truth
+    hga = sample.telemetry["SA_ZHGAUPST"]
+    moving = hga.index[hga["value"] == "MOVING"]
+    assert len(moving) == len(truth.hga_moves) == 2
+    for (start, stop), i in zip(truth.hga_moves, moving, strict=True):
+        assert hga["time"][i] == start and hga["value"][i + 1] == "FINISHED"
+        assert hga["time"][i + 1] == stop
+    fw = sample.telemetry["INIS_FWMTRCURR"]
+    assert fw["value"].dtype == np.float64 and fw["value"].max() > 0.3
+    assert truth.params.shape == (len(truth.time), 7)
+    assert len(truth.jumps) == 3 and len(truth.gs_changes) == 1
