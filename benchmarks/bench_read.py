@@ -17,10 +17,16 @@ import time
 from pathlib import Path
 
 CHILD = """
-import resource, sys, time
+import sys, time
 import numpy as np
 from pathlib import Path
+import fgs_widgets.archive.reader, astropy.io.fits
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
 paths = sorted(Path(sys.argv[2]).rglob("*_cal.fits"))
+before = status("VmRSS:")
 t = time.perf_counter()
 if sys.argv[1] == "ours":
     from fgs_widgets.archive import read_fine_guide
@@ -32,31 +38,19 @@ else:
     frames = np.concatenate(arrays); flux = np.nansum(frames, axis=(1, 2))
     n, frame_bytes = len(frames), frames.nbytes
 dt = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(len(paths), n, dt, peak, frame_bytes)
+print(len(paths), n, dt, status("VmHWM:") - before, frame_bytes)
 """
 
 
 def run(mode: str, folder: Path, errors: bool = True) -> tuple[int, int, float, int, int]:
-    base = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import fgs_widgets.archive.reader, astropy.io.fits;"
-            "import resource;print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     out = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(folder), "1" if errors else "0"],
         capture_output=True,
         text=True,
         check=True,
     )
-    files, n, dt, peak, frame_bytes = out.stdout.split()
-    return int(files), int(n), float(dt), int(peak) - int(base.stdout), int(frame_bytes)
+    files, n, dt, extra, frame_bytes = out.stdout.split()
+    return int(files), int(n), float(dt), int(extra), int(frame_bytes)
 
 
 def main() -> None:
