@@ -1,0 +1,43 @@
+"""fgs_widgets: explore JWST Fine Guidance Sensor guide-star data in Jupyter.
+
+``import fgs_widgets as spelunker`` gives the reference tool's quickstart API
+(`load`, with `download`, `gauss2d_fit`, ...); `Session` and `App` are the
+interactive side; `fgs_widgets.archive` and `fgs_widgets.engine` hold the
+readers and the numbers.  Imports are lazy so the package loads fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load": "fgs_widgets.spelunker",
+    "Session": "fgs_widgets.model",
+    "App": "fgs_widgets.widgets.app",
+    "GuideStarData": "fgs_widgets.data",
+    "Quality": "fgs_widgets.data",
+    "read_fine_guide": "fgs_widgets.archive.reader",
+    "sample_program": "fgs_widgets.archive.sample",
+    "open_program": "fgs_widgets.archive.program",
+    "fit_gaussians": "fgs_widgets.engine.gaussian",
+    "quick_fit": "fgs_widgets.engine.quickfit",
+}
+_SUBMODULES = {"archive", "engine", "widgets", "spelunker", "model", "data", "cli"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fgs_widgets' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *_SUBMODULES, "__version__"})

@@ -1,0 +1,262 @@
+"""``fgs-widgets``: batch use without a notebook.
+
+Commands::
+
+    fgs-widgets info PATHS...                 the files' table (fg_table)
+    fgs-widgets fit PATHS... | --program N    fit every frame, write Parquet or ECSV
+    fgs-widgets periodogram RESULTS           peaks of every column of a results file
+    fgs-widgets sample DIR                    write the bundled sample program
+
+Exit codes: 0 success, 1 the data or a service failed (message on stderr),
+2 bad command line, 130 interrupted (finished chunks are kept in the cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["main"]
+
+_RESULT_SUFFIXES = (".parquet", ".ecsv", ".csv")
+
+
+class _Progress:
+    """A one-line progress bar on stderr (frames/s and ETA), quiet when not a terminal."""
+
+    def __init__(self, label: str, stream=sys.stderr):
+        self.label, self.stream = label, stream
+        self.start = time.perf_counter()
+        self.tty = stream.isatty()
+        self.last = ""
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        width = 30
+        filled = int(width * done / total) if total else width
+        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} "
+                f"{rate:,.0f} frames/s ETA {eta:4.0f} s")
+        if self.tty:
+            self.stream.write("\r" + line)
+        elif line.split("]")[0] != self.last:  # in logs: only when the bar moves
+            self.stream.write(line + "\n")
+        self.last = line.split("]")[0]
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _load(args: argparse.Namespace):
+    from .archive.reader import read_fine_guide
+
+    if args.program is not None:
+        from .archive.program import open_program
+
+        return open_program(args.program, observation=args.observation, visit=args.visit,
+                            guider=args.guider, cache_dir=args.cache_dir)
+    if not args.paths:
+        raise SystemExit("give PATHS (files, folders or globs) or --program N")
+    return read_fine_guide(args.paths, observation=args.observation, visit=args.visit,
+                           guider=args.guider)
+
+
+def _write_table(table: pd.DataFrame, path: Path, meta: dict) -> None:
+    """Write atomically: a temporary name in the same folder, renamed when complete."""
+    suffix = path.suffix.lower()
+    if suffix not in _RESULT_SUFFIXES:
+        raise SystemExit(f"{path}: output must end in {', '.join(_RESULT_SUFFIXES)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.partial")
+    if suffix == ".parquet":
+        table.attrs = {}
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                               b"fgs_widgets": repr(meta).encode()})
+        pq.write_table(arrow, temp)
+    elif suffix == ".ecsv":
+        from astropy.table import Table
+
+        out = Table.from_pandas(table)
+        out.meta.update(meta)
+        out.write(temp, format="ascii.ecsv", overwrite=True)
+    else:
+        table.to_csv(temp, index=False)
+    os.replace(temp, path)
+
+
+def _read_results(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise SystemExit(f"{path}: no such results file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix == ".ecsv":
+        from astropy.table import Table
+
+        return Table.read(path, format="ascii.ecsv").to_pandas()
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    raise SystemExit(f"{path}: expected a .parquet, .ecsv or .csv results file")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    data = _load(args)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        columns = ["file_name", "observation", "visit", "segment", "guider", "gs_id",
+                   "n_frames", "data_start", "data_end"]
+        print(data.products[columns].to_string(index=False))
+    print(data.summary())
+    for problem in data.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    data = _load(args)
+    print(data.summary(), file=sys.stderr)
+    progress = _Progress("quick fit" if args.quick else "fit")
+    cancel = threading.Event()
+    started = time.perf_counter()
+    try:
+        if args.quick:
+            from .engine.quickfit import quick_fit
+
+            result = quick_fit(data.frames)
+            progress(len(data), len(data))
+        else:
+            from .engine.gaussian import fit_gaussians
+
+            executor = args.executor
+            if args.address:
+                executor = "ray"
+            result = fit_gaussians(data.frames, data.errors, executor=executor,
+                                   address=args.address, chunk_size=args.chunk_size,
+                                   progress=progress, cancel=cancel, cache_dir=args.cache_dir)
+    except KeyboardInterrupt:
+        cancel.set()
+        progress.close()
+        print("interrupted: finished chunks are kept in the fit cache; run again to resume",
+              file=sys.stderr)
+        return 130
+    progress.close()
+    elapsed = time.perf_counter() - started
+    table = pd.DataFrame({"frame": np.arange(len(data)), "time": data.time, "flux": data.flux,
+                          "quality": data.quality, "file_index": data.segments})
+    table = pd.concat([table, result.reset_index(drop=True)], axis=1)
+    meta = {"fit": "quick" if args.quick else "gaussian", "n_frames": len(data),
+            "files": list(data.products["file_name"]), "time": "MJD (UTC)"}
+    _write_table(table, Path(args.output), meta)
+    print(f"{len(data):,} frames in {elapsed:.1f} s ({len(data) / max(elapsed, 1e-9):,.0f} "
+          f"frames/s) -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_periodogram(args: argparse.Namespace) -> int:
+    from .engine.periodogram import periodograms
+    from .engine.psf import PARAMETERS
+
+    table = _read_results(Path(args.results))
+    if "time" not in table:
+        raise SystemExit(f"{args.results}: no 'time' column (write results with `fgs-widgets fit`)")
+    columns = args.columns or [c for c in ("flux", *PARAMETERS) if c in table]
+    good = None
+    if "quality" in table:
+        from .data import BAD_QUALITY
+
+        good = (table["quality"].to_numpy() & int(BAD_QUALITY)) == 0
+    results = periodograms(table["time"].to_numpy(), table, columns, good=good,
+                           n_peaks=args.peaks)
+    rows = []
+    for column, result in results.items():
+        for peak in result.peaks.itertuples():
+            rows.append({"column": column, "period_s": peak.period, "frequency_hz": peak.frequency,
+                         "power": peak.power, "false_alarm_probability":
+                         peak.false_alarm_probability})
+    peaks = pd.DataFrame(rows)
+    print(peaks.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    if args.output:
+        _write_table(peaks, Path(args.output), {"source": str(args.results)})
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .archive.sample import sample_program
+
+    sample = sample_program(args.directory)
+    for path in sample.paths:
+        print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fgs-widgets", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="*", help="fine-guide files, folders or globs")
+        p.add_argument("--program", type=int, help="a MAST program id instead of paths")
+        p.add_argument("--observation", type=int)
+        p.add_argument("--visit", type=int)
+        p.add_argument("--guider", type=int, choices=(1, 2))
+        p.add_argument("--cache-dir", help="download and fit cache folder")
+
+    info = sub.add_parser("info", help="list the files (fg_table)")
+    data_args(info)
+    info.set_defaults(func=cmd_info)
+
+    fit = sub.add_parser("fit", help="fit every frame and write a results table")
+    data_args(fit)
+    fit.add_argument("--quick", action="store_true", help="moment-based quick fit")
+    fit.add_argument("--executor", default="auto", choices=("auto", "serial", "ray"))
+    fit.add_argument("--address", help="ray cluster address (e.g. auto or ray://host:10001)")
+    fit.add_argument("--chunk-size", type=int, default=50_000)
+    fit.add_argument("-o", "--output", required=True, help="results .parquet, .ecsv or .csv")
+    fit.set_defaults(func=cmd_fit)
+
+    pgram = sub.add_parser("periodogram", help="periodogram peaks of a results table")
+    pgram.add_argument("results")
+    pgram.add_argument("--columns", nargs="+")
+    pgram.add_argument("--peaks", type=int, default=3, help="peaks listed per column")
+    pgram.add_argument("-o", "--output", help="also write the peaks table")
+    pgram.set_defaults(func=cmd_periodogram)
+
+    sample = sub.add_parser("sample", help="write the bundled sample program")
+    sample.add_argument("directory")
+    sample.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from .archive.errors import ArchiveError
+    from .archive.reader import ReadError
+
+    try:
+        return args.func(args)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(f"fgs-widgets {args.command}: {exc.code}", file=sys.stderr)
+            return 1
+        raise
+    except (ReadError, ArchiveError, OSError, ValueError) as exc:
+        print(f"fgs-widgets {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,613 @@
+"""The reference tool's quickstart API (spelunker ``load``) over fgs_widgets.
+
+``import fgs_widgets as spelunker`` (or ``from fgs_widgets import spelunker``)
+and the quickstart's calls work: `load`, `download`, `readfile`,
+`gauss2d_fit`, `quick_fit`, `timeseries_binned_plot`, `timeseries_list_plot`,
+`periodogram` with ``pgram_*``, `mnemonics`, `mnemonics_local`,
+`guidestar_plot`, the animations, and the ``fg_*`` attributes.
+
+This is a thin layer: reading, fitting, periodograms and events come from
+`fgs_widgets.archive` and `fgs_widgets.engine`.  Deliberate differences from
+spelunker (listed in the README): frames are flagged, never dropped; the
+constructor writes nothing; functions return new objects instead of changing
+the caller's tables; the fit is the engine's weighted batched fit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from astropy.table import Table
+
+from .data import GuideStarData
+from .engine.psf import PARAMETERS
+
+__all__ = ["Spelunker", "load"]
+
+_UNSET = "None"  # spelunker's own "not given" marker; accepted alongside None
+_FG_TABLE_NAMES = {
+    "file_name": "filenames",
+    "observation": "obs_num",
+    "activity": "activity_number",
+    "exposure": "exposure_number",
+    "segment": "dir_seg",
+}
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and value in (_UNSET, ""))
+
+
+def _number(value: Any, name: str) -> int | None:
+    """Accept 2, '2', '002' like spelunker; reject anything else with a clear message."""
+    if not _given(value):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number; give it as 2 or '2'") from None
+
+
+class _Token:
+    """Holds a MAST token without ever showing it (repr, str, logs, notebooks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None):
+        self._value = value or None
+
+    def get(self) -> str | None:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<MAST token: set>" if self._value else "<MAST token: not set>"
+
+    __str__ = __repr__
+
+
+class Spelunker:
+    """spelunker's ``load``: guide-star data of a program plus analysis methods.
+
+    Parameters
+    ----------
+    dir : str, optional
+        Working folder; downloads go to ``<dir>/mastDownload/JWST/...`` and
+        saved results to ``<dir>/spelunker_outputs``.  Default: the current
+        folder.  Nothing is created until something is downloaded or saved.
+    pid : int or str, optional
+        Program ID.  Without it nothing is downloaded (``load()``).
+    obs_num, visit : int or str, optional
+        Filter the archive query.  A visit needs an observation.
+    visit_group, parallel_sequence_id, activity_number, exposure_number, dir_seg, guider : optional
+        Filter the files after download (by their MAST folder names).
+    calib_level : int
+        2 for ``_cal`` files (default), 1 for ``_uncal``.
+    save : bool
+        Save tables of results into ``spelunker_outputs`` as they are made.
+    token : str, optional
+        MAST API token (proprietary data, engineering telemetry).  Never shown
+        or written anywhere; ``MAST_API_TOKEN`` in the environment also works.
+    """
+
+    fontsize = 14
+
+    def __init__(self, dir: str | os.PathLike | None = None, pid: Any = None,
+                 obs_num: Any = None, visit: Any = None, visit_group: Any = None,
+                 parallel_sequence_id: Any = None, activity_number: Any = None,
+                 exposure_number: Any = None, dir_seg: Any = None, guider: Any = None,
+                 calib_level: int = 2, save: bool = False, token: str | None = None):
+        self.directory = Path(dir if _given(dir) else os.getcwd()).expanduser()
+        self._token = _Token(token)
+        self.save_results = bool(save)
+        self.data: GuideStarData | None = None
+        self.fg_array: np.ndarray | None = None
+        self.fg_time: np.ndarray | None = None
+        self.fg_flux: np.ndarray | None = None
+        self.fg_table: pd.DataFrame | None = None
+        self.object_properties: pd.DataFrame | None = None
+        self.gaussfit_results: Table | None = None
+        self.quickfit_results: Table | None = None
+        self.pgram_results: dict[str, Any] | None = None
+        self.photometry_mask: np.ndarray | None = None
+        self.pid = self.obs_num = self.visit = None
+        if _given(pid):
+            self.download(pid, obs_num=obs_num, visit=visit, visit_group=visit_group,
+                          parallel_sequence_id=parallel_sequence_id,
+                          activity_number=activity_number, exposure_number=exposure_number,
+                          dir_seg=dir_seg, guider=guider, calib_level=calib_level, save=save,
+                          token=token)
+        elif _given(obs_num) or _given(visit):
+            raise ValueError("obs_num/visit filter a program: give pid as well, e.g. "
+                             "load(pid=1534, obs_num=2)")
+
+    # -- the token -----------------------------------------------------------
+    @property
+    def mast_api_token(self) -> _Token:
+        """The MAST token (shown masked).  Assign a string to set it."""
+        return self._token
+
+    @mast_api_token.setter
+    def mast_api_token(self, value: str | None) -> None:
+        self._token = value if isinstance(value, _Token) else _Token(value)
+
+    def __repr__(self) -> str:
+        what = self.data.summary() if self.data is not None else "no data loaded"
+        return f"<fgs_widgets.spelunker.load {what}>"
+
+    # -- data ------------------------------------------------------------------
+    def download(self, pid: Any, obs_num: Any = None, visit: Any = None, visit_group: Any = None,
+                 parallel_sequence_id: Any = None, activity_number: Any = None,
+                 exposure_number: Any = None, dir_seg: Any = None, guider: Any = None,
+                 calib_level: int = 2, save: bool = False, token: str | None = None) -> None:
+        """Query MAST for the program's fine-guide files, download, read and stitch them.
+
+        Files already under ``<dir>/mastDownload`` are not downloaded again.  When
+        MAST cannot be reached, files of the program already in ``dir`` are used
+        (with a warning) so notebooks keep working offline.
+        """
+        from .archive.errors import MastUnreachable
+        from .archive.program import open_program
+        from .archive.reader import read_fine_guide
+
+        program = _number(pid, "pid")
+        observation, visit_n = _number(obs_num, "obs_num"), _number(visit, "visit")
+        if visit_n is not None and observation is None:
+            raise ValueError(
+                f"visit={visit!r} needs obs_num: visits are numbered within an observation "
+                f"(e.g. download({program}, obs_num=2, visit={visit_n}))"
+            )
+        if token is not None:
+            self.mast_api_token = token
+        try:
+            data = open_program(program, observation=observation, visit=visit_n,
+                                guider=_number(guider, "guider"), calib_level=int(calib_level),
+                                cache_dir=self.directory, token=self._token.get())
+        except MastUnreachable:
+            local = self._local_files(program)
+            if not local:
+                raise
+            warnings.warn(
+                f"MAST is unreachable; using the {len(local)} file(s) of program {program} "
+                f"already in {self.directory}", stacklevel=2)
+            data = read_fine_guide(local, observation=observation, visit=visit_n,
+                                   guider=_number(guider, "guider"))
+        data = self._filter(data, visit_group=visit_group,
+                            parallel_sequence_id=parallel_sequence_id,
+                            activity=activity_number, exposure=exposure_number, segment=dir_seg)
+        self.pid, self.obs_num, self.visit = program, observation, visit_n
+        self._set_data(data)
+        if save or self.save_results:
+            self.save()
+
+    def _local_files(self, program: int | None) -> list[Path]:
+        root = self.directory / "mastDownload"
+        if not root.exists():
+            return []
+        prefix = "jw" if program is None else f"jw{program:05d}"
+        return sorted(p for p in root.rglob("*_gs-fg_*_cal.fits") if p.name.startswith(prefix))
+
+    @staticmethod
+    def _filter(data: GuideStarData, **criteria: Any) -> GuideStarData:
+        wanted = {k: _number(v, k) if k != "activity" else v for k, v in criteria.items()
+                  if _given(v)}
+        return data.select(**wanted) if wanted else data
+
+    def readfile(self, path: str | os.PathLike | Iterable[str | os.PathLike],
+                 **filters: Any) -> None:
+        """Read local fine-guide file(s) (a file, folder, glob or list) into this object.
+
+        Unlike spelunker, ``fg_table`` and ``object_properties`` are filled too.
+        """
+        from .archive.reader import read_fine_guide
+
+        self._set_data(read_fine_guide(path, **filters))
+
+    def _set_data(self, data: GuideStarData) -> None:
+        self.data = data
+        self.fg_array, self.fg_time, self.fg_flux = data.frames, data.time, data.flux
+        self.fg_table = self._fg_table(data.products)
+        self.object_properties = self._object_properties(data.products)
+        self.gaussfit_results = self.quickfit_results = self.pgram_results = None
+
+    @staticmethod
+    def _fg_table(products: pd.DataFrame) -> pd.DataFrame:
+        table = products.rename(columns=_FG_TABLE_NAMES)
+        table.insert(1, "directory", [str(Path(p).parent) for p in products["path"]])
+        table["guidestar_time"] = table["data_start"]
+        return table
+
+    @staticmethod
+    def _object_properties(products: pd.DataFrame) -> pd.DataFrame:
+        from .archive.catalog import guide_star_properties
+
+        ids = list(dict.fromkeys(products["gs_id"].dropna()))
+        try:
+            return guide_star_properties(ids, fallback=products)
+        except Exception as exc:  # the catalog is optional; the data must still load
+            warnings.warn(f"guide-star properties unavailable ({exc}); using header values",
+                          stacklevel=3)
+            return products.drop_duplicates("gs_id")[["gs_id", "gs_ra", "gs_dec", "gs_mag"]]
+
+    # -- photometry ------------------------------------------------------------
+    def optimize_photometry(self, fg_array: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
+        """Best aperture among the brightest pixels; sets ``photometry_mask`` and ``fg_flux``.
+
+        Returns the new flux (a new array; the old one is not modified).
+        """
+        from .engine.photometry import aperture_flux, optimize_photometry
+
+        frames = self._frames(fg_array)
+        mask, _ = optimize_photometry(frames, **kwargs)
+        self.photometry_mask = mask
+        self.fg_flux = aperture_flux(frames, mask)
+        return self.fg_flux
+
+    # -- fits ------------------------------------------------------------------
+    def _frames(self, fg_array: np.ndarray | None) -> np.ndarray:
+        frames = self.fg_array if fg_array is None or _UNSET == fg_array else fg_array
+        if frames is None:
+            raise ValueError("no frames: download(pid) or readfile(path) first, or pass fg_array")
+        frames = np.asarray(frames)
+        if frames.ndim != 3 or frames.shape[1:] != (8, 8):
+            raise ValueError(f"fg_array must have shape (N, 8, 8), got {frames.shape}")
+        return frames
+
+    def _errors_for(self, frames: np.ndarray) -> np.ndarray | None:
+        """ERR frames matching ``frames`` when it is (a slice of) the loaded data."""
+        base = None if self.data is None else self.data.frames
+        if base is None or self.data.errors is None or frames.strides != base.strides:
+            return None
+        if not np.shares_memory(frames, base):
+            return None
+        offset = frames.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        start, rest = divmod(offset, base.strides[0])
+        if rest or start < 0 or start + len(frames) > len(base):
+            return None
+        return self.data.errors[start : start + len(frames)]
+
+    def gauss2d_fit(self, fg_array: np.ndarray | None = None, ncpus: int = 4,
+                    save: bool = False, **kwargs: Any) -> Table:
+        """Fit a rotated 2D Gaussian to every frame (weighted by ERR when available).
+
+        Returns an astropy Table (also in ``gaussfit_results``) with spelunker's
+        seven columns first, then uncertainties, ``chi2_red``, ``n_iter`` and
+        ``status``; frames that cannot be fitted are NaN rows, never missing.
+        ``ncpus`` sets the local ray workers when ray is used.
+        """
+        from .engine.executor import ensure_ray
+        from .engine.gaussian import fit_gaussians
+
+        frames = self._frames(fg_array)
+        executor = kwargs.pop("executor", "auto")
+        if executor in ("auto", "ray") and len(frames) >= 20_000:
+            ensure_ray(num_cpus=ncpus, address=kwargs.pop("address", None))
+        result = fit_gaussians(frames, self._errors_for(frames), executor=executor, **kwargs)
+        self.gaussfit_results = Table.from_pandas(result)
+        if save or self.save_results:
+            self.save(which=("gaussfit",))
+        return self.gaussfit_results
+
+    def quick_fit(self, fg_array: np.ndarray | None = None, save: bool = False) -> Table:
+        """Moment-based fit of every frame (``quickfit_results``); far faster, rougher."""
+        from .engine.quickfit import quick_fit
+
+        self.quickfit_results = Table.from_pandas(quick_fit(self._frames(fg_array)))
+        if save or self.save_results:
+            self.save(which=("quickfit",))
+        return self.quickfit_results
+
+    def _fit_table(self, table: Any = None) -> pd.DataFrame:
+        if table is not None and not (isinstance(table, str) and table == _UNSET):
+            return table.to_pandas() if isinstance(table, Table) else pd.DataFrame(table)
+        for candidate in (self.gaussfit_results, self.quickfit_results):
+            if candidate is not None:
+                return candidate.to_pandas()
+        raise ValueError("no fit results: run gauss2d_fit() or quick_fit() first")
+
+    def _time_for(self, n: int) -> np.ndarray:
+        if self.fg_time is None:
+            raise ValueError("no fg_time: download(pid) or readfile(path) first")
+        if len(self.fg_time) < n:
+            raise ValueError(f"fg_time has {len(self.fg_time)} entries but the fit has {n} rows")
+        return np.asarray(self.fg_time[:n])
+
+    # -- plots -------------------------------------------------------------------
+    def timeseries_binned_plot(self, fg_time: Any = None, fg_flux: Any = None,
+                               start_time: float | None = None, end_time: float | None = None,
+                               time_bin: float = 10.0, ax: Any = None, **plot_kwargs: Any):
+        """Flux (or any series) with its binned means and errors, into the current axes.
+
+        ``time_bin`` is the bin width in seconds.  Returns the matplotlib Axes.
+        """
+        import matplotlib.pyplot as plt
+
+        from .engine.binning import bin_series
+
+        time = np.asarray(self.fg_time if fg_time is None or _UNSET == fg_time else fg_time)
+        values = np.asarray(self.fg_flux if fg_flux is None or _UNSET == fg_flux else fg_flux)
+        keep = np.ones(len(time), dtype=bool)
+        if start_time is not None:
+            keep &= time >= start_time
+        if end_time is not None:
+            keep &= time <= end_time
+        time, values = time[keep], values[keep]
+        ax = ax or plt.gca()
+        ax.plot(time, values, ".", ms=1, color="0.7", label="frames", rasterized=True)
+        binned = bin_series(time, values, bin_width=time_bin / 86400.0)
+        ax.errorbar(binned["time"], binned["mean"], yerr=binned["error"], fmt="o", ms=3,
+                    color="C3", label=f"{time_bin:g} s bins", **plot_kwargs)
+        ax.set_xlabel("Time (MJD)", fontsize=self.fontsize)
+        ax.set_ylabel("Flux (DN/s)", fontsize=self.fontsize)
+        ax.legend(loc="best")
+        return ax
+
+    def timeseries_list_plot(self, table: Any = None, start_time: float | None = None,
+                             end_time: float | None = None, time_bin: float | None = None):
+        """Flux and every fitted parameter in stacked panels sharing the time axis.
+
+        Returns the array of Axes (a new figure, as spelunker does).
+        """
+        import matplotlib.pyplot as plt
+
+        fit = self._fit_table(table)
+        time = self._time_for(len(fit))
+        columns = [("flux", np.asarray(self.fg_flux[: len(fit)]))]
+        columns += [(c, fit[c].to_numpy()) for c in PARAMETERS if c in fit]
+        fig, axes = plt.subplots(len(columns), 1, sharex=True,
+                                 figsize=(12, 1.6 * len(columns)), squeeze=False)
+        keep = np.ones(len(time), dtype=bool)
+        if start_time is not None:
+            keep &= time >= start_time
+        if end_time is not None:
+            keep &= time <= end_time
+        for ax, (name, values) in zip(axes[:, 0], columns, strict=True):
+            ax.plot(time[keep], values[keep], lw=0.5, color="k", rasterized=True)
+            if time_bin:
+                from .engine.binning import bin_series
+
+                binned = bin_series(time[keep], values[keep], bin_width=time_bin / 86400.0)
+                ax.plot(binned["time"], binned["mean"], color="C3")
+            ax.set_ylabel(name, fontsize=self.fontsize - 4)
+        axes[-1, 0].set_xlabel("Time (MJD)", fontsize=self.fontsize)
+        fig.tight_layout()
+        return axes[:, 0]
+
+    # -- periodograms --------------------------------------------------------------
+    def periodogram(self, table: Any = None, columns: Iterable[str] | None = None,
+                    plot: bool = True, **kwargs: Any):
+        """Lomb–Scargle periodogram of every fitted parameter.
+
+        Sets ``pgram_results`` (column -> `Periodogram`) and ``pgram_<column>``
+        as (frequency [Hz], power).  The caller's table is not modified.
+        Returns the Axes of the figure (or the results when ``plot=False``).
+        """
+        import matplotlib.pyplot as plt
+
+        from .engine.periodogram import periodograms
+
+        fit = self._fit_table(table)
+        time = self._time_for(len(fit))
+        names = [c for c in (columns or PARAMETERS) if c in fit]
+        good = None
+        if self.data is not None and len(self.data) >= len(fit):
+            good = self.data.good[: len(fit)]
+        results = periodograms(time, fit[names], names, good=good, **kwargs)
+        self.pgram_results = results
+        for name, result in results.items():
+            setattr(self, f"pgram_{name}", (result.frequency, result.power))
+        if not plot:
+            return results
+        fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(10, 1.7 * len(names)),
+                                 squeeze=False)
+        for ax, name in zip(axes[:, 0], names, strict=True):
+            ax.semilogx(results[name].frequency, results[name].power, lw=0.6, color="k")
+            ax.set_ylabel(name, fontsize=self.fontsize - 4)
+        axes[-1, 0].set_xlabel("Frequency (Hz)", fontsize=self.fontsize)
+        fig.tight_layout()
+        return axes[:, 0]
+
+    # -- events ------------------------------------------------------------------
+    def mnemonics(self, mnemonic: str, start: float, end: float, ax: Any = None):
+        """Fetch an engineering mnemonic (needs a MAST token) and draw it on the current axes.
+
+        ``SA_ZHGAUPST`` (high-gain antenna) draws each move as a shaded span and
+        sets ``mnemonics_event_hga``; other text mnemonics draw their transitions;
+        numeric ones (``INIS_FWMTRCURR``) are plotted on a right-hand axis.  The
+        fetched table is kept in ``mnemonics_data[<name>]``.
+        """
+        import matplotlib.pyplot as plt
+
+        from .archive.engdb import get_mnemonic
+        from .engine import events
+
+        telemetry = get_mnemonic(mnemonic, start, end, token=self._token.get())
+        self.mnemonics_data = {**getattr(self, "mnemonics_data", {}), mnemonic: telemetry}
+        ax = ax or plt.gca()
+        name = mnemonic.upper()
+        if name == "SA_ZHGAUPST":
+            moves = events.hga_moves(telemetry)
+            self.mnemonics_event_hga = moves
+            for i, row in enumerate(moves.itertuples()):
+                stop = row.end if np.isfinite(row.end) else end
+                ax.axvspan(row.time, stop, color="C1", alpha=0.3,
+                           label="HGA move" if i == 0 else None)
+            return ax
+        if len(telemetry) and telemetry["value"].dtype.kind == "f":
+            twin = ax.twinx()
+            t, v = events.numeric_series(telemetry)
+            twin.plot(t, v, color="C2", lw=0.8, label=mnemonic)
+            twin.set_ylabel(mnemonic)
+            setattr(self, f"mnemonics_event_{name.lower()}", telemetry)
+            return ax
+        changes = events.text_transitions(telemetry, mnemonic)
+        setattr(self, f"mnemonics_event_{name.lower()}", changes)
+        for i, row in enumerate(changes.itertuples()):
+            ax.axvline(row.time, color="C4", lw=0.8, label=mnemonic if i == 0 else None)
+        return ax
+
+    def mnemonics_local(self, mnemonic: str = "GUIDESTAR", ax: Any = None):
+        """Draw events known from the files themselves (no token needed).
+
+        ``'GUIDESTAR'``: guide-star changes; ``'FILENAME'``: file boundaries.
+        """
+        import matplotlib.pyplot as plt
+
+        from .engine.events import local_events
+
+        if self.data is None:
+            raise ValueError("no data: download(pid) or readfile(path) first")
+        kind = mnemonic.upper()
+        if kind not in ("GUIDESTAR", "FILENAME"):
+            raise ValueError(f"mnemonics_local knows 'GUIDESTAR' and 'FILENAME', not {mnemonic!r}")
+        table = local_events(self.data.products, kinds=(kind,))
+        setattr(self, f"mnemonics_local_{kind.lower()}", table)
+        ax = ax or plt.gca()
+        color = "C0" if kind == "GUIDESTAR" else "0.5"
+        for i, row in enumerate(table.itertuples()):
+            ax.axvline(row.time, color=color, ls="--", lw=0.8,
+                       label=("guide star change" if kind == "GUIDESTAR" else "new file")
+                       if i == 0 else None)
+        return ax
+
+    def guidestar_plot(self, ax: Any = None):
+        """Sky positions of the program's guide stars (from the file headers)."""
+        import matplotlib.pyplot as plt
+
+        if self.fg_table is None:
+            raise ValueError("no fg_table: download(pid) or readfile(path) first")
+        stars = self.fg_table.drop_duplicates("gs_id")
+        ax = ax or plt.gca()
+        ax.scatter(stars["gs_ra"], stars["gs_dec"], marker="*", s=120, color="C1")
+        for row in stars.itertuples():
+            ax.annotate(str(row.gs_id), (row.gs_ra, row.gs_dec), textcoords="offset points",
+                        xytext=(6, 4), fontsize=self.fontsize - 4)
+        ax.set_xlabel("RA (deg)", fontsize=self.fontsize)
+        ax.set_ylabel("Dec (deg)", fontsize=self.fontsize)
+        ax.invert_xaxis()
+        return ax
+
+    # -- animations ----------------------------------------------------------------
+    def _animate(self, frames: np.ndarray, time: np.ndarray | None, flux: np.ndarray | None,
+                 interval: float, filename: str | os.PathLike) -> Path:
+        import matplotlib.pyplot as plt
+        from matplotlib import animation
+
+        if len(frames) == 0:
+            raise ValueError("no frames in the requested range (check start/stop)")
+        path = Path(filename)
+        if path.suffix.lower() == ".mp4" and shutil.which("ffmpeg") is None:
+            raise RuntimeError(f"{path.name}: MP4 needs ffmpeg (apt-get install ffmpeg); "
+                               "or use a .gif file name, which needs nothing extra")
+        if path.suffix.lower() not in (".gif", ".mp4"):
+            raise ValueError(f"{path.name}: use a .gif (Pillow) or .mp4 (ffmpeg) file name")
+        with_flux = flux is not None
+        fig, axes = plt.subplots(1, 2 if with_flux else 1, figsize=(9 if with_flux else 4, 4),
+                                 squeeze=False)
+        finite = frames[np.isfinite(frames)]
+        vmin, vmax = (np.percentile(finite, [1, 99.9]) if finite.size else (0, 1))
+        image = axes[0, 0].imshow(frames[0], origin="lower", vmin=vmin, vmax=vmax, cmap="viridis")
+        axes[0, 0].set_title("frame 0")
+        if with_flux:
+            axes[0, 1].plot(time, flux, lw=0.6, color="k")
+            marker = axes[0, 1].axvline(time[0], color="C3")
+            axes[0, 1].set_xlabel("Time (MJD)")
+            axes[0, 1].set_ylabel("Flux (DN/s)")
+        fig.tight_layout()
+
+        def update(i: int):
+            image.set_data(frames[i])
+            axes[0, 0].set_title(f"frame {i}")
+            if with_flux:
+                marker.set_xdata([time[i], time[i]])
+            return (image,)
+
+        movie = animation.FuncAnimation(fig, update, frames=len(frames), interval=interval)
+        writer = (animation.PillowWriter(fps=max(1, round(1000 / interval)))
+                  if path.suffix.lower() == ".gif" else animation.FFMpegWriter(
+                      fps=max(1, round(1000 / interval))))
+        partial = path.with_name(f".{path.name}.partial{path.suffix}")
+        movie.save(partial, writer=writer)
+        os.replace(partial, path)  # a half-written movie never takes the final name
+        plt.close(fig)
+        return path
+
+    def timelapse_animation(self, fg_array: Any = None, start: int = 0, stop: int = 100,
+                            interval: float = 100, filename: str = "movie.gif") -> Path:
+        """Animate frames ``start:stop`` to a GIF (Pillow) or MP4 (ffmpeg)."""
+        frames = self._frames(fg_array)[start:stop]
+        return self._animate(frames, None, None, interval, filename)
+
+    def flux_spatial_timelapse_animation(self, fg_array: Any = None, fg_time: Any = None,
+                                         fg_flux: Any = None, start: int = 0, stop: int = 100,
+                                         interval: float = 100,
+                                         filename: str = "movie.gif") -> Path:
+        """Frames ``start:stop`` beside the flux curve with a moving time marker."""
+        frames = self._frames(fg_array)[start:stop]
+        time = np.asarray(self.fg_time if fg_time is None or _UNSET == fg_time else fg_time)
+        flux = np.asarray(self.fg_flux if fg_flux is None or _UNSET == fg_flux else fg_flux)
+        return self._animate(frames, time[start:stop], flux[start:stop], interval, filename)
+
+    # -- saving and the widgets ------------------------------------------------------
+    def save(self, directory: str | os.PathLike | None = None,
+             which: Iterable[str] = ("arrays", "fg_table", "gaussfit", "quickfit")) -> list[Path]:
+        """Write arrays (``.npz``) and tables (``.ecsv``) into ``spelunker_outputs``.
+
+        Each file is written under a temporary name and renamed when complete.
+        Returns the paths written.
+        """
+        out = Path(directory) if directory is not None else self.directory / "spelunker_outputs"
+        out.mkdir(parents=True, exist_ok=True)
+        tag = f"{self.pid:05d}" if isinstance(self.pid, int) else "local"
+        written = []
+
+        def atomic(name: str, write) -> None:
+            final = out / name
+            temp = out / f".{name}.partial"
+            write(temp)
+            os.replace(temp, final)
+            written.append(final)
+
+        which = set(which)
+        if "arrays" in which and self.fg_array is not None:
+            atomic(f"spelunker_{tag}_arrays.npz", lambda p: np.savez(
+                open(p, "wb"), fg_array=self.fg_array, fg_time=self.fg_time, fg_flux=self.fg_flux))
+        tables = {"fg_table": self.fg_table, "gaussfit": self.gaussfit_results,
+                  "quickfit": self.quickfit_results}
+        for name, table in tables.items():
+            if name in which and table is not None:
+                astropy_table = table if isinstance(table, Table) else Table.from_pandas(table)
+                atomic(f"spelunker_{tag}_{name}.ecsv",
+                       lambda p, t=astropy_table: t.write(p, format="ascii.ecsv"))
+        return written
+
+    def session(self):
+        """A `fgs_widgets.Session` holding this object's data and fits."""
+        from .model import Session
+
+        session = Session()
+        if self.data is not None:
+            session.data = self.data
+        if self.gaussfit_results is not None:
+            session.fit = self.gaussfit_results.to_pandas()
+        if self.quickfit_results is not None:
+            session.quick_fit = self.quickfit_results.to_pandas()
+        return session
+
+    def widgets(self):
+        """The interactive App on the same data (display it in a notebook cell)."""
+        from .widgets.app import App
+
+        return App(self.session())
+
+    show = widgets
+
+
+#: spelunker's entry point: ``spelunker.load(pid=1534)``
+load = Spelunker
