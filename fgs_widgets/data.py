@@ -149,14 +149,20 @@ class GuideStarData:
             name: self._subset_table(table, kept_files, renumber)
             for name, table in self.tables.items()
         }
+        new_segments = renumber[segments]
+        products = self.products.iloc[kept_files].reset_index(drop=True)
+        if "first_frame" in products:
+            # where each kept file now starts, so products stays consistent with the slice
+            _, first = np.unique(new_segments, return_index=True)
+            products["first_frame"] = first
         return replace(
             self,
             frames=self.frames[index],
             time=self.time[index],
             flux=self.flux[index],
             quality=self.quality[index],
-            segments=renumber[segments],
-            products=self.products.iloc[kept_files].reset_index(drop=True),
+            segments=new_segments,
+            products=products,
             errors=None if self.errors is None else self.errors[index],
             dq=None if self.dq is None else self.dq[kept_files],
             tables=tables,

@@ -104,7 +104,7 @@ def test_filters_at_read_and_on_data_agree(sample, sample_data, criteria, files)
 
 def test_slicing_keeps_everything_consistent(sample_data):
     part = sample_data[4000:4200]
-    assert len(part) == 200 and list(part.products["first_frame"]) == [0, 4096]
+    assert len(part) == 200 and list(part.products["first_frame"]) == [0, 96]
     assert set(part.segments) == {0, 1}
     assert part.errors.shape == (200, 8, 8) and part.dq.shape == (2, 8, 8)
     assert set(part.tables["centroids"]["file_index"]) <= {0, 1}
