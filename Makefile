@@ -24,7 +24,7 @@ browser-deps:
 
 demo: $(STAMP)
 	$(PY) -m fgs_widgets.archive.sample
-	$(PY) -m jupyterlab notebooks/quickstart.ipynb
+	$(PY) -m jupyterlab notebooks/quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(STAMP) browser-deps
 	$(PY) -m ruff check fgs_widgets tests benchmarks

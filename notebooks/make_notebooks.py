@@ -1,0 +1,77 @@
+"""Write the project's notebooks (run after editing this file: python notebooks/make_notebooks.py).
+
+Notebooks are generated so that their code stays reviewable as Python and their
+kernelspec metadata is always set (JupyterLab otherwise asks for a kernel).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).parent
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = KERNEL
+    nb.cells = [nbf.v4.new_markdown_cell(text) if kind == "md" else nbf.v4.new_code_cell(text)
+                for kind, text in cells]
+    return nb
+
+
+# The reference tool's quickstart, adapted only by the import and the data source:
+# the sample program stands in for MAST, a loopback-free offline run.
+SPELUNKER_QUICKSTART = [
+    ("md", "# FGS Spelunker quickstart, on fgs_widgets\n\n"
+           "The reference tool's quickstart with `import fgs_widgets as spelunker`. MAST is "
+           "replaced by the bundled sample program: `load(dir=..., pid=1534)` finds its files "
+           "already downloaded in `dir` and works offline. With internet and a MAST token, the "
+           "same calls query and download from MAST."),
+    ("code", "import os\nimport matplotlib\nmatplotlib.use('Agg')\n"
+             "import matplotlib.pyplot as plt\n"
+             "import fgs_widgets as spelunker\n"
+             "from fgs_widgets.archive import sample_program\n\n"
+             "sample = sample_program()\nworkdir = str(sample.directory)"),
+    ("md", "## Downloading data"),
+    ("code", "spk = spelunker.load(dir=workdir, pid=1534)"),
+    ("code", "spk2 = spelunker.load(dir=workdir, pid=1534, obs_num='2', visit='1', calib_level=2)\n"
+             "spk2.download(1534, obs_num='2', visit='2', calib_level=2)"),
+    ("code", "spk2.fg_array.shape, spk2.fg_time.shape, spk2.fg_flux.shape"),
+    ("code", "spk2.readfile(str(sample.paths[0]))\nspk2.fg_array.shape"),
+    ("md", "## Gaussian fitting"),
+    ("code", "spk.fg_array = spk.fg_array[0:10000]\nspk.fg_flux = spk.fg_flux[0:10000]\n"
+             "spk.fg_time = spk.fg_time[0:10000]"),
+    ("code", "table_gauss_fit = spk.gauss2d_fit(ncpus=2)"),
+    ("code", "spk.gaussfit_results"),
+    ("md", "## Quick fitting"),
+    ("code", "table_quick_fit = spk.quick_fit()"),
+    ("code", "spk.quickfit_results"),
+    ("md", "## Plotting parameters"),
+    ("code", "fig, ax = plt.subplots(figsize=(12, 4), dpi=100)\nax = spk.timeseries_binned_plot()"),
+    ("code", "ax = spk.timeseries_list_plot()"),
+    ("md", "## Periodograms"),
+    ("code", "ax = spk.periodogram()"),
+    ("code", "freq = spk.pgram_x_mean[0]\npower = spk.pgram_x_mean[1]\nfreq[0], power[0]"),
+    ("md", "## Mnemonics\n\nEngineering mnemonics need a MAST token "
+           "(`spk2.mast_api_token = '...'` or `MAST_API_TOKEN`); local events do not."),
+    ("code", "spk2 = spelunker.load(dir=workdir, pid=1534)\n"
+             "fig, ax = plt.subplots(figsize=(12, 4), dpi=100)\n"
+             "ax = spk2.mnemonics_local('GUIDESTAR')\n"
+             "if os.environ.get('MAST_API_TOKEN'):\n"
+             "    ax = spk2.mnemonics('SA_ZHGAUPST', spk2.fg_time[0], spk2.fg_time[-1])\n"
+             "ax.plot(spk2.fg_time, spk2.fg_flux)\nplt.legend(loc=3)"),
+    ("md", "## Animations"),
+    ("code", "plt.plot(spk2.fg_flux[2600:3100])"),
+    ("code", "spk2.flux_spatial_timelapse_animation(start=2600, stop=2640, "
+             "filename=os.path.join(workdir, 'movie.gif'))"),
+    ("md", "## Getting tables"),
+    ("code", "spk.fg_table"),
+    ("code", "spk.object_properties"),
+]
+
+if __name__ == "__main__":
+    nbf.write(notebook(SPELUNKER_QUICKSTART), HERE / "spelunker_quickstart.ipynb")
+    print("wrote", HERE / "spelunker_quickstart.ipynb")
