@@ -79,13 +79,14 @@ def fit_chunk(frames: np.ndarray, errors: np.ndarray | None = None,
     return out
 
 
-def _to_frame(raw: np.ndarray) -> pd.DataFrame:
-    table = pd.DataFrame(raw[:, :14], columns=[*PARAMETERS, *ERR_COLUMNS])
-    table["chi2_red"] = raw[:, 14]
-    table["n_iter"] = raw[:, 15].astype(np.int32)
-    codes = raw[:, 16].astype(np.int64)
-    table["status"] = pd.Categorical.from_codes(codes, categories=[STATUS[i] for i in range(5)])
-    return table
+def _to_frame(out: np.ndarray) -> pd.DataFrame:
+    """Columns of the (18, n) result array as a DataFrame, without copying them."""
+    columns = {name: out[i] for i, name in enumerate((*PARAMETERS, *ERR_COLUMNS))}
+    columns["chi2_red"] = out[14]
+    columns["n_iter"] = out[15].astype(np.int32)
+    codes = out[16].astype(np.int8)
+    columns["status"] = pd.Categorical.from_codes(codes, categories=[STATUS[i] for i in range(5)])
+    return pd.DataFrame(columns, copy=False)
 
 
 def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
@@ -154,23 +155,29 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
     from .fit_cache import FitCache
 
     cache = FitCache(cache_dir) if cache_dir is not None else None
-    results: dict[int, np.ndarray] = {}
+    # one column-major result array: chunks land in place and become DataFrame columns
+    # without copies (memory stays near the frames' own size)
+    out = np.full((18, n), np.nan)
+    out[15] = 0
+    out[16] = CANCELLED
     pending = []
+    done = 0
     for i, (a, b) in enumerate(bounds):
         key = cache.key(frames[a:b], None if errors is None else errors[a:b],
                         None if initial is None else initial[a:b], settings) if cache else None
         hit = cache.load(key, b - a) if cache else None
         if hit is not None:
-            results[i] = hit
+            out[:, a:b] = hit.T
+            done += b - a
         else:
             pending.append((i, a, b, key))
-    done = sum(b - a for i, (a, b) in enumerate(bounds) if i in results)
     if progress is not None and done:
         progress(done, n)
 
     def finished(i: int, raw: np.ndarray, key: str | None) -> None:
         nonlocal done
-        results[i] = raw
+        a, b = bounds[i]
+        out[:, a:b] = raw.T
         if cache is not None:
             cache.store(key, raw)
         done += len(raw)
@@ -189,14 +196,6 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
                 raw = fit_chunk(frames[a:b], None if errors is None else errors[a:b],
                                 None if initial is None else initial[a:b], max_iter, tol)
                 finished(i, raw, key)
-    out = np.empty((n, 18))
-    for i, (a, b) in enumerate(bounds):
-        if i in results:
-            out[a:b] = results[i]
-        else:
-            out[a:b] = np.nan
-            out[a:b, 15] = 0
-            out[a:b, 16] = CANCELLED
     table = _to_frame(out)
     table.attrs["cache_hits"] = len(bounds) - len(pending)
     table.attrs["executor"] = executor
