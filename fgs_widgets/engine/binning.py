@@ -1,0 +1,145 @@
+"""Binning for plots and the min/max decimation that keeps 10^6-point series interactive."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+__all__ = ["bin_series", "decimate_for_display"]
+
+
+def bin_series(time: np.ndarray, values: np.ndarray, *, n_bins: int | None = None,
+               bin_width: float | None = None) -> pd.DataFrame:
+    """Mean, error of the mean and count of ``values`` in equal time bins.
+
+    Parameters
+    ----------
+    time, values : ndarray, shape (N,)
+        NaN values are ignored (they do not count).
+    n_bins : int, optional
+        Number of equal bins over the time range.
+    bin_width : float, optional
+        Bin width in the units of `time` (give one of the two).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time`` (bin centre), ``mean``, ``error`` (std / sqrt(count), NaN for
+        single-point bins), ``count``.  Empty bins are left out.
+    """
+    time = np.asarray(time, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if time.shape != values.shape or time.ndim != 1:
+        raise ValueError(f"time and values must be 1-D of one length, got {time.shape} and "
+                         f"{values.shape}")
+    if (n_bins is None) == (bin_width is None):
+        raise ValueError("give exactly one of n_bins or bin_width")
+    keep = np.isfinite(values) & np.isfinite(time)
+    time, values = time[keep], values[keep]
+    if len(time) == 0:
+        return pd.DataFrame({"time": [], "mean": [], "error": [], "count": []})
+    start, stop = time.min(), time.max()
+    if bin_width is not None:
+        if not bin_width > 0:
+            raise ValueError(f"bin_width must be positive, got {bin_width}")
+        n_bins = max(int(np.ceil((stop - start) / bin_width)), 1)
+    else:
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+        bin_width = (stop - start) / n_bins if stop > start else 1.0
+    index = np.minimum(((time - start) / bin_width).astype(np.int64), n_bins - 1)
+    count = np.bincount(index, minlength=n_bins)
+    total = np.bincount(index, values, minlength=n_bins)
+    # shift by the overall mean before squaring: avoids cancellation for large offsets
+    shifted = values - values.mean()
+    total_sq = np.bincount(index, shifted * shifted, minlength=n_bins)
+    total_shift = np.bincount(index, shifted, minlength=n_bins)
+    used = count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        var = (total_sq - total_shift**2 / count) / (count - 1)
+        error = np.sqrt(np.maximum(var, 0) / count)
+    error[count < 2] = np.nan
+    centre = start + (np.arange(n_bins) + 0.5) * bin_width
+    return pd.DataFrame({"time": centre[used], "mean": mean[used], "error": error[used],
+                         "count": count[used]})
+
+
+@nb.njit(cache=True)
+def _envelope(time, values, lo, hi, width_px, out_t, out_v):
+    """Min and max of each pixel column, in time order; returns the number written."""
+    span = time[hi - 1] - time[lo]
+    scale = width_px / span if span > 0 else 0.0
+    m = 0
+    col = -1
+    i_min = i_max = -1
+    for i in range(lo, hi):
+        v = values[i]
+        if v != v:
+            continue
+        c = min(int((time[i] - time[lo]) * scale), width_px - 1)
+        if c != col:
+            if i_min >= 0:
+                a, b = (i_min, i_max) if i_min <= i_max else (i_max, i_min)
+                out_t[m], out_v[m] = time[a], values[a]
+                m += 1
+                if b != a:
+                    out_t[m], out_v[m] = time[b], values[b]
+                    m += 1
+            col = c
+            i_min = i_max = i
+        else:
+            if v < values[i_min]:
+                i_min = i
+            if v > values[i_max]:
+                i_max = i
+    if i_min >= 0:
+        a, b = (i_min, i_max) if i_min <= i_max else (i_max, i_min)
+        out_t[m], out_v[m] = time[a], values[a]
+        m += 1
+        if b != a:
+            out_t[m], out_v[m] = time[b], values[b]
+            m += 1
+    return m
+
+
+def decimate_for_display(time: np.ndarray, values: np.ndarray, width_px: int,
+                         window: tuple[float, float] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """At most two points per pixel column (its min and max), so spikes stay visible.
+
+    Parameters
+    ----------
+    time : ndarray, shape (N,)
+        Sorted ascending.
+    values : ndarray, shape (N,)
+        NaN values are skipped.
+    width_px : int
+        Plot width in pixels.
+    window : (start, stop), optional
+        Only points with start <= time <= stop.
+
+    Returns
+    -------
+    (time, values) : ndarrays
+        In time order; unchanged (but windowed, NaN-free) when there are
+        fewer than 2 * width_px points.
+    """
+    time = np.asarray(time, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if time.shape != values.shape:
+        raise ValueError(f"time {time.shape} and values {values.shape} differ in shape")
+    if width_px < 1:
+        raise ValueError(f"width_px must be at least 1, got {width_px}")
+    lo, hi = 0, len(time)
+    if window is not None:
+        lo, hi = np.searchsorted(time, window[0], "left"), np.searchsorted(time, window[1], "right")
+    if hi - lo <= 2 * width_px:
+        t, v = time[lo:hi], values[lo:hi]
+        keep = ~np.isnan(v)
+        return t[keep], v[keep]
+    out_t = np.empty(2 * width_px)
+    out_v = np.empty(2 * width_px)
+    m = _envelope(time, values, lo, hi, int(width_px), out_t, out_v)
+    return out_t[:m], out_v[:m]

@@ -1,0 +1,260 @@
+"""The common event table, telemetry-to-event converters, and jump/outlier detection.
+
+Every panel and plot uses one shape: a DataFrame with columns
+
+``time`` (MJD), ``end`` (MJD, NaN for instants), ``kind`` (e.g. "hga_move",
+"guide_star_change", "file_boundary", "transition", "jump", "outlier"),
+``label``, ``source`` ("local", "edb", "detected") and ``value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import median_filter
+
+__all__ = ["EVENT_COLUMNS", "concat_events", "detect_jumps", "detect_outliers", "empty_events",
+           "hga_from_pointing", "hga_moves", "local_events", "numeric_series", "text_transitions"]
+
+EVENT_COLUMNS = ("time", "end", "kind", "label", "source", "value")
+_MAD = 1.4826  # MAD -> standard deviation for Gaussian noise
+
+
+def empty_events() -> pd.DataFrame:
+    """An event table with no rows."""
+    return pd.DataFrame({c: pd.Series(dtype=float if c in ("time", "end") else object)
+                         for c in EVENT_COLUMNS})
+
+
+def _events(rows: list[dict]) -> pd.DataFrame:
+    if not rows:
+        return empty_events()
+    table = pd.DataFrame(rows)
+    for column in EVENT_COLUMNS:
+        if column not in table:
+            table[column] = np.nan if column == "end" else None
+    return table[list(EVENT_COLUMNS)].astype({"time": float, "end": float})
+
+
+def concat_events(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Several event tables as one, sorted by time."""
+    tables = [t for t in tables if t is not None and len(t)]
+    if not tables:
+        return empty_events()
+    out = pd.concat([t[list(EVENT_COLUMNS)] for t in tables], ignore_index=True)
+    return out.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+# -- from the files -----------------------------------------------------------------
+def local_events(products: pd.DataFrame,
+                 kinds: Iterable[str] = ("GUIDESTAR", "FILENAME")) -> pd.DataFrame:
+    """Events known from the files alone (no token needed).
+
+    ``GUIDESTAR``: the first file whose ``gs_id`` differs from the previous
+    file's (kind "guide_star_change"); ``FILENAME``: the start of every file
+    (kind "file_boundary", label = file name).
+    """
+    kinds = {k.upper() for k in kinds}
+    unknown = kinds - {"GUIDESTAR", "FILENAME"}
+    if unknown:
+        raise ValueError(f"unknown local event kind(s) {sorted(unknown)}; "
+                         "use 'GUIDESTAR' and/or 'FILENAME'")
+    rows = []
+    previous = None
+    for row in products.itertuples():
+        if "GUIDESTAR" in kinds and previous is not None and row.gs_id != previous:
+            rows.append({"time": row.data_start, "kind": "guide_star_change",
+                         "label": f"{previous} → {row.gs_id}", "source": "local",
+                         "value": row.gs_id})
+        if "FILENAME" in kinds:
+            rows.append({"time": row.data_start, "end": row.data_end, "kind": "file_boundary",
+                         "label": row.file_name, "source": "local", "value": row.file_name})
+        previous = row.gs_id
+    return concat_events(_events(rows))
+
+
+def hga_from_pointing(pointing: pd.DataFrame) -> pd.DataFrame:
+    """High-gain-antenna motion from the files' Pointing table (``HGA_motion`` text).
+
+    Runs of a value other than the first/resting one ("FINISHED", "STOPPED",
+    "NONE" or empty) are intervals of kind "hga_move".
+    """
+    if pointing is None or len(pointing) == 0 or "HGA_motion" not in pointing:
+        return empty_events()
+    table = pointing.sort_values("time")
+    state = table["HGA_motion"].astype(str).str.strip().str.upper()
+    moving = ~state.isin(["FINISHED", "STOPPED", "NONE", "", "NAN"]).to_numpy()
+    return _intervals(table["time"].to_numpy(), moving, "hga_move", "HGA move", "local")
+
+
+def _intervals(time: np.ndarray, on: np.ndarray, kind: str, label: str,
+               source: str) -> pd.DataFrame:
+    edges = np.diff(on.astype(np.int8), prepend=0, append=0)
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    rows = []
+    for a, b in zip(starts, stops, strict=True):
+        end = time[b] if b < len(time) else np.nan  # still moving at the end of the range
+        rows.append({"time": time[a], "end": end, "kind": kind, "label": label,
+                     "source": source})
+    return _events(rows)
+
+
+# -- from engineering telemetry --------------------------------------------------------
+def hga_moves(telemetry: pd.DataFrame) -> pd.DataFrame:
+    """``SA_ZHGAUPST`` moves: from each MOVING sample to the next FINISHED sample.
+
+    A move still under way at the end of the telemetry has ``end`` = NaN.
+    """
+    if telemetry is None or len(telemetry) == 0:
+        return empty_events()
+    table = telemetry.sort_values("time")
+    state = table["value"].astype(str).str.strip().str.upper().to_numpy()
+    moving = state == "MOVING"
+    events = _intervals(table["time"].to_numpy(), moving, "hga_move", "HGA move", "edb")
+    events["value"] = "SA_ZHGAUPST"
+    return events
+
+
+def text_transitions(telemetry: pd.DataFrame, mnemonic: str | None = None) -> pd.DataFrame:
+    """One instant event per change of a text mnemonic's value (kind "transition")."""
+    if telemetry is None or len(telemetry) == 0:
+        return empty_events()
+    table = telemetry.sort_values("time")
+    values = table["value"].astype(str).str.strip().to_numpy()
+    name = mnemonic or (str(table["mnemonic"].iloc[0]) if "mnemonic" in table else "")
+    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
+    time = table["time"].to_numpy()
+    rows = [{"time": time[i], "kind": "transition",
+             "label": f"{name}: {values[i - 1]} → {values[i]}", "source": "edb",
+             "value": values[i]} for i in changed]
+    return _events(rows)
+
+
+def numeric_series(telemetry: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(time MJD, value) float arrays of a numeric mnemonic, sorted by time."""
+    if telemetry is None or len(telemetry) == 0:
+        return np.zeros(0), np.zeros(0)
+    table = telemetry.sort_values("time")
+    values = pd.to_numeric(table["value"], errors="coerce").to_numpy(dtype=np.float64)
+    return table["time"].to_numpy(dtype=np.float64), values
+
+
+# -- detection in the time series ------------------------------------------------------
+def _running_median(values: np.ndarray, size: int) -> np.ndarray:
+    filled = values.copy()
+    bad = ~np.isfinite(filled)
+    if bad.any():  # fill gaps by interpolation so NaNs do not spread
+        idx = np.arange(len(filled))
+        filled[bad] = np.interp(idx[bad], idx[~bad], filled[~bad]) if (~bad).any() else 0.0
+    return median_filter(filled, size=size, mode="nearest")
+
+
+def _noise(values: np.ndarray) -> float:
+    """Robust point-to-point noise (MAD of first differences / sqrt 2)."""
+    diff = np.diff(values[np.isfinite(values)])
+    if len(diff) == 0:
+        return float("nan")
+    return float(_MAD * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2))
+
+
+def detect_jumps(time: np.ndarray, values: np.ndarray, *, window: int = 31,
+                 threshold: float = 8.0, min_separation: int | None = None,
+                 label: str = "") -> pd.DataFrame:
+    """Steps (tilt-like jumps) in a series, robust to drifts and slow oscillations.
+
+    Method: medians of four consecutive `window`-point blocks m1 m2 | m3 m4
+    around each boundary.  A step adds to m3 − m2 only, a local linear trend
+    adds equally to m2 − m1, m3 − m2 and m4 − m3, so the detrended step
+
+        d = (m3 − m2) − ((m2 − m1) + (m4 − m3)) / 2
+
+    is zero for ramps and equals the jump for steps.  Its noise is
+    sqrt(5) times the standard error of a block median (sqrt(pi/2) sigma /
+    sqrt(window)), with sigma the robust point-to-point noise.  Boundaries
+    with ``|d|`` above `threshold` times that noise which are the largest
+    within `min_separation` points (default 2 windows) are jumps.  With the
+    defaults, an oscillation of amplitude A and period P (in frames) gives
+    |d| ≈ A (2π window / P)², negligible for P above ~10 windows.
+
+    Returns the event table (kind "jump", ``value`` = the detrended step).
+    """
+    time = np.asarray(time, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    w = int(window)
+    if w < 3 or n < 4 * w + 1:
+        return empty_events()
+    half = w // 2
+    med = _running_median(values, w)  # med[i]: median of values[i-half : i+half+1]
+
+    def block(offset: int) -> np.ndarray:
+        """Median of the block starting at i + offset, for every boundary i."""
+        out = np.full(n, np.nan)
+        lo = max(0, -offset)
+        hi = min(n, n - offset - w + 1)
+        if hi > lo:
+            out[lo:hi] = med[lo + offset + half : hi + offset + half]
+        return out
+
+    m1, m2, m3, m4 = block(-2 * w), block(-w), block(0), block(w)
+    step = (m3 - m2) - 0.5 * ((m2 - m1) + (m4 - m3))
+    sigma = _noise(values) * np.sqrt(np.pi / (2 * w)) * np.sqrt(5)
+    if not sigma > 0:
+        return empty_events()
+    score = np.abs(step) / sigma
+    score[~np.isfinite(score)] = 0
+    separation = min_separation or 2 * w
+    local_max = score == _running_max(score, 2 * separation + 1)
+    hits = [_refine_step(values, i, w) for i in np.flatnonzero(local_max & (score > threshold))]
+    rows = [{"time": time[i], "kind": "jump", "label": f"{label} jump {step[i]:+.3g}".strip(),
+             "source": "detected", "value": float(step[i])} for i in hits]
+    return _events(rows)
+
+
+def _refine_step(values: np.ndarray, i: int, w: int) -> int:
+    """The split within ±w of i that best fits a step (largest between-mean contrast)."""
+    lo, hi = max(i - 2 * w, 0), min(i + 2 * w, len(values))
+    segment = values[lo:hi]
+    finite = np.isfinite(segment)
+    x = np.where(finite, segment, 0.0)
+    count = np.cumsum(finite)[:-1].astype(float)
+    left = np.cumsum(x)[:-1]
+    n_total, total = count[-1] + finite[-1], x.sum()
+    right_n = n_total - count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        contrast = count * right_n / n_total * (left / count - (total - left) / right_n) ** 2
+    splits = np.arange(1, len(segment))
+    near = np.abs(lo + splits - i) <= w
+    contrast[~(near & (count > 2) & (right_n > 2))] = -np.inf
+    return int(lo + splits[np.nanargmax(contrast)]) if np.isfinite(contrast).any() else i
+
+
+def _running_max(values: np.ndarray, size: int) -> np.ndarray:
+    from scipy.ndimage import maximum_filter1d
+
+    return maximum_filter1d(values, size=size, mode="nearest")
+
+
+def detect_outliers(time: np.ndarray, values: np.ndarray, *, threshold: float = 6.0,
+                    window: int = 15, label: str = "") -> pd.DataFrame:
+    """Single-frame spikes (cosmic-ray-like): ``|x - running median| > threshold * noise``.
+
+    The noise is the MAD of the residuals from the running median; returns
+    the event table (kind "outlier", ``value`` = the residual).
+    """
+    time = np.asarray(time, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < window:
+        return empty_events()
+    residual = values - _running_median(values, window)
+    finite = np.isfinite(residual)
+    sigma = _MAD * np.median(np.abs(residual[finite] - np.median(residual[finite])))
+    if not sigma > 0:
+        return empty_events()
+    hits = np.flatnonzero(finite & (np.abs(residual) > threshold * sigma))
+    rows = [{"time": time[i], "kind": "outlier",
+             "label": f"{label} outlier {residual[i]:+.3g}".strip(), "source": "detected",
+             "value": float(residual[i])} for i in hits]
+    return _events(rows)
