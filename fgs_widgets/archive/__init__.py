@@ -17,7 +17,7 @@ _EXPORTS = {
     "write_sample_program": "sample",
     "SampleProgram": "sample",
     "find_products": "mast",
-    "download": "download",
+    "download": "downloads",
     "open_program": "program",
     "guide_star_properties": "catalog",
     "get_mnemonic": "engdb",

@@ -1,0 +1,228 @@
+"""Loopback HTTP servers that speak MAST's, the engineering DB's and the GSC's formats.
+
+Real sockets on 127.0.0.1 (port 0), started and stopped by the tests.  The
+formats follow ../shared/reference/fgs-data-and-services.md and what
+astroquery 0.4.11 sends and expects (columns config POST, invoke POST with a
+form field ``request`` holding JSON, ``fields``/``data``/``paging`` answers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pandas as pd
+
+
+@dataclass
+class Behaviour:
+    """What the fake services do; tests change these between requests."""
+
+    files: dict[str, bytes] = field(default_factory=dict)  # uri -> bytes
+    rows: list[dict] = field(default_factory=list)  # GuideStar service rows
+    page_size: int = 2  # server-side maximum rows per page (forces paging)
+    require_token: str | None = None  # token that must be sent (None: open data)
+    status: int | None = None  # force this HTTP status on every request
+    delay: float = 0.0  # seconds before answering
+    block_delay: float = 0.0  # seconds between 64 KiB blocks of a download
+    truncate_at: int | None = None  # drop the connection after this many bytes
+    wrong_length: bool = False  # announce a Content-Length that is too large
+    ignore_range: bool = False
+    telemetry: dict[str, pd.DataFrame] = field(default_factory=dict)
+    catalog: dict[str, str] = field(default_factory=dict)  # gs_id -> CSV text
+    log: list[tuple[str, str, dict]] = field(default_factory=list)  # method, path, headers
+
+
+class _Handler(BaseHTTPRequestHandler):
+    behaviour: Behaviour
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json",
+              headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _gate(self) -> bool:
+        b = self.behaviour
+        b.log.append((self.command, self.path, dict(self.headers)))
+        if b.delay:
+            time.sleep(b.delay)
+        if b.status:
+            self._send(b.status, b'{"status": "ERROR", "msg": "forced"}')
+            return False
+        if b.require_token is not None:
+            if self.headers.get("Authorization") != f"token {b.require_token}":
+                self._send(401, b'{"status": "ERROR", "msg": "unauthorized"}')
+                return False
+        return True
+
+    def do_POST(self) -> None:
+        if not self._gate():
+            return
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length).decode()
+        path = urlparse(self.path).path
+        if path.endswith("/portal/Mashup/Mashup.asmx/columnsconfig"):
+            self._send(200, json.dumps({"fileName": {"text": "File Name"}}).encode())
+        elif path.endswith("/api/v0/invoke"):
+            request = json.loads(parse_qs(body)["request"][0])
+            self._send(200, json.dumps(self._invoke(request)).encode())
+        else:
+            self._send(404, b"{}")
+
+    def _invoke(self, request: dict) -> dict:
+        b = self.behaviour
+        if request.get("service") != "Mast.Jwst.Filtered.GuideStar":
+            return {"status": "ERROR", "msg": f"unknown service {request.get('service')}"}
+        filters = {f["paramName"]: [str(v) for v in f["values"]]
+                   for f in request["params"].get("filters", [])}
+        rows = [r for r in b.rows
+                if all(str(int(r[k])) in [str(int(v)) for v in vals] if k in ("program", "observtn")
+                       else r.get(k) in vals for k, vals in filters.items())]
+        size = min(int(request.get("pagesize") or b.page_size), b.page_size)
+        page = int(request.get("page") or 1)
+        pages = max(math.ceil(len(rows) / size), 1)
+        chunk = rows[(page - 1) * size : page * size]
+        fields = [{"name": k, "type": "int" if isinstance(v, int) else "string"}
+                  for k, v in (b.rows[0] if b.rows else {"fileName": ""}).items()]
+        return {"status": "COMPLETE", "msg": "", "fields": fields, "data": chunk,
+                "paging": {"page": page, "pageSize": size, "pagesFiltered": pages,
+                           "rows": len(chunk), "rowsFiltered": len(rows),
+                           "rowsTotal": len(rows)}}
+
+    def do_GET(self) -> None:
+        if not self._gate():
+            return
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        if url.path.endswith("/api/v0.1/Download/file"):
+            uri = query.get("uri", [""])[0]
+            if uri.startswith("mast:jwstedb/"):
+                self._telemetry(uri.removeprefix("mast:jwstedb/"))
+            else:
+                self._download(uri)
+        elif url.path.endswith("/CatalogSearch.aspx"):
+            gs_id = query.get("id", [""])[0]
+            text = self.behaviour.catalog.get(gs_id)
+            if text is None:
+                self._send(200, b"Search results\nNo matches\n", "text/csv")
+            else:
+                self._send(200, text.encode(), "text/csv")
+        else:
+            self._send(404, b"")
+
+    def _download(self, uri: str) -> None:
+        b = self.behaviour
+        data = b.files.get(uri)
+        if data is None:
+            self._send(404, b"not found", "text/plain")
+            return
+        start = 0
+        match = re.match(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if match and not b.ignore_range:
+            start = int(match.group(1))
+            if start >= len(data):
+                self._send(416, b"", headers={"Content-Range": f"bytes */{len(data)}"})
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        announced = len(body) + (1000 if b.wrong_length else 0)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(announced))
+        self.end_headers()
+        sent = 0
+        try:
+            for i in range(0, len(body), 65536):
+                piece = body[i : i + 65536]
+                if b.truncate_at is not None and start + sent + len(piece) > b.truncate_at:
+                    piece = piece[: max(b.truncate_at - start - sent, 0)]
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(piece)
+                sent += len(piece)
+                if b.block_delay:
+                    time.sleep(b.block_delay)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _telemetry(self, name: str) -> None:
+        match = re.match(r"^([A-Z0-9_]+)-(\d{8}T\d{6})-(\d{8}T\d{6})\.csv$", name)
+        if not match:
+            self._send(400, b"bad request", "text/plain")
+            return
+        mnemonic, a, b_ = match.groups()
+        table = self.behaviour.telemetry.get(mnemonic)
+        lines = ["theTime,MJD,euvalue,sqltype"]
+        if table is not None:
+            start = pd.Timestamp(a).tz_localize(None)
+            stop = pd.Timestamp(b_).tz_localize(None)
+            utc = pd.to_datetime(table["utc"]).dt.tz_localize(None)
+            sel = table[(utc >= start) & (utc <= stop)]
+            numeric = pd.api.types.is_float_dtype(table["value"])
+            for row, stamp in zip(sel.itertuples(), utc[sel.index], strict=True):
+                kind = "real" if numeric else "varchar"
+                lines.append(f"{stamp.isoformat()},{row.time:.8f},{row.value},{kind}")
+        self._send(200, ("\n".join(lines) + "\n").encode(), "text/csv")
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 with a shared `Behaviour`."""
+
+    def __init__(self, behaviour: Behaviour | None = None):
+        self.behaviour = behaviour or Behaviour()
+        handler = type("Handler", (_Handler,), {"behaviour": self.behaviour})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def serve_sample(behaviour: Behaviour, sample) -> None:
+    """Fill `behaviour` with the sample program's files, rows, telemetry and catalog."""
+    from astropy.io import fits
+
+    for path in sample.paths:
+        uri = f"mast:JWST/product/{path.name}"
+        behaviour.files[uri] = Path(path).read_bytes()
+        header = fits.getheader(path)
+        behaviour.rows.append({
+            "fileName": path.name, "dataURI": uri, "fileSetName": path.parent.name,
+            "size": path.stat().st_size, "program": header["PROGRAM"],
+            "observtn": header["OBSERVTN"], "visit": header["VISIT"],
+            "detector": header["DETECTOR"], "exp_type": header["EXP_TYPE"],
+        })
+    behaviour.telemetry.update(sample.telemetry)
+    for gs_id, gaia, j, h in (("N13I000018", 4657982334521456768, 11.02, 10.71),
+                              ("N13I000422", 4657983123498765312, 11.88, 11.52)):
+        behaviour.catalog[gs_id] = (
+            "Guide Star Catalog search results\n"
+            "hstID,GSC1ID,ra,dec,raEpsilon,decEpsilon,epoch,Gaia DR3 Source ID,"
+            "JMag,JmagErr,HMag,HmagErr\n"
+            f"{gs_id},,80.48734,-69.49632,0.01,0.01,2016.0,{gaia},{j},0.02,{h},0.03\n")
