@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
+from .archive.tokens import Token
 from .data import GuideStarData
 from .engine.psf import PARAMETERS
 
@@ -53,23 +54,6 @@ def _number(value: Any, name: str) -> int | None:
         return int(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number; give it as 2 or '2'") from None
-
-
-class _Token:
-    """Holds a MAST token without ever showing it (repr, str, logs, notebooks)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None):
-        self._value = value or None
-
-    def get(self) -> str | None:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<MAST token: set>" if self._value else "<MAST token: not set>"
-
-    __str__ = __repr__
 
 
 class Spelunker:
@@ -104,7 +88,7 @@ class Spelunker:
                  exposure_number: Any = None, dir_seg: Any = None, guider: Any = None,
                  calib_level: int = 2, save: bool = False, token: str | None = None):
         self.directory = Path(dir if _given(dir) else os.getcwd()).expanduser()
-        self._token = _Token(token)
+        self._token = Token(token)
         self.save_results = bool(save)
         self.data: GuideStarData | None = None
         self.fg_array: np.ndarray | None = None
@@ -129,13 +113,13 @@ class Spelunker:
 
     # -- the token -----------------------------------------------------------
     @property
-    def mast_api_token(self) -> _Token:
+    def mast_api_token(self) -> Token:
         """The MAST token (shown masked).  Assign a string to set it."""
         return self._token
 
     @mast_api_token.setter
     def mast_api_token(self, value: str | None) -> None:
-        self._token = value if isinstance(value, _Token) else _Token(value)
+        self._token = value if isinstance(value, Token) else Token(value)
 
     def __repr__(self) -> str:
         what = self.data.summary() if self.data is not None else "no data loaded"
@@ -168,7 +152,7 @@ class Spelunker:
         try:
             data = open_program(program, observation=observation, visit=visit_n,
                                 guider=_number(guider, "guider"), calib_level=int(calib_level),
-                                cache_dir=self.directory, token=self._token.get())
+                                cache_dir=self.directory, token=(self._token or None))
         except MastUnreachable:
             local = self._local_files(program)
             if not local:
@@ -427,7 +411,7 @@ class Spelunker:
         from .archive.engdb import get_mnemonic
         from .engine import events
 
-        telemetry = get_mnemonic(mnemonic, start, end, token=self._token.get())
+        telemetry = get_mnemonic(mnemonic, start, end, token=(self._token or None))
         self.mnemonics_data = {**getattr(self, "mnemonics_data", {}), mnemonic: telemetry}
         ax = ax or plt.gca()
         name = mnemonic.upper()

@@ -1,0 +1,60 @@
+"""fgs-widgets command line: info, fit, periodogram, sample; exit codes and errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fgs_widgets.cli import main
+
+
+def test_info(sample, capsys):
+    assert main(["info", str(sample.directory)]) == 0
+    out = capsys.readouterr().out
+    assert all(p.name in out for p in sample.paths) and "14,336 frames" in out
+
+
+def test_quick_fit_then_periodogram(sample, tmp_path, capsys):
+    out = tmp_path / "quick.parquet"
+    assert main(["fit", str(sample.directory), "--quick", "-o", str(out)]) == 0
+    table = pd.read_parquet(out)
+    assert len(table) == 14336 and {"time", "flux", "quality", "x_mean"} <= set(table.columns)
+    assert main(["periodogram", str(out), "--columns", "x_mean", "y_mean"]) == 0
+    printed = capsys.readouterr().out
+    assert "x_mean" in printed and "y_mean" in printed
+
+
+def test_full_fit_ecsv_with_filters(sample, tmp_path):
+    out = tmp_path / "fit.ecsv"
+    assert main(["fit", str(sample.directory), "--observation", "2", "--visit", "2",
+                 "--executor", "serial", "-o", str(out)]) == 0
+    from astropy.table import Table
+
+    table = Table.read(out)
+    assert len(table) == 2048 and table.meta["fit"] == "gaussian"
+    assert np.isfinite(table["x_mean"]).mean() > 0.99
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_sample_command(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "s")]) == 0
+    assert capsys.readouterr().out.count("_cal.fits") == 4
+
+
+def test_errors_have_exit_codes(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nothing_here_cal.fits")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["periodogram", str(tmp_path / "none.parquet")]) == 1
+    with pytest.raises(SystemExit) as info:
+        main(["fit"])  # -o is required: argparse's usage error
+    assert info.value.code == 2
+
+
+def test_entry_point_runs(sample):
+    result = subprocess.run([sys.executable, "-m", "fgs_widgets.cli", "info",
+                             str(sample.paths[0])], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and sample.paths[0].name in result.stdout

@@ -1,0 +1,50 @@
+"""The notebooks run top to bottom (nbclient, a real kernel), offline on the sample program."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+
+
+def run(name: str, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:
+    monkeypatch.setenv("FGS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("FGS_MAST_SERVER", "http://127.0.0.1:9")  # offline, fails fast
+    monkeypatch.setenv("FGS_GSC_URL", "http://127.0.0.1:9/gsc")
+    monkeypatch.setenv("FGS_TIMEOUT", "2")
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    copy = tmp_path / name
+    shutil.copy(NOTEBOOKS / name, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    NotebookClient(notebook, kernel_name="python3", timeout=300,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return notebook
+
+
+def outputs(cell) -> str:
+    text = []
+    for output in cell.get("outputs", []):
+        text.append(output.get("text", ""))
+        text.extend(str(v) for v in output.get("data", {}).values())
+    return "\n".join(text)
+
+
+@pytest.mark.slow
+def test_spelunker_quickstart_runs(tmp_path, monkeypatch):
+    notebook = run("spelunker_quickstart.ipynb", tmp_path, monkeypatch)
+    cells = {c.source: c for c in notebook.cells if c.cell_type == "code"}
+    shapes = next(c for s, c in cells.items() if s.startswith("spk2.fg_array.shape,"))
+    assert "(2048, 8, 8)" in outputs(shapes)  # download() replaced it by obs 2 visit 2
+    fit = next(c for s, c in cells.items() if s.strip() == "spk.gaussfit_results")
+    assert "x_mean" in outputs(fit) and "Length = 10000" in outputs(fit)
+    movie = next(c for s, c in cells.items() if "flux_spatial_timelapse_animation" in s)
+    assert "movie.gif" in outputs(movie)
+    assert (tmp_path / "cache" / "sample-v1" / "movie.gif").exists()
+    errors = [o for c in notebook.cells for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors

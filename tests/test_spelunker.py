@@ -1,0 +1,166 @@
+"""The seed's API (spelunker quickstart calls) over fgs_widgets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from loopback import Behaviour, LoopbackServer, serve_sample
+
+import fgs_widgets as spelunker
+from fgs_widgets.archive import conf
+from fgs_widgets.engine.gaussian import fit_gaussians
+
+
+@pytest.fixture
+def offline(tmp_path, sample, monkeypatch):
+    """A working folder holding the sample's downloads; MAST and the catalog unreachable."""
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    shutil.copytree(sample.directory / "mastDownload", tmp_path / "mastDownload")
+    with conf.override(mast_server="http://127.0.0.1:9", gsc_url="http://127.0.0.1:9/g",
+                       cache_dir=tmp_path / "cache", timeout=2):
+        yield tmp_path
+
+
+@pytest.fixture
+def spk(offline):
+    with pytest.warns(UserWarning, match="unreachable"):
+        return spelunker.load(dir=str(offline), pid=1534)
+
+
+def test_load_without_pid_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spk = spelunker.load()
+    assert spk.fg_array is None and list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="pid"):
+        spelunker.load(obs_num=2)
+
+
+def test_offline_load_uses_files_in_dir(spk, sample_data):
+    assert spk.fg_array.shape == (len(sample_data), 8, 8)
+    np.testing.assert_array_equal(spk.fg_time, sample_data.time)
+    for column in ("filenames", "directory", "obs_num", "visit", "visit_group",
+                   "parallel_sequence_id", "activity_number", "exposure_number", "dir_seg",
+                   "guider", "gs_id", "guidestar_time"):
+        assert column in spk.fg_table.columns
+    assert list(spk.object_properties["gs_id"]) == ["N13I000018", "N13I000422"]
+    assert "set" not in repr(spk.mast_api_token)
+
+
+def test_filters_and_clear_errors(offline):
+    with pytest.warns(UserWarning):
+        spk = spelunker.load(dir=str(offline), pid="1534", obs_num="2", visit="2")
+    assert len(spk.fg_array) == 2048
+    with pytest.raises(ValueError, match="needs obs_num"):
+        spelunker.load(dir=str(offline), pid=1534, visit=1)
+    with pytest.warns(UserWarning):
+        seg = spelunker.load(dir=str(offline), pid=1534, dir_seg=2)
+    assert list(seg.fg_table["dir_seg"]) == [2]
+
+
+def test_download_over_loopback_mast(sample, tmp_path, monkeypatch):
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    behaviour = Behaviour()
+    serve_sample(behaviour, sample)
+    with LoopbackServer(behaviour) as server, conf.override(
+            mast_server=server.url, gsc_url=server.url + "/CatalogSearch.aspx",
+            cache_dir=tmp_path / "cache"):
+        spk = spelunker.load(dir=str(tmp_path / "work"), pid=1534, obs_num=2)
+        assert len(spk.fg_array) == 4096 + 2048
+        assert len(list((tmp_path / "work" / "mastDownload").rglob("*_cal.fits"))) == 2
+        assert (spk.object_properties["source"] == "gsc").all()
+
+
+def test_readfile_single_file(sample, offline):
+    spk = spelunker.load()
+    spk.readfile(str(sample.paths[0]))
+    assert spk.fg_array.shape == (4096, 8, 8)
+    assert list(spk.fg_table["filenames"]) == [sample.paths[0].name]
+
+
+def test_gauss2d_fit_on_a_slice_uses_err_weights(spk):
+    spk.fg_array = spk.fg_array[1000:3000]
+    spk.fg_time, spk.fg_flux = spk.fg_time[1000:3000], spk.fg_flux[1000:3000]
+    table = spk.gauss2d_fit(ncpus=2)
+    assert table is spk.gaussfit_results and len(table) == 2000
+    assert table.colnames[:7] == ["amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev",
+                                  "theta", "offset"]
+    weighted = fit_gaussians(spk.data.frames[1000:3000], spk.data.errors[1000:3000])
+    np.testing.assert_allclose(table["x_mean"], weighted["x_mean"], equal_nan=True)
+    quick = spk.quick_fit()
+    assert len(quick) == 2000 and spk.quickfit_results is quick
+
+
+def test_plots_and_periodogram(spk):
+    spk.fg_array, spk.fg_time, spk.fg_flux = (spk.fg_array[:8000], spk.fg_time[:8000],
+                                              spk.fg_flux[:8000])
+    spk.gauss2d_fit()
+    _, ax = plt.subplots()
+    ax = spk.timeseries_binned_plot()
+    assert len(ax.lines) >= 1 and len(ax.containers) == 1  # frames + binned errorbars
+    axes = spk.timeseries_list_plot()
+    assert len(axes) == 8 and axes[0].get_ylabel() == "flux"
+    assert len(axes[2].lines[0].get_xdata()) == 8000
+    before = spk.gaussfit_results.copy()
+    axes = spk.periodogram()
+    assert len(axes) == 7 and spk.gaussfit_results.colnames == before.colnames
+    freq, power = spk.pgram_x_mean[0], spk.pgram_x_mean[1]
+    assert len(freq) == len(power) > 1000
+    # the sample's 37.5 s x oscillation is among the peaks (its jumps dominate the lowest
+    # frequencies)
+    periods = spk.pgram_results["x_mean"].peaks["period"]
+    assert (abs(periods - 37.5) < 1.0).any()
+    assert set(spk.pgram_results) == set(before.colnames[:7])
+    plt.close("all")
+
+
+def test_mnemonics_local_and_remote(spk, sample, tmp_path):
+    _, ax = plt.subplots()
+    spk.mnemonics_local("GUIDESTAR")
+    assert len(ax.lines) == 1 and len(spk.mnemonics_local_guidestar) == 1
+    spk.mnemonics_local("FILENAME")
+    assert len(ax.lines) == 5
+    with pytest.raises(ValueError, match="GUIDESTAR"):
+        spk.mnemonics_local("HGA")
+    behaviour = Behaviour(require_token="tok-abc-123")
+    serve_sample(behaviour, sample)
+    with LoopbackServer(behaviour) as server, conf.override(eng_server=server.url):
+        spk.mast_api_token = "tok-abc-123"
+        assert "tok-abc-123" not in repr(spk.mast_api_token) + repr(spk)
+        spk.mnemonics("SA_ZHGAUPST", spk.fg_time[0], spk.fg_time[-1])
+        assert len(spk.mnemonics_event_hga) == 2 and len(ax.patches) == 2
+        spk.mnemonics("INIS_FWMTRCURR", spk.fg_time[0], spk.fg_time[-1])
+    plt.close("all")
+
+
+def test_animation_gif_frame_count(spk, tmp_path):
+    from PIL import Image
+
+    path = spk.flux_spatial_timelapse_animation(start=100, stop=112,
+                                                filename=str(tmp_path / "movie.gif"))
+    with Image.open(path) as gif:
+        assert gif.n_frames == 12
+    assert not list(tmp_path.glob(".*partial*"))
+    frames_only = spk.timelapse_animation(start=0, stop=5, filename=str(tmp_path / "f.gif"))
+    with Image.open(frames_only) as gif:
+        assert gif.n_frames == 5
+    if shutil.which("ffmpeg") is None:
+        with pytest.raises(RuntimeError, match="ffmpeg"):
+            spk.timelapse_animation(filename=str(tmp_path / "m.mp4"))
+
+
+def test_save_writes_complete_files(spk, tmp_path):
+    spk.quick_fit()
+    written = spk.save(tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert names == ["spelunker_01534_arrays.npz", "spelunker_01534_fg_table.ecsv",
+                     "spelunker_01534_quickfit.ecsv"]
+    with np.load(tmp_path / "out" / "spelunker_01534_arrays.npz") as arrays:
+        assert arrays["fg_array"].shape == spk.fg_array.shape
+    assert not [p for p in os.listdir(tmp_path / "out") if "partial" in p]
