@@ -1,0 +1,119 @@
+"""App: every panel on one Session, laid out for JupyterLab (and narrow screens)."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..model import Session
+from ._common import StatusLine
+from .export import FORMATS, export_table, link, session_tables
+from .fit_runner import FitRunner
+from .mnemonic_panel import MnemonicPanel
+from .periodogram_panel import PeriodogramPanel
+from .picker import ProgramPicker
+from .timeseries import TimeseriesViewer
+
+__all__ = ["App"]
+
+
+class App(W.VBox):
+    """The whole tool: load, fit, look (frames + series), periodograms, events, export.
+
+    Parameters
+    ----------
+    session : Session, optional
+        Shared state; a new one if not given (``app.session``).
+    columns : tuple of str
+        Series shown at first.
+    """
+
+    def __init__(self, session: Session | None = None, columns=("flux",), **kwargs):
+        self.session = session if session is not None else Session()
+        s = self.session
+        self.header = W.HTML()
+        self.picker = ProgramPicker(s)
+        self.fit_runner = FitRunner(s)
+        try:
+            from .frame_viewer import FrameViewer
+
+            self.frame_viewer: W.Widget = FrameViewer(s)
+        except FileNotFoundError as exc:  # JS bundle not built: say so, keep the rest usable
+            self.frame_viewer = W.HTML(f"<p class='fgs-error'>{html.escape(str(exc))}</p>")
+        self.timeseries = TimeseriesViewer(s, columns=columns)
+        self.periodogram = PeriodogramPanel(s)
+        self.mnemonics = MnemonicPanel(s)
+        self.exports = self._export_panel()
+        self.python = W.Textarea(layout=W.Layout(width="100%", height="140px"),
+                                 disabled=True)
+        setup = W.Accordion(children=[self.picker, self.fit_runner],
+                            titles=("1 · Load data", "2 · Fit frames"), selected_index=0)
+        viewer_box = W.Box([self.frame_viewer], layout=W.Layout(width="340px", flex="0 0 auto"))
+        series_box = W.Box([self.timeseries], layout=W.Layout(flex="1 1 520px", min_width="0"))
+        main = W.HBox([viewer_box, series_box],
+                      layout=W.Layout(flex_flow="row wrap", align_items="flex-start",
+                                      width="100%"))
+        tabs = W.Tab(children=[self.periodogram, self.mnemonics, self.exports, self.python],
+                     titles=("Periodogram", "Events & telemetry", "Tables & export",
+                             "Python equivalent"))
+        super().__init__([self.header, setup, main, tabs], **kwargs)
+        self.add_class("fgs-app")
+        s.observe(self._on_state, names=["data", "message", "fit_status", "program"])
+        s.observe(self._on_history, names="history")
+        self._on_state()
+        self._on_history()
+
+    def _on_state(self, change=None) -> None:
+        s = self.session
+        summary = s.data.summary() if s.data is not None else "no data — load a program, " \
+            "local files or the sample"
+        program = f"program {s.program} · " if s.program and s.program != "sample" else ""
+        message = f"<br><small>{html.escape(s.message)}</small>" if s.message else ""
+        self.header.value = (f"<div class='fgs-header'><b>FGS guide star</b> · "
+                             f"{html.escape(program + summary)}{message}</div>")
+
+    def _on_history(self, change=None) -> None:
+        lines = ["from fgs_widgets import Session", "session = Session()", *self.session.history]
+        self.python.value = "\n".join(lines)
+
+    def _export_panel(self) -> W.Widget:
+        table = W.Dropdown(description="table", layout=W.Layout(width="240px"))
+        fmt = W.Dropdown(options=FORMATS, value="csv", description="format",
+                         layout=W.Layout(width="180px"))
+        button = W.Button(description="Export", icon="save")
+        links = W.HTML()
+        status = StatusLine()
+        png = W.Button(description="Plots as PNG", icon="image")
+        svg = W.Button(description="Plots as SVG", icon="image")
+
+        def refresh(change=None) -> None:
+            table.options = list(session_tables(self.session))
+
+        def export(_) -> None:
+            tables = session_tables(self.session)
+            if table.value not in tables:
+                status.error("nothing to export yet")
+                return
+            try:
+                path = export_table(tables[table.value], table.value, fmt.value)
+            except (OSError, ValueError) as exc:
+                status.error(str(exc))
+                return
+            links.value += f"<div>{link(path)}</div>"
+            status.info(f"wrote {path}")
+
+        def figures(kind: str) -> None:
+            for i, panel in enumerate(self.timeseries.panels):
+                name = f"fgs_{panel.column}_{i}"
+                (panel.figure.save_png if kind == "png" else panel.figure.save_svg)(
+                    f"{name}.{kind}")
+            status.info(f"the browser downloads {len(self.timeseries.panels)} {kind.upper()} "
+                        "file(s)")
+
+        button.on_click(export)
+        png.on_click(lambda _: figures("png"))
+        svg.on_click(lambda _: figures("svg"))
+        self.session.observe(refresh, names=["data", "fit", "quick_fit", "events", "periodograms"])
+        refresh()
+        return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]), status, links])

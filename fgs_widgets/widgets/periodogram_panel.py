@@ -1,0 +1,111 @@
+"""PeriodogramPanel: Lomb–Scargle of the chosen series over the session's window."""
+
+from __future__ import annotations
+
+import html
+
+import bqplot as bq
+import ipywidgets as W
+import numpy as np
+
+from ..engine.binning import bin_series
+from ..model import Session
+from ._common import StatusLine
+
+__all__ = ["PeriodogramPanel"]
+
+
+class PeriodogramPanel(W.VBox):
+    """Periodogram (log period axis), its peaks, and the series folded on a chosen peak."""
+
+    def __init__(self, session: Session, auto: bool = False, **kwargs):
+        self.session = session
+        self.column = W.Dropdown(description="series", layout=W.Layout(width="220px"))
+        self.compute_button = W.Button(description="Periodogram", icon="signal",
+                                       button_style="primary")
+        self.auto = W.Checkbox(value=auto, description="update on zoom", indent=False)
+        self.status = StatusLine()
+        xs = bq.LogScale()
+        ys = bq.LinearScale()
+        self.line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": ys},
+                             colors=["#333"], stroke_width=1)
+        self.marker = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
+                               scales={"x": xs, "y": bq.LinearScale(min=0.0, max=1.0)},
+                               colors=["#d62728"], visible=False)
+        self.figure = bq.Figure(marks=[self.line, self.marker], axes=[
+            bq.Axis(scale=xs, label="period (s)"),
+            bq.Axis(scale=ys, orientation="vertical", label="power", tick_format=".2g")],
+            layout=W.Layout(height="260px", width="100%"),
+            fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
+        self.figure.add_class("fgs-periodogram")
+        self.peaks = W.Select(description="peaks", rows=5, layout=W.Layout(width="360px"))
+        fx, fy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale()
+        self.folded = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": fx, "y": fy},
+                                 default_size=8, colors=["#1f77b4"])
+        self.fold_figure = bq.Figure(marks=[self.folded], axes=[
+            bq.Axis(scale=fx, label="phase"),
+            bq.Axis(scale=fy, orientation="vertical", tick_format=".4g")],
+            layout=W.Layout(height="220px", width="360px"),
+            fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
+        super().__init__([W.HBox([self.column, self.compute_button, self.auto]), self.status,
+                          self.figure, W.HBox([self.peaks, self.fold_figure])], **kwargs)
+        self.add_class("fgs-periodogram-panel")
+        self.compute_button.on_click(lambda _: self.compute())
+        self.peaks.observe(self._on_peak, names="value")
+        self.column.observe(self._on_column, names="value")
+        session.observe(self._on_data, names=["data", "fit", "quick_fit"])
+        session.observe(self._on_window, names="window")
+        self._on_data()
+
+    def _on_data(self, change=None) -> None:
+        columns = self.session.columns() if self.session.data is not None else []
+        self.column.options = columns
+        if self.session.parameter in columns:
+            self.column.value = self.session.parameter
+        self.compute_button.disabled = not columns
+
+    def _on_column(self, change) -> None:
+        if change["new"]:
+            self.session.parameter = change["new"]
+
+    def _on_window(self, change) -> None:
+        if self.auto.value and self.session.data is not None:
+            self.compute()
+
+    def compute(self) -> None:
+        """Periodogram of the selected series over the current window."""
+        column = self.column.value
+        if not column:
+            return
+        try:
+            result = self.session.compute_periodograms([column])[column]
+        except (ValueError, KeyError) as exc:
+            self.status.error(str(exc))
+            return
+        keep = result.frequency > 0
+        with self.line.hold_sync():
+            self.line.x = 1.0 / result.frequency[keep][::-1]
+            self.line.y = result.power[keep][::-1]
+        self.peaks.options = [
+            (f"{row.period:10.3f} s  power {row.power:.3g}  FAP {row.false_alarm_probability:.1e}",
+             float(row.period)) for row in result.peaks.itertuples()]
+        where = "window" if self.session.window else "whole series"
+        self.status.info(f"{column}: {result.n_used:,} frames ({where}), "
+                         f"{result.n_excluded:,} excluded (flagged or NaN)")
+
+    def _on_peak(self, change) -> None:
+        period = change["new"]
+        if period is None:
+            return
+        self.marker.x = np.array([period, period])
+        self.marker.visible = True
+        time, values = self.session.series(self.column.value)
+        if self.session.window is not None:
+            keep = (time >= self.session.window[0]) & (time <= self.session.window[1])
+            time, values = time[keep], values[keep]
+        seconds = (time - time[0]) * 86400.0
+        phase = (seconds / period) % 1.0
+        order = np.argsort(phase)
+        binned = bin_series(phase[order], values[order], n_bins=100)  # ≤100 points cross
+        self.folded.x, self.folded.y = binned["time"].to_numpy(), binned["mean"].to_numpy()
+        self.fold_figure.title = html.escape(f"{self.column.value} folded at {period:.3f} s")
