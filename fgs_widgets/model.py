@@ -188,8 +188,8 @@ class Session(t.HasTraits):
                                            address=address, chunk_size=chunk_size,
                                            progress=progress, cancel=self._cancel)
             except Exception as exc:  # shown to the user; the data stay loaded
-                self.fit_status = f"error: {type(exc).__name__}: {exc}"
-                self.message = self.fit_status
+                self.message = f"error: {type(exc).__name__}: {exc}"
+                self.fit_status = self.message
                 return
             if self.data is not data:
                 return  # new data arrived meanwhile: this result belongs to the old data
@@ -197,11 +197,11 @@ class Session(t.HasTraits):
                 self.quick_fit = result
             else:
                 self.fit = result
-            cancelled = self._cancel.is_set()
-            self.fit_status = "cancelled" if cancelled else "done"
+            status = "cancelled" if self._cancel.is_set() else "done"
             elapsed = time.perf_counter() - started
-            self.message = (f"{kind} fit {self.fit_status}: {len(data):,} frames in "
-                            f"{elapsed:.1f} s")
+            # message first: observers of fit_status show it
+            self.message = f"{kind} fit {status}: {len(data):,} frames in {elapsed:.1f} s"
+            self.fit_status = status
 
         if block:
             work()

@@ -34,7 +34,7 @@ class PeriodogramPanel(W.VBox):
                                colors=["#d62728"], visible=False)
         self.figure = bq.Figure(marks=[self.line, self.marker], axes=[
             bq.Axis(scale=xs, label="period (s)"),
-            bq.Axis(scale=ys, orientation="vertical", label="power", tick_format=".2g")],
+            bq.Axis(scale=ys, side="left", label="power", tick_format=".2g")],
             layout=W.Layout(height="260px", width="100%"),
             fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
         self.figure.add_class("fgs-periodogram")
@@ -44,7 +44,7 @@ class PeriodogramPanel(W.VBox):
                                  default_size=8, colors=["#1f77b4"])
         self.fold_figure = bq.Figure(marks=[self.folded], axes=[
             bq.Axis(scale=fx, label="phase"),
-            bq.Axis(scale=fy, orientation="vertical", tick_format=".4g")],
+            bq.Axis(scale=fy, side="left", tick_format=".4g")],
             layout=W.Layout(height="220px", width="360px"),
             fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
         super().__init__([W.HBox([self.column, self.compute_button, self.auto]), self.status,

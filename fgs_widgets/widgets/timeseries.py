@@ -44,7 +44,7 @@ class _Panel:
         self.cursor = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
                                scales={"x": xs, "y": unit}, colors=["#e377c2"], stroke_width=2)
         x_axis = bq.Axis(scale=xs, label="", num_ticks=6, visible=show_x_axis)
-        y_axis = bq.Axis(scale=self.ys, orientation="vertical", label=column, num_ticks=4,
+        y_axis = bq.Axis(scale=self.ys, side="left", label=column, num_ticks=4,
                          tick_format=".4g")
         self.figure = bq.Figure(
             marks=[self.bands, self.instants, self.line, self.binned, self.cursor],

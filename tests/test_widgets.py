@@ -1,0 +1,161 @@
+"""Widgets driven from Python: assert their state after changing the shared Session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fgs_widgets.data import GuideStarData
+from fgs_widgets.model import Session
+from fgs_widgets.widgets import (
+    App,
+    FitRunner,
+    FrameViewer,
+    MnemonicPanel,
+    PeriodogramPanel,
+    ProgramPicker,
+    TimeseriesViewer,
+)
+
+
+def big_session(n: int = 1_000_000) -> Session:
+    rng = np.random.default_rng(0)
+    time = 60000.0 + np.arange(n) * 0.0625 / 86400
+    frames = np.zeros((n, 8, 8), dtype=np.float32)
+    products = pd.DataFrame({"file_name": ["x_cal.fits"], "path": ["x"], "gs_id": ["A"],
+                             "data_start": [time[0]], "data_end": [time[-1]],
+                             "first_frame": [0], "n_frames": [n]})
+    flux = rng.normal(1e5, 300, n)
+    flux[123_456] = 2e5  # one spike must survive decimation
+    data = GuideStarData(frames=frames, time=time, flux=flux,
+                         quality=np.zeros(n, dtype=np.uint16),
+                         segments=np.zeros(n, dtype=np.int32), products=products)
+    s = Session()
+    s.data = data
+    return s
+
+
+@pytest.fixture
+def session(sample):
+    s = Session()
+    s.read_files(sample.paths)
+    return s
+
+
+def test_timeseries_decimates_and_rezooms_a_million_points():
+    s = big_session()
+    viewer = TimeseriesViewer(s, width_px=800)
+    line = viewer.panels[0].line
+    assert len(line.x) <= 1600 and line.y.max() == 2e5
+    seconds = (s.data.time - s.data.time[0]) * 86400
+    viewer.xs.min, viewer.xs.max = float(seconds[500_000]), float(seconds[500_900])
+    assert len(line.x) == 901  # few enough to send as they are
+    assert line.x.min() >= seconds[500_000] and line.x.max() <= seconds[500_900]
+    assert s.window[0] == pytest.approx(s.data.time[500_000], abs=1e-9)
+    viewer.reset_zoom()
+    assert s.window is None and len(line.x) <= 1600
+
+
+def test_cursor_links_both_ways(session):
+    viewer = TimeseriesViewer(session)
+    frames = FrameViewer(session, block_size=512)
+    session.cursor = 5000
+    x = (session.data.time[5000] - session.data.time[0]) * 86400
+    assert viewer.panels[0].cursor.x[0] == pytest.approx(x)
+    assert frames.cursor == 5000 and frames.block_start <= 5000 < frames.block_start + 512
+    block = np.frombuffer(frames.frames, dtype="<f4").reshape(-1, 8, 8)
+    np.testing.assert_array_equal(block, session.data.frames[frames.block_start:
+                                                             frames.block_start + 512])
+    frames.cursor = 5001  # as the browser does when stepping
+    assert session.cursor == 5001
+    viewer.pick(x + 10 * 0.0625 + 0.01)  # a click on the plot
+    assert session.cursor == 5010 and frames.cursor == 5010
+    times = np.frombuffer(frames.times, dtype="<f8")
+    assert times[5010 - frames.block_start] == pytest.approx(
+        (session.data.time[5010] - frames.t0_mjd) * 86400)
+
+
+def test_frame_viewer_block_follows_and_fit_overlay(session):
+    frames = FrameViewer(session, block_size=256)
+    assert frames.fits == b""
+    session.cursor = 9000
+    assert frames.block_start <= 9000 < frames.block_start + frames.block_count
+    session.fit_frames("quick", block=True)
+    fits = np.frombuffer(frames.fits, dtype="<f4").reshape(-1, 7)
+    assert fits.shape[0] == frames.block_count
+    np.testing.assert_allclose(fits[:, 1], session.quick_fit["x_mean"].to_numpy()[
+        frames.block_start:frames.block_start + frames.block_count], rtol=1e-6)
+
+
+def test_events_drawn_as_bands_and_lines(session):
+    viewer = TimeseriesViewer(session)
+    session.add_local_events()
+    panel = viewer.panels[0]
+    assert panel.bands.x.shape == (2, 4)  # two HGA moves
+    assert panel.instants.x.shape == (5, 2)  # 4 file starts + 1 guide-star change
+    session.events = None
+    assert panel.bands.x.shape == (0, 4)
+
+
+def test_fit_runner_follows_progress(session):
+    session.data = session.data[:2000]
+    runner = FitRunner(session)
+    runner.kind.value = "quick"
+    runner.run()
+    session.wait(60)
+    assert runner.progress.value == 1.0 and runner.cancel_button.disabled
+    assert "done" in runner.status.value
+
+
+def test_picker_token_never_reaches_the_session(session, monkeypatch, tmp_path):
+    from fgs_widgets.archive import conf
+
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    picker = ProgramPicker(session)
+    picker.program.value = "1534"
+    picker.token.value = "tok-picker-secret"
+    with conf.override(mast_server="http://127.0.0.1:9", timeout=1, cache_dir=tmp_path):
+        picker.query(block=True)
+    assert picker.token.value == ""
+    assert "unreachable" in picker.status.value
+    assert "tok-picker-secret" not in repr(session.trait_values()) + picker.status.value
+    picker.program.value = "abc"
+    picker.query()
+    assert "program id" in picker.status.value
+
+
+def test_periodogram_panel_and_fold(session, sample):
+    session.fit_frames("quick", block=True)
+    panel = PeriodogramPanel(session)
+    session.window = (session.data.time[0], session.data.time[4095])  # the first file
+    panel.column.value = "y_mean"
+    assert session.parameter == "y_mean"
+    panel.compute()
+    periods = [value for _, value in panel.peaks.options]
+    assert any(abs(p - sample.truth.periods["y_mean"]) < 0.2 for p in periods)
+    panel.peaks.value = periods[0]
+    assert panel.marker.visible and 0 < len(panel.folded.x) <= 100
+
+
+def test_mnemonic_panel_without_token(session, monkeypatch):
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    panel = MnemonicPanel(session)
+    panel.add_local()
+    assert "guide_star_change" in panel.table.value
+    panel.fetch(block=True)
+    assert "MAST token" in panel.status.value and "local events" in panel.status.value.lower()
+
+
+def test_app_builds_exports_and_records_python(session, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = App(session)
+    assert isinstance(app.frame_viewer, FrameViewer)
+    session.fit_frames("quick", block=True)
+    assert "session.fit_frames(kind='quick')" in app.python.value
+    export = app.exports.children[0].children
+    export[0].value, export[1].value = "quick_fit", "parquet"
+    export[2].click()
+    written = pd.read_parquet(tmp_path / "fgs_exports" / "quick_fit.parquet")
+    assert len(written) == len(session.data)
+    assert "quick_fit.parquet" in app.exports.children[3].value
