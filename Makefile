@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(PY) -m jupyterlab notebooks/quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(STAMP) browser-deps
-	$(PY) -m ruff check fgs_widgets tests benchmarks
+	$(PY) -m ruff check fgs_widgets tests benchmarks notebooks/make_notebooks.py hatch_build.py
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

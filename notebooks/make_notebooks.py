@@ -72,6 +72,41 @@ SPELUNKER_QUICKSTART = [
     ("code", "spk.object_properties"),
 ]
 
+# The widget story: the same steps, interactive, on one shared Session.
+QUICKSTART = [
+    ("md", "# FGS guide-star quickstart\n\n"
+           "Every JWST observation records a guide star with the Fine Guidance Sensor: 8x8-pixel "
+           "frames at 16 Hz. This notebook loads a program's fine-guide files, fits every "
+           "frame, and explores the result in linked, interactive views.\n\n"
+           "It runs offline on the bundled **sample program** (program 1534: two observations, "
+           "a guide-star change, a segment split, high-gain-antenna moves)."),
+    ("md", "## 1 · Load data\n\nWith internet, `session.open_program(1534)` queries and "
+           "downloads from MAST instead (files are cached; pass `token=...` or set "
+           "`MAST_API_TOKEN` for proprietary data — the token is never stored)."),
+    ("code", "from fgs_widgets import App, Session\n\n"
+             "session = Session()\nsession.load_sample()\nsession.data"),
+    ("code", "session.data.products  # one row per file: the fg_table"),
+    ("md", "## 2 · Fit every frame\n\nThe quick fit (moments) is instant; the rotated-Gaussian "
+           "fit runs in the background — the progress bar in the app below follows it."),
+    ("code", "session.fit_frames('quick', block=True)\nsession.fit_frames('full')"),
+    ("md", "## 3 · Look\n\nThe frame viewer (left) plays frames in the browser; the series "
+           "(right) share one time axis. Scroll to zoom (the periodogram uses the zoomed "
+           "window), switch to *pick frame* and click to move the cursor everywhere. "
+           "Events (guide-star change, file boundaries, HGA moves) are under *Events*."),
+    ("code", "session.add_local_events()\n"
+             "app = App(session, columns=('flux', 'x_mean', 'y_mean'))\napp"),
+    ("md", "## 4 · Periodograms, telemetry, tables\n\nThe same actions from code:"),
+    ("code", "session.wait()  # the background fit\n"
+             "pgrams = session.compute_periodograms(['x_mean', 'y_mean'])\n"
+             "pgrams['x_mean'].peaks"),
+    ("code", "# engineering telemetry needs a MAST token (MAST_API_TOKEN) and network access:\n"
+             "# session.fetch_mnemonic('SA_ZHGAUPST')\n"
+             "session.events"),
+    ("code", "session.fit.describe().T[['mean', 'std', 'min', 'max']]"),
+]
+
 if __name__ == "__main__":
-    nbf.write(notebook(SPELUNKER_QUICKSTART), HERE / "spelunker_quickstart.ipynb")
-    print("wrote", HERE / "spelunker_quickstart.ipynb")
+    for name, cells in (("quickstart.ipynb", QUICKSTART),
+                        ("spelunker_quickstart.ipynb", SPELUNKER_QUICKSTART)):
+        nbf.write(notebook(cells), HERE / name)
+        print("wrote", HERE / name)

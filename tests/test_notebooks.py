@@ -48,3 +48,17 @@ def test_spelunker_quickstart_runs(tmp_path, monkeypatch):
     errors = [o for c in notebook.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+
+
+@pytest.mark.slow
+def test_quickstart_runs(tmp_path, monkeypatch):
+    notebook = run("quickstart.ipynb", tmp_path, monkeypatch)
+    errors = [o for c in notebook.cells for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    app_cell = next(c for c in notebook.cells if c.cell_type == "code" and "App(" in c.source)
+    views = [o for o in app_cell.outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert views  # the App was displayed as a widget
+    peaks = next(c for c in notebook.cells if "compute_periodograms" in c.source)
+    assert "period" in outputs(peaks)

@@ -25,11 +25,12 @@ class PeriodogramPanel(W.VBox):
                                        button_style="primary")
         self.auto = W.Checkbox(value=auto, description="update on zoom", indent=False)
         self.status = StatusLine()
-        xs = bq.LogScale()
-        ys = bq.LinearScale()
+        # explicit domains until there is data: an empty log scale renders NaN ticks
+        xs = self.period_scale = bq.LogScale(min=1.0, max=1000.0)
+        ys = self.power_scale = bq.LinearScale(min=0.0, max=1.0)
         self.line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": ys},
                              colors=["#333"], stroke_width=1)
-        self.marker = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
+        self.marker = bq.Lines(x=np.ones(2), y=np.array([0.0, 1.0]),
                                scales={"x": xs, "y": bq.LinearScale(min=0.0, max=1.0)},
                                colors=["#d62728"], visible=False)
         self.figure = bq.Figure(marks=[self.line, self.marker], axes=[
@@ -39,7 +40,8 @@ class PeriodogramPanel(W.VBox):
             fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
         self.figure.add_class("fgs-periodogram")
         self.peaks = W.Select(description="peaks", rows=5, layout=W.Layout(width="360px"))
-        fx, fy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale()
+        fx, fy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale(min=0.0, max=1.0)
+        self.fold_scale = fy
         self.folded = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": fx, "y": fy},
                                  default_size=8, colors=["#1f77b4"])
         self.fold_figure = bq.Figure(marks=[self.folded], axes=[
@@ -83,9 +85,11 @@ class PeriodogramPanel(W.VBox):
             self.status.error(str(exc))
             return
         keep = result.frequency > 0
+        periods, power = 1.0 / result.frequency[keep][::-1], result.power[keep][::-1]
         with self.line.hold_sync():
-            self.line.x = 1.0 / result.frequency[keep][::-1]
-            self.line.y = result.power[keep][::-1]
+            self.line.x, self.line.y = periods, power
+        self.period_scale.min, self.period_scale.max = float(periods[0]), float(periods[-1])
+        self.power_scale.min, self.power_scale.max = 0.0, float(np.nanmax(power)) * 1.05 or 1.0
         self.peaks.options = [
             (f"{row.period:10.3f} s  power {row.power:.3g}  FAP {row.false_alarm_probability:.1e}",
              float(row.period)) for row in result.peaks.itertuples()]
@@ -108,4 +112,10 @@ class PeriodogramPanel(W.VBox):
         order = np.argsort(phase)
         binned = bin_series(phase[order], values[order], n_bins=100)  # ≤100 points cross
         self.folded.x, self.folded.y = binned["time"].to_numpy(), binned["mean"].to_numpy()
+        finite = binned["mean"].to_numpy()
+        finite = finite[np.isfinite(finite)]
+        if finite.size:
+            pad = (finite.max() - finite.min()) * 0.1 or 1.0
+            self.fold_scale.min = float(finite.min() - pad)
+            self.fold_scale.max = float(finite.max() + pad)
         self.fold_figure.title = html.escape(f"{self.column.value} folded at {period:.3f} s")

@@ -23,6 +23,16 @@ _EVENT_COLORS = {"hga_move": "#ff7f0e", "guide_star_change": "#1f77b4", "file_bo
                  "jump": "#d62728", "outlier": "#9467bd", "transition": "#2ca02c"}
 
 
+def _break_gaps(x: np.ndarray, y: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN point where consecutive x differ by more than ``gap``: no line across
+    the time between files (bqplot breaks lines at NaN)."""
+    jumps = np.flatnonzero(np.diff(x) > gap) + 1
+    if len(jumps) == 0:
+        return x, y
+    return (np.insert(x, jumps, (x[jumps - 1] + x[jumps]) / 2),
+            np.insert(y.astype(np.float64), jumps, np.nan))
+
+
 class _Panel:
     """One figure: a series, its binned overlay, the cursor and event overlays."""
 
@@ -36,8 +46,8 @@ class _Panel:
                                colors=["#d62728"], marker="circle", marker_size=12,
                                stroke_width=1.5, visible=False)
         self.bands = bq.Lines(x=np.zeros((0, 4)), y=np.zeros((0, 4)),
-                              scales={"x": xs, "y": unit}, fill="inside", opacities=[0],
-                              fill_opacities=[0.25], colors=["#ff7f0e"])
+                              scales={"x": xs, "y": unit}, fill="inside",
+                              fill_opacities=[0.25], colors=["#ff7f0e"], stroke_width=0.5)
         self.instants = bq.Lines(x=np.zeros((0, 2)), y=np.zeros((0, 2)),
                                  scales={"x": xs, "y": unit}, colors=["#1f77b4"],
                                  line_style="dashed", stroke_width=1)
@@ -45,11 +55,11 @@ class _Panel:
                                scales={"x": xs, "y": unit}, colors=["#e377c2"], stroke_width=2)
         x_axis = bq.Axis(scale=xs, label="", num_ticks=6, visible=show_x_axis)
         y_axis = bq.Axis(scale=self.ys, side="left", label=column, num_ticks=4,
-                         tick_format=".4g")
+                         tick_format=".4g", label_offset="55px")
         self.figure = bq.Figure(
             marks=[self.bands, self.instants, self.line, self.binned, self.cursor],
             axes=[x_axis, y_axis], fig_margin={"top": 8, "bottom": 30 if show_x_axis else 8,
-                                              "left": 70, "right": 10},
+                                              "left": 80, "right": 10},
             layout=W.Layout(height=f"{height}px", width="100%"), min_aspect_ratio=0.01,
             max_aspect_ratio=100)
         self.figure.add_class("fgs-timeseries-panel")
@@ -230,7 +240,8 @@ class TimeseriesViewer(W.VBox):
                 _, values = self.session.series(panel.column)
             except KeyError:
                 continue
-            x, y = decimate_for_display(seconds, values, self.width_px, window)
+            x, y = _break_gaps(*decimate_for_display(seconds, values, self.width_px, window),
+                               self._gap_seconds(window))
             with panel.line.hold_sync():
                 panel.line.x, panel.line.y = x, y
             shown = max(shown, len(x))
@@ -252,6 +263,13 @@ class TimeseriesViewer(W.VBox):
             seconds, window[1], "right") - np.searchsorted(seconds, window[0], "left"))
         self.status.value = (f"<span class='fgs-ts-status'>{n_window:,} frames in view, "
                              f"{shown:,} points drawn</span>")
+
+    def _gap_seconds(self, window: tuple[float, float] | None) -> float:
+        """Spacing that counts as a gap: 10 cadences, and at least two pixel columns."""
+        data = self.session.data
+        span = (window[1] - window[0]) if window else (data.time[-1] - data.time[0]) * 86400
+        cadence = data.cadence if np.isfinite(data.cadence) else 0.0
+        return max(10 * cadence, 2 * span / self.width_px)
 
     # -- cursor -----------------------------------------------------------------------------
     def _on_cursor(self, change=None) -> None:
@@ -298,6 +316,7 @@ class TimeseriesViewer(W.VBox):
                 panel.bands.x, panel.bands.y = bx, by
                 panel.bands.colors = band_colors
                 panel.bands.fill_colors = band_colors
+                panel.bands.fill_opacities = [0.25] * max(len(intervals), 1)
                 panel.bands.labels = list(intervals["label"].astype(str))
             with panel.instants.hold_sync():
                 panel.instants.x, panel.instants.y = ix, iy
