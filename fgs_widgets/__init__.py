@@ -8,8 +8,7 @@ readers and the numbers.  Imports are lazy so the package loads fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -28,16 +27,4 @@ _EXPORTS = {
 _SUBMODULES = {"archive", "engine", "widgets", "spelunker", "model", "data", "cli"}
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fgs_widgets' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, *_SUBMODULES, "__version__"})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, frozenset(_SUBMODULES))

@@ -67,6 +67,18 @@ def bin_series(time: np.ndarray, values: np.ndarray, *, n_bins: int | None = Non
 
 
 @nb.njit(cache=True)
+def _emit(time, values, i_min, i_max, out_t, out_v, m):
+    """Write a column's min and max points in time order (once if the same); new count."""
+    a, b = (i_min, i_max) if i_min <= i_max else (i_max, i_min)
+    out_t[m], out_v[m] = time[a], values[a]
+    m += 1
+    if b != a:
+        out_t[m], out_v[m] = time[b], values[b]
+        m += 1
+    return m
+
+
+@nb.njit(cache=True)
 def _envelope(time, values, lo, hi, width_px, out_t, out_v):
     """Min and max of each pixel column, in time order; returns the number written."""
     span = time[hi - 1] - time[lo]
@@ -81,12 +93,7 @@ def _envelope(time, values, lo, hi, width_px, out_t, out_v):
         c = min(int((time[i] - time[lo]) * scale), width_px - 1)
         if c != col:
             if i_min >= 0:
-                a, b = (i_min, i_max) if i_min <= i_max else (i_max, i_min)
-                out_t[m], out_v[m] = time[a], values[a]
-                m += 1
-                if b != a:
-                    out_t[m], out_v[m] = time[b], values[b]
-                    m += 1
+                m = _emit(time, values, i_min, i_max, out_t, out_v, m)
             col = c
             i_min = i_max = i
         else:
@@ -95,12 +102,7 @@ def _envelope(time, values, lo, hi, width_px, out_t, out_v):
             if v > values[i_max]:
                 i_max = i
     if i_min >= 0:
-        a, b = (i_min, i_max) if i_min <= i_max else (i_max, i_min)
-        out_t[m], out_v[m] = time[a], values[a]
-        m += 1
-        if b != a:
-            out_t[m], out_v[m] = time[b], values[b]
-            m += 1
+        m = _emit(time, values, i_min, i_max, out_t, out_v, m)
     return m
 
 

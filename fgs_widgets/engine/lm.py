@@ -23,15 +23,22 @@ XTOL = 1e-5  # px: a step this small in every position and width ends the fit
 _NPAR = 7
 
 
-@nb.njit(cache=True, fastmath=False)
-def _chi2(frame, weight, p):
-    amp, x0, y0, sx, sy, th, off = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+@nb.njit(cache=True, inline="always")
+def _quadratic_form(sx, sy, th):
+    """a, b, c of the exponent and the trigonometric terms their derivatives need."""
     ct, st = math.cos(th), math.sin(th)
     s2t = 2.0 * st * ct
     ix2, iy2 = 1.0 / (sx * sx), 1.0 / (sy * sy)
     a = 0.5 * (ct * ct * ix2 + st * st * iy2)
     b = 0.25 * s2t * (ix2 - iy2)
     c = 0.5 * (st * st * ix2 + ct * ct * iy2)
+    return a, b, c, ct, st, s2t, ix2, iy2
+
+
+@nb.njit(cache=True, fastmath=False)
+def _chi2(frame, weight, p):
+    amp, x0, y0, off = p[0], p[1], p[2], p[6]
+    a, b, c = _quadratic_form(p[3], p[4], p[5])[:3]
     total = 0.0
     for r in range(8):
         dy = r - y0
@@ -49,14 +56,10 @@ def _chi2(frame, weight, p):
 @nb.njit(cache=True, fastmath=False)
 def _normal_equations(frame, weight, p, jtj, jtr):
     """Fill the weighted normal matrix J^T W J and J^T W r; return chi2."""
-    amp, x0, y0, sx, sy, th, off = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-    ct, st = math.cos(th), math.sin(th)
-    s2t, c2t = 2.0 * st * ct, ct * ct - st * st
-    ix2, iy2 = 1.0 / (sx * sx), 1.0 / (sy * sy)
+    amp, x0, y0, sx, sy, off = p[0], p[1], p[2], p[3], p[4], p[6]
+    a, b, c, ct, st, s2t, ix2, iy2 = _quadratic_form(sx, sy, p[5])
+    c2t = ct * ct - st * st
     ix3, iy3 = ix2 / sx, iy2 / sy
-    a = 0.5 * (ct * ct * ix2 + st * st * iy2)
-    b = 0.25 * s2t * (ix2 - iy2)
-    c = 0.5 * (st * st * ix2 + ct * ct * iy2)
     # derivatives of a, b, c with respect to sx, sy, theta
     da_sx, db_sx, dc_sx = -ct * ct * ix3, -0.5 * s2t * ix3, -st * st * ix3
     da_sy, db_sy, dc_sy = -st * st * iy3, 0.5 * s2t * iy3, -ct * ct * iy3
