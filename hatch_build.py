@@ -1,16 +1,33 @@
-"""Hatch build hook: bundle js/ into fgs_widgets/static with esbuild at install time.
+"""Hatch build hook: bundle ``js/`` into ``fgs_widgets/static/`` with esbuild at build time.
 
-A small custom hook instead of hatch-jupyter-builder: the bundle is one
-esbuild call and needs no JupyterLab extension machinery.  With npm present
-the bundle is rebuilt when a source is newer; without npm a bundle already
-present is used, and a missing one is a clear error.
+Runs for ``pip install .``, ``pip install -e .``, ``python -m build`` (wheel and sdist).
+
+A small custom hook rather than hatch-jupyter-builder: the front-end is one esbuild
+call with no JupyterLab extension to build, so the hook needs no extra build
+dependency, rebuilds only when a source is newer than the bundle, reinstalls
+``node_modules`` only when the lockfile changed (offline rebuilds work), and can say
+exactly what is missing when node is absent.
+
+Behaviour
+---------
+- bundle up to date: nothing runs (an sdist carries its bundle, so installing one
+  needs no node);
+- bundle missing or stale, node and npm present: ``npm ci`` (when ``node_modules`` is
+  missing or older than ``package-lock.json``) then ``npm run build``;
+- bundle stale, no node: the existing bundle is used, with a warning;
+- bundle missing, no node: the build fails with instructions.
+
+``FGS_WIDGETS_SKIP_JS=1`` skips the JavaScript step entirely (uses whatever bundle exists).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
@@ -18,25 +35,62 @@ BUNDLE = "fgs_widgets/static/frame_viewer.js"
 
 
 class FrontendBuildHook(BuildHookInterface):
+    """Build the frame viewer's ES module and ship it as a wheel/sdist artifact."""
+
     PLUGIN_NAME = "custom"
 
-    def initialize(self, version: str, build_data: dict) -> None:
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         root = Path(self.root)
-        js = root / "js"
         bundle = root / BUNDLE
-        if (js / "package.json").exists():
-            sources = [p for p in (js / "src").rglob("*.js")] + [js / "package.json"]
-            stale = not bundle.exists() or any(
-                p.stat().st_mtime > bundle.stat().st_mtime for p in sources)
-            npm = shutil.which("npm")
-            if stale and npm is None:
-                if not bundle.exists():
-                    raise RuntimeError(
-                        "fgs_widgets: building the frame viewer needs node and npm "
-                        "(apt-get install nodejs npm), or a prebuilt fgs_widgets/static bundle")
-            elif stale:
-                install = "ci" if (js / "package-lock.json").exists() else "install"
-                subprocess.run([npm, install, "--no-audit", "--no-fund"], cwd=js, check=True)
-                subprocess.run([npm, "run", "build"], cwd=js, check=True)
-        if bundle.exists():
-            build_data["artifacts"].append(BUNDLE)
+        js = root / "js"
+        if os.environ.get("FGS_WIDGETS_SKIP_JS") != "1" and (js / "package.json").exists():
+            self._build(js, bundle)
+        if not bundle.exists():
+            raise RuntimeError(_missing(bundle, "FGS_WIDGETS_SKIP_JS=1 was set"))
+        # fgs_widgets/static is gitignored, which would otherwise exclude the bundle
+        build_data["artifacts"].append(BUNDLE)
+
+    def _build(self, js: Path, bundle: Path) -> None:
+        sources = [*(js / "src").rglob("*"), js / "package.json", js / "package-lock.json"]
+        newest = max(p.stat().st_mtime for p in sources if p.is_file())
+        if bundle.exists() and bundle.stat().st_mtime >= newest:
+            return
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if node is None or npm is None:
+            if not bundle.exists():
+                raise RuntimeError(_missing(bundle, "node and npm were not found on PATH"))
+            self.app.display_warning(
+                f"fgs_widgets: {bundle.name} is older than js/src but node/npm are missing; "
+                "using the existing bundle")
+            return
+        installed = js / "node_modules" / ".package-lock.json"
+        lock = js / "package-lock.json"
+        if not installed.exists() or (lock.exists()
+                                      and installed.stat().st_mtime < lock.stat().st_mtime):
+            # --ignore-scripts: esbuild's postinstall only re-checks its binary, and npm
+            # >= 11 refuses unapproved install scripts anyway
+            install = "ci" if lock.exists() else "install"
+            _run([npm, install, "--ignore-scripts", "--no-audit", "--no-fund"], js)
+        _run([npm, "run", "build"], js)
+        if not bundle.exists():
+            raise RuntimeError(f"fgs_widgets: `npm run build` in {js} did not write {bundle}")
+        self.app.display_info(f"fgs_widgets: built {BUNDLE}")
+
+
+def _run(command: list[str], cwd: Path) -> None:
+    """Run an npm command, turning a failure into one readable error."""
+    result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout)
+        shown = " ".join(["npm", *command[1:]])
+        raise RuntimeError(
+            f"fgs_widgets: `{shown}` failed in {cwd} (exit {result.returncode}); output above. "
+            "npm needs the npm registry (or a populated cache) the first time.")
+
+
+def _missing(bundle: Path, why: str) -> str:
+    return (
+        f"fgs_widgets: the frame viewer bundle {bundle} is missing and cannot be built "
+        f"({why}). Install Node.js >= 18 with npm (e.g. `apt-get install nodejs npm`) and "
+        "run `pip install -e .` again, or install from a wheel/sdist that carries the bundle.")

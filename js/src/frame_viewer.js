@@ -1,223 +1,301 @@
-// fgs_widgets frame viewer: draws 8x8 guide-star frames on a canvas with the fitted
-// Gaussian's centroid and 1-sigma ellipse, and plays a block of frames client-side.
-// Python sends one binary block (float32 frames, float64 times, float32 fit params);
-// the browser plays through it without a round trip per frame and reports the cursor
-// back at most ~8 times a second (and on pause / step / click).
+// fgs_widgets frame viewer (anywidget ES module).
+//
+// Python owns the state; this view only draws and plays.  Python sends ONE block of
+// frames around the cursor as binary traits (float32 frames with an explicit
+// `block_shape`, float64 seconds from `t0_mjd`, float32 fit parameters (n, 7) or an
+// empty buffer).  Playback runs through the block locally, so there is no round trip
+// per frame; the cursor goes back to Python at most every SYNC_MS and on pause/step.
+// Python re-centres the block when the cursor nears its end (prefetch); if playback
+// still runs off the end, the view asks for the next block by setting `cursor` past
+// it and waits.
 import { LUT } from "./colormap.js";
 
-const SIZE = 320; // canvas pixels
-const SYNC_MS = 125;
+const SIZE = 320; // CSS pixels of the square canvas (the App gives the viewer 340 px)
+const SYNC_MS = 100; // at most 10 cursor updates a second reach the kernel while playing
+const SPEEDS = [1, 2, 4, 8, 16, 32, 64];
+// order of the fit parameters in `fits` rows (fgs_widgets.engine.psf.PARAMETERS)
+const X0 = 1, Y0 = 2, SX = 3, SY = 4, THETA = 5;
 
-function view(dataView, type) {
+const CSS = `
+.fgs-frame-viewer { display: inline-flex; flex-direction: column; gap: 4px;
+  font: 12px var(--jp-ui-font-family, sans-serif); color: var(--jp-ui-font-color1, #222); }
+.fgs-frame-canvas { width: ${SIZE}px; height: ${SIZE}px; cursor: pointer; outline: none;
+  image-rendering: pixelated; border: 1px solid var(--jp-border-color1, #bbb); }
+.fgs-frame-canvas:focus { border-color: var(--jp-brand-color1, #1976d2); }
+.fgs-fv-controls { display: flex; gap: 4px; align-items: center; width: ${SIZE}px; }
+.fgs-fv-controls button { min-width: 32px; height: 24px; padding: 0 6px; cursor: pointer; }
+.fgs-fv-controls select { height: 24px; }
+.fgs-fv-controls label { display: inline-flex; gap: 2px; align-items: center; }
+.fgs-fv-readout { font-family: var(--jp-code-font-family, monospace); white-space: pre;
+  width: ${SIZE}px; overflow: hidden; text-overflow: ellipsis; }
+`;
+
+// Wrap a binary trait (a DataView) in a typed array, copying only when misaligned.
+function typed(dataView, Type) {
   if (!dataView || dataView.byteLength === 0) return null;
-  const buffer = dataView.buffer.slice(dataView.byteOffset, dataView.byteOffset + dataView.byteLength);
-  return new type(buffer);
+  const { buffer, byteOffset, byteLength } = dataView;
+  if (byteOffset % Type.BYTES_PER_ELEMENT === 0) {
+    return new Type(buffer, byteOffset, byteLength / Type.BYTES_PER_ELEMENT);
+  }
+  return new Type(buffer.slice(byteOffset, byteOffset + byteLength));
 }
 
-function button(text, title) {
-  const b = document.createElement("button");
-  b.className = "fgs-fv-button";
-  b.textContent = text;
-  b.title = title;
-  return b;
+function element(tag, className, props = {}) {
+  const node = document.createElement(tag);
+  node.className = className;
+  Object.assign(node, props);
+  return node;
+}
+
+function choices(select, values, label = (v) => String(v)) {
+  select.replaceChildren(...values.map((v) => {
+    const option = document.createElement("option");
+    option.value = String(v);
+    option.textContent = label(v);
+    return option;
+  }));
 }
 
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "fgs-frame-viewer";
-  const canvas = document.createElement("canvas");
-  canvas.className = "fgs-frame-canvas";
-  canvas.width = SIZE;
-  canvas.height = SIZE;
-  canvas.title = "click: next frame";
-  const bar = document.createElement("div");
-  bar.className = "fgs-fv-controls";
-  const back = button("◀", "previous frame");
-  const play = button("▶", "play / pause");
-  const fwd = button("▶|", "next frame");
-  fwd.classList.add("fgs-fv-step-forward");
-  back.classList.add("fgs-fv-step-back");
-  play.classList.add("fgs-fv-play");
-  const speed = document.createElement("select");
-  speed.className = "fgs-fv-speed";
-  for (const fps of [4, 8, 16, 32, 64]) {
-    const o = document.createElement("option");
-    o.value = String(fps);
-    o.textContent = `${fps} fps`;
-    speed.appendChild(o);
-  }
-  const scale = document.createElement("select");
-  scale.className = "fgs-fv-scale";
-  for (const s of ["linear", "log"]) {
-    const o = document.createElement("option");
-    o.value = s;
-    o.textContent = s;
-    scale.appendChild(o);
-  }
-  const readout = document.createElement("div");
-  readout.className = "fgs-fv-readout";
-  bar.append(back, play, fwd, speed, scale);
-  root.append(canvas, bar, readout);
+  // -- DOM ------------------------------------------------------------------------------
+  const root = element("div", "fgs-frame-viewer");
+  const style = element("style", "", { textContent: CSS });
+  const canvas = element("canvas", "fgs-frame-canvas", {
+    tabIndex: 0, title: "click: next frame · ←/→: step · space: play/pause",
+  });
+  // keys on the focused canvas step/play instead of running JupyterLab's notebook shortcuts
+  canvas.setAttribute("data-lm-suppress-shortcuts", "true");
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = canvas.height = Math.round(SIZE * dpr);
+  const back = element("button", "fgs-fv-step-back", { textContent: "|◀", title: "previous frame" });
+  const play = element("button", "fgs-fv-play", { textContent: "▶", title: "play / pause" });
+  const fwd = element("button", "fgs-fv-step-forward", { textContent: "▶|", title: "next frame" });
+  const speed = element("select", "fgs-fv-speed", { title: "playback speed" });
+  const scale = element("select", "fgs-fv-scale", { title: "colour scale" });
+  choices(scale, ["linear", "log"]);
+  const controls = element("div", "fgs-fv-controls");
+  const speedLabel = element("label", "");
+  speedLabel.append(speed, "fps");
+  controls.append(back, play, fwd, speedLabel, scale);
+  const readout = element("div", "fgs-fv-readout");
+  root.append(style, canvas, controls, readout);
   el.appendChild(root);
-  const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(8, 8);
-  const pixels = document.createElement("canvas");
-  pixels.width = 8;
-  pixels.height = 8;
 
-  let block = null; // { start, count, frames, times, fits }
-  let local = 0; // index within the block
+  const ctx = canvas.getContext("2d");
+  const pixels = document.createElement("canvas"); // frame at 1 image pixel per detector pixel
+
+  // -- state: the decoded block and the absolute index of the frame wanted --------------
+  let block = null; // { start, count, ny, nx, frames, times, fits }
+  let index = model.get("cursor");
+  let requested = null; // frame index asked from Python, outside the current block
   let timer = null;
   let lastSync = 0;
 
-  function loadBlock() {
+  function decode() {
+    const [count, ny, nx] = model.get("block_shape");
     block = {
       start: model.get("block_start"),
-      count: model.get("block_count"),
-      frames: view(model.get("frames"), Float32Array),
-      times: view(model.get("times"), Float64Array),
-      fits: view(model.get("fits"), Float32Array),
+      count: count || 0,
+      ny: ny || 8,
+      nx: nx || 8,
+      frames: typed(model.get("frames"), Float32Array),
+      times: typed(model.get("times"), Float64Array),
+      fits: typed(model.get("fits"), Float32Array),
     };
-    local = Math.min(Math.max(model.get("cursor") - block.start, 0), Math.max(block.count - 1, 0));
+    pixels.width = block.nx;
+    pixels.height = block.ny;
   }
 
+  const inBlock = (i) => block && block.frames && i >= block.start && i < block.start + block.count;
+
+  // -- drawing ----------------------------------------------------------------------------
   function limits(frame) {
     let lo = model.get("vmin");
     let hi = model.get("vmax");
-    if (lo === null || hi === null) {
+    if (lo === null || hi === null) { // auto: the frame's finite range
       let mn = Infinity;
       let mx = -Infinity;
       for (const v of frame) {
-        if (Number.isFinite(v)) {
-          mn = Math.min(mn, v);
-          mx = Math.max(mx, v);
-        }
+        if (v < mn) mn = v; // NaN compares false both ways, so it is skipped
+        if (v > mx) mx = v;
       }
-      if (lo === null) lo = mn;
-      if (hi === null) hi = mx;
+      if (lo === null) lo = Number.isFinite(mn) ? mn : 0;
+      if (hi === null) hi = Number.isFinite(mx) ? mx : 1;
     }
     if (!(hi > lo)) hi = lo + 1;
     return [lo, hi];
   }
 
-  function draw() {
-    ctx.fillStyle = "#222";
-    ctx.fillRect(0, 0, SIZE, SIZE);
-    if (!block || !block.frames || block.count === 0) {
-      readout.textContent = "no frames";
-      return;
-    }
-    const frame = block.frames.subarray(local * 64, local * 64 + 64);
+  function paintFrame(local) {
+    const { nx, ny } = block;
+    const frame = block.frames.subarray(local * nx * ny, (local + 1) * nx * ny);
     const [lo, hi] = limits(frame);
     const log = model.get("scale") === "log";
-    const floor = Math.max(hi - lo, 1e-12) * 1e-3;
-    for (let i = 0; i < 64; i++) {
+    // log spans three decades below vmax so faint wings show without a NaN at v <= vmin
+    const floor = (hi - lo) * 1e-3;
+    const decades = Math.log10((hi - lo) / floor);
+    const image = new ImageData(nx, ny);
+    for (let i = 0; i < nx * ny; i++) {
       const v = frame[i];
-      // FITS row 0 is the bottom row: flip vertically so y grows upwards
-      const j = (7 - Math.floor(i / 8)) * 8 + (i % 8);
+      // row 0 at the bottom (matplotlib's origin="lower", as the seed plots frames)
+      const j = 4 * ((ny - 1 - Math.floor(i / nx)) * nx + (i % nx));
       if (!Number.isFinite(v)) {
-        image.data.set([255, 0, 255, 255], 4 * j); // NaN pixels in magenta
+        image.data.set([255, 0, 255, 255], j); // NaN pixels in magenta: flagged, not hidden
         continue;
       }
-      let u = (v - lo) / (hi - lo);
-      if (log) u = Math.log10(Math.max(v - lo, floor) / floor) / Math.log10((hi - lo) / floor);
-      const k = Math.max(0, Math.min(255, Math.round(u * 255)));
-      image.data[4 * j] = LUT[3 * k];
-      image.data[4 * j + 1] = LUT[3 * k + 1];
-      image.data[4 * j + 2] = LUT[3 * k + 2];
-      image.data[4 * j + 3] = 255;
+      const u = log ? Math.log10(Math.max(v - lo, floor) / floor) / decades : (v - lo) / (hi - lo);
+      const k = 3 * Math.max(0, Math.min(255, Math.round(u * 255)));
+      image.data[j] = LUT[k];
+      image.data[j + 1] = LUT[k + 1];
+      image.data[j + 2] = LUT[k + 2];
+      image.data[j + 3] = 255;
     }
     pixels.getContext("2d").putImageData(image, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(pixels, 0, 0, SIZE, SIZE);
-    const px = SIZE / 8;
-    if (block.fits) {
-      const p = block.fits.subarray(local * 7, local * 7 + 7);
-      const [, x0, y0, sx, sy, theta] = p;
-      if (Number.isFinite(x0) && Number.isFinite(y0)) {
-        const cx = (x0 + 0.5) * px;
-        const cy = SIZE - (y0 + 0.5) * px;
-        ctx.strokeStyle = "#ff4040";
-        ctx.lineWidth = 2;
-        ctx.beginPath();
-        ctx.moveTo(cx - 8, cy);
-        ctx.lineTo(cx + 8, cy);
-        ctx.moveTo(cx, cy - 8);
-        ctx.lineTo(cx, cy + 8);
-        ctx.stroke();
-        if (Number.isFinite(sx) && Number.isFinite(sy)) {
-          ctx.beginPath();
-          // canvas y points down, so the counter-clockwise angle flips sign
-          ctx.ellipse(cx, cy, sx * px, sy * px, -theta, 0, 2 * Math.PI);
-          ctx.stroke();
-        }
-      }
-    }
-    const index = block.start + local;
-    const t = block.times ? block.times[local] : NaN;
-    readout.textContent = `frame ${index} / ${model.get("n_frames")} · t = ${t.toFixed(3)} s`;
-    readout.dataset.index = String(index);
+    return [lo, hi];
   }
 
+  function paintFit(local) {
+    if (!block.fits) return null;
+    const p = block.fits.subarray(local * 7, local * 7 + 7);
+    if (!Number.isFinite(p[X0]) || !Number.isFinite(p[Y0])) return null;
+    const px = SIZE / block.nx;
+    const py = SIZE / block.ny;
+    const cx = (p[X0] + 0.5) * px;
+    const cy = SIZE - (p[Y0] + 0.5) * py;
+    ctx.lineWidth = 2;
+    // dark halo under the red line keeps it visible on viridis' yellow and purple alike
+    for (const [colour, width] of [["rgba(0,0,0,0.6)", 4], ["#ff4d4d", 2]]) {
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = width;
+      ctx.beginPath();
+      ctx.moveTo(cx - 7, cy);
+      ctx.lineTo(cx + 7, cy);
+      ctx.moveTo(cx, cy - 7);
+      ctx.lineTo(cx, cy + 7);
+      if (Number.isFinite(p[SX]) && Number.isFinite(p[SY]) && Number.isFinite(p[THETA])) {
+        ctx.moveTo(cx + Math.abs(p[SX]) * px * Math.cos(p[THETA]),
+          cy - Math.abs(p[SX]) * py * Math.sin(p[THETA]));
+        // theta turns counter-clockwise from +x with y up; the canvas' y points down,
+        // so the same turn is clockwise-negative here
+        ctx.ellipse(cx, cy, Math.abs(p[SX]) * px, Math.abs(p[SY]) * py, -p[THETA], 0, 2 * Math.PI);
+      }
+      ctx.stroke();
+    }
+    return p;
+  }
+
+  function draw() {
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const n = model.get("n_frames");
+    if (!inBlock(index)) {
+      if (!block || !block.frames || n === 0) {
+        ctx.fillStyle = "#222";
+        ctx.fillRect(0, 0, SIZE, SIZE);
+        readout.textContent = "no frames";
+      } else {
+        readout.textContent = `frame ${index.toLocaleString()} · loading…`;
+      }
+      return;
+    }
+    const local = index - block.start;
+    const [lo, hi] = paintFrame(local);
+    const fit = paintFit(local);
+    const seconds = block.times ? block.times[local] : NaN;
+    const mjd = model.get("t0_mjd") + seconds / 86400;
+    const lines = [
+      `frame ${index.toLocaleString()} of ${n.toLocaleString()}  t = ${seconds.toFixed(3)} s`,
+      `MJD ${mjd.toFixed(8)}  ${model.get("scale")} ${lo.toPrecision(4)}…${hi.toPrecision(4)}`,
+    ];
+    if (fit) lines.push(`x ${fit[X0].toFixed(3)}  y ${fit[Y0].toFixed(3)}  σ ${
+      Math.abs(fit[SX]).toFixed(2)}/${Math.abs(fit[SY]).toFixed(2)}`);
+    readout.textContent = lines.join("\n");
+    readout.dataset.index = String(index);
+    canvas.dataset.index = String(index);
+  }
+
+  // -- cursor and playback ----------------------------------------------------------------
   function sync(force) {
     const now = performance.now();
-    if (!block) return;
-    const index = block.start + local;
-    if (force || now - lastSync > SYNC_MS) {
-      if (model.get("cursor") !== index) {
-        model.set("cursor", index);
-        model.save_changes();
-      }
-      lastSync = now;
-    }
-  }
-
-  function step(delta) {
-    if (!block || block.count === 0) return;
-    const next = local + delta;
-    if (next >= 0 && next < block.count) {
-      local = next;
-      draw();
-      sync(!timer);
-      return;
-    }
-    // past the block: ask Python for the one holding the next frame
-    const target = block.start + next;
-    if (target < 0 || target >= model.get("n_frames")) {
-      stop();
-      return;
-    }
-    model.set("cursor", target);
-    model.save_changes();
-  }
-
-  function stop() {
-    if (timer) clearInterval(timer);
-    timer = null;
-    play.textContent = "▶";
-    if (model.get("playing")) {
-      model.set("playing", false);
+    if (!force && now - lastSync < SYNC_MS) return;
+    lastSync = now;
+    if (model.get("cursor") !== index) {
+      model.set("cursor", index);
       model.save_changes();
     }
-    sync(true);
   }
 
-  function start() {
-    if (timer) clearInterval(timer);
-    const fps = model.get("fps") || 16;
-    timer = setInterval(() => step(1), 1000 / fps);
+  // Move to frame `target`; returns false at either end of the data.
+  function go(target, force) {
+    const n = model.get("n_frames");
+    if (target < 0 || target >= n) return false;
+    index = target;
+    if (inBlock(index)) {
+      requested = null;
+      draw();
+      sync(force);
+    } else if (requested !== index) {
+      requested = index; // Python sends the block holding it when it sees the cursor
+      draw();
+      sync(true);
+    }
+    return true;
+  }
+
+  function setPlaying(on) {
+    if (model.get("playing") !== on) {
+      model.set("playing", on); // the change:playing handler starts or stops the timer
+      model.save_changes();
+    }
+  }
+
+  function tick() {
+    if (requested !== null && !inBlock(requested)) return; // wait for the next block
+    if (!go(index + 1, false)) setPlaying(false); // end of the data
+  }
+
+  function startTimer() {
+    stopTimer();
+    const fps = Math.max(model.get("fps") || 16, 0.1);
+    timer = setInterval(tick, 1000 / fps);
     play.textContent = "❚❚";
   }
 
+  function stopTimer() {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+    play.textContent = "▶";
+  }
+
+  function step(delta) {
+    setPlaying(false);
+    go(index + delta, true);
+  }
+
+  function showSpeed() {
+    const fps = model.get("fps");
+    const values = SPEEDS.includes(fps) ? SPEEDS : [...SPEEDS, fps].sort((a, b) => a - b);
+    choices(speed, values);
+    speed.value = String(fps);
+  }
+
+  // -- events ------------------------------------------------------------------------------
   back.addEventListener("click", () => step(-1));
   fwd.addEventListener("click", () => step(1));
-  canvas.addEventListener("click", () => step(1));
-  play.addEventListener("click", () => {
-    const playing = !model.get("playing");
-    model.set("playing", playing);
-    model.save_changes();
-    playing ? start() : stop();
+  canvas.addEventListener("click", () => { canvas.focus(); step(1); });
+  canvas.addEventListener("keydown", (event) => {
+    const actions = {
+      ArrowRight: () => step(1), ArrowLeft: () => step(-1),
+      " ": () => setPlaying(!model.get("playing")),
+    };
+    if (actions[event.key]) {
+      event.preventDefault(); // keep JupyterLab from scrolling or running a cell
+      event.stopPropagation();
+      actions[event.key]();
+    }
   });
+  play.addEventListener("click", () => setPlaying(!model.get("playing")));
   speed.addEventListener("change", () => {
     model.set("fps", Number(speed.value));
     model.save_changes();
@@ -227,30 +305,56 @@ function render({ model, el }) {
     model.save_changes();
   });
 
-  model.on("change:frames", () => { loadBlock(); draw(); });
-  model.on("change:fits", () => { loadBlock(); draw(); });
-  model.on("change:cursor", () => {
-    const c = model.get("cursor");
-    if (block && c >= block.start && c < block.start + block.count) {
-      local = c - block.start;
+  // One kernel message sets several traits at once and fires one event per trait; handle
+  // them together after the message so a block and its cursor are never seen apart.
+  let pending = { block: false, cursor: false };
+  let queued = false;
+  function later(kind) {
+    pending[kind] = true;
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      const { block: blockChanged, cursor: cursorChanged } = pending;
+      pending = { block: false, cursor: false };
+      queued = false;
+      if (blockChanged) {
+        decode();
+        requested = null; // answered; if it is not the frame wanted, the next tick asks again
+      }
+      // a cursor set by Python (or by another view) wins; a re-centred block keeps the
+      // frame playing if it still holds it
+      if (cursorChanged || !inBlock(index)) index = model.get("cursor");
       draw();
+    });
+  }
+  for (const name of ["frames", "fits", "times", "block_start", "block_shape"]) {
+    model.on(`change:${name}`, () => later("block"));
+  }
+  model.on("change:cursor", () => {
+    if (model.get("cursor") !== index) later("cursor");
+  });
+  for (const name of ["scale", "vmin", "vmax", "n_frames", "t0_mjd"]) {
+    model.on(`change:${name}`, () => { scale.value = model.get("scale"); draw(); });
+  }
+  model.on("change:fps", () => {
+    showSpeed();
+    if (timer !== null) startTimer();
+  });
+  model.on("change:playing", () => {
+    if (model.get("playing")) {
+      startTimer();
+    } else {
+      stopTimer();
+      sync(true); // Python learns where playback stopped
     }
   });
-  model.on("change:scale", () => { scale.value = model.get("scale"); draw(); });
-  model.on("change:vmin", draw);
-  model.on("change:vmax", draw);
-  model.on("change:fps", () => {
-    speed.value = String(model.get("fps"));
-    if (timer) start();
-  });
-  model.on("change:playing", () => (model.get("playing") ? start() : stop()));
 
-  speed.value = String(model.get("fps"));
+  showSpeed();
   scale.value = model.get("scale");
-  loadBlock();
+  decode();
   draw();
-  if (model.get("playing")) start();
-  return () => timer && clearInterval(timer);
+  if (model.get("playing")) startTimer();
+  return () => stopTimer();
 }
 
 export default { render };

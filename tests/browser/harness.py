@@ -1,9 +1,21 @@
-"""Run a notebook in a real JupyterLab and drive it with Playwright + Debian's Chromium.
+"""Drive notebooks in JupyterLab in headless Chromium (Debian's /usr/bin/chromium + Playwright).
 
-Follows ../shared/reference/browser-testing.md: one fresh, isolated server per
-test (private settings, workspaces, config, runtime and IPython dirs), the
-page opened with ``&reset``, Run All from the menu bar, console errors
-collected, everything stopped by its own handle.
+Follows /work/shared/reference/browser-testing.md: one fresh, isolated JupyterLab per run
+(private config, data, runtime, IPython, settings and workspace dirs; random token; free
+port), Chromium launched with flags that keep it off the network, console errors collected,
+and everything stopped through its own handle.
+
+Typical use (pytest or a script)::
+
+    from browser.harness import notebook_in_lab, write_notebook
+
+    write_notebook(tmp_path / "demo.ipynb", ["import ipywidgets as W", "W.IntSlider()"])
+    with notebook_in_lab(tmp_path / "demo.ipynb") as run:
+        run.page.wait_for_selector(".widget-slider")
+        run.screenshot("demo.png")
+        assert run.errors == []
+
+`JupyterLab` and `Browser` can also be used on their own (e.g. one server, many pages).
 """
 
 from __future__ import annotations
@@ -11,110 +23,411 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ARTIFACTS",
+    "CHROMIUM",
+    "Browser",
+    "JupyterLab",
+    "LabRun",
+    "browser_page",
+    "chromium_missing",
+    "jupyterlab",
+    "notebook_in_lab",
+    "open_and_run_all",
+    "open_notebook",
+    "run_all",
+    "wait_for_file_line",
+    "wait_for_kernel_idle",
+    "wait_for_lines",
+    "write_notebook",
+]
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: screenshots and logs worth keeping after a run (gitignored)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+#: quiet Chromium on a closed network (no Google services, no updates, no QUIC probes)
+CHROMIUM_ARGS = (
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def chromium_missing(executable: str = CHROMIUM) -> str | None:
+    """Why a browser test cannot run here, or None when it can."""
+    if not Path(executable).exists():
+        return f"{executable} not found (apt-get install chromium; never `playwright install`)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    return None
+
+
+def write_notebook(path: str | os.PathLike, cells: Sequence[str]) -> Path:
+    """Write code cells as a notebook with a kernelspec.
+
+    Without ``metadata.kernelspec`` JupyterLab opens a "Select Kernel" dialog and the
+    kernel never starts.
+    """
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    notebook.metadata["language_info"] = {"name": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    path = Path(path)
+    nbformat.write(notebook, path)
+    return path
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
-@contextmanager
-def jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
-    """A JupyterLab server on a free port serving ``root``; yields (base url, token)."""
-    port, token = _free_port(), secrets.token_hex(16)
-    private = root / ".lab"
-    settings = private / "settings"
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-     ).write_text(json.dumps({"fetchNews": "false"}))
-    environment = {**os.environ, **(env or {}),
-                   "JUPYTER_CONFIG_DIR": str(private / "cfg"),
-                   "JUPYTER_RUNTIME_DIR": str(private / "rt"),
-                   "IPYTHONDIR": str(private / "ipython")}
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-               f"--LabApp.user_settings_dir={settings}",
-               f"--LabApp.workspaces_dir={private / 'ws'}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(private / "server.log", "w")
-    process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+class JupyterLab:
+    """A private JupyterLab server on a free loopback port, stopped by its own handle.
+
+    Parameters
+    ----------
+    root_dir : path
+        Folder served (the notebooks to open).
+    workdir : path, optional
+        Where its settings, workspaces, config, runtime and IPython dirs go (a new temp
+        dir, removed on stop, when not given).
+    extra_args : sequence of str
+        More command-line options for ``python -m jupyterlab``.
+    env : dict, optional
+        Extra environment variables (e.g. for the kernel: it inherits the server's).
+    startup_timeout : float
+        Seconds to wait for ``/api/status``.
+    """
+
+    def __init__(self, root_dir: str | os.PathLike, *, workdir: str | os.PathLike | None = None,
+                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None,
+                 startup_timeout: float = 60.0) -> None:
+        self.root_dir = Path(root_dir).resolve()
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="fgs-lab-"))
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.startup_timeout = startup_timeout
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / "jupyterlab.log"
+        self.startup_seconds = float("nan")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str = "lab", **query: Any) -> str:
+        """Address of ``path`` with the token (``reset`` etc. as keyword flags)."""
+        params = [f"token={self.token}"] + [
+            key if value is True else f"{key}={value}" for key, value in query.items()]
+        return f"{self.base_url}/{path.lstrip('/')}?{'&'.join(params)}"
+
+    def start(self) -> JupyterLab:
+        dirs = {name: self.workdir / name for name in
+                ("settings", "workspaces", "config", "data", "runtime", "ipython")}
+        for folder in dirs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        # the news toast shows even with news_url=None; this setting stops it
+        notification = dirs["settings"] / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false"}))
+        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+               "JUPYTER_DATA_DIR": str(dirs["data"]),  # no user kernelspecs shadow python3
+               "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]), "IPYTHONDIR": str(dirs["ipython"]),
+               **self.env}
+        command = [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+            f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root_dir}", "--ServerApp.port_retries=0",
+            "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+            "jupyterlab.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={dirs['settings']}",
+            f"--LabApp.workspaces_dir={dirs['workspaces']}",
+            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+            *self.extra_args,
+        ]
+        started = time.perf_counter()
+        log = self.log_path.open("w")
+        self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     cwd=self.root_dir)
+        log.close()  # the child keeps its own descriptor
+        status = f"{self.base_url}/api/status?token={self.token}"
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited: {(private / 'server.log').read_text()}")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n"
+                                   f"{self.log_text()[-3000:]}")
             try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start within 60 s") from None
-                time.sleep(0.2)
-        yield url, token
-    finally:
-        process.terminate()
+                with urllib.request.urlopen(status, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.perf_counter() - started > self.startup_timeout:
+                self.stop()
+                raise TimeoutError(f"JupyterLab not up after {self.startup_timeout} s:\n"
+                                   f"{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def log_text(self) -> str:
+        """The server's (and its kernels') combined output so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Terminate the server (it shuts its kernels down), then remove a private workdir."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> JupyterLab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Browser:
+    """Headless Debian Chromium through Playwright; pages collect console errors.
+
+    Parameters
+    ----------
+    executable : str
+        Chromium binary (Playwright's own download does not work offline).
+    viewport : (int, int)
+        Page size in CSS pixels.
+    ignore : sequence of callables
+        Predicates on an error text; matching errors are not collected.
+    """
+
+    def __init__(self, executable: str = CHROMIUM, *, viewport: tuple[int, int] = (1280, 900),
+                 headless: bool = True, ignore: Sequence[Callable[[str], bool]] = ()) -> None:
+        self.executable = executable
+        self.viewport = viewport
+        self.headless = headless
+        self.ignore = list(ignore)
+        self.errors: list[str] = []
+        self._playwright = None
+        self.browser = None
+
+    def start(self) -> Browser:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            self.browser = self._playwright.chromium.launch(
+                executable_path=self.executable, headless=self.headless, args=list(CHROMIUM_ARGS))
+        except Exception:
+            self._playwright.stop()
+            raise
+        return self
+
+    def _collect(self, text: str) -> None:
+        if not any(rule(text) for rule in self.ignore):
+            self.errors.append(text)
+
+    def new_page(self, default_timeout_ms: float = 60_000):
+        """A page whose console errors, page errors and failed requests go to `errors`."""
+        width, height = self.viewport
+        page = self.browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(default_timeout_ms)
+        page.on("console", lambda m: self._collect(f"console: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self._collect(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: self._collect(
+            f"requestfailed: {r.url} ({r.failure})"))
+        return page
+
+    def stop(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.browser = None
+        if self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+    def __enter__(self) -> Browser:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-@contextmanager
-def browser_page(viewport: dict | None = None):
-    """A Chromium page; yields (page, errors) where errors collects console/page errors."""
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: errors.append(f"requestfailed: {r.url}"))
-        try:
-            yield page, errors
-        finally:
-            browser.close()
-
-
-def open_and_run_all(page, url: str, token: str, notebook: str) -> None:
-    """Open ``notebook`` in JupyterLab, wait for the kernel, and Run All Cells."""
-    page.goto(f"{url}/lab/tree/{notebook}?token={token}&reset")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+def wait_for_kernel_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the status bar says the kernel is Idle (a hidden "Idle" can match first)."""
     page.wait_for_function(
-        "() => (document.querySelector('#jp-main-statusbar')||{}).innerText?.includes('Idle')",
-        timeout=90_000)
+        "() => (document.querySelector('#jp-main-statusbar') || {}).innerText?.includes('Idle')",
+        timeout=timeout_ms)
+
+
+def open_notebook(page, lab: JupyterLab, name: str, timeout_ms: float = 60_000) -> None:
+    """Open ``name`` (relative to the server's root) in a fresh layout; wait for an idle kernel."""
+    page.goto(lab.url(f"lab/tree/{name}", reset=True))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    wait_for_kernel_idle(page, timeout_ms)
+
+
+def run_all(page) -> None:
+    """Run > Run All Cells from the menu bar (JupyterLab 4 has no default Run All shortcut)."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
 
-def wait_for_file_line(path: Path, predicate, timeout: float = 20.0) -> str:
-    """Poll a file the kernel appends to until its last line satisfies ``predicate``."""
+def wait_for_lines(path: str | os.PathLike, predicate: Callable[[list[str]], bool],
+                   timeout: float = 10.0, interval: float = 0.05,
+                   split: Callable[[str], list[str]] = str.split) -> list[str]:
+    """Poll a file the kernel appends to until ``predicate(lines)``; return the lines.
+
+    ``split`` turns the text into lines (default: whitespace-separated tokens).
+
+    Raises
+    ------
+    TimeoutError
+        With the last lines seen.
+    """
+    path = Path(path)
     deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
+    lines: list[str] = []
+    while True:
         if path.exists():
-            lines = path.read_text().splitlines()
-            if lines:
-                last = lines[-1]
-                if predicate(last):
-                    return last
-        time.sleep(0.2)
-    raise AssertionError(f"{path.name}: last line {last!r} never satisfied the condition")
+            lines = split(path.read_text())
+            if predicate(lines):
+                return lines
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name}: condition not met in {timeout} s; "
+                               f"last lines {lines[-10:]}")
+        time.sleep(interval)
+
+
+@dataclass
+class LabRun:
+    """A notebook opened and run in JupyterLab: the page and what is needed to check it."""
+
+    page: Any
+    lab: JupyterLab
+    browser: Browser
+    root: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[str]:
+        """Console errors, page errors and failed requests so far."""
+        return self.browser.errors
+
+    def mark(self, name: str, since: float) -> None:
+        """Record seconds elapsed since ``since`` (a `time.perf_counter` value)."""
+        self.timings[name] = round(time.perf_counter() - since, 2)
+
+    def screenshot(self, name: str, *, selector: str | None = None,
+                   directory: Path = ARTIFACTS) -> Path:
+        """Save a PNG of the page (or of one element) into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / name
+        if selector is None:
+            self.page.screenshot(path=str(path), full_page=True)
+        else:
+            self.page.locator(selector).first.screenshot(path=str(path))
+        return path
+
+
+@contextmanager
+def notebook_in_lab(notebook: str | os.PathLike, *, run: bool = True,
+                    browser_options: dict[str, Any] | None = None,
+                    lab_options: dict[str, Any] | None = None) -> Iterator[LabRun]:
+    """Serve the notebook's folder, open the notebook, Run All, yield a `LabRun`.
+
+    The server and the browser stop on exit, also after a failure (the server log's
+    tail is then attached to the exception as a note).  Test a copy of a notebook you
+    care about: JupyterLab's autosave may write the executed version back.
+    """
+    notebook = Path(notebook).resolve()
+    started = time.perf_counter()
+    lab = JupyterLab(notebook.parent, **(lab_options or {}))
+    browser = Browser(**(browser_options or {}))
+    result = LabRun(page=None, lab=lab, browser=browser, root=notebook.parent)
+    try:
+        lab.start()
+        result.timings["server_up"] = round(lab.startup_seconds, 2)
+        browser.start()
+        result.page = browser.new_page()
+        step = time.perf_counter()
+        open_notebook(result.page, lab, notebook.name)
+        result.mark("kernel_idle", step)
+        if run:
+            run_all(result.page)
+        yield result
+    except Exception as exc:
+        exc.add_note(f"JupyterLab log (tail):\n{lab.log_text()[-2000:]}")
+        raise
+    finally:
+        step = time.perf_counter()
+        browser.stop()
+        result.mark("browser_stop", step)
+        step = time.perf_counter()
+        lab.stop()
+        result.mark("server_stop", step)
+        result.mark("total", started)
+
+
+# -- the first harness' functional API (tests/browser/test_app_browser.py uses it) ---------
+@contextmanager
+def jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
+    """A `JupyterLab` serving ``root``; yields (base url, token)."""
+    with JupyterLab(root, env=env) as lab:
+        yield lab.base_url, lab.token
+
+
+@contextmanager
+def browser_page(viewport: dict[str, int] | None = None) -> Iterator[tuple[Any, list[str]]]:
+    """A Chromium page; yields (page, errors), errors collecting console/page errors."""
+    size = (viewport["width"], viewport["height"]) if viewport else (1400, 1000)
+    with Browser(viewport=size) as browser:
+        yield browser.new_page(), browser.errors
+
+
+def open_and_run_all(page, url: str, token: str, notebook: str) -> None:
+    """Open ``notebook`` in JupyterLab at ``url``, wait for the kernel, and Run All Cells."""
+    page.goto(f"{url}/lab/tree/{notebook}?token={token}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    wait_for_kernel_idle(page, 90_000)
+    run_all(page)
+
+
+def wait_for_file_line(path: Path, predicate: Callable[[str], bool],
+                       timeout: float = 20.0) -> str:
+    """Poll a file the kernel appends to until its last line satisfies ``predicate``."""
+    try:
+        lines = wait_for_lines(path, lambda lines: bool(lines) and predicate(lines[-1]),
+                               timeout=timeout, split=str.splitlines)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
+    return lines[-1]

@@ -1,0 +1,192 @@
+"""FrameViewer driven from Python: the synced traits after changes to the shared Session.
+
+The browser side (drawing, playback) is covered by tests/browser/test_frame_viewer_browser.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from ipywidgets.widgets.widget import _remove_buffers
+
+from fgs_widgets.data import GuideStarData
+from fgs_widgets.engine.psf import PARAMETERS
+from fgs_widgets.model import Session
+from fgs_widgets.widgets import FrameViewer
+
+CADENCE = 0.0625  # s
+
+
+def make_data(n: int = 1000, seed: int = 0) -> GuideStarData:
+    """A small hand-built GuideStarData: random frames, evenly spaced times, one file."""
+    rng = np.random.default_rng(seed)
+    frames = rng.normal(100.0, 10.0, (n, 8, 8)).astype(np.float32)
+    time = np.linspace(60000.0, 60000.0 + (n - 1) * CADENCE / 86400, n)
+    products = pd.DataFrame({
+        "file_name": ["jw01234001001_gs-fg_2026001000000_cal.fits"], "path": ["/nowhere"],
+        "program": ["01234"], "observation": ["001"], "visit": ["001"], "guider": ["GUIDER1"],
+        "gs_id": ["S1234567890"], "data_start": [time[0]], "data_end": [time[-1]],
+        "n_frames": [n],
+    })
+    return GuideStarData(frames=frames, time=time, flux=frames.sum(axis=(1, 2)).astype(float),
+                         quality=np.zeros(n, dtype=np.uint16), segments=np.zeros(n, dtype=np.int32),
+                         products=products)
+
+
+def make_fit(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({
+        "amplitude": rng.uniform(900, 1100, n), "x_mean": rng.uniform(3, 4, n),
+        "y_mean": rng.uniform(3, 4, n), "x_stddev": rng.uniform(0.8, 1.2, n),
+        "y_stddev": rng.uniform(0.8, 1.2, n), "theta": rng.uniform(-1, 1, n),
+        "offset": rng.uniform(0, 5, n),
+    })
+    table.loc[7, list(PARAMETERS)] = np.nan  # a failed frame stays a NaN row
+    return table
+
+
+def decode(viewer: FrameViewer) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    frames = np.frombuffer(viewer.frames, dtype="<f4").reshape(viewer.block_shape)
+    times = np.frombuffer(viewer.times, dtype="<f8")
+    fits = (np.frombuffer(viewer.fits, dtype="<f4").reshape(-1, len(viewer.fit_columns))
+            if viewer.fits else None)
+    return frames, times, fits
+
+
+@pytest.fixture
+def session() -> Session:
+    s = Session()
+    s.data = make_data()
+    return s
+
+
+def test_block_decodes_to_the_session_frames_and_times(session):
+    viewer = FrameViewer(session, block_size=256)
+    frames, times, fits = decode(viewer)
+    assert viewer.n_frames == 1000 and viewer.block_start == 0 and viewer.block_count == 256
+    assert viewer.block_shape == [256, 8, 8]
+    np.testing.assert_array_equal(frames, session.data.frames[:256])
+    assert viewer.t0_mjd == session.data.time[0]
+    np.testing.assert_allclose(times, np.arange(256) * CADENCE, atol=1e-6)  # seconds, not MJD
+    assert fits is None and viewer.fit_columns == list(PARAMETERS)
+
+
+def test_only_the_block_crosses_as_binary_buffers(session):
+    viewer = FrameViewer(session, block_size=128)
+    state, buffer_paths, buffers = _remove_buffers(viewer.get_state())
+    paths = {path[0] for path in buffer_paths}
+    assert {"frames", "times"} <= paths  # binary messages, never JSON lists
+    assert sum(len(b) for b in buffers) == 128 * 64 * 4 + 128 * 8
+    assert "frames" not in state
+
+
+def test_cursor_syncs_both_ways_without_echo(session):
+    viewer = FrameViewer(session, block_size=256)
+    seen: list[int] = []
+    session.observe(lambda change: seen.append(change["new"]), names="cursor")
+    session.cursor = 100  # e.g. a click on the time series
+    assert viewer.cursor == 100
+    viewer.cursor = 101  # what the browser does on a step
+    assert session.cursor == 101
+    assert seen == [100, 101]  # each change reached the session once, nothing bounced back
+
+
+def test_browser_cursor_is_clipped_to_the_data(session):
+    viewer = FrameViewer(session, block_size=256)
+    viewer.cursor = 5000
+    assert viewer.cursor == session.cursor == 999
+    viewer.cursor = -3
+    assert viewer.cursor == session.cursor == 0
+
+
+def test_new_block_when_cursor_leaves_the_block(session):
+    viewer = FrameViewer(session, block_size=256)
+    session.cursor = 600
+    assert viewer.block_start <= 600 < viewer.block_start + viewer.block_count
+    assert viewer.block_start == 600 - 256 // 8  # a few frames before, for stepping back
+    frames, times, _ = decode(viewer)
+    np.testing.assert_array_equal(frames, session.data.frames[568:824])
+    np.testing.assert_allclose(times, (session.data.time[568:824] - viewer.t0_mjd) * 86400)
+    viewer.cursor = 300  # stepping back past the block's start, from the browser
+    assert viewer.block_start <= 300 < viewer.block_start + viewer.block_count
+    assert session.cursor == 300
+
+
+def test_block_is_prefetched_near_its_end_but_not_at_the_data_end(session):
+    viewer = FrameViewer(session, block_size=256)
+    viewer.cursor = 150  # inside, far from the end: same block
+    assert viewer.block_start == 0
+    viewer.cursor = 200  # within a quarter block of the end: re-centred ahead of playback
+    assert viewer.block_start == 200 - 32 and viewer.cursor == 200
+    session.cursor = 990
+    start = viewer.block_start
+    assert start + viewer.block_count == 1000  # last block ends with the data
+    viewer.cursor = 995
+    assert viewer.block_start == start  # nothing more to fetch
+
+
+def test_fit_overlay_follows_the_session_fit(session):
+    viewer = FrameViewer(session, block_size=256)
+    session.quick_fit = make_fit(1000, seed=2)
+    _, _, fits = decode(viewer)
+    np.testing.assert_allclose(fits[:, 1], session.quick_fit["x_mean"][:256], rtol=1e-6)
+    session.fit = make_fit(1000)  # the full fit wins over the quick fit
+    _, _, fits = decode(viewer)
+    assert fits.shape == (256, 7)
+    np.testing.assert_allclose(fits[8], session.fit.loc[8, list(PARAMETERS)], rtol=1e-6)
+    assert np.isnan(fits[7]).all()
+    session.cursor = 700  # the overlay travels with the block
+    _, _, fits = decode(viewer)
+    np.testing.assert_allclose(
+        fits[:, 2], session.fit["y_mean"][viewer.block_start:viewer.block_start + 256], rtol=1e-6)
+
+
+def test_short_fit_table_pads_with_nan(session):
+    viewer = FrameViewer(session, block_size=256)
+    session.fit = make_fit(100)  # e.g. an interrupted fit
+    _, _, fits = decode(viewer)
+    assert fits.shape == (256, 7) and np.isfinite(fits[:100, 0]).sum() == 99
+    assert np.isnan(fits[100:]).all()
+
+
+def test_new_data_resets_the_viewer(session):
+    viewer = FrameViewer(session, block_size=256)
+    session.cursor = 500
+    viewer.playing = True
+    session.data = make_data(50, seed=3)
+    frames, _, _ = decode(viewer)
+    assert viewer.n_frames == 50 and viewer.block_count == 50 and viewer.cursor == 0
+    assert not viewer.playing
+    np.testing.assert_array_equal(frames, session.data.frames)
+    session.data = None
+    assert viewer.n_frames == 0 and viewer.frames == b"" and viewer.block_shape == [0, 8, 8]
+
+
+def test_viewer_without_data_then_loaded():
+    s = Session()
+    viewer = FrameViewer(s)
+    assert viewer.n_frames == 0 and viewer.frames == b""
+    s.data = make_data(3000)
+    assert viewer.block_count == 2048 and len(viewer.frames) == 2048 * 64 * 4
+
+
+def test_display_traits_and_close(session):
+    viewer = FrameViewer(session, scale="log", vmin=90.0, vmax=None, fps=500)
+    assert viewer.scale == "log" and viewer.vmin == 90.0 and viewer.vmax is None
+    assert viewer.fps == 240.0  # clipped to what a browser timer can do
+    viewer.play()
+    assert viewer.playing
+    viewer.pause()
+    viewer.close()
+    session.cursor = 400  # a closed viewer no longer follows the session
+    assert viewer.cursor == 0
+
+
+def test_missing_bundle_says_how_to_build_it(monkeypatch, tmp_path):
+    from fgs_widgets.widgets import frame_viewer
+
+    monkeypatch.setattr(frame_viewer.resources, "files", lambda _package: tmp_path)
+    with pytest.raises(frame_viewer.BundleMissingError, match=r"pip install -e \."):
+        frame_viewer._bundle.__wrapped__()
+    assert issubclass(frame_viewer.BundleMissingError, FileNotFoundError)  # App relies on it
