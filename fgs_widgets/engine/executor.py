@@ -51,7 +51,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
             ray.init(address=address, **kwargs)
         else:
             store = _object_store_bytes()
-            ray.init(num_cpus=num_cpus or os.cpu_count(), object_store_memory=store, **kwargs)
+            # "local" starts a fresh instance: never join a cluster some earlier `ray start`
+            # left recorded in /tmp/ray (that would also refuse num_cpus)
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(),
+                     object_store_memory=store, **kwargs)
         return ray
 
 
