@@ -8,8 +8,10 @@ import pytest
 
 from fgs_widgets.engine.events import (
     EVENT_COLUMNS,
+    concat_events,
     detect_jumps,
     detect_outliers,
+    empty_events,
     hga_from_pointing,
     hga_moves,
     local_events,
@@ -90,3 +92,79 @@ def test_outliers():
     values[[500, 4000]] = [15, -12]
     found = detect_outliers(np.arange(10_000.0), values)
     assert list(found["time"]) == [500.0, 4000.0]
+
+
+def products_table():
+    """Four files, guide star changes at the third; deliberately out of order."""
+    rows = [("f3", "S2", 60000.30, 60000.39), ("f1", "S1", 60000.00, 60000.09),
+            ("f2", "S1", 60000.10, 60000.29), ("f4", "S2", 60000.40, 60000.49)]
+    return pd.DataFrame({"file_name": [r[0] for r in rows], "gs_id": [r[1] for r in rows],
+                         "data_start": [r[2] for r in rows], "data_end": [r[3] for r in rows],
+                         "n_frames": 100})
+
+
+def test_local_events_from_a_synthetic_products_table():
+    products = products_table()
+    before = products.copy()
+    table = local_events(products)
+    pd.testing.assert_frame_equal(products, before)
+    changes = table[table["kind"] == "guide_star_change"]
+    assert list(changes["time"]) == [60000.30] and list(changes["value"]) == ["S2"]
+    assert changes["label"].iloc[0] == "S1 → S2"
+    bounds = table[table["kind"] == "file_boundary"]
+    assert list(bounds["label"]) == ["f1", "f2", "f3", "f4"]
+    assert list(bounds["time"]) == [60000.0, 60000.1, 60000.3, 60000.4]
+    assert set(table["source"]) == {"local"} and np.all(np.diff(table["time"]) >= 0)
+    only = local_events(products, kinds="GUIDESTAR")
+    assert list(only["kind"]) == ["guide_star_change"]
+    with pytest.raises(ValueError, match="data_start"):
+        local_events(products.drop(columns="data_start"))
+
+
+def test_hga_moves_edge_cases():
+    telemetry = pd.DataFrame({  # shuffled; starts mid-move; an unknown state inside a move
+        "time": [5.0, 1.0, 2.0, 3.0, 4.0, 6.0, 7.0, 8.0],
+        "value": ["MOVING", "MOVING", "FINISHED", "FINISHED", "FINISHED", "SETTLING",
+                  "FINISHED", "MOVING"],
+        "mnemonic": "SA_ZHGAUPST"})
+    moves = hga_moves(telemetry)
+    assert list(moves["time"]) == [1.0, 5.0, 8.0]
+    np.testing.assert_array_equal(moves["end"], [2.0, 7.0, np.nan])
+    assert moves["label"].iloc[0] == "HGA move (started before the range)"
+    assert set(moves["source"]) == {"edb"} and set(moves["kind"]) == {"hga_move"}
+    assert len(hga_moves(telemetry.iloc[:0])) == 0
+
+
+def test_hga_from_a_synthetic_pointing_table():
+    pointing = pd.DataFrame({"time": np.arange(10.0), "file_index": 0,
+                             "HGA_motion": ["STOPPED", "STOPPED", "MOVING", "MOVING", "STOPPED",
+                                            "", "slewing", "STOPPED", "STOPPED", "MOVING"]})
+    moves = hga_from_pointing(pointing)
+    assert list(moves["time"]) == [2.0, 6.0, 9.0]
+    np.testing.assert_array_equal(moves["end"], [4.0, 7.0, np.nan])
+    assert len(hga_from_pointing(pointing.drop(columns="HGA_motion"))) == 0
+
+
+def test_concat_and_empty_events():
+    empty = empty_events()
+    assert list(empty.columns) == list(EVENT_COLUMNS) and len(empty) == 0
+    a = text_transitions(pd.DataFrame({"time": [3.0, 1.0], "value": ["B", "A"],
+                                       "mnemonic": "M"}))
+    b = local_events(products_table())
+    both = concat_events(empty, b, a)
+    assert np.all(np.diff(both["time"]) >= 0) and len(both) == len(a) + len(b)
+    assert both["time"].dtype == np.float64 and both["end"].dtype == np.float64
+
+
+def test_outliers_at_the_edges_with_nans_and_false_positive_rate():
+    rng = np.random.default_rng(5)
+    n = 100_000
+    values = rng.normal(0, 1, n) + 0.5 * np.sin(np.arange(n) / 500)  # slow wander is no outlier
+    values[rng.choice(n, 1000, replace=False)] = np.nan
+    spikes = np.array([0, 7, 33_333, n - 1])
+    values[spikes] = [12.0, -10.0, 9.0, 11.0]
+    found = detect_outliers(np.arange(n, dtype=float), values)
+    assert set(spikes).issubset(set(found["time"].astype(int)))
+    # 6 sigma on Gaussian noise: expected ~2e-9 per frame; allow 2 extra in 10^5
+    assert len(found) - len(spikes) <= 2
+    assert found["kind"].eq("outlier").all() and np.isfinite(found["value"]).all()

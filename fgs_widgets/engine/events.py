@@ -52,34 +52,69 @@ def local_events(products: pd.DataFrame,
                  kinds: Iterable[str] = ("GUIDESTAR", "FILENAME")) -> pd.DataFrame:
     """Events known from the files alone (no token needed).
 
-    ``GUIDESTAR``: the first file whose ``gs_id`` differs from the previous
-    file's (kind "guide_star_change"); ``FILENAME``: the start of every file
-    (kind "file_boundary", label = file name).
+    Parameters
+    ----------
+    products : DataFrame
+        One row per file (columns ``file_name``, ``gs_id``, ``data_start``,
+        ``data_end`` MJD, ...); sorted here by ``data_start``, not modified.
+    kinds : iterable of str
+        ``"GUIDESTAR"``: an instant event (kind "guide_star_change", value = the
+        new ``gs_id``) at the ``data_start`` of each file whose ``gs_id``
+        differs from the previous file's.  ``"FILENAME"``: one event per file
+        (kind "file_boundary", label and value = file name) at its
+        ``data_start``, with ``end`` = its ``data_end`` so a plot can also
+        shade the file's span.
+
+    Returns
+    -------
+    DataFrame
+        Event table sorted by time.
     """
-    kinds = {k.upper() for k in kinds}
+    kinds = {kinds.upper()} if isinstance(kinds, str) else {k.upper() for k in kinds}
     unknown = kinds - {"GUIDESTAR", "FILENAME"}
     if unknown:
         raise ValueError(f"unknown local event kind(s) {sorted(unknown)}; "
                          "use 'GUIDESTAR' and/or 'FILENAME'")
+    if products is None or len(products) == 0:
+        return empty_events()
+    missing = {"file_name", "gs_id", "data_start", "data_end"} - set(products.columns)
+    if missing:
+        raise ValueError(f"products lacks column(s) {sorted(missing)}; pass the products "
+                         "table of GuideStarData (one row per file)")
+    products = products.sort_values("data_start", kind="stable")
     rows = []
     previous = None
     for row in products.itertuples():
-        if "GUIDESTAR" in kinds and previous is not None and row.gs_id != previous:
+        if "GUIDESTAR" in kinds and previous is not None and str(row.gs_id) != previous:
             rows.append({"time": row.data_start, "kind": "guide_star_change",
                          "label": f"{previous} → {row.gs_id}", "source": "local",
                          "value": row.gs_id})
         if "FILENAME" in kinds:
             rows.append({"time": row.data_start, "end": row.data_end, "kind": "file_boundary",
                          "label": row.file_name, "source": "local", "value": row.file_name})
-        previous = row.gs_id
+        previous = str(row.gs_id)
     return concat_events(_events(rows))
 
 
 def hga_from_pointing(pointing: pd.DataFrame) -> pd.DataFrame:
     """High-gain-antenna motion from the files' Pointing table (``HGA_motion`` text).
 
-    Runs of a value other than the first/resting one ("FINISHED", "STOPPED",
-    "NONE" or empty) are intervals of kind "hga_move".
+    The flight values are not documented, so: any value other than a resting
+    one ("FINISHED", "STOPPED", "NONE", "NAN" or empty; case-insensitive) counts
+    as moving, and each run of moving rows is an interval event (kind
+    "hga_move", source "local") from the first moving row's ``time`` to the
+    first resting row's ``time`` after it (``end`` NaN if the table ends while
+    moving).  Rows are sorted by time, so runs continue across files.
+
+    Parameters
+    ----------
+    pointing : DataFrame
+        Columns ``time`` (MJD) and ``HGA_motion``; missing column -> no events.
+
+    Returns
+    -------
+    DataFrame
+        Event table.
     """
     if pointing is None or len(pointing) == 0 or "HGA_motion" not in pointing:
         return empty_events()
@@ -103,18 +138,46 @@ def _intervals(time: np.ndarray, on: np.ndarray, kind: str, label: str,
 
 # -- from engineering telemetry --------------------------------------------------------
 def hga_moves(telemetry: pd.DataFrame) -> pd.DataFrame:
-    """``SA_ZHGAUPST`` moves: from each MOVING sample to the next FINISHED sample.
+    """``SA_ZHGAUPST`` moves as interval events (kind "hga_move", source "edb").
 
-    A move still under way at the end of the telemetry has ``end`` = NaN.
+    A move starts at a FINISHED→MOVING transition (the MOVING sample's time;
+    a change into MOVING from any other value counts too) and stops at the
+    next change to FINISHED (that sample's time); other values in between (if
+    any) do not end it.  Edge cases, so nothing is lost:
+
+    * telemetry that starts in MOVING: the move began before the range; it
+      starts at the first sample, label "HGA move (started before the range)";
+    * a move still under way at the end: ``end`` is NaN (not the last sample,
+      which would claim a stop that was not seen).
+
+    Parameters
+    ----------
+    telemetry : DataFrame
+        Columns ``time`` (MJD) and ``value`` (text); any order.
+
+    Returns
+    -------
+    DataFrame
+        Event table; ``value`` is the mnemonic name.
     """
     if telemetry is None or len(telemetry) == 0:
         return empty_events()
-    table = telemetry.sort_values("time")
+    table = telemetry.sort_values("time", kind="stable")
     state = table["value"].astype(str).str.strip().str.upper().to_numpy()
-    moving = state == "MOVING"
-    events = _intervals(table["time"].to_numpy(), moving, "hga_move", "HGA move", "edb")
-    events["value"] = "SA_ZHGAUPST"
-    return events
+    time = table["time"].to_numpy(dtype=np.float64)
+    rows = []
+    start = time[0] if state[0] == "MOVING" else None
+    label = "HGA move (started before the range)" if start is not None else "HGA move"
+    for i in np.flatnonzero(state[1:] != state[:-1]) + 1:  # only the changes
+        if state[i] == "MOVING" and start is None:
+            start, label = time[i], "HGA move"
+        elif state[i] == "FINISHED" and start is not None:
+            rows.append({"time": start, "end": time[i], "label": label})
+            start = None
+    if start is not None:
+        rows.append({"time": start, "end": np.nan, "label": label})
+    return _events([{**row, "kind": "hga_move", "source": "edb", "value": "SA_ZHGAUPST"}
+                    for row in rows])
 
 
 def text_transitions(telemetry: pd.DataFrame, mnemonic: str | None = None) -> pd.DataFrame:
@@ -148,7 +211,8 @@ def _running_median(values: np.ndarray, size: int) -> np.ndarray:
     if bad.any():  # fill gaps by interpolation so NaNs do not spread
         idx = np.arange(len(filled))
         filled[bad] = np.interp(idx[bad], idx[~bad], filled[~bad]) if (~bad).any() else 0.0
-    return median_filter(filled, size=size, mode="nearest")
+    # mirror, not nearest: a spike on the first frame must not become its own median
+    return median_filter(filled, size=size, mode="mirror")
 
 
 def _noise(values: np.ndarray) -> float:

@@ -68,6 +68,8 @@ def optimize_photometry(frames: np.ndarray, *, n_pixels_max: int | None = None,
     table : DataFrame with columns ``n_pixels`` and ``precision``
     """
     frames = _check(frames)
+    if int(bin_size) < 2:
+        raise ValueError(f"bin_size must be at least 2 frames, got {bin_size}")
     n_blocks = len(frames) // bin_size
     if n_blocks < 3:
         raise ValueError(f"need at least {3 * bin_size} frames to judge precision "
