@@ -8,7 +8,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..engine.binning import bin_series
+from ..engine.binning import bin_series, decimate_for_display
 from ..model import Session
 from ._common import StatusLine
 
@@ -86,6 +86,10 @@ class PeriodogramPanel(W.VBox):
             return
         keep = result.frequency > 0
         periods, power = 1.0 / result.frequency[keep][::-1], result.power[keep][::-1]
+        # up to 2x10^5 grid points: send the min/max envelope per pixel column (in log period,
+        # the axis the plot uses) so peaks stay visible and the browser gets ~2,000 points
+        log_x, power = decimate_for_display(np.log10(periods), power, 1000)
+        periods = 10.0**log_x
         with self.line.hold_sync():
             self.line.x, self.line.y = periods, power
         self.period_scale.min, self.period_scale.max = float(periods[0]), float(periods[-1])
