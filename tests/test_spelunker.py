@@ -164,3 +164,14 @@ def test_save_writes_complete_files(spk, tmp_path):
     with np.load(tmp_path / "out" / "spelunker_01534_arrays.npz") as arrays:
         assert arrays["fg_array"].shape == spk.fg_array.shape
     assert not [p for p in os.listdir(tmp_path / "out") if "partial" in p]
+
+
+def test_optimize_photometry_and_widgets_bridge(spk):
+    flux_before = spk.fg_flux
+    new_flux = spk.optimize_photometry()
+    assert spk.photometry_mask.shape == (8, 8) and 1 <= spk.photometry_mask.sum() < 64
+    assert new_flux is spk.fg_flux and new_flux is not flux_before
+    assert len(new_flux) == len(flux_before)
+    spk.quick_fit()
+    app = spk.widgets()
+    assert app.session.data is spk.data and app.session.quick_fit is not None

@@ -159,3 +159,22 @@ def test_app_builds_exports_and_records_python(session, tmp_path, monkeypatch):
     written = pd.read_parquet(tmp_path / "fgs_exports" / "quick_fit.parquet")
     assert len(written) == len(session.data)
     assert "quick_fit.parquet" in app.exports.children[3].value
+
+
+def test_app_saves_and_reopens_a_session(session, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = App(session)
+    session.fit_frames("quick", block=True)
+    session.cursor = 1234
+    app.session_path.value = str(tmp_path / "s.fgs")
+    app.save_button.click()
+    assert (tmp_path / "s.fgs" / "manifest.json").exists()
+    other = App(Session())
+    other.session_path.value = str(tmp_path / "s.fgs")
+    other.open_button.click()
+    reopened = other.session
+    assert reopened.cursor == 1234 and len(reopened.quick_fit) == len(session.data)
+    np.testing.assert_array_equal(reopened.data.time, session.data.time)
+    other.session_path.value = str(tmp_path / "missing.fgs")
+    other.open_button.click()
+    assert "no saved session" in other.exports.children[3].value

@@ -116,4 +116,41 @@ class App(W.VBox):
         svg.on_click(lambda _: figures("svg"))
         self.session.observe(refresh, names=["data", "fit", "quick_fit", "events", "periodograms"])
         refresh()
-        return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]), status, links])
+        return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]),
+                       self._session_files(status), status, links])
+
+    def _session_files(self, status: StatusLine) -> W.Widget:
+        """Save the whole session to a folder, or reopen one (fits are not redone)."""
+        path = W.Text(value="my_session.fgs", description="session",
+                      layout=W.Layout(width="320px"))
+        frames = W.Checkbox(description="include frames", indent=False,
+                            layout=W.Layout(width="130px"))
+        save = W.Button(description="Save", icon="save")
+        reopen = W.Button(description="Open", icon="folder-open")
+
+        def do_save(_) -> None:
+            try:
+                folder = self.session.save(path.value, include_frames=frames.value)
+                status.info(f"saved {folder}")
+            except (OSError, ValueError) as exc:
+                status.error(str(exc))
+
+        def do_open(_) -> None:
+            from ..session_io import SessionFileError, open_session
+
+            try:
+                saved = open_session(path.value)
+            except (SessionFileError, OSError) as exc:
+                status.error(str(exc))
+                return
+            s = self.session
+            s.data = saved.data  # resets the rest; then restore what was saved
+            for name in ("fit", "quick_fit", "events", "periodograms", "parameter", "window",
+                         "cursor", "program"):
+                setattr(s, name, getattr(saved, name))
+            status.info(f"opened {path.value}")
+
+        save.on_click(do_save)
+        reopen.on_click(do_open)
+        self.save_button, self.open_button, self.session_path = save, reopen, path
+        return W.HBox([path, frames, save, reopen])
