@@ -54,3 +54,38 @@ def test_ray_cancel_keeps_finished_chunks(ray_local, frames):
     assert result.loc[finished, "x_mean"].notna().all()
     assert result.loc[~finished, "x_mean"].isna().all()
     assert len(result) == len(data)
+
+
+def test_ray_uses_and_fills_the_cache(ray_local, frames, tmp_path):
+    data, sigma = frames
+    first = fit_gaussians(data[:3000], sigma[:3000], executor="ray", chunk_size=1000,
+                          cache_dir=tmp_path)
+    assert first.attrs["cache_hits"] == 0
+    assert len(list(tmp_path.glob("chunk-*.parquet"))) == 3
+    calls = []
+    again = fit_gaussians(data[:3000], sigma[:3000], executor="ray", chunk_size=1000,
+                          cache_dir=tmp_path, progress=lambda d, t: calls.append(d))
+    assert again.attrs["cache_hits"] == 3 and calls == [3000]
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_auto_picks_serial_for_small_inputs(frames):
+    data, sigma = frames
+    assert fit_gaussians(data[:100], sigma[:100]).attrs["executor"] == "serial"
+
+
+def test_object_store_fits_a_small_dev_shm(monkeypatch):
+    from collections import namedtuple
+
+    from fgs_widgets.engine import executor
+
+    usage = namedtuple("usage", "total used free")
+    gib = 1024**3
+    monkeypatch.setattr(executor.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096,
+                        "SC_PHYS_PAGES": 16 * gib // 4096}[name])
+    for free, expect in ((64 * gib, {}), (1 * gib, {"object_store_memory": int(0.8 * gib)})):
+        monkeypatch.setattr(executor.shutil, "disk_usage", lambda _p, f=free: usage(f, 0, f))
+        assert executor._object_store_options() == expect
+    monkeypatch.setattr(executor.shutil, "disk_usage", lambda _p: usage(gib, 0, 64 * 2**20))
+    tiny = executor._object_store_options()
+    assert tiny["object_store_memory"] == 2 * gib and "_plasma_directory" in tiny

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 
@@ -23,21 +24,53 @@ _lock = threading.Lock()
 _remote_fit = None
 
 
-def _object_store_bytes() -> int | None:
-    """Fit the object store into a small /dev/shm (JupyterHub containers) instead of failing."""
+def _object_store_options() -> dict:
+    """Object-store settings that fit this machine's /dev/shm.
+
+    ray's default store is 30% of RAM in /dev/shm; in containers /dev/shm is
+    often tiny (64 MiB in docker, ~1 GiB in some hubs) and ray then warns and
+    falls back to disk on its own.  Size the store to 80% of a /dev/shm
+    that can hold a useful store (>= 512 MiB), else put it on disk
+    explicitly (2 GiB or 30% of RAM, whichever is less).
+    """
     try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         free = shutil.disk_usage("/dev/shm").free
-    except OSError:
-        return None
-    if free < 2 * 1024**3:
-        return max(int(free * 0.6), 80 * 1024**2)
-    return None
+    except (OSError, ValueError):
+        return {}
+    default = int(0.3 * total)
+    if free >= default:
+        return {}
+    if free >= 512 * 1024**2:
+        return {"object_store_memory": int(free * 0.8)}
+    return {"object_store_memory": min(2 * 1024**3, default),
+            "_plasma_directory": tempfile.gettempdir()}
+
+
+def _drop_auth_enabled_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Token authentication is enabled")
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None):
-    """Start a quiet local ray (the machine's cores), or join ``address``; return the module.
+    """Start a quiet local ray, or join a cluster; return the ``ray`` module.
 
-    Calling it again reuses the running instance.
+    Parameters
+    ----------
+    address : str, optional
+        Cluster to join ("auto", "host:6379", "ray://host:10001").  Default:
+        a new local instance with `num_cpus` (default: the machine's cores)
+        — explicitly local, so a stale ``/tmp/ray/ray_current_cluster`` or
+        another user's ``ray start`` on the same machine is never joined by
+        accident.
+    num_cpus : int, optional
+        Local instance only.
+
+    Notes
+    -----
+    Quiet: no dashboard, workers' output is not forwarded, ray logs at
+    WARNING.  In containers with a small /dev/shm (JupyterHub) the object
+    store is sized to fit it, instead of ray warning and falling back to
+    /tmp.  Calling it again reuses the running instance (whatever it is).
     """
     import ray
 
@@ -47,14 +80,17 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         kwargs: dict = {"include_dashboard": False, "log_to_driver": False,
                         "logging_level": logging.WARNING, "configure_logging": True}
+        # ray >= 2.5x enables token auth on local clusters (good: keep it) and says so at
+        # WARNING on every start; that notice is noise here, other warnings are not
+        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
+            _drop_auth_enabled_notice)
         if address:
             ray.init(address=address, **kwargs)
         else:
-            store = _object_store_bytes()
             # "local" starts a fresh instance: never join a cluster some earlier `ray start`
             # left recorded in /tmp/ray (that would also refuse num_cpus)
             ray.init(address="local", num_cpus=num_cpus or os.cpu_count(),
-                     object_store_memory=store, **kwargs)
+                     **_object_store_options(), **kwargs)
         return ray
 
 
@@ -65,14 +101,12 @@ def _remote():
 
         @ray.remote(max_retries=3, num_cpus=1)
         def fit_remote(frames, errors, initial, a, b, max_iter, tol):
-            # one worker per core: numba threads inside a worker would oversubscribe
-            import numba
+            # one worker per core already: the single-threaded kernel avoids oversubscribing
+            from fgs_widgets.engine.gaussian import fit_chunk
 
-            from .gaussian import fit_chunk
-
-            numba.set_num_threads(1)
             return fit_chunk(frames[a:b], None if errors is None else errors[a:b],
-                             None if initial is None else initial[a:b], max_iter, tol)
+                             None if initial is None else initial[a:b], max_iter, tol,
+                             parallel=False)
 
         _remote_fit = fit_remote
     return _remote_fit
@@ -82,7 +116,14 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
             pending: list[tuple[int, int, int, str | None]], settings: dict,
             finished: Callable[[int, np.ndarray, str | None], None],
             cancel: threading.Event | None, address: str | None) -> None:
-    """Fit the ``pending`` chunks (index, start, stop, cache key) on ray."""
+    """Fit the ``pending`` chunks (index, start, stop, cache key) on ray.
+
+    ``finished(index, rows, key)`` is called in this thread for each chunk as
+    it completes (any order).  Between completions `cancel` is checked; once
+    set, the remaining tasks are cancelled and their rows left to the caller
+    (status "cancelled").  A chunk that still fails after ray's retries
+    raises here; chunks finished before it have been delivered.
+    """
     ray = ensure_ray(address)
     fit_remote = _remote()
     frames_ref = ray.put(np.ascontiguousarray(frames))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -22,7 +23,15 @@ __all__ = ["FitCache"]
 
 
 class FitCache:
-    """A folder of finished chunks keyed by content and settings."""
+    """A folder of finished chunks keyed by content and settings.
+
+    Parameters
+    ----------
+    directory : path
+        Created if missing.  Entries are ``chunk-<sha256 prefix>.parquet``
+        with the chunk's (n, 18) result rows (see
+        `fgs_widgets.engine.gaussian.fit_chunk`).
+    """
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
@@ -31,6 +40,7 @@ class FitCache:
     @staticmethod
     def key(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray | None,
             settings: dict) -> str:
+        """sha256 of the settings (JSON) and each array's dtype, shape and bytes."""
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for array in (frames, errors, initial):
             if array is None:
@@ -45,6 +55,7 @@ class FitCache:
         return self.directory / f"chunk-{key[:40]}.parquet"
 
     def load(self, key: str, n_rows: int) -> np.ndarray | None:
+        """The stored (n_rows, 18) rows, or None if absent or unreadable (warns)."""
         path = self._path(key)
         if not path.exists():
             return None
@@ -60,8 +71,14 @@ class FitCache:
             return None
 
     def store(self, key: str, raw: np.ndarray) -> None:
+        """Write the rows under a temporary name, then rename (never half-written)."""
         path = self._path(key)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        # unique per process and thread: two fits of the same data never share a temp file
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         table = pa.table({f"c{i}": raw[:, i] for i in range(raw.shape[1])})
-        pq.write_table(table, temp)
-        os.replace(temp, path)
+        try:
+            pq.write_table(table, temp)
+            os.replace(temp, path)  # atomic: readers see the old entry or the whole new one
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise

@@ -2,14 +2,28 @@
 
 The model, parameters and conventions are in `fgs_widgets.engine.psf`.  The
 fit is a batched Levenberg–Marquardt (`fgs_widgets.engine.lm`) over chunks
-of frames, seeded from moments, weighted by the ERR extension when given.
+of frames: analytic Jacobian, per-frame damping and convergence, seeded from
+the same moments as `fgs_widgets.engine.quickfit.quick_fit`.
 
 Output conventions (so periodograms of theta and the widths mean something):
 
 * ``x_stddev >= y_stddev``: x_stddev is the major axis, y_stddev the minor;
 * ``theta`` in [-pi/2, pi/2): the angle of the major axis from +x (columns),
-  counter-clockwise towards +y (rows).  For a round PSF theta is undefined
-  and its uncertainty is large.
+  counter-clockwise towards +y (rows).  For a round PSF theta is undefined:
+  its uncertainty is large (infinite for an exactly round one).
+
+Weights:
+
+* with ``errors`` (the ERR extension): 1/ERR² per pixel, 0 where ERR is
+  non-finite or <= 0; uncertainties are sqrt(diag((JᵀWJ)⁻¹)) as they are;
+* without: Poisson-like variance ``max(star model, 0) + floor`` where the
+  star model is the Gaussian without its offset (first from the moments seed,
+  then once more from the fitted parameters, a second short LM round) and
+  ``floor`` is the background noise variance measured from the corner pixels
+  (1.4826 x MAD, squared; at least 1e-6 x amplitude).  The data's gain is
+  unknown, so the uncertainties are scaled by sqrt(chi2_red).
+
+NaN pixels get weight 0; a frame needs `lm.MIN_VALID_PIXELS` valid pixels.
 """
 
 from __future__ import annotations
@@ -18,64 +32,76 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 
 from . import lm
 from .psf import PARAMETERS
 
-__all__ = ["ENGINE_VERSION", "STATUS", "fit_gaussians"]
+__all__ = ["ENGINE_VERSION", "ERR_COLUMNS", "STATUS", "canonical_parameters", "fit_chunk",
+           "fit_gaussians"]
 
 #: bump when results change for the same input (invalidates the fit cache)
-ENGINE_VERSION = "1"
-#: status codes and their names
+ENGINE_VERSION = "2"
+#: status codes (the ``status`` column's categorical codes) and their names
 STATUS = {lm.CONVERGED: "converged", lm.MAX_ITER: "max_iter", lm.FAILED: "failed",
-          lm.BAD_INPUT: "bad_input", 4: "cancelled"}
-CANCELLED = 4
+          lm.BAD_INPUT: "bad_input", lm.CANCELLED: "cancelled"}
+CANCELLED = lm.CANCELLED
 ERR_COLUMNS = tuple(f"{p}_err" for p in PARAMETERS)
-_AUTO_SERIAL_BELOW = 200_000  # frames; below this ray's start-up outweighs its gain here
+#: below this many frames "auto" fits in this process: ray's start-up and transfer
+#: cost more than they can gain
+AUTO_SERIAL_BELOW = 20_000
 
 Progress = Callable[[int, int], None]
 
 
-def _weights(frames: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
-    """Per-pixel 1/sigma^2; 0 for NaN pixels and unusable errors."""
-    finite = np.isfinite(frames)
-    if errors is None:
-        return finite.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = 1.0 / np.square(errors, dtype=np.float64)
-    w[~(np.isfinite(w) & finite & (errors > 0))] = 0.0
-    return w
+def canonical_parameters(params: np.ndarray) -> np.ndarray:
+    """The same Gaussians in the fit's canonical form (a new array).
+
+    ``x_stddev >= y_stddev`` (swap the widths and turn theta by pi/2 where
+    needed) and theta wrapped into [-pi/2, pi/2).  Use it to compare true
+    parameters with fitted ones.
+    """
+    p = np.array(params, dtype=np.float64)
+    if p.shape[-1:] != (7,):
+        raise ValueError(f"params must have shape (..., 7), got {p.shape}")
+    swap = p[..., 3] < p[..., 4]
+    sx, sy = p[..., 3].copy(), p[..., 4].copy()
+    p[..., 3] = np.where(swap, sy, sx)
+    p[..., 4] = np.where(swap, sx, sy)
+    p[..., 5] = (p[..., 5] + np.where(swap, np.pi / 2, 0.0) + np.pi / 2) % np.pi - np.pi / 2
+    return p
 
 
 def fit_chunk(frames: np.ndarray, errors: np.ndarray | None = None,
               initial: np.ndarray | None = None, max_iter: int = 50,
-              tol: float = 1e-8) -> np.ndarray:
-    """Fit one chunk in this process; returns a (n, 18) float64 array.
+              tol: float = 1e-8, parallel: bool = True) -> np.ndarray:
+    """Fit one chunk in this process; returns an (n, 18) float64 array.
 
-    Columns: 7 parameters, 7 uncertainties, chi2_red, n_iter, status, 0 (spare).
-    This is the unit of work the executors distribute.
+    Columns: 7 parameters, 7 uncertainties, chi2_red, n_iter, status code,
+    0 (spare).  This is the unit of work the executors distribute and the
+    cache stores.  ``parallel=False`` keeps to one thread (ray workers).
     """
-    frames = np.ascontiguousarray(frames, dtype=np.float64)
+    frames = np.asarray(frames)
+    if frames.dtype not in (np.float32, np.float64):
+        frames = frames.astype(np.float64)
+    frames = np.ascontiguousarray(frames)
     n = len(frames)
-    weights = _weights(frames, errors)
-    frames = np.where(np.isfinite(frames), frames, 0.0)
-    params = np.empty((n, 7))
-    errs = np.empty((n, 7))
-    chi2r = np.empty(n)
-    n_iter = np.empty(n, dtype=np.int64)
-    status = np.empty(n, dtype=np.int64)
-    use_initial = initial is not None
-    init = np.ascontiguousarray(initial, dtype=np.float64) if use_initial else np.empty((n, 7))
-    lm.fit_chunk(frames, weights, init, use_initial, int(max_iter), float(tol), params, errs,
-                 chi2r, n_iter, status)
     if errors is None:
-        # unit weights: the noise level is unknown, so scale by the scatter actually seen
-        errs *= np.sqrt(np.where(np.isfinite(chi2r), chi2r, np.nan))[:, None]
-    out = np.empty((n, 18))
-    out[:, :7], out[:, 7:14] = params, errs
-    out[:, 14], out[:, 15], out[:, 16], out[:, 17] = chi2r, n_iter, status, 0.0
+        errs = np.empty((0, 8, 8), frames.dtype)
+    else:
+        errs = np.ascontiguousarray(errors, dtype=frames.dtype)
+    init = (np.empty((0, 7)) if initial is None
+            else np.ascontiguousarray(initial, dtype=np.float64))
+    out = np.empty((n, lm.N_OUT))
+    if n:
+        kernel = lm.fit_chunk_parallel if parallel else lm.fit_chunk_serial
+        # a few blocks per thread even out frames that need more iterations
+        blocks = 16 * numba.get_num_threads()
+        kernel(frames, errs, errors is not None, init, initial is not None, int(max_iter),
+               float(tol), out, blocks)
+    out[:, 17] = 0.0
     return out
 
 
@@ -85,7 +111,7 @@ def _to_frame(out: np.ndarray) -> pd.DataFrame:
     columns["chi2_red"] = out[14]
     columns["n_iter"] = out[15].astype(np.int32)
     codes = out[16].astype(np.int8)
-    columns["status"] = pd.Categorical.from_codes(codes, categories=[STATUS[i] for i in range(5)])
+    columns["status"] = pd.Categorical.from_codes(codes, categories=list(STATUS.values()))
     return pd.DataFrame(columns, copy=False)
 
 
@@ -99,21 +125,26 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
     Parameters
     ----------
     frames : ndarray, shape (N, 8, 8)
-        Pixels (count rate); NaN pixels are ignored.
+        Pixels (float32 or float64 are used as they are; e.g. count rate);
+        NaN pixels are ignored.  A single (8, 8) frame is accepted too.
     errors : ndarray, shape (N, 8, 8), optional
         1-sigma errors (the ERR extension).  Pixels with non-finite or
-        non-positive errors are ignored.  Without errors every pixel has the
-        same weight and the uncertainties are scaled by sqrt(chi2_red).
+        non-positive errors are ignored.  Without errors the weights are
+        Poisson-like estimates and the uncertainties are scaled by
+        sqrt(chi2_red) (see the module docstring).
     initial : ndarray, shape (N, 7), optional
-        Starting parameters; default: moments of each frame.
+        Starting parameters in `PARAMETERS` order; default: moments of each
+        frame.  Rows with NaN or non-positive widths are "bad_input".
     max_iter : int
-        Levenberg–Marquardt iterations per frame.
+        Levenberg–Marquardt iterations per frame (both weighting rounds).
     tol : float
-        Stop when chi2 drops by less than this fraction (or steps < 1e-5 px).
+        Stop when an accepted step lowers chi2 by less than ``tol * chi2``
+        or moves every position and width by less than 1e-5 px.
     executor : {"auto", "serial", "ray"}
         "serial" fits in this process (numba threads use every core);
-        "ray" distributes chunks over a ray cluster (local by default);
-        "auto" picks ray only for large inputs or when `address` is given.
+        "ray" distributes chunks over a ray cluster (local by default, see
+        `fgs_widgets.engine.executor.ensure_ray`); "auto" is serial below
+        `AUTO_SERIAL_BELOW` frames (20,000) unless `address` is given.
     address : str, optional
         Ray cluster address ("auto", "ray://host:10001"); implies ray.
     chunk_size : int
@@ -130,26 +161,49 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
     -------
     pandas.DataFrame
         One row per frame, in order: `PARAMETERS`, ``*_err``, ``chi2_red``,
-        ``n_iter``, ``status`` (converged, max_iter, failed, bad_input,
-        cancelled).  Failed frames are NaN rows, never missing.
+        ``n_iter`` (int32), ``status`` (categorical; codes and names in
+        `STATUS`: converged, max_iter — stopped at `max_iter`, parameters
+        kept —, failed — no downhill step, non-finite or off-frame result —,
+        bad_input — too few valid pixels or no positive signal —, cancelled).
+        Parameters and errors are NaN unless converged or max_iter; rows are
+        never dropped.  ``attrs``: ``executor``, ``cache_hits`` (chunks
+        loaded instead of fitted), ``weights`` ("errors" or "poisson"),
+        ``engine_version``.
+
+    Raises
+    ------
+    ValueError
+        For shapes that do not match, an unknown executor, or a chunk_size
+        or max_iter below 1.
     """
     frames = np.asarray(frames)
     if frames.ndim == 2 and frames.shape == (8, 8):
         frames = frames[None]
     if frames.ndim != 3 or frames.shape[1:] != (8, 8):
-        raise ValueError(f"frames must have shape (N, 8, 8), got {frames.shape}")
+        raise ValueError(f"frames must have shape (N, 8, 8), got {frames.shape}: pass a stack "
+                         "of 8x8 guider frames (or one 8x8 frame)")
     if errors is not None:
-        errors = np.asarray(errors).reshape(frames.shape) if np.size(errors) == frames.size \
-            else _bad_shape("errors", np.shape(errors), frames.shape)
-    if initial is not None and np.shape(initial) != (len(frames), 7):
-        _bad_shape("initial", np.shape(initial), (len(frames), 7))
+        errors = np.asarray(errors)
+        if errors.shape != frames.shape:
+            if errors.shape == frames.shape[1:] and len(frames) == 1:
+                errors = errors[None]
+            else:
+                _bad_shape("errors", errors.shape, frames.shape)
+    if initial is not None:
+        initial = np.asarray(initial, dtype=np.float64)
+        if initial.shape == (7,) and len(frames) == 1:
+            initial = initial[None]
+        if initial.shape != (len(frames), 7):
+            _bad_shape("initial", initial.shape, (len(frames), 7))
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        raise ValueError(f"chunk_size must be at least 1 (frames per task), got {chunk_size}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     n = len(frames)
     if executor not in ("auto", "serial", "ray"):
         raise ValueError(f"executor must be 'auto', 'serial' or 'ray', not {executor!r}")
     if executor == "auto":
-        executor = "ray" if address is not None or n >= _AUTO_SERIAL_BELOW else "serial"
+        executor = "ray" if address is not None or n >= AUTO_SERIAL_BELOW else "serial"
     bounds = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
     settings = {"max_iter": max_iter, "tol": tol, "engine": ENGINE_VERSION}
     from .fit_cache import FitCache
@@ -157,7 +211,7 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
     cache = FitCache(cache_dir) if cache_dir is not None else None
     # one column-major result array: chunks land in place and become DataFrame columns
     # without copies (memory stays near the frames' own size)
-    out = np.full((18, n), np.nan)
+    out = np.full((lm.N_OUT, n), np.nan)
     out[15] = 0
     out[16] = CANCELLED
     pending = []
@@ -199,8 +253,11 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
     table = _to_frame(out)
     table.attrs["cache_hits"] = len(bounds) - len(pending)
     table.attrs["executor"] = executor
+    table.attrs["weights"] = "poisson" if errors is None else "errors"
+    table.attrs["engine_version"] = ENGINE_VERSION
     return table
 
 
 def _bad_shape(name: str, got: tuple, want: tuple):
-    raise ValueError(f"{name} has shape {got}; it must match the frames: {want}")
+    raise ValueError(f"{name} has shape {got}; it must be {want} to match the frames "
+                     "(one row per frame)")

@@ -1,9 +1,18 @@
-"""Compiled kernels: moments seed and Levenberg–Marquardt for rotated 2D Gaussians.
+"""Compiled kernels: moments and Levenberg–Marquardt for rotated 2D Gaussians on 8x8 frames.
 
-One numba function fits a whole chunk of frames (``prange`` over frames, so a
-chunk uses every core the process has); per frame it runs an LM loop on the
-7 parameters with the analytic Jacobian, accumulating the 7x7 normal matrix
-directly (no 64x7 Jacobian is stored) and solving it by Cholesky.
+One numba function fits a whole chunk of frames.  Per frame it runs an LM
+loop on the 7 parameters with the analytic Jacobian, accumulating the 7x7
+normal matrix in registers (no 64x7 Jacobian is stored) and solving it by
+Cholesky.  Every trial step evaluates chi2 *and* the normal equations in one
+pass over the pixels, so an accepted step (the usual case from a moments
+seed) costs one pass, not two.  Scratch arrays are allocated once per block
+of frames: heap allocation per frame or per iteration used to cost as much
+as the arithmetic.
+
+Two drivers share the per-frame code: `fit_chunk_parallel` (numba threads
+over blocks of frames, for the serial executor: one process, every core) and
+`fit_chunk_serial` (one thread, for ray workers, which already run one per
+core).
 
 Parameter order everywhere: amplitude, x_mean, y_mean, x_stddev, y_stddev,
 theta, offset (`fgs_widgets.engine.psf.PARAMETERS`).
@@ -17,301 +26,482 @@ import numba as nb
 import numpy as np
 
 # status codes (names in fgs_widgets.engine.gaussian.STATUS)
-CONVERGED, MAX_ITER, FAILED, BAD_INPUT = 0, 1, 2, 3
+CONVERGED, MAX_ITER, FAILED, BAD_INPUT, CANCELLED = 0, 1, 2, 3, 4
+#: fewer valid pixels than this: the frame is not fitted (7 parameters need slack)
 MIN_VALID_PIXELS = 10
-XTOL = 1e-5  # px: a step this small in every position and width ends the fit
-_NPAR = 7
+#: a step smaller than this (px) in every position and width ends the fit
+XTOL = 1e-5
+#: widths outside this range (px) are rejected as trial steps (8x8 frames)
+SIGMA_MIN, SIGMA_MAX = 0.05, 50.0
+#: columns of a result row: 7 parameters, 7 errors, chi2_red, n_iter, status, spare
+N_OUT = 18
+
+# fast-math without the no-NaN/no-inf assumptions: the finiteness tests must survive
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# Pixel i of a flattened frame is at column i & 7, row i >> 3 (computed, not looked up:
+# global arrays would stop numba from caching the parallel kernels).
+# background pixels: three per corner (the corner and its two neighbours).  They hold far
+# less wing light than the full outer ring (~4.9 px from the centre instead of ~3.5).
+_CORNERS = (0, 1, 8, 6, 7, 15, 48, 56, 57, 55, 62, 63)
 
 
 @nb.njit(cache=True, inline="always")
-def _quadratic_form(sx, sy, th):
-    """a, b, c of the exponent and the trigonometric terms their derivatives need."""
-    ct, st = math.cos(th), math.sin(th)
-    s2t = 2.0 * st * ct
+def _sort_small(v, m):
+    """Insertion sort of v[:m] in place (m <= 12: cheaper than any general sort)."""
+    for i in range(1, m):
+        x = v[i]
+        j = i
+        while j > 0 and v[j - 1] > x:
+            v[j] = v[j - 1]
+            j -= 1
+        v[j] = x
+
+
+@nb.njit(cache=True, inline="always")
+def _median_sorted(v, m):
+    return v[m // 2] if m % 2 else 0.5 * (v[m // 2 - 1] + v[m // 2])
+
+
+@nb.njit(cache=True, fastmath=FASTMATH)
+def moments(frame, corner, p, want_noise):
+    """Background-subtracted moments of one (8, 8) frame; fills ``p`` (7 parameters).
+
+    NaN pixels are invalid.  Background = median of the valid corner pixels
+    (`_CORNERS`).  Pixels below the background are clipped to zero before the
+    sums (negative noise in the wings would push the widths outwards).  Widths
+    and rotation are the eigen-decomposition of the 2x2 second-moment
+    covariance (major axis first, theta in [-pi/2, pi/2)); amplitude = summed
+    flux / (2 pi sx sy).
+
+    Returns the background noise variance (1.4826 MAD of the corner pixels,
+    squared) when `want_noise`, else 0; -1 when the frame has no valid corner
+    or no positive signal (``p`` is then NaN).
+    """
+    m = 0
+    for i in range(12):
+        j = _CORNERS[i]
+        v = frame[j >> 3, j & 7]
+        if v == v:  # not NaN
+            corner[m] = v
+            m += 1
+    if m == 0:
+        p[:] = np.nan
+        return -1.0
+    _sort_small(corner, m)
+    bkg = _median_sorted(corner, m)
+    noise = 0.0
+    if want_noise:
+        for i in range(m):
+            corner[i] = abs(corner[i] - bkg)
+        _sort_small(corner, m)
+        noise = (1.4826 * _median_sorted(corner, m)) ** 2
+    t = sx = sy = sxx = syy = sxy = 0.0
+    for r in range(8):
+        y = float(r)
+        for c in range(8):
+            x = float(c)
+            v = frame[r, c] - bkg
+            if not v > 0.0:  # also NaN
+                v = 0.0
+            t += v
+            sx += v * x
+            sy += v * y
+            sxx += v * x * x
+            syy += v * y * y
+            sxy += v * x * y
+    if not t > 0.0:
+        p[:] = np.nan
+        return -1.0
+    mx, my = sx / t, sy / t
+    vxx, vyy, vxy = sxx / t - mx * mx, syy / t - my * my, sxy / t - mx * my
+    half = 0.5 * (vxx + vyy)
+    rad = math.sqrt(max(0.25 * (vxx - vyy) ** 2 + vxy * vxy, 0.0))
+    s_major = math.sqrt(max(half + rad, 1e-4))
+    s_minor = math.sqrt(max(half - rad, 1e-4))
+    theta = 0.5 * math.atan2(2.0 * vxy, vxx - vyy)
+    if theta >= 0.5 * math.pi:  # atan2 may return exactly pi
+        theta -= math.pi
+    p[0] = t / (2.0 * math.pi * s_major * s_minor)
+    p[1], p[2] = mx, my
+    p[3], p[4] = s_major, s_minor
+    p[5] = theta
+    p[6] = bkg
+    return noise
+
+
+@nb.njit(cache=True, fastmath=FASTMATH)
+def _normal(f, w, p, jtj, jtr):
+    """Weighted normal matrix JᵀWJ and gradient JᵀWr at ``p`` in one pass; returns chi2."""
+    amp, x0, y0, sx, sy, off = p[0], p[1], p[2], p[3], p[4], p[6]
+    ct, st = math.cos(p[5]), math.sin(p[5])
+    s2t, c2t = 2.0 * st * ct, ct * ct - st * st
     ix2, iy2 = 1.0 / (sx * sx), 1.0 / (sy * sy)
     a = 0.5 * (ct * ct * ix2 + st * st * iy2)
     b = 0.25 * s2t * (ix2 - iy2)
     c = 0.5 * (st * st * ix2 + ct * ct * iy2)
-    return a, b, c, ct, st, s2t, ix2, iy2
-
-
-@nb.njit(cache=True, fastmath=False)
-def _chi2(frame, weight, p):
-    amp, x0, y0, off = p[0], p[1], p[2], p[6]
-    a, b, c = _quadratic_form(p[3], p[4], p[5])[:3]
-    total = 0.0
-    for r in range(8):
-        dy = r - y0
-        for col in range(8):
-            w = weight[r, col]
-            if w == 0.0:
-                continue
-            dx = col - x0
-            e = math.exp(-(a * dx * dx + 2.0 * b * dx * dy + c * dy * dy))
-            res = frame[r, col] - (amp * e + off)
-            total += w * res * res
-    return total
-
-
-@nb.njit(cache=True, fastmath=False)
-def _normal_equations(frame, weight, p, jtj, jtr):
-    """Fill the weighted normal matrix J^T W J and J^T W r; return chi2."""
-    amp, x0, y0, sx, sy, off = p[0], p[1], p[2], p[3], p[4], p[6]
-    a, b, c, ct, st, s2t, ix2, iy2 = _quadratic_form(sx, sy, p[5])
-    c2t = ct * ct - st * st
     ix3, iy3 = ix2 / sx, iy2 / sy
-    # derivatives of a, b, c with respect to sx, sy, theta
-    da_sx, db_sx, dc_sx = -ct * ct * ix3, -0.5 * s2t * ix3, -st * st * ix3
-    da_sy, db_sy, dc_sy = -st * st * iy3, 0.5 * s2t * iy3, -ct * ct * iy3
-    da_th = 0.5 * s2t * (iy2 - ix2)
-    db_th = 0.5 * c2t * (ix2 - iy2)
-    dc_th = 0.5 * s2t * (ix2 - iy2)
-    jtj[:, :] = 0.0
-    jtr[:] = 0.0
-    g = np.empty(_NPAR)
+    # derivatives of the exponent's a, b, c with respect to sx, sy, theta
+    a3, b3, c3 = -ct * ct * ix3, -0.5 * s2t * ix3, -st * st * ix3
+    a4, b4, c4 = -st * st * iy3, 0.5 * s2t * iy3, -ct * ct * iy3
+    a5 = 0.5 * s2t * (iy2 - ix2)
+    b5 = 0.5 * c2t * (ix2 - iy2)
+    c5 = -a5
+    # 28 accumulators of the symmetric 7x7 matrix + 7 of the gradient: kept in registers
+    h00 = h01 = h02 = h03 = h04 = h05 = h06 = 0.0
+    h11 = h12 = h13 = h14 = h15 = h16 = 0.0
+    h22 = h23 = h24 = h25 = h26 = 0.0
+    h33 = h34 = h35 = h36 = 0.0
+    h44 = h45 = h46 = 0.0
+    h55 = h56 = h66 = 0.0
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = 0.0
     chi2 = 0.0
-    for r in range(8):
-        dy = r - y0
-        for col in range(8):
-            w = weight[r, col]
-            if w == 0.0:
-                continue
-            dx = col - x0
-            dx2, dxy, dy2 = dx * dx, dx * dy, dy * dy
-            e = math.exp(-(a * dx2 + 2.0 * b * dxy + c * dy2))
-            res = frame[r, col] - (amp * e + off)
-            chi2 += w * res * res
-            ae = amp * e
-            g[0] = e
-            g[1] = ae * (2.0 * a * dx + 2.0 * b * dy)
-            g[2] = ae * (2.0 * b * dx + 2.0 * c * dy)
-            g[3] = -ae * (da_sx * dx2 + 2.0 * db_sx * dxy + dc_sx * dy2)
-            g[4] = -ae * (da_sy * dx2 + 2.0 * db_sy * dxy + dc_sy * dy2)
-            g[5] = -ae * (da_th * dx2 + 2.0 * db_th * dxy + dc_th * dy2)
-            g[6] = 1.0
-            for i in range(_NPAR):
-                wg = w * g[i]
-                jtr[i] += wg * res
-                for j in range(i + 1):
-                    jtj[i, j] += wg * g[j]
-    for i in range(_NPAR):
+    for i in range(64):
+        wi = w[i]
+        dx = float(i & 7) - x0
+        dy = float(i >> 3) - y0
+        dx2, dxy, dy2 = dx * dx, dx * dy, dy * dy
+        e = math.exp(-(a * dx2 + 2.0 * b * dxy + c * dy2))
+        ae = amp * e
+        res = f[i] - ae - off
+        wr = wi * res
+        chi2 += wr * res
+        g0 = e
+        g1 = 2.0 * ae * (a * dx + b * dy)
+        g2 = 2.0 * ae * (b * dx + c * dy)
+        g3 = -ae * (a3 * dx2 + 2.0 * b3 * dxy + c3 * dy2)
+        g4 = -ae * (a4 * dx2 + 2.0 * b4 * dxy + c4 * dy2)
+        g5 = -ae * (a5 * dx2 + 2.0 * b5 * dxy + c5 * dy2)
+        w0, w1, w2, w3, w4, w5 = wi * g0, wi * g1, wi * g2, wi * g3, wi * g4, wi * g5
+        h00 += w0 * g0
+        h01 += w0 * g1
+        h02 += w0 * g2
+        h03 += w0 * g3
+        h04 += w0 * g4
+        h05 += w0 * g5
+        h06 += w0
+        h11 += w1 * g1
+        h12 += w1 * g2
+        h13 += w1 * g3
+        h14 += w1 * g4
+        h15 += w1 * g5
+        h16 += w1
+        h22 += w2 * g2
+        h23 += w2 * g3
+        h24 += w2 * g4
+        h25 += w2 * g5
+        h26 += w2
+        h33 += w3 * g3
+        h34 += w3 * g4
+        h35 += w3 * g5
+        h36 += w3
+        h44 += w4 * g4
+        h45 += w4 * g5
+        h46 += w4
+        h55 += w5 * g5
+        h56 += w5
+        h66 += wi
+        r0 += w0 * res
+        r1 += w1 * res
+        r2 += w2 * res
+        r3 += w3 * res
+        r4 += w4 * res
+        r5 += w5 * res
+        r6 += wr
+    jtj[0, 0], jtj[0, 1], jtj[0, 2], jtj[0, 3] = h00, h01, h02, h03
+    jtj[0, 4], jtj[0, 5], jtj[0, 6] = h04, h05, h06
+    jtj[1, 1], jtj[1, 2], jtj[1, 3], jtj[1, 4], jtj[1, 5], jtj[1, 6] = h11, h12, h13, h14, h15, h16
+    jtj[2, 2], jtj[2, 3], jtj[2, 4], jtj[2, 5], jtj[2, 6] = h22, h23, h24, h25, h26
+    jtj[3, 3], jtj[3, 4], jtj[3, 5], jtj[3, 6] = h33, h34, h35, h36
+    jtj[4, 4], jtj[4, 5], jtj[4, 6] = h44, h45, h46
+    jtj[5, 5], jtj[5, 6], jtj[6, 6] = h55, h56, h66
+    for i in range(7):
         for j in range(i):
-            jtj[j, i] = jtj[i, j]
+            jtj[i, j] = jtj[j, i]
+    jtr[0], jtr[1], jtr[2], jtr[3], jtr[4], jtr[5], jtr[6] = r0, r1, r2, r3, r4, r5, r6
     return chi2
 
 
 @nb.njit(cache=True)
-def _cholesky_solve(m, rhs, out):
-    """Solve m x = rhs for symmetric positive-definite m (7x7); False if not SPD."""
-    n = m.shape[0]
-    low = np.zeros((n, n))
-    for i in range(n):
+def _cholesky(m, low):
+    """Lower Cholesky factor of the 7x7 SPD matrix ``m`` into ``low``; False if not SPD."""
+    for i in range(7):
         for j in range(i + 1):
             s = m[i, j]
             for k in range(j):
                 s -= low[i, k] * low[j, k]
             if i == j:
-                if s <= 0.0 or not np.isfinite(s):
+                if not s > 0.0:  # also catches NaN
                     return False
                 low[i, i] = math.sqrt(s)
             else:
                 low[i, j] = s / low[j, j]
-    y = np.empty(n)
-    for i in range(n):
+    return True
+
+
+@nb.njit(cache=True)
+def _cho_solve(low, rhs, out):
+    """Solve (low lowᵀ) out = rhs."""
+    for i in range(7):
         s = rhs[i]
         for k in range(i):
-            s -= low[i, k] * y[k]
-        y[i] = s / low[i, i]
-    for i in range(n - 1, -1, -1):
-        s = y[i]
-        for k in range(i + 1, n):
+            s -= low[i, k] * out[k]
+        out[i] = s / low[i, i]
+    for i in range(6, -1, -1):
+        s = out[i]
+        for k in range(i + 1, 7):
             s -= low[k, i] * out[k]
         out[i] = s / low[i, i]
-    return True
 
 
 @nb.njit(cache=True)
-def _invert_spd(m, inv):
-    """Inverse of a 7x7 SPD matrix column by column; False if singular."""
-    n = m.shape[0]
-    unit = np.zeros(n)
-    col = np.empty(n)
-    for j in range(n):
+def _variances(jtj, low, damped, unit, col, var):
+    """diag((JᵀWJ)⁻¹) into ``var``.
+
+    A parameter the data do not constrain (theta of an exactly round PSF:
+    its Jacobian column is zero) makes the matrix singular; it then gets an
+    infinite variance and the others are computed with it held fixed, instead
+    of the whole row turning NaN.
+    """
+    scale = 0.0
+    for i in range(7):
+        scale = max(scale, jtj[i, i])
+    for i in range(7):
+        for j in range(7):
+            damped[i, j] = jtj[i, j]
+    pinned = -1
+    if not _cholesky(damped, low):
+        # pin the weakest parameter relative to its own scale (theta for a round PSF)
+        weakest = 0.0
+        for i in range(7):
+            if jtj[i, i] <= 1e-12 * scale and (pinned < 0 or jtj[i, i] < weakest):
+                pinned, weakest = i, jtj[i, i]
+        if pinned < 0:
+            var[:] = np.nan
+            return
+        for j in range(7):
+            damped[pinned, j] = 0.0
+            damped[j, pinned] = 0.0
+        damped[pinned, pinned] = 1.0
+        if not _cholesky(damped, low):
+            var[:] = np.nan
+            return
+    for j in range(7):
         unit[:] = 0.0
         unit[j] = 1.0
-        if not _cholesky_solve(m, unit, col):
-            return False
-        inv[:, j] = col
-    return True
+        _cho_solve(low, unit, col)
+        var[j] = col[j]
+    if pinned >= 0:
+        var[pinned] = np.inf
+
+
+@nb.njit(cache=True, fastmath=FASTMATH)
+def _poisson_weights(valid, p, floor, w):
+    """1 / (max(star model, 0) + floor) on valid pixels: photon noise of the star from the
+    model, background (read + sky) noise from the measured floor."""
+    amp, x0, y0, sx, sy = p[0], p[1], p[2], p[3], p[4]
+    ct, st = math.cos(p[5]), math.sin(p[5])
+    ix2, iy2 = 1.0 / (sx * sx), 1.0 / (sy * sy)
+    a = 0.5 * (ct * ct * ix2 + st * st * iy2)
+    b = 0.25 * 2.0 * st * ct * (ix2 - iy2)
+    c = 0.5 * (st * st * ix2 + ct * ct * iy2)
+    for i in range(64):
+        dx = float(i & 7) - x0
+        dy = float(i >> 3) - y0
+        star = amp * math.exp(-(a * dx * dx + 2.0 * b * dx * dy + c * dy * dy))
+        w[i] = valid[i] / (max(star, 0.0) + floor)
 
 
 @nb.njit(cache=True)
-def moments_seed(frame, weight, out):
-    """Initial guess from background-subtracted moments (no fitting)."""
-    # background: median of the outer ring of valid pixels
-    ring = np.empty(28)
-    n_ring = 0
-    for r in range(8):
-        for col in range(8):
-            if (r == 0 or r == 7 or col == 0 or col == 7) and weight[r, col] > 0.0:
-                ring[n_ring] = frame[r, col]
-                n_ring += 1
-    bkg = np.median(ring[:n_ring]) if n_ring > 0 else 0.0
-    total = sx_ = sy_ = 0.0
-    peak = -np.inf
-    for r in range(8):
-        for col in range(8):
-            if weight[r, col] > 0.0:
-                v = frame[r, col] - bkg
-                if v > peak:
-                    peak = v
-                if v > 0.0:
-                    total += v
-                    sx_ += v * col
-                    sy_ += v * r
-    if total <= 0.0:
-        return False
-    x0, y0 = sx_ / total, sy_ / total
-    vxx = vyy = vxy = 0.0
-    for r in range(8):
-        for col in range(8):
-            if weight[r, col] > 0.0:
-                v = frame[r, col] - bkg
-                if v > 0.0:
-                    vxx += v * (col - x0) ** 2
-                    vyy += v * (r - y0) ** 2
-                    vxy += v * (col - x0) * (r - y0)
-    vxx, vyy, vxy = vxx / total, vyy / total, vxy / total
-    # eigen-decomposition of the 2x2 covariance gives the rotated widths
-    theta = 0.5 * math.atan2(2.0 * vxy, vxx - vyy)
-    half = 0.5 * (vxx + vyy)
-    rad = math.sqrt(max(0.25 * (vxx - vyy) ** 2 + vxy * vxy, 0.0))
-    s_major = math.sqrt(min(max(half + rad, 0.09), 9.0))
-    s_minor = math.sqrt(min(max(half - rad, 0.09), 9.0))
-    out[0] = max(peak, 1e-12)
-    out[1], out[2] = x0, y0
-    out[3], out[4] = s_major, s_minor
-    out[5] = theta
-    out[6] = bkg
-    return True
+def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, trial):
+    """LM from ``p`` (updated in place); on return s_jtj holds JᵀWJ at ``p``.
 
-
-@nb.njit(cache=True)
-def _fit_one(frame, weight, p, max_iter, tol, cov):
-    """LM on one frame; updates p in place; returns (status, n_iter, chi2)."""
-    jtj = np.empty((_NPAR, _NPAR))
-    jtr = np.empty(_NPAR)
-    damped = np.empty((_NPAR, _NPAR))
-    step = np.empty(_NPAR)
-    trial = np.empty(_NPAR)
+    Returns (status, iterations, chi2).
+    """
+    chi2 = _normal(f, w, p, s_jtj, s_jtr)
+    if not math.isfinite(chi2):
+        return FAILED, 0, chi2
     lam = 1e-3
-    chi2 = _normal_equations(frame, weight, p, jtj, jtr)
     status = MAX_ITER
     it = 0
     while it < max_iter:
         it += 1
         accepted = False
-        for _ in range(12):  # raise damping until a step lowers chi2
-            for i in range(_NPAR):
-                for j in range(_NPAR):
-                    damped[i, j] = jtj[i, j]
-                damped[i, i] = jtj[i, i] * (1.0 + lam) + 1e-30
-            if not _cholesky_solve(damped, jtr, step):
+        new_chi2 = chi2
+        for _ in range(14):  # raise the damping until a step lowers chi2
+            for i in range(7):
+                for j in range(7):
+                    damped[i, j] = s_jtj[i, j]
+                # Marquardt scaling; the tiny absolute term keeps a zero column (theta of
+                # a round PSF) from making the damped matrix singular
+                damped[i, i] = s_jtj[i, i] * (1.0 + lam) + 1e-300
+            if not _cholesky(damped, low):
                 lam *= 10.0
                 continue
-            for i in range(_NPAR):
+            _cho_solve(low, s_jtr, step)
+            for i in range(7):
                 trial[i] = p[i] + step[i]
             trial[3] = abs(trial[3])
             trial[4] = abs(trial[4])
-            if trial[3] < 0.05 or trial[4] < 0.05 or trial[3] > 50.0 or trial[4] > 50.0:
+            if not (SIGMA_MIN < trial[3] < SIGMA_MAX and SIGMA_MIN < trial[4] < SIGMA_MAX):
                 lam *= 10.0
                 continue
-            new_chi2 = _chi2(frame, weight, trial)
+            new_chi2 = _normal(f, w, trial, t_jtj, t_jtr)
             if new_chi2 <= chi2:
                 accepted = True
                 break
             lam *= 10.0
         if not accepted:
-            # no downhill step left: at a minimum if the gradient is tiny, else stuck
-            status = CONVERGED if chi2 == 0.0 or lam > 1e10 else FAILED
+            # no downhill step at any damping: at the minimum (to rounding) or stuck
+            status = CONVERGED if lam > 1e10 or chi2 == 0.0 else FAILED
             break
         drop = chi2 - new_chi2
-        for i in range(_NPAR):
+        chi2 = new_chi2
+        for i in range(7):
             p[i] = trial[i]
-        chi2 = _normal_equations(frame, weight, p, jtj, jtr)
+            s_jtr[i] = t_jtr[i]
+            for j in range(7):
+                s_jtj[i, j] = t_jtj[i, j]
         lam = max(lam * 0.1, 1e-9)
-        small_step = True
-        for i in range(1, 5):  # positions and widths in pixels
+        small = True
+        for i in range(1, 5):  # positions and widths, in pixels
             if abs(step[i]) > XTOL:
-                small_step = False
-        if drop <= tol * max(chi2, 1e-300) or small_step:
+                small = False
+        if drop <= tol * chi2 or small:
             status = CONVERGED
             break
-    if not _invert_spd(jtj, cov):
-        cov[:, :] = np.nan
     return status, it, chi2
 
 
-@nb.njit(cache=True, parallel=True)
-def fit_chunk(frames, weights, initial, use_initial, max_iter, tol, params, errors, chi2r,
-              n_iter, status):
-    """Fit every frame of a chunk (numba threads over frames).
-
-    ``weights`` holds 1/sigma^2 per pixel (0 = ignore the pixel).  Outputs are
-    written into the preallocated arrays.
-    """
-    n = frames.shape[0]
-    for k in nb.prange(n):
+@nb.njit(cache=True)
+def _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol, start, stop,
+               out):
+    """Fit frames[start:stop] into out[start:stop] with one set of scratch arrays."""
+    f = np.empty(64)
+    valid = np.empty(64)
+    w = np.empty(64)
+    marked = np.empty((8, 8))  # the frame with invalid pixels NaN, for `moments`
+    corner = np.empty(12)
+    p = np.empty(7)
+    s_jtj = np.empty((7, 7))
+    t_jtj = np.empty((7, 7))
+    damped = np.empty((7, 7))
+    low = np.zeros((7, 7))
+    s_jtr = np.empty(7)
+    t_jtr = np.empty(7)
+    step = np.empty(7)
+    trial = np.empty(7)
+    unit = np.empty(7)
+    col = np.empty(7)
+    var = np.empty(7)
+    for k in range(start, stop):
+        row = out[k]
         frame = frames[k]
-        weight = weights[k]
         n_valid = 0
         for r in range(8):
-            for col in range(8):
-                if weight[r, col] > 0.0 and np.isfinite(frame[r, col]):
-                    n_valid += 1
-                else:
-                    weight[r, col] = 0.0
-        p = np.empty(_NPAR)
-        cov = np.empty((_NPAR, _NPAR))
-        ok = n_valid >= MIN_VALID_PIXELS
-        if ok:
-            if use_initial:
-                for i in range(_NPAR):
-                    p[i] = initial[k, i]
-                ok = np.isfinite(p).all()
-            else:
-                ok = moments_seed(frame, weight, p)
-        if not ok:
-            params[k, :] = np.nan
-            errors[k, :] = np.nan
-            chi2r[k] = np.nan
-            n_iter[k] = 0
-            status[k] = BAD_INPUT
+            for c in range(8):
+                i = 8 * r + c
+                v = float(frame[r, c])
+                ok = math.isfinite(v)
+                if use_errors:
+                    e = float(errors[k, r, c])
+                    ok = ok and math.isfinite(e) and e > 0.0
+                    w[i] = 1.0 / (e * e) if ok else 0.0
+                f[i] = v if ok else 0.0
+                marked[r, c] = v if ok else np.nan
+                valid[i] = 1.0 if ok else 0.0
+                n_valid += 1 if ok else 0
+        row[:] = np.nan
+        row[15] = 0.0
+        row[16] = BAD_INPUT
+        if n_valid < MIN_VALID_PIXELS:
             continue
-        st, it, chi2 = _fit_one(frame, weight, p, max_iter, tol, cov)
-        n_iter[k] = it
-        dof = n_valid - _NPAR
+        noise = moments(marked, corner, p, True)
+        if use_initial:
+            for i in range(7):
+                p[i] = initial[k, i]
+            if not (np.isfinite(p).all() and p[3] > 0.0 and p[4] > 0.0):
+                continue
+        elif noise < 0.0:
+            continue  # no positive signal above the background
+        rounds = 1
+        floor = 1.0
+        if not use_errors:
+            # Poisson-like weights from the seed, then once more from the fitted model
+            floor = max(noise, 1e-6 * abs(p[0]), 1e-30)
+            _poisson_weights(valid, p, floor, w)
+            rounds = 2
+        total_it = 0
+        status = FAILED
+        chi2 = np.nan
+        for rnd in range(rounds):
+            if rnd > 0:
+                _poisson_weights(valid, p, floor, w)
+            status, it, chi2 = _lm(f, w, p, max_iter - total_it if rnd else max_iter, tol,
+                                   s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, trial)
+            total_it += it
+            if status == FAILED or total_it >= max_iter:
+                break
+        row[15] = total_it
+        dof = n_valid - 7
         red = chi2 / dof if dof > 0 else np.nan
-        bad = (st == FAILED or not np.isfinite(chi2) or p[1] < -2.0 or p[1] > 9.0
-               or p[2] < -2.0 or p[2] > 9.0 or p[0] <= 0.0)
-        if bad:
-            params[k, :] = np.nan
-            errors[k, :] = np.nan
-            chi2r[k] = red
-            status[k] = FAILED
+        row[14] = red
+        if (status == FAILED or not math.isfinite(chi2) or not p[0] > 0.0
+                or not -2.0 < p[1] < 9.0 or not -2.0 < p[2] < 9.0):
+            row[16] = FAILED
             continue
+        _variances(s_jtj, low, damped, unit, col, var)
+        if not use_errors:
+            # the weights' absolute scale is unknown: calibrate it by the scatter seen
+            for i in range(7):
+                var[i] *= red
         # canonical form: x_stddev is the major axis, theta in [-pi/2, pi/2)
         if p[3] < p[4]:
-            tmp = p[3]
-            p[3] = p[4]
-            p[4] = tmp
+            p[3], p[4] = p[4], p[3]
+            var[3], var[4] = var[4], var[3]
             p[5] += 0.5 * math.pi
-            tmp = cov[3, 3]
-            cov[3, 3] = cov[4, 4]
-            cov[4, 4] = tmp
         p[5] = (p[5] + 0.5 * math.pi) % math.pi - 0.5 * math.pi
-        for i in range(_NPAR):
-            params[k, i] = p[i]
-            errors[k, i] = math.sqrt(cov[i, i]) if cov[i, i] >= 0.0 else np.nan
-        chi2r[k] = red
-        status[k] = st
+        for i in range(7):
+            row[i] = p[i]
+            row[7 + i] = math.sqrt(var[i]) if var[i] >= 0.0 else np.nan
+        row[16] = status
+
+
+@nb.njit(cache=True, parallel=True)
+def fit_chunk_parallel(frames, errors, use_errors, initial, use_initial, max_iter, tol, out,
+                       n_blocks):
+    """Fit every frame of a chunk with numba threads over `n_blocks` blocks of frames.
+
+    ``frames`` (n, 8, 8) float32/float64; ``errors`` the same shape when
+    `use_errors` (else any (0, 8, 8) array); ``initial`` (n, 7) when
+    `use_initial`; ``out`` (n, `N_OUT`) float64, filled row by row.
+    `n_blocks` comes from the caller: ``numba.get_num_threads()`` inside the
+    kernel would make it uncacheable.
+    """
+    n = frames.shape[0]
+    n_blocks = max(min(n, n_blocks), 1)
+    for blk in nb.prange(n_blocks):
+        _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol,
+                   blk * n // n_blocks, (blk + 1) * n // n_blocks, out)
+
+
+@nb.njit(cache=True)
+def fit_chunk_serial(frames, errors, use_errors, initial, use_initial, max_iter, tol, out,
+                     n_blocks=1):
+    """`fit_chunk_parallel` on one thread (ray workers: one process per core already)."""
+    _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol, 0,
+               frames.shape[0], out)
+
+
+@nb.njit(cache=True, parallel=True, fastmath=FASTMATH)
+def moments_chunk(frames, out, n_blocks):
+    """`moments` of every frame into the columns of out (7, n) float64 (the quick fit)."""
+    n = frames.shape[0]
+    n_blocks = max(min(n, n_blocks), 1)
+    for blk in nb.prange(n_blocks):
+        corner = np.empty(12)
+        p = np.empty(7)
+        for k in range(blk * n // n_blocks, (blk + 1) * n // n_blocks):
+            moments(frames[k], corner, p, False)
+            for i in range(7):
+                out[i, k] = p[i]

@@ -1,0 +1,110 @@
+"""Simulated guider frames with known truth: photon (Poisson) noise plus read noise.
+
+The noise model, per pixel and frame::
+
+    expected electrons  m = gaussian2d(params) * exposure
+    electrons           d = Poisson(max(m, 0)) + min(m, 0) + Normal(0, read_noise)
+    frame               d / exposure
+    error (ERR)         sqrt(max(d, 0) + read_noise²) / exposure
+
+i.e. `params` are in the frame's units (e- per frame with ``exposure=1``, or
+e-/s with ``exposure`` = the frame time, as in JWST's count-rate cal files),
+a negative model (bias over-subtracted) is kept as a deterministic offset,
+and ERR is computed from the noisy data as the pipeline does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .psf import gaussian2d
+
+__all__ = ["fgs_like_parameters", "simulate_frames"]
+
+ParamSource = np.ndarray | Callable[[np.random.Generator, int], np.ndarray]
+_BLOCK = 100_000  # frames simulated at a time (bounds the float64 temporaries)
+
+
+def fgs_like_parameters(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random FGS-like true parameters, shape (n, 7), in `PARAMETERS` order.
+
+    amplitude log-uniform in [1e3, 1e5] (e- per frame at the peak); centroid
+    uniform in [2.5, 4.5] px; both widths uniform in [0.7, 1.5] px
+    (independently: rotated and nearly round PSFs); theta uniform in
+    [-pi/2, pi/2); offset uniform in [10, 50].
+    """
+    return np.column_stack([
+        10.0 ** rng.uniform(3.0, 5.0, n),
+        rng.uniform(2.5, 4.5, n),
+        rng.uniform(2.5, 4.5, n),
+        rng.uniform(0.7, 1.5, n),
+        rng.uniform(0.7, 1.5, n),
+        rng.uniform(-np.pi / 2, np.pi / 2, n),
+        rng.uniform(10.0, 50.0, n),
+    ])
+
+
+def simulate_frames(n: int | None = None, params: ParamSource | None = None, *,
+                    read_noise: float = 12.0, exposure: float = 1.0,
+                    seed: int | np.random.Generator | None = None,
+                    dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy frames, their ERR arrays and the true parameters.
+
+    Parameters
+    ----------
+    n : int, optional
+        Number of frames; may be omitted when `params` is an (n, 7) array.
+    params : ndarray (n, 7) or (7,), or callable(rng, n) -> (n, 7), optional
+        True parameters per frame (a single row is repeated), or a generator
+        of them; default `fgs_like_parameters`.
+    read_noise : float
+        Read noise in electrons per pixel and frame.
+    exposure : float
+        Frame time: `params` and the output are in e- / exposure.
+    seed : int or numpy.random.Generator, optional
+        Same seed, same frames.
+    dtype : numpy dtype
+        Of frames and errors (float32 like the cal files).
+
+    Returns
+    -------
+    frames : ndarray, shape (n, 8, 8)
+    errors : ndarray, shape (n, 8, 8)
+    truth : ndarray, shape (n, 7), float64
+        The parameters the frames were drawn from, as given (not put into
+        the fit's canonical form; see
+        `fgs_widgets.engine.gaussian.canonical_parameters`).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if params is None:
+        params = fgs_like_parameters
+    if callable(params):
+        if n is None:
+            raise ValueError("n is required when params is a generator (or omitted)")
+        truth = np.asarray(params(rng, n), dtype=np.float64)
+    else:
+        truth = np.asarray(params, dtype=np.float64)
+        if truth.ndim == 1:
+            if n is None:
+                raise ValueError("n is required when params is a single (7,) row")
+            truth = np.broadcast_to(truth, (n, truth.shape[0]))
+        if n is None:
+            n = len(truth)
+    if truth.shape != (n, 7):
+        raise ValueError(f"params must give shape (n, 7) = ({n}, 7), got {truth.shape}")
+    if read_noise < 0 or exposure <= 0:
+        raise ValueError(f"read_noise must be >= 0 and exposure > 0, got {read_noise}, "
+                         f"{exposure}")
+    truth = np.array(truth)  # own, writable copy
+    frames = np.empty((n, 8, 8), dtype=dtype)
+    errors = np.empty((n, 8, 8), dtype=dtype)
+    for a in range(0, n, _BLOCK):
+        model = gaussian2d(truth[a : a + _BLOCK]) * exposure
+        electrons = rng.poisson(np.clip(model, 0, None)) + np.minimum(model, 0)
+        if read_noise:
+            electrons += rng.normal(0.0, read_noise, model.shape)
+        frames[a : a + _BLOCK] = electrons / exposure
+        errors[a : a + _BLOCK] = np.sqrt(np.clip(electrons, 0, None) + read_noise**2) / exposure
+    return frames, errors, truth

@@ -1,0 +1,62 @@
+"""simulate_frames: the stated noise model, per-frame truth, reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fgs_widgets.engine.crb import poisson_read_variance
+from fgs_widgets.engine.psf import gaussian2d
+from fgs_widgets.engine.simulate import fgs_like_parameters, simulate_frames
+
+ROW = np.array([3e3, 3.5, 3.2, 1.1, 0.8, 0.4, 30.0])
+
+
+def test_shapes_dtype_and_reproducible():
+    a = simulate_frames(500, seed=3)
+    b = simulate_frames(500, seed=3)
+    frames, errors, truth = a
+    assert frames.shape == errors.shape == (500, 8, 8) and truth.shape == (500, 7)
+    assert frames.dtype == errors.dtype == np.float32 and truth.dtype == np.float64
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(frames, simulate_frames(500, seed=4)[0])
+    p = fgs_like_parameters(np.random.default_rng(0), 10_000)
+    assert 1e3 <= p[:, 0].min() and p[:, 0].max() <= 1e5
+    assert 0.7 <= p[:, 3:5].min() and p[:, 3:5].max() <= 1.5
+
+
+def test_noise_is_poisson_plus_read_noise():
+    n = 20_000
+    frames, errors, _ = simulate_frames(n, ROW, read_noise=12.0, seed=1, dtype=np.float64)
+    clean = gaussian2d(ROW)
+    np.testing.assert_allclose(frames.mean(0), clean, atol=4 * np.sqrt(clean.max() / n) + 0.5)
+    variance = poisson_read_variance(ROW, 12.0)[0]
+    np.testing.assert_allclose(frames.var(0), variance, rtol=0.05)
+    np.testing.assert_allclose(errors, np.sqrt(np.clip(frames, 0, None) + 144.0))
+
+
+def test_exposure_gives_rates_and_per_frame_truth_is_used():
+    p = np.tile(ROW, (3000, 1))
+    p[:1500, 1] = 2.5
+    frames, _, truth = simulate_frames(params=p, exposure=0.0625, seed=2,
+                                       dtype=np.float64)
+    np.testing.assert_array_equal(truth, p)
+    assert truth is not p
+    # rates: the mean is unchanged, the variance is (model * t + RN²) / t²
+    variance = poisson_read_variance(ROW, 12.0, exposure=0.0625)[0]
+    np.testing.assert_allclose(frames[1500:].var(0), variance, rtol=0.12)
+    column = np.arange(8)
+    centroid = (frames.mean(1) * column).sum(1) / frames.mean(1).sum(1)
+    assert centroid[:1500].mean() < centroid[1500:].mean() - 0.5
+
+
+def test_generator_and_bad_arguments():
+    frames, _, truth = simulate_frames(7, lambda rng, n: np.tile(ROW, (n, 1)), seed=0)
+    assert frames.shape == (7, 8, 8) and (truth == ROW).all()
+    with pytest.raises(ValueError, match="n is required"):
+        simulate_frames(params=ROW)
+    with pytest.raises(ValueError, match=r"\(n, 7\)"):
+        simulate_frames(5, np.zeros((4, 7)))
+    with pytest.raises(ValueError, match="exposure"):
+        simulate_frames(5, ROW, exposure=0.0)
