@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import pandas as pd
 
 
@@ -37,7 +38,12 @@ class Behaviour:
     ignore_range: bool = False
     telemetry: dict[str, pd.DataFrame] = field(default_factory=dict)
     catalog: dict[str, str] = field(default_factory=dict)  # gs_id -> CSV text
+    telemetry_z: bool = False  # write EDB times as "...Z" (tz-aware ISO)
+    telemetry_type_column: str = "sqldataType"  # the real header's spelling
+    invoke_answer: bytes | None = None  # answer every invoke with these bytes (HTML, error)
     log: list[tuple[str, str, dict]] = field(default_factory=list)  # method, path, headers
+    invokes: list[dict] = field(default_factory=list)  # decoded invoke requests
+    column_configs: list[str] = field(default_factory=list)  # colConfigId of each call
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -77,10 +83,19 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode()
         path = urlparse(self.path).path
         if path.endswith("/portal/Mashup/Mashup.asmx/columnsconfig"):
-            self._send(200, json.dumps({"fileName": {"text": "File Name"}}).encode())
+            # astroquery posts "colConfigId=<service>" and keeps the answer per service
+            self.behaviour.column_configs.append(parse_qs(body).get("colConfigId", [""])[0])
+            config = {"fileName": {"text": "File Name", "vot.datatype": "char"},
+                      "fileSize": {"text": "File Size", "vot.datatype": "long"},
+                      "dataURI": {"text": "Data URI", "vot.datatype": "char"}}
+            self._send(200, json.dumps(config).encode())
         elif path.endswith("/api/v0/invoke"):
             request = json.loads(parse_qs(body)["request"][0])
-            self._send(200, json.dumps(self._invoke(request)).encode())
+            self.behaviour.invokes.append(request)
+            if self.behaviour.invoke_answer is not None:
+                self._send(200, self.behaviour.invoke_answer)
+            else:
+                self._send(200, json.dumps(self._invoke(request)).encode())
         else:
             self._send(404, b"{}")
 
@@ -90,14 +105,19 @@ class _Handler(BaseHTTPRequestHandler):
             return {"status": "ERROR", "msg": f"unknown service {request.get('service')}"}
         filters = {f["paramName"]: [str(v) for v in f["values"]]
                    for f in request["params"].get("filters", [])}
+        # discrete filters match the stored text exactly, as MAST's keyword tables do
+        # (the rows hold the header values, e.g. program "01534", observtn "002")
         rows = [r for r in b.rows
-                if all(str(int(r[k])) in [str(int(v)) for v in vals] if k in ("program", "observtn")
-                       else r.get(k) in vals for k, vals in filters.items())]
+                if all(str(r.get(k)) in vals for k, vals in filters.items())]
         size = min(int(request.get("pagesize") or b.page_size), b.page_size)
         page = int(request.get("page") or 1)
         pages = max(math.ceil(len(rows) / size), 1)
         chunk = rows[(page - 1) * size : page * size]
-        fields = [{"name": k, "type": "int" if isinstance(v, int) else "string"}
+        def kind(value) -> str:
+            return ("int" if isinstance(value, int) else "float" if isinstance(value, float)
+                    else "string")
+
+        fields = [{"name": k, "type": kind(v)}
                   for k, v in (b.rows[0] if b.rows else {"fileName": ""}).items()]
         return {"status": "COMPLETE", "msg": "", "fields": fields, "data": chunk,
                 "paging": {"page": page, "pageSize": size, "pagesFiltered": pages,
@@ -165,23 +185,33 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _telemetry(self, name: str) -> None:
+        """The EDB CSV as jwst.lib.engdb_mast's tests record it: CRLF lines, header
+        ``theTime,MJD,euvalue,sqldataType``, times like ``2021-05-21 23:59:59.816000``,
+        and the samples just before and after the range added ("bracketing")."""
         match = re.match(r"^([A-Z0-9_]+)-(\d{8}T\d{6})-(\d{8}T\d{6})\.csv$", name)
         if not match:
             self._send(400, b"bad request", "text/plain")
             return
         mnemonic, a, b_ = match.groups()
         table = self.behaviour.telemetry.get(mnemonic)
-        lines = ["theTime,MJD,euvalue,sqltype"]
+        lines = [f"theTime,MJD,euvalue,{self.behaviour.telemetry_type_column}"]
         if table is not None:
-            start = pd.Timestamp(a).tz_localize(None)
-            stop = pd.Timestamp(b_).tz_localize(None)
-            utc = pd.to_datetime(table["utc"]).dt.tz_localize(None)
-            sel = table[(utc >= start) & (utc <= stop)]
-            numeric = pd.api.types.is_float_dtype(table["value"])
-            for row, stamp in zip(sel.itertuples(), utc[sel.index], strict=True):
+            start, stop = pd.Timestamp(a), pd.Timestamp(b_)
+            utc = pd.to_datetime(table["utc"]).dt.tz_localize(None).reset_index(drop=True)
+            inside = np.flatnonzero(((utc >= start) & (utc <= stop)).to_numpy())
+            if len(inside):
+                first = max(int(inside[0]) - 1, 0)
+                last = min(int(inside[-1]) + 1, len(table) - 1)
+                numeric = pd.api.types.is_float_dtype(table["value"])
                 kind = "real" if numeric else "varchar"
-                lines.append(f"{stamp.isoformat()},{row.time:.8f},{row.value},{kind}")
-        self._send(200, ("\n".join(lines) + "\n").encode(), "text/csv")
+                for i in range(first, last + 1):
+                    stamp = utc[i].strftime("%Y-%m-%d %H:%M:%S.%f")
+                    if self.behaviour.telemetry_z:
+                        stamp = utc[i].isoformat() + "Z"
+                    value = table["value"].iloc[i]
+                    text = f"{value:.10f}" if numeric else value
+                    lines.append(f"{stamp},{table['time'].iloc[i]:.10f},{text},{kind}")
+        self._send(200, ("\r\n".join(lines) + "\r\n").encode(), "text/csv")
 
 
 class LoopbackServer:
@@ -193,7 +223,9 @@ class LoopbackServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll interval keeps shutdown() (every test's teardown) fast
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={
+            "poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> LoopbackServer:
         self.thread.start()
@@ -214,7 +246,7 @@ def serve_sample(behaviour: Behaviour, sample) -> None:
         header = fits.getheader(path)
         behaviour.rows.append({
             "fileName": path.name, "dataURI": uri, "fileSetName": path.parent.name,
-            "size": path.stat().st_size, "program": header["PROGRAM"],
+            "fileSize": path.stat().st_size, "program": header["PROGRAM"],
             "observtn": header["OBSERVTN"], "visit": header["VISIT"],
             "detector": header["DETECTOR"], "exp_type": header["EXP_TYPE"],
         })

@@ -183,24 +183,193 @@ def test_slow_download_can_be_cancelled(mast):
 
 
 def test_token_never_leaks(mast, sample, tmp_path, caplog, capsys):
+    import traceback
+
+    from fgs_widgets.archive import get_mnemonic
+
     secret = "tok-9f8e7d6c5b4a"
     mast.behaviour.require_token = secret
     caplog.set_level(logging.DEBUG)
     data = open_program(1534, token=secret)
     assert len(data) == len(sample.truth.time)
+    t0, t1 = data.time[0], data.time[-1]
+    assert len(get_mnemonic("SA_ZHGAUPST", t0, t1, token=secret))
+    products = find_products(1534, token=secret)
     messages = []
     mast.behaviour.require_token = "another"
     for call in (lambda: find_products(1534, token=secret),
-                 lambda: open_program(1534, observation=1, token=secret)):
+                 lambda: open_program(1534, observation=1, token=secret),
+                 lambda: download(products, tmp_path / "other", token=secret),
+                 lambda: get_mnemonic("INIS_FWMTRCURR", t0, t1, token=secret, cache=False)):
         with pytest.raises(ArchiveError) as info:
             call()
-        messages.append(str(info.value) + repr(info.value))
+        # the whole chain, as a notebook traceback would show it
+        messages.append("".join(traceback.format_exception(info.value)) + repr(info.value))
     out, err = capsys.readouterr()
     text = caplog.text + out + err + "".join(messages)
-    assert secret not in text
+    assert "HTTP 401" in text and secret not in text
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
     sent = [e[2].get("Authorization") for e in mast.behaviour.log]
     assert f"token {secret}" in sent  # it was used, just never shown or stored
     assert isinstance(data.products, pd.DataFrame)
+
+
+# -- query details ---------------------------------------------------------------------------
+
+
+def test_query_sends_astroquerys_columnsconfig_and_padded_filters(mast):
+    from astroquery.mast.discovery_portal import PortalAPI
+
+    # astroquery keeps column configs per service on the class: forget it to see the call
+    PortalAPI._column_configs.pop("Mast.Jwst.Filtered.GuideStar", None)
+    find_products(1534, observation=2, visit=1)
+    assert mast.behaviour.column_configs == ["Mast.Jwst.Filtered.GuideStar"]
+    request = mast.behaviour.invokes[0]
+    assert request["service"] == "Mast.Jwst.Filtered.GuideStar" and request["format"] == "json"
+    filters = {f["paramName"]: f["values"] for f in request["params"]["filters"]}
+    assert "01534" in filters["program"] and "002" in filters["observtn"]
+    assert filters["exp_type"] == ["FGS_FINEGUIDE"] and "001" in filters["visit"]
+    assert [r["page"] for r in mast.behaviour.invokes] == [1]
+
+
+def test_conf_change_redirects_astroquery_without_reimport(mast, sample):
+    other = Behaviour()
+    serve_sample(other, sample)
+    other.rows = other.rows[:1]
+    with LoopbackServer(other) as second, conf.set_temp("mast_server", second.url):
+        assert len(find_products(1534)) == 1
+    assert len(find_products(1534)) == 4  # back on the first server
+
+
+def test_uncal_level_derived_when_the_service_lists_cal_only(mast):
+    products = find_products(1534, calib_level=1)
+    assert all(n.endswith("_uncal.fits") for n in products["file_name"])
+    assert all(u.endswith("_uncal.fits") for u in products["uri"])
+    assert products["size"].isna().all()  # the cal size says nothing about the uncal file
+
+
+def test_guider_from_apername_and_int_columns(mast):
+    for row in mast.behaviour.rows:
+        row.pop("detector")
+        row.pop("fileSetName")
+        row["apername"] = "FGS2_FULL"
+    products = find_products(1534)
+    assert (products["guider"] == 2).all() and str(products["observation"].dtype) == "Int64"
+    assert products["folder"].isna().all()
+    mast.behaviour.rows[0]["apername"] = None  # guider unknown for this one: not a crash
+    assert len(find_products(1534, guider=2)) == 3
+
+
+def test_service_error_and_non_mast_answer(mast):
+    mast.behaviour.rows[0]["fileName"] = None  # a row without a name is skipped, not a crash
+    assert len(find_products(1534)) == 3
+    mast.behaviour.invoke_answer = b"<html>MAST is down for maintenance</html>"
+    with pytest.raises(ArchiveError, match="unexpected answer"):
+        find_products(1534)
+    mast.behaviour.invoke_answer = b'{"status": "ERROR", "msg": "Invalid filter observtn"}'
+    with pytest.raises(ArchiveError, match="Invalid filter observtn"):
+        find_products(1534)
+
+
+def test_hanging_server_times_out_quickly(mast):
+    import time
+
+    mast.behaviour.delay = 3.0
+    start = time.perf_counter()
+    with conf.override(timeout=0.3, retries=0), pytest.raises(MastUnreachable, match="timed out"):
+        find_products(1534)
+    assert time.perf_counter() - start < 2.0  # the socket timeout, not astroquery's poll loop
+
+
+# -- download edge cases ---------------------------------------------------------------------
+
+
+def test_second_download_skips_complete_files(mast):
+    products = find_products(1534, observation=1)
+    first = download(products)
+    assert sorted(first.downloaded) == sorted(products["file_name"])
+    before = len(mast.behaviour.log)
+    second = download(products)
+    assert second.downloaded == [] and sorted(second.skipped) == sorted(products["file_name"])
+    assert len(mast.behaviour.log) == before
+    assert [p.parent.name for p in second.paths] == list(products["folder"])
+    assert all(p.parent.parent.name == "JWST" for p in second.paths)
+
+
+def test_wrong_size_on_disk_is_downloaded_again(mast, sample):
+    products = find_products(1534, observation=2, visit=2)
+    path = download(products).paths[0]
+    path.write_bytes(b"corrupt")
+    again = download(products)
+    assert again.downloaded == [path.name] and path.read_bytes() == sample.paths[3].read_bytes()
+
+
+def test_stale_part_longer_than_the_server_file_restarts(mast, sample):
+    products = find_products(1534, observation=2, visit=2).assign(size=np.nan)  # size unknown
+    folder = conf.cache_dir / "mastDownload" / "JWST" / products["folder"][0]
+    folder.mkdir(parents=True)
+    part = folder / (products["file_name"][0] + ".part")
+    part.write_bytes(b"x" * (sample.paths[3].stat().st_size + 5))  # server answers 416
+    result = download(products)
+    assert result.paths[0].read_bytes() == sample.paths[3].read_bytes() and not part.exists()
+
+
+def test_announced_length_too_long_is_not_kept(mast):
+    products = find_products(1534, observation=2, visit=2)
+    mast.behaviour.wrong_length = True
+    with pytest.raises(PartialDownload):
+        download(products)
+    assert not list(conf.cache_dir.rglob("*_cal.fits"))
+
+
+def test_download_401_and_500(mast):
+    products = find_products(1534, observation=1)
+    mast.behaviour.require_token = "right"
+    with pytest.raises(AuthenticationError, match="HTTP 401") as info:
+        download(products, token="wrong")
+    assert products["file_name"][0] in str(info.value)
+    assert len([e for e in mast.behaviour.log if "Download" in e[1]]) == 1  # not per file
+    mast.behaviour.require_token, mast.behaviour.status = None, 500
+    with pytest.raises(PartialDownload, match="HTTP 500") as info:
+        download(products)
+    assert set(info.value.failed) == set(products["file_name"]) and info.value.paths == []
+
+
+def test_unreachable_download(mast):
+    products = find_products(1534, observation=1)
+    with conf.override(mast_server="http://127.0.0.1:9", retries=0), pytest.raises(
+            MastUnreachable, match="download of"):
+        download(products)
+
+
+def test_cancel_before_start_and_between_files(mast):
+    products = find_products(1534, observation=1)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(DownloadCancelled) as info:
+        download(products, cancel=cancel)
+    assert info.value.paths == [] and not list(conf.cache_dir.rglob("*.fits*"))
+    cancel.clear()
+
+    def stop_after_first(done, total, files_done, files_total):
+        if files_done == 1:
+            cancel.set()
+
+    with pytest.raises(DownloadCancelled) as info:
+        download(products, progress=stop_after_first, cancel=cancel)
+    assert [p.name for p in info.value.paths] == [products["file_name"][0]]
+    assert info.value.paths[0].exists()
+
+
+def test_symlinked_folder_cannot_redirect_writes(mast, tmp_path):
+    products = find_products(1534, observation=2, visit=2)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    jwst = conf.cache_dir / "mastDownload" / "JWST"
+    jwst.mkdir(parents=True)
+    (jwst / products["folder"][0]).symlink_to(outside)
+    with pytest.raises(UnsafeFileName, match="outside"):
+        download(products)
+    assert list(outside.iterdir()) == []

@@ -3,7 +3,12 @@
 Every value is read from the environment when used, so tests and users share
 one mechanism: set ``FGS_MAST_SERVER``, ``ENG_BASE_URL`` (as the JWST
 pipeline's own telemetry client does), ``FGS_GSC_URL`` or ``FGS_CACHE_DIR``,
-or assign ``conf.mast_server = ...``, or use ``with conf.override(...)``.
+or assign ``conf.mast_server = ...``, or use ``with conf.set_temp("mast_server", url):``
+/ ``with conf.override(mast_server=url):``.
+
+astroquery computes its MAST URLs when it is imported; `fgs_widgets.archive.mast`
+therefore sets them from this object on a fresh client right before each query,
+so changing ``conf`` takes effect immediately, also for astroquery.
 """
 
 from __future__ import annotations
@@ -15,17 +20,38 @@ from pathlib import Path
 
 __all__ = ["conf"]
 
-_DEFAULTS = {
+#: setting -> (environment variable, default); None defaults are derived (see properties)
+_DEFAULTS: dict[str, tuple[str, str | None]] = {
     "mast_server": ("FGS_MAST_SERVER", "https://mast.stsci.edu"),
     "eng_server": ("ENG_BASE_URL", None),  # None: the MAST server
     "gsc_url": ("FGS_GSC_URL", "https://gsss.stsci.edu/webservices/vo/CatalogSearch.aspx"),
-    "cache_dir": ("FGS_CACHE_DIR", None),  # None: ~/.cache/fgs_widgets
+    "cache_dir": ("FGS_CACHE_DIR", None),  # None: $XDG_CACHE_HOME or ~/.cache, /fgs_widgets
     "timeout": ("FGS_TIMEOUT", "60"),
+    "retries": ("FGS_RETRIES", "2"),
+    "edb_chunk_days": ("FGS_EDB_CHUNK_DAYS", "1.0"),
 }
 
 
 class _Conf:
-    """Archive settings; an attribute set here wins over the environment."""
+    """Archive settings; an attribute set here wins over the environment.
+
+    Attributes
+    ----------
+    mast_server : str
+        Base URL of MAST (query and download). Env ``FGS_MAST_SERVER``.
+    eng_server : str
+        Base URL of the engineering database. Env ``ENG_BASE_URL``; default the MAST server.
+    gsc_url : str
+        Guide Star Catalog ``CatalogSearch.aspx`` endpoint. Env ``FGS_GSC_URL``.
+    cache_dir : Path
+        Downloads, catalog and telemetry caches. Env ``FGS_CACHE_DIR``.
+    timeout : float
+        Seconds to wait for a server to connect or send data. Env ``FGS_TIMEOUT``.
+    retries : int
+        Retries of a failed connection (and of idempotent requests on 502/503/504).
+    edb_chunk_days : float
+        Longest telemetry range asked of the engineering DB in one request.
+    """
 
     def __init__(self) -> None:
         self._set: dict[str, object] = {}
@@ -35,6 +61,15 @@ class _Conf:
             return self._set[name]
         env, default = _DEFAULTS[name]
         return os.environ.get(env) or default
+
+    def _number(self, name: str, kind: type) -> float | int:
+        value = self._get(name)
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            env = _DEFAULTS[name][0]
+            raise ValueError(f"fgs_widgets setting {name} (env {env}) must be a number, "
+                             f"not {value!r}") from None
 
     @property
     def mast_server(self) -> str:
@@ -55,12 +90,25 @@ class _Conf:
     def cache_dir(self) -> Path:
         """Downloads, catalog and telemetry caches."""
         value = self._get("cache_dir")
-        return Path(value).expanduser() if value else Path.home() / ".cache" / "fgs_widgets"
+        if value:
+            return Path(value).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(base) / "fgs_widgets"
 
     @property
     def timeout(self) -> float:
         """Seconds to wait for a server to answer."""
-        return float(self._get("timeout"))
+        return float(self._number("timeout", float))
+
+    @property
+    def retries(self) -> int:
+        """Retries of failed connections."""
+        return int(self._number("retries", int))
+
+    @property
+    def edb_chunk_days(self) -> float:
+        """Longest engineering-DB range per request (days)."""
+        return float(self._number("edb_chunk_days", float))
 
     def __setattr__(self, name: str, value: object) -> None:
         if name.startswith("_"):
@@ -70,18 +118,30 @@ class _Conf:
         else:
             raise AttributeError(f"unknown setting {name!r}; settings: {', '.join(_DEFAULTS)}")
 
+    def reset(self, name: str | None = None) -> None:
+        """Forget values set in Python (one setting or all): the environment/default applies."""
+        if name is None:
+            self._set.clear()
+        else:
+            self._set.pop(name, None)
+
     @contextlib.contextmanager
     def override(self, **values: object) -> Iterator[_Conf]:
         """Temporarily change settings (``with conf.override(mast_server=url): ...``)."""
         unknown = set(values) - set(_DEFAULTS)
         if unknown:
-            raise AttributeError(f"unknown setting(s) {sorted(unknown)}")
+            raise AttributeError(f"unknown setting(s) {sorted(unknown)}; "
+                                 f"settings: {', '.join(_DEFAULTS)}")
         saved = dict(self._set)
         self._set.update(values)
         try:
             yield self
         finally:
             self._set = saved
+
+    def set_temp(self, name: str, value: object) -> contextlib.AbstractContextManager[_Conf]:
+        """astroquery-style spelling of `override` for one setting."""
+        return self.override(**{name: value})
 
     def __repr__(self) -> str:
         items = ", ".join(f"{k}={getattr(self, k)!r}" for k in _DEFAULTS)

@@ -1,9 +1,19 @@
-"""Errors of the archive layer: each says what failed and what to do."""
+"""Errors of the archive layer: each says what failed and what to do.
+
+All derive from `ArchiveError`, so ``except ArchiveError`` catches every
+service problem while programming errors (ValueError for bad arguments) pass.
+No message ever contains a token.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = ["ArchiveError", "AuthenticationError", "DownloadCancelled", "MastUnreachable",
            "NoFineGuideData", "PartialDownload", "TelemetryError", "UnsafeFileName"]
+
+_OFFLINE = ("use read_fine_guide on local files or the sample program "
+            "(fgs_widgets.archive.sample_program()) to work offline")
 
 
 class ArchiveError(RuntimeError):
@@ -11,13 +21,21 @@ class ArchiveError(RuntimeError):
 
 
 class MastUnreachable(ArchiveError):
-    """The service could not be reached (no network, DNS, refused, timed out)."""
+    """The service could not be reached (no network, DNS, refused, timed out).
 
-    def __init__(self, what: str, detail: str = ""):
+    Parameters
+    ----------
+    what : str
+        The service and its URL, e.g. ``"MAST (https://mast.stsci.edu)"``.
+    detail : str
+        Why (``"timed out after 60 s"``, ``"ConnectionError"``).
+    advice : str, optional
+        What to do instead; default: work on local files or the sample program.
+    """
+
+    def __init__(self, what: str, detail: str = "", advice: str | None = None):
         extra = f" ({detail})" if detail else ""
-        super().__init__(
-            f"{what} unreachable{extra} — use read_fine_guide on local files or the sample "
-            "program (fgs_widgets.archive.sample_program()) to work offline")
+        super().__init__(f"{what} unreachable{extra} — {advice or _OFFLINE}")
 
 
 class AuthenticationError(ArchiveError):
@@ -25,7 +43,7 @@ class AuthenticationError(ArchiveError):
 
 
 class NoFineGuideData(ArchiveError):
-    """The query matched no fine-guide files."""
+    """The query matched no fine-guide files (the message names the filters)."""
 
 
 class UnsafeFileName(ArchiveError):
@@ -33,7 +51,17 @@ class UnsafeFileName(ArchiveError):
 
 
 class DownloadCancelled(ArchiveError):
-    """The user cancelled a download; completed files are kept."""
+    """The user cancelled a download; completed files are kept.
+
+    Attributes
+    ----------
+    paths : list of Path
+        Files complete before the cancel (usable with ``read_fine_guide``).
+    """
+
+    def __init__(self, message: str, paths: list[Path] | None = None):
+        super().__init__(message)
+        self.paths = list(paths or [])
 
 
 class PartialDownload(ArchiveError):
@@ -51,8 +79,9 @@ class PartialDownload(ArchiveError):
         self.paths, self.failed = list(paths), dict(failed)
         reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())
         super().__init__(f"{len(failed)} of {len(paths) + len(failed)} file(s) failed to "
-                         f"download ({reasons}); the {len(paths)} good one(s) are kept — run "
-                         "again to retry the rest")
+                         f"download ({reasons}); the {len(paths)} good one(s) are kept "
+                         "(read them with read_fine_guide(error.paths)) — run again to retry "
+                         "the rest")
 
 
 class TelemetryError(ArchiveError):

@@ -6,37 +6,73 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from .config import conf
 from .errors import ArchiveError, AuthenticationError, MastUnreachable
 
-__all__ = ["check_response", "session"]
+__all__ = ["add_default_timeout", "check_response", "session", "unreachable"]
 
 
-def session(retries: int = 2) -> requests.Session:
-    """A requests session retrying idempotent requests on connection errors and 502/503/504."""
+class _TimeoutAdapter(HTTPAdapter):
+    """An adapter that applies a default timeout to requests that set none.
+
+    astroquery's portal requests pass no socket timeout, so a server that
+    accepts the connection and never answers would hang the kernel forever.
+    """
+
+    def __init__(self, timeout: float, **kwargs) -> None:
+        self.default_timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(self, request, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().send(request, **kwargs)
+
+
+def _retry(retries: int) -> Retry:
+    # connect errors are retried for every method (nothing was sent); reads and
+    # 502/503/504 only for idempotent GET/HEAD
+    return Retry(total=retries, connect=retries, read=retries, backoff_factor=0.2,
+                 status_forcelist=(502, 503, 504), allowed_methods=("GET", "HEAD"),
+                 raise_on_status=False)
+
+
+def session(retries: int | None = None) -> requests.Session:
+    """A requests session with retries and ``conf.timeout`` as the default timeout."""
     s = requests.Session()
-    retry = Retry(total=retries, connect=retries, read=retries, backoff_factor=0.2,
-                  status_forcelist=(502, 503, 504), allowed_methods=("GET", "HEAD"),
-                  raise_on_status=False)
-    adapter = HTTPAdapter(max_retries=retry)
+    add_default_timeout(s, retries)
+    s.headers["User-Agent"] = "fgs_widgets"
+    return s
+
+
+def add_default_timeout(s: requests.Session, retries: int | None = None) -> requests.Session:
+    """Mount retrying adapters with ``conf.timeout`` as default on an existing session."""
+    adapter = _TimeoutAdapter(conf.timeout, max_retries=_retry(
+        conf.retries if retries is None else retries))
     s.mount("http://", adapter)
     s.mount("https://", adapter)
-    s.headers["User-Agent"] = "fgs_widgets"
     return s
 
 
 def check_response(response: requests.Response, what: str, auth_hint: str = "") -> None:
     """Raise a user-facing ArchiveError for an HTTP error status (the token never appears)."""
     if response.status_code in (401, 403):
+        meaning = ("the MAST token is missing or invalid" if response.status_code == 401
+                   else "the MAST token lacks rights")
         raise AuthenticationError(
-            f"{what}: HTTP {response.status_code} — the MAST token is missing, invalid or lacks "
-            f"rights{auth_hint}. Create one at https://auth.mast.stsci.edu/token and pass "
-            "token=... or set MAST_API_TOKEN")
+            f"{what}: HTTP {response.status_code} — {meaning}{auth_hint}. Create a token at "
+            "https://auth.mast.stsci.edu/token and pass token=... or set MAST_API_TOKEN")
     if response.status_code >= 400:
         raise ArchiveError(f"{what}: HTTP {response.status_code} {response.reason}; "
                            "the service may be down — try again later")
 
 
-def unreachable(what: str, exc: Exception) -> MastUnreachable:
+def unreachable(what: str, exc: BaseException, advice: str | None = None) -> MastUnreachable:
+    """The `MastUnreachable` error for a connection failure or timeout.
+
+    Only the exception's type goes into the message, not its text: requests'
+    texts repeat the full URL, query included.
+    """
     timed_out = isinstance(exc, (requests.Timeout, TimeoutError))
-    kind = "timed out" if timed_out else type(exc).__name__
-    return MastUnreachable(what, kind)
+    kind = f"timed out after {conf.timeout:g} s" if timed_out else type(exc).__name__
+    return MastUnreachable(what, kind, advice)

@@ -1,10 +1,15 @@
 """Query MAST for a program's fine-guide files through astroquery.
 
-Uses astroquery's MAST portal client (``Mast.service_request_async`` on the
+Uses astroquery's MAST portal client (``Mast.service_request`` on the
 ``Mast.Jwst.Filtered.GuideStar`` service): it fetches the columns config,
-posts the request and follows paging.  The server comes from `conf`; because
-astroquery computes its URLs at import time, they are set on a fresh client
-for each call.
+posts the request and follows the server's paging.  The server comes from
+`conf`; because astroquery computes its URLs at import time, they are set on a
+fresh client for each call (one mechanism for users and tests).
+
+The token goes into that client's own session as an ``Authorization`` header
+rather than through ``Mast.login``: login would first call MAST's ``whoami``
+service (one more round trip that fails offline) and keeps the token in a
+cookie of a long-lived object.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ import requests
 
 from .config import conf
 from .errors import ArchiveError, NoFineGuideData
-from .http import check_response, unreachable
-from .names import parse_file_name
+from .http import add_default_timeout, check_response, unreachable
+from .names import parse_file_name, parse_folder_name
 from .tokens import Token, resolve_token
 
-__all__ = ["SERVICE", "find_products"]
+__all__ = ["PRODUCT_COLUMNS", "SERVICE", "find_products"]
 
 SERVICE = "Mast.Jwst.Filtered.GuideStar"
 PRODUCT_COLUMNS = ("file_name", "uri", "size", "program", "observation", "visit", "guider",
                    "segment", "start", "folder")
+_LEVEL_SUFFIX = {2: "_cal.fits", 1: "_uncal.fits"}
 
 
 def _client(token: Token):
@@ -37,15 +43,29 @@ def _client(token: Token):
     portal.MAST_REQUEST_URL = server + "/api/v0/invoke"
     portal.COLUMNS_CONFIG_URL = server + "/portal/Mashup/Mashup.asmx/columnsconfig"
     portal.MAST_DOWNLOAD_URL = server + "/api/v0.1/Download/file"
-    portal.TIMEOUT = conf.timeout
+    portal.MAST_BUNDLE_URL = server + "/api/v0.1/Download/bundle"
+    portal.TIMEOUT = conf.timeout  # astroquery's limit on the whole (polled, paged) query
+    # astroquery sends its portal requests without a socket timeout: add one
+    add_default_timeout(client._session)
     if token:
-        # the header is set on this client's own session only; nothing is stored or logged
+        # on this client's own session only; nothing is stored or logged
         client._session.headers.update(token.header())
     return client
 
 
-def _number(value) -> int | None:
-    return None if value is None else int(str(value).strip())
+def _number(value, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a number (e.g. 1534 or '01534'), not {value!r}") from None
+
+
+def _filter(name: str, value: int, width: int) -> dict:
+    # MAST stores the header text ('01534', '002'); send the plain number as well so the
+    # filter matches whichever spelling the service compares against
+    return {"paramName": name, "values": sorted({f"{value:0{width}d}", str(value)})}
 
 
 def find_products(program: int | str, *, observation: int | str | None = None,
@@ -57,65 +77,88 @@ def find_products(program: int | str, *, observation: int | str | None = None,
     Parameters
     ----------
     program : int or str
-    observation, visit, guider : optional
-        Filters (visit needs observation).
+        Program id (``1534`` or ``"01534"``).
+    observation, visit, guider : int or str, optional
+        Filters (visit needs observation; guider is 1 or 2).
     calib_level : {2, 1}
-        2 for ``_cal`` files, 1 for ``_uncal``.
-    token : str, optional
+        2 for ``_cal`` files, 1 for ``_uncal``.  The service may list one level
+        only; the other level's name and URI are then derived from it (size unknown).
+    token : str or Token, optional
         For proprietary data (else ``MAST_API_TOKEN`` or astroquery's keyring).
 
     Returns
     -------
     pandas.DataFrame
-        file_name, uri, size (bytes, NaN if the service does not say), program,
-        observation, visit, guider, segment, start (UTC), folder (MAST folder
-        name when the service gives one); sorted by start.
+        ``file_name, uri, size`` (bytes, NaN if unknown), ``program, observation,
+        visit, guider, segment, start`` (UTC, from the file name), ``folder`` (MAST
+        folder name when the service gives one); one row per file, sorted by start.
 
     Raises
     ------
-    MastUnreachable, AuthenticationError, NoFineGuideData, ArchiveError
+    MastUnreachable
+        No connection or no answer within ``conf.timeout``.
+    AuthenticationError
+        HTTP 401/403 (token missing, invalid, or without rights for the program).
+    NoFineGuideData
+        Nothing matched (the message names the filters).
+    ArchiveError
+        Any other service error.
     """
-    program_n = _number(program)
-    observation_n, visit_n, guider_n = _number(observation), _number(visit), _number(guider)
+    program_n = _number(program, "program")
+    observation_n, visit_n = _number(observation, "observation"), _number(visit, "visit")
+    guider_n = _number(guider, "guider")
+    if program_n is None:
+        raise ValueError("program is required, e.g. find_products(1534)")
     if visit_n is not None and observation_n is None:
         raise ValueError("visit needs observation: visits are numbered within an observation")
-    if calib_level not in (1, 2):
+    if calib_level not in _LEVEL_SUFFIX:
         raise ValueError(f"calib_level must be 1 (uncal) or 2 (cal), not {calib_level!r}")
-    filters = [{"paramName": "program", "values": [str(program_n)]},
+    if guider_n not in (None, 1, 2):
+        raise ValueError(f"guider must be 1 or 2, not {guider!r}")
+    filters = [_filter("program", program_n, 5),
                {"paramName": "exp_type", "values": ["FGS_FINEGUIDE"]}]
     if observation_n is not None:
-        filters.append({"paramName": "observtn", "values": [str(observation_n)]})
+        filters.append(_filter("observtn", observation_n, 3))
+    if visit_n is not None:
+        filters.append(_filter("visit", visit_n, 3))
     params = {"columns": "*", "filters": filters}
     client = _client(resolve_token(token))
     what = f"MAST ({conf.mast_server})"
     try:
+        from astroquery.exceptions import RemoteServiceError
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # astroquery's NoResultsWarning: we raise instead
-            responses = client.service_request_async(SERVICE, params)
-            table = client._portal_api_connection._parse_result(responses)
+            table = client.service_request(SERVICE, params)
     except requests.HTTPError as exc:
         check_response(exc.response, what, f" for program {program_n}")
-        raise
+        raise ArchiveError(f"{what}: {exc}") from exc
     except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
         raise unreachable(what, exc) from exc
-    except (ValueError, KeyError) as exc:
-        raise ArchiveError(f"{what}: unexpected answer to the {SERVICE} query ({exc})") from exc
+    except RemoteServiceError as exc:
+        raise ArchiveError(f"{what}: the {SERVICE} query failed: {exc}") from exc
+    except (ValueError, KeyError) as exc:  # not JSON, or JSON without fields/data
+        raise ArchiveError(f"{what}: unexpected answer to the {SERVICE} query ({exc}); "
+                           "is conf.mast_server a MAST server?") from exc
     rows = table.to_pandas() if len(table) else pd.DataFrame()
     products = _products(rows, calib_level)
     asked = {"program": program_n, "observation": observation_n, "visit": visit_n,
              "guider": guider_n}
-    for column in ("observation", "visit", "guider"):
-        if asked[column] is not None and len(products):
-            products = products[products[column] == asked[column]]
+    for column, value in asked.items():
+        if value is not None and len(products):
+            # checked here too: the service may ignore a filter, and guider is not one
+            products = products[products[column].eq(value).fillna(False).astype(bool)]
     if products.empty:
         said = ", ".join(f"{k}={v}" for k, v in asked.items() if v is not None)
-        level = "cal" if calib_level == 2 else "uncal"
+        level = _LEVEL_SUFFIX[calib_level].removesuffix(".fits").lstrip("_")
         raise NoFineGuideData(f"MAST has no fine-guide (_gs-fg_ {level}) files for {said}; "
-                              "check the program id and filters, or that the data are public")
+                              "check the program id and filters, that the data are public, "
+                              "or pass a token with rights to them")
     return products.sort_values(["start", "file_name"]).reset_index(drop=True)
 
 
 def _field(rows: pd.DataFrame, *names: str) -> pd.Series | None:
+    """First column of ``rows`` matching one of ``names`` (case-insensitive), else None."""
     lower = {c.lower(): c for c in rows.columns}
     for name in names:
         if name.lower() in lower:
@@ -123,36 +166,64 @@ def _field(rows: pd.DataFrame, *names: str) -> pd.Series | None:
     return None
 
 
+def _text(series: pd.Series | None, i: int) -> str | None:
+    if series is None:
+        return None
+    value = series.iloc[i]
+    if value is None or value is np.ma.masked or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _guider(detector: str | None, aperture: str | None, folder: str | None) -> int | None:
+    if detector and detector.upper().startswith("GUIDER") and detector[-1] in "12":
+        return int(detector[-1])
+    if aperture and aperture.upper().startswith(("FGS1", "FGS2")):
+        return int(aperture[3])
+    parsed = parse_folder_name(folder) if folder else None
+    return parsed.guider if parsed else None
+
+
 def _products(rows: pd.DataFrame, calib_level: int) -> pd.DataFrame:
-    if rows.empty or _field(rows, "fileName") is None:
+    """One row per fine-guide file of the requested level, fields parsed from names."""
+    names = _field(rows, "fileName", "filename") if not rows.empty else None
+    if names is None:
         return pd.DataFrame(columns=list(PRODUCT_COLUMNS))
-    suffix = "_cal.fits" if calib_level == 2 else "_uncal.fits"
-    names = _field(rows, "fileName").astype(str).str.strip()
+    want = _LEVEL_SUFFIX[calib_level]
+    other = _LEVEL_SUFFIX[3 - calib_level]
     uris = _field(rows, "dataURI")
-    sizes = _field(rows, "size", "fileSize", "filesize")
-    folders = _field(rows, "fileSetName", "obs_id", "obsid")
-    records = []
-    for i, name in enumerate(names):
-        if not name.endswith(suffix) or "_gs-fg_" not in name:
+    sizes = _field(rows, "fileSize", "size", "filesize")
+    folders = _field(rows, "fileSetName", "obs_id")
+    detectors, apertures = _field(rows, "detector"), _field(rows, "apername")
+    records: dict[str, dict] = {}
+    for i in range(len(rows)):
+        listed = _text(names, i) or ""
+        base = listed.rsplit("/", 1)[-1]
+        if "_gs-fg_" not in base or not base.endswith((want, other)):
             continue
+        native = base.endswith(want)
+        # keep the server's name as given (download() refuses anything that is not a plain
+        # name); only the level suffix is swapped when the service lists the other level
+        name = listed if native else listed.removesuffix(other) + want
+        if name in records and not native:
+            continue  # the row listing this level itself wins
+        uri = _text(uris, i) or f"mast:JWST/product/{base}"
+        if not native:
+            uri = uri.removesuffix(other) + want
+        size = pd.to_numeric(_text(sizes, i), errors="coerce") if native else np.nan
         parsed = parse_file_name(name.rsplit("/", 1)[-1])
-        uri = str(uris.iloc[i]) if uris is not None else f"mast:JWST/product/{name}"
-        detector = _field(rows, "detector")
-        guider = None
-        if detector is not None and str(detector.iloc[i]).upper().startswith("GUIDER"):
-            guider = int(str(detector.iloc[i])[-1])
-        elif folders is not None and str(folders.iloc[i]).endswith(("guider1", "guider2")):
-            guider = int(str(folders.iloc[i])[-1])
-        size = pd.to_numeric(sizes.iloc[i], errors="coerce") if sizes is not None else np.nan
-        records.append({
+        folder = _text(folders, i)
+        records[name] = {
             "file_name": name, "uri": uri, "size": size,
             "program": parsed.program if parsed else None,
             "observation": parsed.observation if parsed else None,
-            "visit": parsed.visit if parsed else None, "guider": guider,
+            "visit": parsed.visit if parsed else None,
+            "guider": _guider(_text(detectors, i), _text(apertures, i), folder),
             "segment": parsed.segment if parsed else None,
             "start": pd.Timestamp(parsed.start) if parsed else pd.NaT,
-            "folder": str(folders.iloc[i]) if folders is not None else None,
-        })
-    return pd.DataFrame(records, columns=list(PRODUCT_COLUMNS))
-
-
+            "folder": folder,
+        }
+    table = pd.DataFrame(list(records.values()), columns=list(PRODUCT_COLUMNS))
+    integers = ("program", "observation", "visit", "guider", "segment")
+    return table.astype(dict.fromkeys(integers, "Int64"))

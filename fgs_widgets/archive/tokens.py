@@ -28,6 +28,7 @@ class Token:
         return self._value
 
     def header(self) -> dict[str, str]:
+        """``{"Authorization": "token <T>"}``, or ``{}`` without a token."""
         return {"Authorization": f"token {self._value}"} if self._value else {}
 
     def __repr__(self) -> str:
@@ -36,7 +37,14 @@ class Token:
     __str__ = __repr__
 
     def __reduce__(self):  # never pickled into a file or a ray object by accident
-        raise TypeError("a MAST token is not serializable")
+        raise TypeError("a MAST token is not serializable; pass it to each call instead")
+
+    # copies are harmless (same process) and some libraries deep-copy arguments
+    def __copy__(self) -> Token:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Token:
+        return self
 
 
 def _keyring_token() -> str | None:
