@@ -60,13 +60,25 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
         wait_for_file_line(log, lambda line: line == "cursor 3")
 
         # zoom: the mouse wheel over a time-series panel narrows the session's window
+        # (scrolled into view first: a wheel at coordinates outside the viewport hits nothing;
+        # retried because bqplot attaches its PanZoom handlers only once the figure is drawn)
         panel = page.locator(".fgs-timeseries-panel").first
-        box = panel.bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-        for _ in range(4):
-            page.mouse.wheel(0, -200)
-            page.wait_for_timeout(150)
-        window = wait_for_file_line(log, lambda line: line.startswith("window (") )
+        panel.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        for attempt in range(5):
+            box = panel.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+            for _ in range(4):
+                page.mouse.wheel(0, -200)
+                page.wait_for_timeout(150)
+            try:
+                window = wait_for_file_line(log, lambda line: line.startswith("window ("),
+                                            timeout=8.0)
+                break
+            except AssertionError:
+                page.screenshot(path=str(ARTIFACTS / f"app-zoom-attempt-{attempt}.png"))
+                if attempt == 4:
+                    raise
         start, stop = (float(v) for v in window[len("window ("):-1].split(","))
         assert 0 < (stop - start) * 86400 < 1400  # narrower than the 24-minute program
 
