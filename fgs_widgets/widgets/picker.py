@@ -34,10 +34,11 @@ class ProgramPicker(W.VBox):
         self.guider = W.Dropdown(options=[("all", None), ("1", 1), ("2", 2)],
                                  description="guider", layout=W.Layout(width="170px"))
         self.open_button = W.Button(description="Download & open", button_style="primary",
-                                    icon="download")
+                                    icon="download", layout=W.Layout(width="170px"))
         self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
         self.progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="260px"))
-        self.sample_button = W.Button(description="Use sample program", icon="star")
+        self.sample_button = W.Button(description="Use sample program", icon="star",
+                                      layout=W.Layout(width="180px"))
         self.sample_button.add_class("fgs-use-sample")
         self.path = W.Text(placeholder="folder, file or glob of *_gs-fg_*_cal.fits",
                            description="local", layout=W.Layout(width="420px"))

@@ -100,10 +100,11 @@ class TimeseriesViewer(W.VBox):
                                      layout=W.Layout(width="90px"))
         self.mode_buttons = W.ToggleButtons(options=[("pan/zoom", "zoom"), ("pick frame", "pick")],
                                             style={"button_width": "90px"})
-        self.reset_button = W.Button(description="reset zoom", layout=W.Layout(width="100px"))
+        self.reset_button = W.Button(description="reset zoom", layout=W.Layout(width="120px"))
         self.status = W.HTML()
         self.figures = W.VBox(layout=W.Layout(width="100%"))
-        controls = W.HBox([self.selector, W.VBox([self.binned_box, self.reset_button]),
+        controls = W.HBox([self.selector, W.VBox([self.binned_box, self.reset_button],
+                                                 layout=W.Layout(min_width="125px")),
                            self.mode_buttons, self.status])
         super().__init__([controls, self.figures], **kwargs)
         self.add_class("fgs-timeseries")

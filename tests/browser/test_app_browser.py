@@ -48,7 +48,11 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
             "() => document.querySelector('.fgs-fv-readout')?.innerText.startsWith('frame 0 ')",
             timeout=30_000)
 
-        page.locator(".fgs-app").first.screenshot(path=str(ARTIFACTS / "app-full-range.png"))
+        # a page screenshot with the plots in view: an element screenshot of the App, taller
+        # than the viewport, is stitched from JupyterLab's inner scroller and comes out garbled
+        page.locator(".fgs-timeseries-panel").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "app-full-range.png"))
 
         # scrub: three steps forward in the browser move the Python cursor to 3
         step = page.locator(".fgs-fv-step-forward").first
