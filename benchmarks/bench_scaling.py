@@ -76,10 +76,12 @@ def main() -> None:
     print(f"{n:,} frames + ERR = {payload / 1e6:.0f} MB, {chunks} chunks of {chunk:,}")
 
     fit_chunk(frames[:2_000], errors[:2_000], parallel=False)  # numba compile/cache load
-    t = time.perf_counter()
-    fit_chunk(frames[:chunk], errors[:chunk], parallel=False)
-    t_chunk = time.perf_counter() - t
-    print(f"one chunk on one core (single-threaded kernel): {t_chunk:.3f} s "
+    t_chunk = np.inf
+    for _ in range(3):  # best of 3: the machine is shared
+        t = time.perf_counter()
+        fit_chunk(frames[:chunk], errors[:chunk], parallel=False)
+        t_chunk = min(t_chunk, time.perf_counter() - t)
+    print(f"one chunk on one core (single-threaded kernel, best of 3): {t_chunk:.3f} s "
           f"({chunk / t_chunk:,.0f} frames/s per core)")
 
     results = {}
@@ -90,21 +92,21 @@ def main() -> None:
               f"= {n / elapsed:,.0f} frames/s")
     same = np.allclose(results[1][1], results[2][1], rtol=0, atol=1e-9, equal_nan=True)
     t1, t2 = results[1][0], results[2][0]
-    print(f"speed-up 1 -> 2 workers: {t1 / t2:.2f}x (ideal 2.00x); identical results: {same}")
+    print(f"speed-up 1 -> 2 workers: {t1 / t2:.2f}x; identical results: {same}")
 
-    t = time.perf_counter()
     import ray
 
     from fgs_widgets.engine.executor import ensure_ray
 
     ensure_ray(num_cpus=1)
-    ray.put(frames)
-    ray.put(errors)
+    t = time.perf_counter()
+    refs = [ray.put(frames), ray.put(errors)]
     put = time.perf_counter() - t
+    del refs
     ray.shutdown()
-    overhead = max((t1 - chunks * t_chunk) / chunks, 0.0)
-    print(f"overhead per task (1-worker run): {overhead * 1e3:.0f} ms; ray.put of frames+ERR "
-          f"(with a start-up) {put:.1f} s")
+    overhead = max((t1 - put - chunks * t_chunk) / chunks, 0.0)
+    print(f"ray.put of frames+ERR: {put:.2f} s ({payload / put / 1e6:,.0f} MB/s); overhead per "
+          f"task beyond put and compute (1-worker run): {overhead * 1e3:.0f} ms")
 
     full_n = 1_000_000
     full_chunks = math.ceil(full_n / chunk)
