@@ -493,15 +493,89 @@ def fit_chunk_serial(frames, errors, use_errors, initial, use_initial, max_iter,
                frames.shape[0], out)
 
 
+#: the windowed centroid's window variance, in units of the star's own (moments) variance
+WINDOW_WIDEN = 3.0
+#: stars with a marginal variance below this (px², sigma < 0.85 px) keep plain moments: the
+#: pixel grid aliases the product of a narrow star and its window into a centroid bias
+#: (noiseless, 3x window: 2e-4 px at sigma 0.85, 4e-3 px at 0.7, against 4e-4 px plain)
+WINDOW_MIN_VARIANCE = 0.72
+
+
+@nb.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _gaussian_window(w, centre, var):
+    """exp(-(c - centre)² / (2 var)) for c = 0..7 by recurrence (3 exps instead of 8)."""
+    g = math.exp(-0.5 * centre * centre / var)
+    ratio = math.exp((2.0 * centre - 1.0) / (2.0 * var))
+    step = math.exp(-1.0 / var)
+    for c in range(8):
+        w[c] = g
+        g *= ratio
+        ratio *= step
+
+
+@nb.njit(cache=True, fastmath=FASTMATH)
+def windowed_centroid(frame, p, wx, wy):
+    """Move the centroid in ``p`` (from `moments`) to a Gaussian-windowed centroid.
+
+    Plain moments weight every pixel alike, so for faint stars the noise of
+    the pixels far from the star dominates.  A separable Gaussian window at
+    the moments' centroid, with WINDOW_WIDEN times the star's marginal
+    variance per axis, down-weights them.  For a Gaussian star of variance s²
+    and a window of variance w² at x_k, the windowed centroid is
+    (x0 w² + x_k s²) / (s² + w²), so one step of gain 1 + s²/w² lands on x0.
+    The pixel grid aliases the product of star and window into a centroid
+    bias that grows fast for undersampled stars: a 3x window keeps it below
+    2e-4 px down to sigma 0.85 px, and narrower stars (`WINDOW_MIN_VARIANCE`)
+    keep their plain moments.  So does a frame with a NaN pixel: a missing
+    pixel near the core would pull the windowed centroid away from it.
+    """
+    x, y = p[1], p[2]
+    if not (x == x):
+        return
+    ct, st = math.cos(p[5]), math.sin(p[5])
+    a2, b2 = p[3] * p[3], p[4] * p[4]
+    vxx = a2 * ct * ct + b2 * st * st
+    vyy = a2 * st * st + b2 * ct * ct
+    if not min(vxx, vyy) >= WINDOW_MIN_VARIANCE:
+        return
+    vxx, vyy = min(vxx, 4.0), min(vyy, 4.0)
+    _gaussian_window(wx, x, WINDOW_WIDEN * vxx)
+    _gaussian_window(wy, y, WINDOW_WIDEN * vyy)
+    bkg = p[6]
+    s = sx = sy = 0.0
+    for r in range(8):
+        s_row = sx_row = 0.0
+        for c in range(8):
+            wd = wx[c] * (frame[r, c] - bkg)
+            s_row += wd
+            sx_row += wd * c
+        s += wy[r] * s_row
+        sx += wy[r] * sx_row
+        sy += wy[r] * s_row * r
+    if not s > 0.0:  # also a NaN pixel: NaN runs through the sums (FASTMATH keeps NaNs)
+        return
+    gain = 1.0 + 1.0 / WINDOW_WIDEN
+    nx, ny = x + gain * (sx / s - x), y + gain * (sy / s - y)
+    if -1.0 < nx < 8.0 and -1.0 < ny < 8.0:
+        p[1], p[2] = nx, ny
+
+
 @nb.njit(cache=True, parallel=True, fastmath=FASTMATH)
-def moments_chunk(frames, out, n_blocks):
-    """`moments` of every frame into the columns of out (7, n) float64 (the quick fit)."""
+def moments_chunk(frames, out, n_blocks, window):
+    """`moments` of every frame into the columns of out (7, n) float64 (the quick fit).
+
+    With `window` the centroids are refined by `windowed_centroid`.
+    """
     n = frames.shape[0]
     n_blocks = max(min(n, n_blocks), 1)
     for blk in nb.prange(n_blocks):
         corner = np.empty(12)
         p = np.empty(7)
+        wx = np.empty(8)
+        wy = np.empty(8)
         for k in range(blk * n // n_blocks, (blk + 1) * n // n_blocks):
             moments(frames[k], corner, p, False)
+            if window:
+                windowed_centroid(frames[k], p, wx, wy)
             for i in range(7):
                 out[i, k] = p[i]
