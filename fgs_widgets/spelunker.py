@@ -41,6 +41,12 @@ _FG_TABLE_NAMES = {
     "segment": "dir_seg",
 }
 
+#: spelunker's panel layout of timeseries_list_plot: (row, column) -> series
+_LIST_LAYOUT = {(0, 0): "x_mean", (0, 1): "y_mean", (1, 0): "x_stddev", (1, 1): "y_stddev",
+                (2, 0): "amplitude", (2, 1): "theta", (3, 0): "offset", (3, 1): "flux"}
+_UNITS = {"x_mean": "pixel", "y_mean": "pixel", "x_stddev": "pixel", "y_stddev": "pixel",
+          "theta": "radians", "amplitude": "DN/s", "offset": "DN/s", "flux": "DN/s"}
+
 
 def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and value in (_UNSET, ""))
@@ -54,6 +60,32 @@ def _number(value: Any, name: str) -> int | None:
         return int(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number; give it as 2 or '2'") from None
+
+
+def _with_spelunker_columns(table: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Add spelunker's column names to a guide-star table (ours stay as they are).
+
+    ``guidestar_catalog_id``, ``GAIAdr3sourceID``, ``Jmag``, ``Hmag`` (NaN
+    where the catalog did not answer) and ``int_start``/``int_stop``: the
+    MJD range in which each star guided.
+    """
+    table = table.copy()
+    table.insert(0, "guidestar_catalog_id", table["gs_id"].astype(str))
+
+    def first(*needles: str) -> pd.Series:
+        for column in table.columns:
+            if all(n in column.lower() for n in needles):
+                return table[column]
+        return pd.Series(np.nan, index=table.index)
+
+    table["GAIAdr3sourceID"] = first("gaia")
+    table["Jmag"] = first("jmag")
+    table["Hmag"] = first("hmag")
+    spans = products.groupby(products["gs_id"].astype(str)).agg(
+        int_start=("data_start", "min"), int_stop=("data_end", "max"))
+    table["int_start"] = table["guidestar_catalog_id"].map(spans["int_start"])
+    table["int_stop"] = table["guidestar_catalog_id"].map(spans["int_stop"])
+    return table
 
 
 class Spelunker:
@@ -183,15 +215,43 @@ class Spelunker:
                   if _given(v)}
         return data.select(**wanted) if wanted else data
 
-    def readfile(self, path: str | os.PathLike | Iterable[str | os.PathLike],
+    def readfile(self, pid: Any, obs_num: Any = None, visit: Any = None,
                  **filters: Any) -> None:
-        """Read local fine-guide file(s) (a file, folder, glob or list) into this object.
+        """Read fine-guide files already on disk into this object.
+
+        Parameters
+        ----------
+        pid : int, str or path
+            A program id (``2079`` or ``'2079'``): its files downloaded earlier
+            under ``<dir>/mastDownload``, filtered by `obs_num` and `visit`, as
+            spelunker 1.2 does; or a file, folder, glob or list of files (the
+            quickstart's ``readfile('/path/to/..._cal.fits')``).
+        obs_num, visit : int or str, optional
+            Filters (with a program id, or with files).
 
         Unlike spelunker, ``fg_table`` and ``object_properties`` are filled too.
         """
         from .archive.reader import read_fine_guide
 
-        self._set_data(read_fine_guide(path, **filters))
+        program = pid if isinstance(pid, int) else (
+            int(pid) if isinstance(pid, str) and pid.strip().isdigit() else None)
+        observation, visit_number = _number(obs_num, "obs_num"), _number(visit, "visit")
+        if visit_number is not None and observation is None:
+            raise ValueError("visit needs obs_num: readfile(pid, obs_num=2, visit=1)")
+        wanted = {k: v for k, v in (("observation", observation), ("visit", visit_number))
+                  if v is not None}
+        if program is not None:
+            paths = self._local_files(program)
+            if not paths:
+                raise FileNotFoundError(
+                    f"no fine-guide files of program {program} under "
+                    f"{self.directory / 'mastDownload'}: download(pid={program}) first, or "
+                    "give readfile the path of a file")
+            data = read_fine_guide(paths)
+            self.pid = program
+        else:
+            data = read_fine_guide(pid, **filters)
+        self._set_data(data.select(**wanted) if wanted else data)
 
     def _set_data(self, data: GuideStarData) -> None:
         self.data = data
@@ -199,6 +259,7 @@ class Spelunker:
         self.fg_table = self._fg_table(data.products)
         self.object_properties = self._object_properties(data.products)
         self.gaussfit_results = self.quickfit_results = self.pgram_results = None
+        self.photometry_mask = np.ones((8, 8))  # every pixel, as spelunker starts
 
     @staticmethod
     def _fg_table(products: pd.DataFrame) -> pd.DataFrame:
@@ -213,32 +274,55 @@ class Spelunker:
 
         ids = list(dict.fromkeys(products["gs_id"].dropna()))
         try:
-            return guide_star_properties(ids, fallback=products)
+            table = guide_star_properties(ids, fallback=products)
         except Exception as exc:  # the catalog is optional; the data must still load
             warnings.warn(f"guide-star properties unavailable ({exc}); using header values",
                           stacklevel=3)
-            return products.drop_duplicates("gs_id")[["gs_id", "gs_ra", "gs_dec", "gs_mag"]]
+            table = products.drop_duplicates("gs_id")[["gs_id", "gs_ra", "gs_dec", "gs_mag"]]
+            table = table.rename(columns={"gs_ra": "ra", "gs_dec": "dec"})
+        return _with_spelunker_columns(table.reset_index(drop=True), products)
 
     # -- photometry ------------------------------------------------------------
-    def optimize_photometry(self, fg_array: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
-        """Best aperture among the brightest pixels; sets ``photometry_mask`` and ``fg_flux``.
+    def optimize_photometry(self, mask: np.ndarray | None = None, min_pixel: int = 1,
+                            max_pixel: int = 30, n_bin: int = 100, *,
+                            fg_array: np.ndarray | None = None) -> np.ndarray:
+        """Aperture photometry with a given or an optimized mask.
+
+        Sets ``photometry_mask`` and ``fg_flux``.
+
+        Parameters
+        ----------
+        mask : ndarray (8, 8), optional
+            1 for pixels to sum, 0 for the others.  Without it, the apertures of
+            the `min_pixel`..`max_pixel` brightest pixels (of the median frame)
+            are compared by the scatter of their flux binned by `n_bin` frames,
+            relative to the star's flux (background subtracted, so sky pixels are
+            not rewarded for the light they add), and the best one is used.
 
         Returns the new flux (a new array; the old one is not modified).
         """
         from .engine.photometry import aperture_flux, optimize_photometry
 
         frames = self._frames(fg_array)
-        mask, _ = optimize_photometry(frames, **kwargs)
+        if mask is None:
+            mask, _ = optimize_photometry(frames, n_pixels_min=int(min_pixel),
+                                          n_pixels_max=int(max_pixel), bin_size=int(n_bin))
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (8, 8):
+                raise ValueError(f"mask must have shape (8, 8) like a frame, got {mask.shape}")
         self.photometry_mask = mask
         self.fg_flux = aperture_flux(frames, mask)
         return self.fg_flux
 
     # -- fits ------------------------------------------------------------------
     def _frames(self, fg_array: np.ndarray | None) -> np.ndarray:
-        frames = self.fg_array if fg_array is None or _UNSET == fg_array else fg_array
+        frames = fg_array if _given(fg_array) else self.fg_array
         if frames is None:
             raise ValueError("no frames: download(pid) or readfile(path) first, or pass fg_array")
         frames = np.asarray(frames)
+        if frames.shape == (8, 8):  # one frame, as spelunker accepts
+            frames = frames[None]
         if frames.ndim != 3 or frames.shape[1:] != (8, 8):
             raise ValueError(f"fg_array must have shape (N, 8, 8), got {frames.shape}")
         return frames
@@ -246,7 +330,9 @@ class Spelunker:
     def _errors_for(self, frames: np.ndarray) -> np.ndarray | None:
         """ERR frames matching ``frames`` when it is (a slice of) the loaded data."""
         base = None if self.data is None else self.data.frames
-        if base is None or self.data.errors is None or frames.strides != base.strides:
+        if base is None or self.data.errors is None or frames.strides[1:] != base.strides[1:]:
+            return None
+        if len(frames) > 1 and frames.strides[0] != base.strides[0]:
             return None
         if not np.shares_memory(frames, base):
             return None
@@ -288,7 +374,7 @@ class Spelunker:
         return self.quickfit_results
 
     def _fit_table(self, table: Any = None) -> pd.DataFrame:
-        if table is not None and not (isinstance(table, str) and table == _UNSET):
+        if _given(table):
             return table.to_pandas() if isinstance(table, Table) else pd.DataFrame(table)
         for candidate in (self.gaussfit_results, self.quickfit_results):
             if candidate is not None:
@@ -303,108 +389,194 @@ class Spelunker:
         return np.asarray(self.fg_time[:n])
 
     # -- plots -------------------------------------------------------------------
-    def timeseries_binned_plot(self, fg_time: Any = None, fg_flux: Any = None,
-                               start_time: float | None = None, end_time: float | None = None,
-                               time_bin: float = 10.0, ax: Any = None, **plot_kwargs: Any):
-        """Flux (or any series) with its binned means and errors, into the current axes.
+    def _time_flux(self, fg_time: Any, fg_flux: Any) -> tuple[np.ndarray, np.ndarray]:
+        time = np.asarray(fg_time if _given(fg_time) else self.fg_time, dtype=np.float64)
+        flux = np.asarray(fg_flux if _given(fg_flux) else self.fg_flux, dtype=np.float64)
+        if time.shape != flux.shape:
+            raise ValueError(f"fg_time {time.shape} and fg_flux {flux.shape} differ in length")
+        return time, flux
 
-        ``time_bin`` is the bin width in seconds.  Returns the matplotlib Axes.
+    @staticmethod
+    def _in_range(time: np.ndarray, start_time: Any, end_time: Any) -> np.ndarray:
+        keep = np.ones(len(time), dtype=bool)
+        if _given(start_time):
+            keep &= time >= float(start_time)
+        if _given(end_time):
+            keep &= time <= float(end_time)
+        return keep
+
+    def timeseries_binned_plot(self, fg_time: Any = None, fg_flux: Any = None,
+                               start_time: Any = None, end_time: Any = None, n_bins: int = 96,
+                               *, time_bin: float | None = None, ax: Any = None,
+                               **plot_kwargs: Any):
+        """Relative flux with its binned means and errors of the mean, into the current axes.
+
+        Parameters
+        ----------
+        fg_time, fg_flux : array, optional
+            Default: this object's ``fg_time``, ``fg_flux``.
+        start_time, end_time : float, optional
+            MJD range to show.
+        n_bins : int
+            Frames per bin (spelunker's meaning), i.e. bins n_bins x the cadence wide.
+        time_bin : float, optional
+            Bin width in seconds instead.
+
+        Bins are by time, so no bin straddles a gap between files.  Returns the
+        matplotlib Axes.
         """
         import matplotlib.pyplot as plt
 
         from .engine.binning import bin_series
 
-        time = np.asarray(self.fg_time if fg_time is None or _UNSET == fg_time else fg_time)
-        values = np.asarray(self.fg_flux if fg_flux is None or _UNSET == fg_flux else fg_flux)
-        keep = np.ones(len(time), dtype=bool)
-        if start_time is not None:
-            keep &= time >= start_time
-        if end_time is not None:
-            keep &= time <= end_time
-        time, values = time[keep], values[keep]
+        time, flux = self._time_flux(fg_time, fg_flux)
+        keep = self._in_range(time, start_time, end_time)
+        time, flux = time[keep], flux[keep]
+        if len(time) < 2:
+            raise ValueError("fewer than 2 frames between start_time and end_time")
+        relative = flux / np.nanmedian(flux)
+        if time_bin is None:
+            cadence = float(np.median(np.diff(time))) * 86400.0
+            time_bin = int(n_bins) * cadence
         ax = ax or plt.gca()
-        ax.plot(time, values, ".", ms=1, color="0.7", label="frames", rasterized=True)
-        binned = bin_series(time, values, bin_width=time_bin / 86400.0)
-        ax.errorbar(binned["time"], binned["mean"], yerr=binned["error"], fmt="o", ms=3,
-                    color="C3", label=f"{time_bin:g} s bins", **plot_kwargs)
+        ax.plot(time, relative, color="k", alpha=0.1, lw=0.5, rasterized=True)
+        binned = bin_series(time, relative, bin_width=time_bin / 86400.0)
+        ax.errorbar(binned["time"], binned["mean"], yerr=binned["error"], fmt="o", mfc="white",
+                    mec="k", ecolor="k", ms=4, label=f"{time_bin:.3g} s bins", **plot_kwargs)
         ax.set_xlabel("Time (MJD)", fontsize=self.fontsize)
-        ax.set_ylabel("Flux (DN/s)", fontsize=self.fontsize)
-        ax.legend(loc="best")
+        ax.set_ylabel("Relative flux", fontsize=self.fontsize)
         return ax
 
-    def timeseries_list_plot(self, table: Any = None, start_time: float | None = None,
-                             end_time: float | None = None, time_bin: float | None = None):
-        """Flux and every fitted parameter in stacked panels sharing the time axis.
+    def timeseries_list_plot(self, table: Any = None, fg_time: Any = None,
+                             start_time: Any = None, end_time: Any = None, *,
+                             time_bin: float | None = None):
+        """Every fitted parameter (and the flux) against time, in spelunker's 4x2 layout.
 
-        Returns the array of Axes (a new figure, as spelunker does).
+        ``axes[0, 0]`` x_mean, ``[0, 1]`` y_mean, ``[1, 0]`` x_stddev,
+        ``[1, 1]`` y_stddev, ``[2, 0]`` amplitude, ``[2, 1]`` theta,
+        ``[3, 0]`` offset and ``[3, 1]`` the flux (spelunker leaves it empty).
+        ``time_bin`` (seconds) overlays binned means.  Returns the (4, 2) array
+        of Axes of a new figure.
         """
         import matplotlib.pyplot as plt
 
-        fit = self._fit_table(table)
-        time = self._time_for(len(fit))
-        columns = [("flux", np.asarray(self.fg_flux[: len(fit)]))]
-        columns += [(c, fit[c].to_numpy()) for c in PARAMETERS if c in fit]
-        fig, axes = plt.subplots(len(columns), 1, sharex=True,
-                                 figsize=(12, 1.6 * len(columns)), squeeze=False)
-        keep = np.ones(len(time), dtype=bool)
-        if start_time is not None:
-            keep &= time >= start_time
-        if end_time is not None:
-            keep &= time <= end_time
-        for ax, (name, values) in zip(axes[:, 0], columns, strict=True):
-            ax.plot(time[keep], values[keep], lw=0.5, color="k", rasterized=True)
-            if time_bin:
-                from .engine.binning import bin_series
+        from .engine.binning import bin_series
 
-                binned = bin_series(time[keep], values[keep], bin_width=time_bin / 86400.0)
+        fit = self._fit_table(table)
+        time = (np.asarray(fg_time, dtype=np.float64) if _given(fg_time)
+                else self._time_for(len(fit)))
+        if len(time) != len(fit):
+            raise ValueError(f"fg_time has {len(time)} entries but the table has {len(fit)} rows")
+        series = {c: fit[c].to_numpy() for c in PARAMETERS if c in fit}
+        if self.fg_flux is not None and len(self.fg_flux) >= len(fit):
+            series["flux"] = np.asarray(self.fg_flux[: len(fit)])
+        keep = self._in_range(time, start_time, end_time)
+        fig, axes = plt.subplots(4, 2, figsize=(12, 14), sharex=True)
+        for (row, col), name in _LIST_LAYOUT.items():
+            ax = axes[row, col]
+            if name not in series:
+                ax.set_visible(False)
+                continue
+            values = series[name][keep]
+            ax.plot(time[keep], values, lw=0.5, color="k", rasterized=True)
+            if time_bin:
+                binned = bin_series(time[keep], values, bin_width=time_bin / 86400.0)
                 ax.plot(binned["time"], binned["mean"], color="C3")
-            ax.set_ylabel(name, fontsize=self.fontsize - 4)
-        axes[-1, 0].set_xlabel("Time (MJD)", fontsize=self.fontsize)
+            ax.set_title(name, fontsize=self.fontsize - 2)
+            ax.set_ylabel(_UNITS.get(name, ""), fontsize=self.fontsize - 4)
+        for ax in axes[-1]:
+            ax.set_xlabel("Time (MJD)", fontsize=self.fontsize - 2)
         fig.tight_layout()
-        return axes[:, 0]
+        return axes
 
     # -- periodograms --------------------------------------------------------------
-    def periodogram(self, table: Any = None, columns: Iterable[str] | None = None,
-                    plot: bool = True, **kwargs: Any):
+    def periodogram(self, table: Any = None, time: Any = None, save: bool = False,
+                    plot: bool = True, *, columns: Iterable[str] | None = None, **kwargs: Any):
         """Lomb–Scargle periodogram of every fitted parameter.
 
-        Sets ``pgram_results`` (column -> `Periodogram`) and ``pgram_<column>``
-        as (frequency [Hz], power).  The caller's table is not modified.
-        Returns the Axes of the figure (or the results when ``plot=False``).
+        Parameters
+        ----------
+        table : astropy Table or DataFrame, optional
+            Fit results (default ``gaussfit_results``, else ``quickfit_results``).
+        time : array, optional
+            MJD per row (default ``fg_time``).
+        save : bool
+            Also write the figure to ``<dir>/spelunker_outputs/<pid>_pgram_results.png``.
+        plot : bool
+            Draw the seven panels (power against period in seconds).
+        columns : list of str, optional
+            Parameters to use (default: all seven).
+        **kwargs
+            Passed to `fgs_widgets.engine.periodogram.periodograms`
+            (``min_period``, ``max_period``, ``samples_per_peak``...).
+
+        Sets ``pgram_results`` (an astropy Table with ``frequency_<p>`` and
+        ``power_<p>`` columns, as spelunker's), ``pgram_<p>`` = (frequency [Hz],
+        power) and ``pgram_periodograms`` (parameter -> `Periodogram`, with the
+        peaks, periods and false-alarm probabilities).  Flagged frames and NaN
+        fits are left out; the caller's table is not modified.  Returns the
+        Axes (or the `Periodogram` dict when ``plot=False``).
         """
         import matplotlib.pyplot as plt
 
         from .engine.periodogram import periodograms
 
         fit = self._fit_table(table)
-        time = self._time_for(len(fit))
+        times = (np.asarray(time, dtype=np.float64) if _given(time)
+                 else self._time_for(len(fit)))
+        if len(times) != len(fit):
+            raise ValueError(f"time has {len(times)} entries but the table has {len(fit)} rows")
         names = [c for c in (columns or PARAMETERS) if c in fit]
         good = None
-        if self.data is not None and len(self.data) >= len(fit):
+        if not _given(time) and self.data is not None and len(self.data) >= len(fit):
             good = self.data.good[: len(fit)]
-        results = periodograms(time, fit[names], names, good=good, **kwargs)
-        self.pgram_results = results
+        results = periodograms(times, fit[names], names, good=good, **kwargs)
+        self.pgram_periodograms = results
+        self.pgram_results = Table()
         for name, result in results.items():
             setattr(self, f"pgram_{name}", (result.frequency, result.power))
-        if not plot:
+        if len({len(r.frequency) for r in results.values()}) == 1:
+            for name, result in results.items():
+                self.pgram_results[f"frequency_{name}"] = result.frequency
+                self.pgram_results[f"power_{name}"] = result.power
+        if not plot and not save:
             return results
-        fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(10, 1.7 * len(names)),
+        fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(12, 1.9 * len(names)),
                                  squeeze=False)
         for ax, name in zip(axes[:, 0], names, strict=True):
-            ax.semilogx(results[name].frequency, results[name].power, lw=0.6, color="k")
-            ax.set_ylabel(name, fontsize=self.fontsize - 4)
-        axes[-1, 0].set_xlabel("Frequency (Hz)", fontsize=self.fontsize)
+            with np.errstate(divide="ignore"):
+                period = 1.0 / results[name].frequency
+            ax.semilogx(period, results[name].power, lw=0.4, color="k")
+            ax.text(0.99, 0.85, name, transform=ax.transAxes, ha="right", fontweight="bold")
+        axes[len(names) // 2, 0].set_ylabel("Power", fontsize=self.fontsize)
+        axes[-1, 0].set_xlabel("Period (s)", fontsize=self.fontsize)
         fig.tight_layout()
+        if save:
+            out = self.directory / "spelunker_outputs"
+            out.mkdir(parents=True, exist_ok=True)
+            tag = f"{self.pid:05d}" if isinstance(self.pid, int) else "local"
+            final = out / f"{tag}_pgram_results.png"
+            partial = out / f".{final.stem}.partial.png"
+            fig.savefig(partial)
+            os.replace(partial, final)
+        if not plot:
+            plt.close(fig)
+            return results
         return axes[:, 0]
 
     # -- events ------------------------------------------------------------------
-    def mnemonics(self, mnemonic: str, start: float, end: float, ax: Any = None):
+    def mnemonics(self, mnemonic: str, start: float, end: float, plot: bool = True, *,
+                  ax: Any = None):
         """Fetch an engineering mnemonic (needs a MAST token) and draw it on the current axes.
 
-        ``SA_ZHGAUPST`` (high-gain antenna) draws each move as a shaded span and
-        sets ``mnemonics_event_hga``; other text mnemonics draw their transitions;
-        numeric ones (``INIS_FWMTRCURR``) are plotted on a right-hand axis.  The
-        fetched table is kept in ``mnemonics_data[<name>]``.
+        ``SA_ZHGAUPST`` (high-gain antenna): each move is a shaded span;
+        ``mnemonics_event_hga`` = (times, ``'START'``/``'STOP'`` codes) as in
+        spelunker, ``hga_moves`` the (time, end) table.  Numeric mnemonics
+        (``INIS_FWMTRCURR``, kept in ``mnemonics_event_nisfil``) are plotted on
+        a right-hand axis; other text mnemonics draw their transitions
+        (``mnemonics_event``).  Every fetched table is in
+        ``mnemonics_data[<name>]``.  ``plot=False`` only fetches.  Returns the
+        Axes (None with ``plot=False``).
         """
         import matplotlib.pyplot as plt
 
@@ -413,33 +585,53 @@ class Spelunker:
 
         telemetry = get_mnemonic(mnemonic, start, end, token=(self._token or None))
         self.mnemonics_data = {**getattr(self, "mnemonics_data", {}), mnemonic: telemetry}
-        ax = ax or plt.gca()
         name = mnemonic.upper()
         if name == "SA_ZHGAUPST":
             moves = events.hga_moves(telemetry)
-            self.mnemonics_event_hga = moves
+            self.hga_moves = moves
+            times, codes = [], []
+            for row in moves.itertuples():
+                times.append(float(row.time))
+                codes.append("START")
+                if np.isfinite(row.end):
+                    times.append(float(row.end))
+                    codes.append("STOP")
+            self.mnemonics_event_hga = (times, codes)
+            if not plot:
+                return None
+            ax = ax or plt.gca()
             for i, row in enumerate(moves.itertuples()):
                 stop = row.end if np.isfinite(row.end) else end
                 ax.axvspan(row.time, stop, color="C1", alpha=0.3,
                            label="HGA move" if i == 0 else None)
             return ax
-        if len(telemetry) and telemetry["value"].dtype.kind == "f":
+        numeric = len(telemetry) and telemetry["value"].dtype.kind == "f"
+        changes = None if numeric else events.text_transitions(telemetry, mnemonic)
+        attribute = "mnemonics_event_nisfil" if name == "INIS_FWMTRCURR" else "mnemonics_event"
+        setattr(self, attribute, telemetry if numeric else changes)
+        setattr(self, f"mnemonics_event_{name.lower()}", telemetry if numeric else changes)
+        if not plot:
+            return None
+        ax = ax or plt.gca()
+        if numeric:
             twin = ax.twinx()
             t, v = events.numeric_series(telemetry)
-            twin.plot(t, v, color="C2", lw=0.8, label=mnemonic)
+            twin.plot(t, v, color="goldenrod", lw=0.8, label=mnemonic)
             twin.set_ylabel(mnemonic)
-            setattr(self, f"mnemonics_event_{name.lower()}", telemetry)
             return ax
-        changes = events.text_transitions(telemetry, mnemonic)
-        setattr(self, f"mnemonics_event_{name.lower()}", changes)
         for i, row in enumerate(changes.itertuples()):
             ax.axvline(row.time, color="C4", lw=0.8, label=mnemonic if i == 0 else None)
         return ax
 
-    def mnemonics_local(self, mnemonic: str = "GUIDESTAR", ax: Any = None):
-        """Draw events known from the files themselves (no token needed).
+    def mnemonics_local(self, mnemonic: str = "GUIDESTAR", plot: bool = True, *,
+                        ax: Any = None):
+        """Events known from the files themselves (no token needed), drawn on the current axes.
 
-        ``'GUIDESTAR'``: guide-star changes; ``'FILENAME'``: file boundaries.
+        ``'GUIDESTAR'``: guide-star changes (``guidestar_mnemonics`` = (times,
+        guide-star ids), the first star included, as in spelunker);
+        ``'FILENAME'``: file starts (``filename_mnemonics`` = (times, file
+        names)).  The event tables are in ``mnemonics_local_guidestar`` /
+        ``mnemonics_local_filename``.  Returns the Axes (None with ``plot=False``).
         """
         import matplotlib.pyplot as plt
 
@@ -452,6 +644,17 @@ class Spelunker:
             raise ValueError(f"mnemonics_local knows 'GUIDESTAR' and 'FILENAME', not {mnemonic!r}")
         table = local_events(self.data.products, kinds=(kind,))
         setattr(self, f"mnemonics_local_{kind.lower()}", table)
+        products = self.data.products
+        if kind == "GUIDESTAR":
+            stars = products["gs_id"].astype(str)
+            first = (stars != stars.shift()).to_numpy()  # each star's first file
+            self.guidestar_mnemonics = ([float(t) for t in products["data_start"][first]],
+                                        list(stars[first]))
+        else:
+            self.filename_mnemonics = ([float(t) for t in products["data_start"]],
+                                       [str(n) for n in products["file_name"]])
+        if not plot:
+            return None
         ax = ax or plt.gca()
         color = "C0" if kind == "GUIDESTAR" else "0.5"
         for i, row in enumerate(table.itertuples()):
@@ -522,9 +725,13 @@ class Spelunker:
         plt.close(fig)
         return path
 
-    def timelapse_animation(self, fg_array: Any = None, start: int = 0, stop: int = 100,
+    def timelapse_animation(self, fg_array: Any = None, start: int = 0, stop: int = -1,
                             interval: float = 100, filename: str = "movie.gif") -> Path:
-        """Animate frames ``start:stop`` to a GIF (Pillow) or MP4 (ffmpeg)."""
+        """Animate frames ``start:stop`` (a Python slice, as spelunker) to a GIF or MP4.
+
+        GIFs need nothing extra (Pillow); MP4 needs ffmpeg.  The default range
+        is nearly every frame, as in spelunker: give `stop` for long series.
+        """
         frames = self._frames(fg_array)[start:stop]
         return self._animate(frames, None, None, interval, filename)
 
@@ -534,14 +741,22 @@ class Spelunker:
                                          filename: str = "movie.gif") -> Path:
         """Frames ``start:stop`` beside the flux curve with a moving time marker."""
         frames = self._frames(fg_array)[start:stop]
-        time = np.asarray(self.fg_time if fg_time is None or _UNSET == fg_time else fg_time)
-        flux = np.asarray(self.fg_flux if fg_flux is None or _UNSET == fg_flux else fg_flux)
+        time, flux = self._time_flux(fg_time, fg_flux)
         return self._animate(frames, time[start:stop], flux[start:stop], interval, filename)
 
     # -- saving and the widgets ------------------------------------------------------
-    def save(self, directory: str | os.PathLike | None = None,
+    def save(self, suffix: str | None = None, *, directory: str | os.PathLike | None = None,
              which: Iterable[str] = ("arrays", "fg_table", "gaussfit", "quickfit")) -> list[Path]:
         """Write arrays (``.npz``) and tables (``.ecsv``) into ``spelunker_outputs``.
+
+        Parameters
+        ----------
+        suffix : str, optional
+            Added to every file name (spelunker's ``save(suffix)``).
+        directory : path, optional
+            Instead of ``<dir>/spelunker_outputs``.
+        which : iterable of str
+            Any of ``arrays``, ``fg_table``, ``gaussfit``, ``quickfit``.
 
         Each file is written under a temporary name and renamed when complete.
         Returns the paths written.
@@ -549,6 +764,8 @@ class Spelunker:
         out = Path(directory) if directory is not None else self.directory / "spelunker_outputs"
         out.mkdir(parents=True, exist_ok=True)
         tag = f"{self.pid:05d}" if isinstance(self.pid, int) else "local"
+        if suffix:
+            tag = f"{tag}_{suffix}"
         written = []
 
         def atomic(name: str, write) -> None:

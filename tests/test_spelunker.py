@@ -50,6 +50,8 @@ def test_offline_load_uses_files_in_dir(spk, sample_data):
                    "guider", "gs_id", "guidestar_time"):
         assert column in spk.fg_table.columns
     assert list(spk.object_properties["gs_id"]) == ["N13I000018", "N13I000422"]
+    assert spk.object_properties["Jmag"].isna().all()  # the catalog was unreachable
+    assert spk.object_properties["ra"].notna().all()  # the headers' values instead
     assert "set" not in repr(spk.mast_api_token)
 
 
@@ -74,7 +76,13 @@ def test_download_over_loopback_mast(sample, tmp_path, monkeypatch):
         spk = spelunker.load(dir=str(tmp_path / "work"), pid=1534, obs_num=2)
         assert len(spk.fg_array) == 4096 + 2048
         assert len(list((tmp_path / "work" / "mastDownload").rglob("*_cal.fits"))) == 2
-        assert (spk.object_properties["source"] == "gsc").all()
+        props = spk.object_properties
+        assert (props["source"] == "gsc").all()
+        # spelunker's column names too, from the catalog's own
+        assert list(props["guidestar_catalog_id"]) == ["N13I000422"]  # observation 2's star
+        assert props["GAIAdr3sourceID"].iloc[0] == 4657983123498765312
+        assert props["Jmag"].iloc[0] == pytest.approx(11.88)
+        assert (props["int_start"] < props["int_stop"]).all()
 
 
 def test_readfile_single_file(sample, offline):
@@ -105,25 +113,78 @@ def test_plots_and_periodogram(spk):
     ax = spk.timeseries_binned_plot()
     assert len(ax.lines) >= 1 and len(ax.containers) == 1  # frames + binned errorbars
     axes = spk.timeseries_list_plot()
-    assert len(axes) == 8 and axes[0].get_ylabel() == "flux"
-    assert len(axes[2].lines[0].get_xdata()) == 8000
+    # spelunker's 4x2 layout (ax[0, 0] centroid x ... ax[3, 0] offset), the flux in ax[3, 1]
+    assert axes.shape == (4, 2)
+    assert [a.get_title() for a in axes.ravel()] == [
+        "x_mean", "y_mean", "x_stddev", "y_stddev", "amplitude", "theta", "offset", "flux"]
+    np.testing.assert_array_equal(axes[0, 0].lines[0].get_ydata(),
+                                  spk.gaussfit_results["x_mean"])
+    assert len(axes[3, 1].lines[0].get_xdata()) == 8000
     before = spk.gaussfit_results.copy()
     axes = spk.periodogram()
     assert len(axes) == 7 and spk.gaussfit_results.colnames == before.colnames
     freq, power = spk.pgram_x_mean[0], spk.pgram_x_mean[1]
     assert len(freq) == len(power) > 1000
+    # spelunker's table of results, and ours with peaks
+    np.testing.assert_array_equal(spk.pgram_results["power_x_mean"], power)
+    assert spk.pgram_results.colnames[:2] == ["frequency_amplitude", "power_amplitude"]
     # the sample's 37.5 s x oscillation is among the peaks (its jumps dominate the lowest
     # frequencies)
-    periods = spk.pgram_results["x_mean"].peaks["period"]
+    periods = spk.pgram_periodograms["x_mean"].peaks["period"]
     assert (abs(periods - 37.5) < 1.0).any()
-    assert set(spk.pgram_results) == set(before.colnames[:7])
+    assert set(spk.pgram_periodograms) == set(before.colnames[:7])
     plt.close("all")
+
+
+def test_arrays_passed_as_spelunker_users_do(spk):
+    # spelunker's "not given" marker is the string 'None': comparing it with an array must
+    # never be how we decide (numpy 2 raises on that)
+    frames, time, flux = spk.fg_array[:3000], spk.fg_time[:3000], spk.fg_flux[:3000]
+    table = spk.gauss2d_fit(frames, ncpus=2)
+    assert len(table) == 3000
+    assert len(spk.quick_fit(frames)) == 3000
+    one = spk.gauss2d_fit(frames[10])
+    assert len(one) == 1 and one["x_mean"][0] == pytest.approx(table["x_mean"][10], abs=1e-6)
+    _, ax = plt.subplots()
+    ax = spk.timeseries_binned_plot(time, flux, time[100], time[2000], 32)
+    line = ax.lines[0]
+    assert len(line.get_xdata()) == int(((time >= time[100]) & (time <= time[2000])).sum())
+    assert ax.get_ylabel() == "Relative flux"
+    np.testing.assert_allclose(np.nanmedian(line.get_ydata()), 1.0)
+    # 32 frames per bin: ~1900 frames make ~60 bins
+    assert 55 <= len(ax.containers[0].lines[0].get_xdata()) <= 65
+    axes = spk.timeseries_list_plot(spk.quickfit_results, time)
+    assert len(axes[0, 0].lines[0].get_xdata()) == 3000
+    results = spk.periodogram(table, time, plot=False)
+    assert set(results) == set(table.colnames[:7])
+    with pytest.raises(ValueError, match="rows"):
+        spk.periodogram(table, time[:10])
+    plt.close("all")
+
+
+def test_readfile_by_program_and_save_suffix(offline, tmp_path):
+    spk = spelunker.load(dir=str(offline))
+    with pytest.warns(UserWarning):
+        spk.readfile(1534, obs_num=2)
+    assert len(spk.fg_array) == 4096 + 2048 and set(spk.fg_table["obs_num"]) == {2}
+    assert spk.photometry_mask.shape == (8, 8) and spk.photometry_mask.sum() == 64
+    with pytest.raises(FileNotFoundError, match="download"):
+        spk.readfile(2079)
+    with pytest.raises(ValueError, match="obs_num"):
+        spk.readfile(1534, visit=1)
+    written = spk.save("v2", directory=tmp_path / "out", which=("fg_table",))
+    assert [p.name for p in written] == ["spelunker_01534_v2_fg_table.ecsv"]
 
 
 def test_mnemonics_local_and_remote(spk, sample, tmp_path):
     _, ax = plt.subplots()
     spk.mnemonics_local("GUIDESTAR")
     assert len(ax.lines) == 1 and len(spk.mnemonics_local_guidestar) == 1
+    times, stars = spk.guidestar_mnemonics  # spelunker's (times, ids), the first star included
+    assert stars == ["N13I000018", "N13I000422"] and times[0] == spk.fg_table["data_start"][0]
+    assert spk.mnemonics_local("FILENAME", plot=False) is None
+    assert spk.filename_mnemonics[1] == list(spk.fg_table["filenames"])
+    assert len(ax.lines) == 1
     spk.mnemonics_local("FILENAME")
     assert len(ax.lines) == 5
     with pytest.raises(ValueError, match="GUIDESTAR"):
@@ -134,8 +195,13 @@ def test_mnemonics_local_and_remote(spk, sample, tmp_path):
         spk.mast_api_token = "tok-abc-123"
         assert "tok-abc-123" not in repr(spk.mast_api_token) + repr(spk)
         spk.mnemonics("SA_ZHGAUPST", spk.fg_time[0], spk.fg_time[-1])
-        assert len(spk.mnemonics_event_hga) == 2 and len(ax.patches) == 2
-        spk.mnemonics("INIS_FWMTRCURR", spk.fg_time[0], spk.fg_time[-1])
+        assert len(spk.hga_moves) == 2 and len(ax.patches) == 2
+        times, codes = spk.mnemonics_event_hga
+        assert codes == ["START", "STOP", "START", "STOP"] and times == sorted(times)
+        assert spk.mnemonics("INIS_FWMTRCURR", spk.fg_time[0], spk.fg_time[-1],
+                             plot=False) is None
+        assert spk.mnemonics_event_nisfil["value"].dtype.kind == "f"
+        assert len(ax.patches) == 2
     plt.close("all")
 
 
@@ -157,7 +223,7 @@ def test_animation_gif_frame_count(spk, tmp_path):
 
 def test_save_writes_complete_files(spk, tmp_path):
     spk.quick_fit()
-    written = spk.save(tmp_path / "out")
+    written = spk.save(directory=tmp_path / "out")
     names = sorted(p.name for p in written)
     assert names == ["spelunker_01534_arrays.npz", "spelunker_01534_fg_table.ecsv",
                      "spelunker_01534_quickfit.ecsv"]
@@ -172,6 +238,15 @@ def test_optimize_photometry_and_widgets_bridge(spk):
     assert spk.photometry_mask.shape == (8, 8) and 1 <= spk.photometry_mask.sum() < 64
     assert new_flux is spk.fg_flux and new_flux is not flux_before
     assert len(new_flux) == len(flux_before)
+    chosen = spk.photometry_mask
+    spk.optimize_photometry(min_pixel=3, max_pixel=12, n_bin=50)
+    assert 3 <= spk.photometry_mask.sum() <= 12
+    mask = np.zeros((8, 8))
+    mask[3:5, 3:5] = 1
+    flux = spk.optimize_photometry(mask)
+    np.testing.assert_allclose(flux, np.nansum(spk.fg_array[:, 3:5, 3:5], axis=(1, 2)),
+                               rtol=1e-5)
+    assert chosen.sum() >= 1
     spk.quick_fit()
     app = spk.widgets()
     assert app.session.data is spk.data and app.session.quick_fit is not None

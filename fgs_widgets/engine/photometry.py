@@ -52,11 +52,12 @@ def background_subtracted_flux(frames: np.ndarray, mask: np.ndarray | None = Non
 
 
 def optimize_photometry(frames: np.ndarray, *, n_pixels_max: int | None = None,
-                        bin_size: int = 160) -> tuple[np.ndarray, pd.DataFrame]:
+                        bin_size: int = 160,
+                        n_pixels_min: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
     """The aperture of the k brightest pixels with the best binned precision.
 
-    Pixels are ranked by the NaN-median frame; for k = 1..`n_pixels_max`
-    (default 64) the flux of the k brightest is binned in blocks of
+    Pixels are ranked by the NaN-median frame; for k = `n_pixels_min`..`n_pixels_max`
+    (default 1..64) the flux of the k brightest is binned in blocks of
     `bin_size` frames (10 s at 16 Hz) and its relative scatter is computed:
     std of the binned flux / median *star* flux (aperture minus k times the
     background, the median of the median frame's outer ring), so adding sky
@@ -78,6 +79,9 @@ def optimize_photometry(frames: np.ndarray, *, n_pixels_max: int | None = None,
         median_frame = np.nanmedian(frames, axis=0)
     order = np.argsort(np.where(np.isfinite(median_frame), median_frame, -np.inf).ravel())[::-1]
     n_max = min(n_pixels_max or 64, 64)
+    if not 1 <= int(n_pixels_min) <= n_max:
+        raise ValueError(f"n_pixels_min must be between 1 and n_pixels_max ({n_max}), "
+                         f"got {n_pixels_min}")
     flat = frames[: n_blocks * bin_size].reshape(n_blocks * bin_size, 64)
     ranked = np.nan_to_num(flat[:, order[:n_max]].astype(np.float64), nan=0.0)
     cumulative = np.cumsum(ranked, axis=1)  # flux of the k brightest, for every k at once
@@ -89,6 +93,7 @@ def optimize_photometry(frames: np.ndarray, *, n_pixels_max: int | None = None,
     with np.errstate(all="ignore"):
         precision = binned.std(axis=0, ddof=1) / np.abs(star)
     precision[~np.isfinite(precision)] = np.inf
+    precision[: int(n_pixels_min) - 1] = np.inf  # below the smallest aperture asked for
     best = int(np.argmin(precision))
     mask = np.zeros(64, dtype=bool)
     mask[order[: best + 1]] = True
