@@ -189,3 +189,19 @@ def test_no_warning_for_clean_read(sample):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_fine_guide(sample.paths[:2])
+
+
+def test_iso_times_to_mjd_match_astropy():
+    from astropy.time import Time
+
+    from fgs_widgets.archive.reader import _iso_to_mjd
+
+    text = ["2022-12-06T00:08:25.123456", "2024-02-29T23:59:59.9999", "2023-01-01T00:00:00"]
+    padded = np.array([t.encode() + b"   " for t in text], dtype="S30")
+    np.testing.assert_allclose(_iso_to_mjd(padded), Time(text, scale="utc").mjd,
+                               rtol=0, atol=1e-6 / 86400)
+    # what numpy's cast rejects goes through pandas; unparsable entries are NaN, not errors
+    mixed = np.array([b"2022-12-06T00:08:25Z", b"not a time", b""], dtype="S20")
+    out = _iso_to_mjd(mixed)
+    assert out[0] == pytest.approx(Time("2022-12-06T00:08:25").mjd, abs=1e-9)
+    assert np.isnan(out[1:]).all()

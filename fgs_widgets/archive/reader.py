@@ -284,50 +284,32 @@ def _categorical(values: np.ndarray) -> pd.Categorical:
     return pd.Categorical(np.asarray(labels, dtype=object)[codes])
 
 
-def _civil_days(year: Any, month: Any, day: Any) -> Any:
-    """Days since a fixed proleptic-Gregorian origin (the year shifted to start in March)."""
-    y = year - (month <= 2)
-    month_days = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5
-    return 365 * y + y // 4 - y // 100 + y // 400 + month_days + day - 1
-
-
-_MJD_EPOCH_DAYS = int(_civil_days(1858, 11, 17))  # MJD 0
+_MJD_EPOCH = np.datetime64("1858-11-17T00:00:00", "ns")  # MJD 0
 
 
 def _iso_to_mjd(values: np.ndarray) -> np.ndarray:
     """``YYYY-MM-DDTHH:MM:SS[.fff]`` byte strings to MJD (UTC), vectorized.
 
-    Fixed-width ISO text is parsed digit by digit in numpy (about 100x faster than
-    astropy Time at 10^6 rows); anything else goes through pandas.  Leap seconds
-    are ignored, as MJD(UTC) conventionally does.
+    numpy's own ISO 8601 cast (C, ~12x faster than digit arithmetic in numpy
+    and ~1000x faster than astropy Time at 10^6 rows) handles padding and any
+    fraction down to nanoseconds; anything it rejects goes through pandas,
+    unparsable entries becoming NaN.  Leap seconds are ignored, as MJD(UTC)
+    conventionally does.
     """
     values = np.ascontiguousarray(values)  # a field of a record array is strided
-    width = values.dtype.itemsize
-    digits = values.view(np.uint8).reshape(len(values), width).astype(np.int64) - 48
-    fixed = width >= 19 and len(values) and (
-        (values.view(np.uint8).reshape(len(values), width)[:, [4, 7, 10, 13, 16]]
-         == np.frombuffer(b"--T::", dtype=np.uint8)).all()
-    )
-    if not fixed:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a 'Z' suffix: UTC, as assumed
+            stamps = np.char.strip(values).astype("datetime64[ns]")
+    except ValueError:
         text = pd.Series(values.astype(str))
-        stamps = pd.to_datetime(text.str.strip(), format="ISO8601", errors="coerce")
+        parsed = pd.to_datetime(text.str.strip(), format="ISO8601", errors="coerce", utc=True)
+        parsed = parsed.dt.tz_localize(None)
         epoch = pd.Timestamp("1858-11-17")
-        return ((stamps - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
-
-    def number(a: int, b: int) -> np.ndarray:
-        out = np.zeros(len(values), dtype=np.int64)
-        for i in range(a, b):
-            out = out * 10 + digits[:, i]
-        return out
-
-    year, month, day = number(0, 4), number(5, 7), number(8, 10)
-    seconds = number(11, 13) * 3600 + number(14, 16) * 60 + number(17, 19).astype(np.float64)
-    if width > 20:
-        frac = digits[:, 20:].astype(np.float64)
-        valid = (frac >= 0) & (frac <= 9)  # trailing blanks / NULs are padding
-        scale = 10.0 ** -np.arange(1, width - 19)
-        seconds = seconds + (np.where(valid, frac, 0) * scale).sum(axis=1)
-    return (_civil_days(year, month, day) - _MJD_EPOCH_DAYS) + seconds / 86400.0
+        return ((parsed - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
+    days = (stamps - _MJD_EPOCH).astype(np.int64) / 86_400e9
+    days[np.isnat(stamps)] = np.nan
+    return days
 
 
 def read_fine_guide(
