@@ -127,6 +127,8 @@ def moments(frame, corner, p, want_noise):
     p[3], p[4] = s_major, s_minor
     p[5] = theta
     p[6] = bkg
+    if p.shape[0] >= 9:  # room for the marginal variances (`windowed_centroid` uses them)
+        p[7], p[8] = vxx, vyy
     return noise
 
 
@@ -513,9 +515,9 @@ def _gaussian_window(w, centre, var):
         ratio *= step
 
 
-@nb.njit(cache=True, fastmath=FASTMATH)
+@nb.njit(cache=True, fastmath=FASTMATH, inline="always")
 def windowed_centroid(frame, p, wx, wy):
-    """Move the centroid in ``p`` (from `moments`) to a Gaussian-windowed centroid.
+    """Move the centroid in ``p`` (9 values from `moments`) to a Gaussian-windowed centroid.
 
     Plain moments weight every pixel alike, so for faint stars the noise of
     the pixels far from the star dominates.  A separable Gaussian window at
@@ -532,10 +534,7 @@ def windowed_centroid(frame, p, wx, wy):
     x, y = p[1], p[2]
     if not (x == x):
         return
-    ct, st = math.cos(p[5]), math.sin(p[5])
-    a2, b2 = p[3] * p[3], p[4] * p[4]
-    vxx = a2 * ct * ct + b2 * st * st
-    vyy = a2 * st * st + b2 * ct * ct
+    vxx, vyy = p[7], p[8]  # the moments' marginal variances
     if not min(vxx, vyy) >= WINDOW_MIN_VARIANCE:
         return
     vxx, vyy = min(vxx, 4.0), min(vyy, 4.0)
@@ -570,7 +569,7 @@ def moments_chunk(frames, out, n_blocks, window):
     n_blocks = max(min(n, n_blocks), 1)
     for blk in nb.prange(n_blocks):
         corner = np.empty(12)
-        p = np.empty(7)
+        p = np.empty(9)  # 7 parameters, then the marginal variances
         wx = np.empty(8)
         wy = np.empty(8)
         for k in range(blk * n // n_blocks, (blk + 1) * n // n_blocks):
