@@ -19,6 +19,8 @@ def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     nb.metadata["kernelspec"] = KERNEL
     nb.cells = [nbf.v4.new_markdown_cell(text) if kind == "md" else nbf.v4.new_code_cell(text)
                 for kind, text in cells]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"  # stable ids: regenerating changes nothing that did not
     return nb
 
 

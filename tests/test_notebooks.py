@@ -62,3 +62,19 @@ def test_quickstart_runs(tmp_path, monkeypatch):
     assert views  # the App was displayed as a widget
     peaks = next(c for c in notebook.cells if "compute_periodograms" in c.source)
     assert "period" in outputs(peaks)
+
+
+def test_committed_notebooks_match_their_generator():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks",
+                                                  NOTEBOOKS / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, cells in (("quickstart.ipynb", module.QUICKSTART),
+                        ("spelunker_quickstart.ipynb", module.SPELUNKER_QUICKSTART)):
+        committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+        generated = module.notebook(cells)
+        assert [(c.cell_type, c.source) for c in committed.cells] == \
+            [(c.cell_type, c.source) for c in generated.cells], (
+            f"{name} differs from notebooks/make_notebooks.py: run it and commit the result")
