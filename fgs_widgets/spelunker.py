@@ -48,6 +48,37 @@ _UNITS = {"x_mean": "pixel", "y_mean": "pixel", "x_stddev": "pixel", "y_stddev":
           "theta": "radians", "amplitude": "DN/s", "offset": "DN/s", "flux": "DN/s"}
 
 
+def _plot_series(ax: Any, time: np.ndarray, values: np.ndarray, **style: Any) -> None:
+    """A line that breaks at gaps between files, with y limits the bulk of the data sets.
+
+    One wild frame (a failed or flagged fit) would otherwise squash the series
+    into a flat line; it stays in the data, outside the view.
+    """
+    from .engine.binning import break_gaps
+
+    if len(time) > 1:
+        cadence = float(np.nanmedian(np.diff(time)))
+        time, values = break_gaps(time, values, 10 * cadence)
+    ax.plot(time, values, rasterized=True, **style)
+    finite = values[np.isfinite(values)]
+    if finite.size > 100:
+        low, high = np.percentile(finite, [0.1, 99.9])
+        pad = 0.15 * (high - low) or 0.05 * abs(high) or 1.0
+        ax.set_ylim(low - pad, high + pad)
+
+
+def _nan_table(frame: pd.DataFrame) -> Table:
+    """An astropy Table with NaN where a fit failed, as spelunker's (not masked entries).
+
+    ``Table.from_pandas`` would mask NaN, and ``np.nanmean(column)`` on masked
+    columns silently differs from what spelunker users expect.
+    """
+    return Table({name: (frame[name].astype(str).to_numpy()
+                         if isinstance(frame[name].dtype, pd.CategoricalDtype)
+                         else frame[name].to_numpy())
+                  for name in frame.columns})
+
+
 def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and value in (_UNSET, ""))
 
@@ -359,7 +390,7 @@ class Spelunker:
         if executor in ("auto", "ray") and len(frames) >= 20_000:
             ensure_ray(num_cpus=ncpus, address=kwargs.pop("address", None))
         result = fit_gaussians(frames, self._errors_for(frames), executor=executor, **kwargs)
-        self.gaussfit_results = Table.from_pandas(result)
+        self.gaussfit_results = _nan_table(result)
         if save or self.save_results:
             self.save(which=("gaussfit",))
         return self.gaussfit_results
@@ -368,7 +399,7 @@ class Spelunker:
         """Moment-based fit of every frame (``quickfit_results``); far faster, rougher."""
         from .engine.quickfit import quick_fit
 
-        self.quickfit_results = Table.from_pandas(quick_fit(self._frames(fg_array)))
+        self.quickfit_results = _nan_table(quick_fit(self._frames(fg_array)))
         if save or self.save_results:
             self.save(which=("quickfit",))
         return self.quickfit_results
@@ -439,7 +470,7 @@ class Spelunker:
             cadence = float(np.median(np.diff(time))) * 86400.0
             time_bin = int(n_bins) * cadence
         ax = ax or plt.gca()
-        ax.plot(time, relative, color="k", alpha=0.1, lw=0.5, rasterized=True)
+        _plot_series(ax, time, relative, color="k", alpha=0.15, lw=0.5)
         binned = bin_series(time, relative, bin_width=time_bin / 86400.0)
         ax.errorbar(binned["time"], binned["mean"], yerr=binned["error"], fmt="o", mfc="white",
                     mec="k", ecolor="k", ms=4, label=f"{time_bin:.3g} s bins", **plot_kwargs)
@@ -478,7 +509,7 @@ class Spelunker:
                 ax.set_visible(False)
                 continue
             values = series[name][keep]
-            ax.plot(time[keep], values, lw=0.5, color="k", rasterized=True)
+            _plot_series(ax, time[keep], values, lw=0.5, color="k")
             if time_bin:
                 binned = bin_series(time[keep], values, bin_width=time_bin / 86400.0)
                 ax.plot(binned["time"], binned["mean"], color="C3")

@@ -250,3 +250,24 @@ def test_optimize_photometry_and_widgets_bridge(spk):
     spk.quick_fit()
     app = spk.widgets()
     assert app.session.data is spk.data and app.session.quick_fit is not None
+
+
+def test_list_plot_breaks_lines_at_gaps_and_frames_the_bulk(spk):
+    table = spk.gauss2d_fit()
+    axes = spk.timeseries_list_plot()
+    line = axes[0, 0].lines[0]
+    x, y = line.get_xdata(), line.get_ydata()
+    gaps = int((np.diff(spk.fg_time) > 10 * np.median(np.diff(spk.fg_time))).sum())
+    assert not table.masked  # NaN for failed fits, as spelunker's table has
+    failed = int(np.isnan(table["x_mean"]).sum())  # e.g. the sample's all-NaN frames
+    assert failed >= 1 and set(table["status"][np.isnan(table["x_mean"])]) <= {
+        "bad_input", "failed"}
+    assert gaps >= 1 and np.isnan(y).sum() == gaps + failed  # no line drawn between files
+    np.testing.assert_array_equal(y[np.isfinite(y)], table["x_mean"][np.isfinite(table["x_mean"])])
+    assert len(x) == len(table) + gaps
+    # one wild frame does not squash the panel: the limits frame 99.8% of the values
+    widths = np.asarray(table["x_stddev"])
+    low, high = axes[1, 0].get_ylim()
+    inside = (widths >= low) & (widths <= high)
+    assert inside.mean() > 0.998 and high < np.nanmax(widths)
+    plt.close("all")

@@ -17,6 +17,7 @@ _EXPORTS = {
     "ensure_ray": "executor",
     "periodograms": "periodogram",
     "bin_series": "binning",
+    "break_gaps": "binning",
     "decimate_for_display": "binning",
     "detect_jumps": "events",
     "detect_outliers": "events",

@@ -6,7 +6,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-__all__ = ["bin_series", "decimate_for_display"]
+__all__ = ["bin_series", "break_gaps", "decimate_for_display"]
 
 
 def bin_series(time: np.ndarray, values: np.ndarray, *, n_bins: int | None = None,
@@ -145,3 +145,18 @@ def decimate_for_display(time: np.ndarray, values: np.ndarray, width_px: int,
     out_v = np.empty(2 * width_px)
     m = _envelope(time, values, lo, hi, int(width_px), out_t, out_v)
     return out_t[:m], out_v[:m]
+
+
+def break_gaps(x: np.ndarray, y: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN point where consecutive x differ by more than ``gap``.
+
+    Plotting libraries (bqplot, matplotlib) break a line at NaN, so no line
+    is drawn across the time between files.  Returns new arrays (y as float64).
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    jumps = np.flatnonzero(np.diff(x) > gap) + 1
+    if len(jumps) == 0:
+        return x, y
+    return (np.insert(x, jumps, (x[jumps - 1] + x[jumps]) / 2),
+            np.insert(y.astype(np.float64), jumps, np.nan))

@@ -14,23 +14,13 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
-from ..engine.binning import bin_series, decimate_for_display
+from ..engine.binning import bin_series, break_gaps, decimate_for_display
 from ..model import Session
 
 __all__ = ["TimeseriesViewer"]
 
 _EVENT_COLORS = {"hga_move": "#ff7f0e", "guide_star_change": "#1f77b4", "file_boundary": "#999",
                  "jump": "#d62728", "outlier": "#9467bd", "transition": "#2ca02c"}
-
-
-def _break_gaps(x: np.ndarray, y: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
-    """Insert a NaN point where consecutive x differ by more than ``gap``: no line across
-    the time between files (bqplot breaks lines at NaN)."""
-    jumps = np.flatnonzero(np.diff(x) > gap) + 1
-    if len(jumps) == 0:
-        return x, y
-    return (np.insert(x, jumps, (x[jumps - 1] + x[jumps]) / 2),
-            np.insert(y.astype(np.float64), jumps, np.nan))
 
 
 class _Panel:
@@ -241,7 +231,7 @@ class TimeseriesViewer(W.VBox):
                 _, values = self.session.series(panel.column)
             except KeyError:
                 continue
-            x, y = _break_gaps(*decimate_for_display(seconds, values, self.width_px, window),
+            x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window),
                                self._gap_seconds(window))
             with panel.line.hold_sync():
                 panel.line.x, panel.line.y = x, y
