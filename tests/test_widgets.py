@@ -178,3 +178,30 @@ def test_app_saves_and_reopens_a_session(session, tmp_path, monkeypatch):
     other.session_path.value = str(tmp_path / "missing.fgs")
     other.open_button.click()
     assert "no saved session" in other.exports.children[3].value
+
+
+def test_picker_filters_from_the_archive_download_and_open(sample, tmp_path, monkeypatch):
+    from loopback import Behaviour, LoopbackServer, serve_sample
+
+    from fgs_widgets.archive import conf
+
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    behaviour = Behaviour()
+    serve_sample(behaviour, sample)
+    session = Session()
+    picker = ProgramPicker(session)
+    assert picker.observation.label == "all" and picker.guider.label == "all"
+    with LoopbackServer(behaviour) as server, conf.override(
+            mast_server=server.url, gsc_url=server.url + "/CatalogSearch.aspx",
+            cache_dir=tmp_path / "cache"):
+        picker.program.value = "1534"
+        picker.query(block=True)
+        assert [label for label, _ in picker.observation.options] == ["all", "1", "2"]
+        picker.observation.value = 2
+        assert [label for label, _ in picker.visit.options] == ["all", "1", "2"]
+        picker.visit.value = 2
+        picker.download_and_open(block=True)
+    assert session.data is not None and len(session.data) == 2048
+    assert set(session.data.products["observation"]) == {2}
+    assert set(session.data.products["visit"]) == {2}
+    assert picker.progress.value == 1.0 and not picker.open_button.disabled

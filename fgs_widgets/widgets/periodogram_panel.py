@@ -65,6 +65,11 @@ class PeriodogramPanel(W.VBox):
         if self.session.parameter in columns:
             self.column.value = self.session.parameter
         self.compute_button.disabled = not columns
+        if len(self.line.x) == 0:  # nothing drawn yet: say how to get something
+            self.status.info(
+                "Pick a series and press Periodogram: Lomb–Scargle over the time window zoomed "
+                "in the plots (all of it when not zoomed). Click a peak to fold the series on it."
+                if columns else "Load data first; the periodogram of any series shows here.")
 
     def _on_column(self, change) -> None:
         if change["new"]:

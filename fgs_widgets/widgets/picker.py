@@ -15,6 +15,15 @@ from ._common import StatusLine, run_in_background
 
 __all__ = ["ProgramPicker"]
 
+#: the "no filter" option.  Not None: a Dropdown whose value is None shows no selection,
+#: and the front end sometimes rendered the filters blank
+ALL = ("all", "all")
+
+
+def _filter_value(value: object) -> object:
+    """A filter dropdown's value for the archive call: None for "all"."""
+    return None if value == "all" else value
+
 
 class ProgramPicker(W.VBox):
     """Choose what to load into a `Session`."""
@@ -27,11 +36,11 @@ class ProgramPicker(W.VBox):
         self.token = W.Password(placeholder="MAST token (proprietary data only)",
                                 description="token", layout=W.Layout(width="320px"))
         self.query_button = W.Button(description="Find files", icon="search")
-        self.observation = W.Dropdown(options=[("all", None)], description="observation",
+        self.observation = W.Dropdown(options=[ALL], description="observation",
                                       layout=W.Layout(width="200px"))
-        self.visit = W.Dropdown(options=[("all", None)], description="visit",
+        self.visit = W.Dropdown(options=[ALL], description="visit",
                                 layout=W.Layout(width="170px"))
-        self.guider = W.Dropdown(options=[("all", None), ("1", 1), ("2", 2)],
+        self.guider = W.Dropdown(options=[ALL, ("1", 1), ("2", 2)],
                                  description="guider", layout=W.Layout(width="170px"))
         self.open_button = W.Button(description="Download & open", button_style="primary",
                                     icon="download", layout=W.Layout(width="170px"))
@@ -85,7 +94,7 @@ class ProgramPicker(W.VBox):
             products = find_products(program, token=token)
             self._products = products
             observations = sorted({int(o) for o in products["observation"].dropna()})
-            self.observation.options = [("all", None), *[(str(o), o) for o in observations]]
+            self.observation.options = [ALL, *[(str(o), o) for o in observations]]
             size = products["size"].sum() / 2**20
             self.status.info(f"{len(products)} fine-guide file(s), {size:,.0f} MiB")
 
@@ -97,10 +106,10 @@ class ProgramPicker(W.VBox):
         products = self._products
         if products is None:
             return
-        sel = products if change["new"] is None else products[products["observation"] ==
-                                                              change["new"]]
+        chosen = _filter_value(change["new"])
+        sel = products if chosen is None else products[products["observation"] == chosen]
         visits = sorted({int(v) for v in sel["visit"].dropna()})
-        self.visit.options = [("all", None), *[(str(v), v) for v in visits]]
+        self.visit.options = [ALL, *[(str(v), v) for v in visits]]
 
     def download_and_open(self, block: bool = False) -> None:
         """Download (cached) and read the chosen files into the session."""
@@ -118,8 +127,9 @@ class ProgramPicker(W.VBox):
                              f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MiB")
 
         def work() -> None:
-            self.session.open_program(program, observation=self.observation.value,
-                                      visit=self.visit.value, guider=self.guider.value,
+            self.session.open_program(program, observation=_filter_value(self.observation.value),
+                                      visit=_filter_value(self.visit.value),
+                                      guider=_filter_value(self.guider.value),
                                       token=token, progress=progress, cancel=self._cancel)
             self.progress.value = 1.0
             self.status.info(self.session.message)
