@@ -54,6 +54,12 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "app-full-range.png"))
 
+        # the picker's filters show "all" (a None value used to render as no selection)
+        shown = page.eval_on_selector_all(
+            ".fgs-program-picker select",
+            "els => els.map(s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : '')")
+        assert shown == ["all", "all", "all"], shown
+
         # scrub: three steps forward in the browser move the Python cursor to 3
         step = page.locator(".fgs-fv-step-forward").first
         for _ in range(3):
