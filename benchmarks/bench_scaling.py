@@ -9,18 +9,18 @@ For each worker count ray is started locally with that many CPUs (``num_cpus``),
 projection needs:
 
 * ``t_chunk``: one core's time for one chunk (the single-threaded kernel the workers run);
-* the bytes a node pulls: ray ships the whole frames/ERR objects once to every node that
-  runs a task (then workers on that node share them), so a cluster of ``nodes`` nodes moves
-  ``nodes x (frames + ERR bytes)`` out of the head node at ``--bandwidth-mb`` MB/s
+* the bytes that cross the network: each chunk (frames + ERR) is its own object, pulled
+  by the node whose worker fits it, so with ``nodes`` equal nodes the head sends
+  ``(nodes - 1) / nodes`` of the program's bytes in all, at ``--bandwidth-mb`` MB/s
   (default 117 MB/s, a 1 Gb/s link: an assumption, not a measurement);
 * the overhead per task, from the 1-worker run: ``(t_1 - chunks x t_chunk) / chunks``.
 
 Projection for ``W`` worker cores on ``nodes = ceil(W / cores per node)`` nodes::
 
-    t(W) = put + nodes x bytes / bandwidth + ceil(chunks / W) x (t_chunk + overhead)
+    t(W) = put + (nodes - 1) / nodes x bytes / bandwidth + ceil(chunks / W) x (t_chunk + overhead)
 
-It ignores contention for the head's scheduler and assumes equal cores; treat it as the
-shape of the curve, not a promise.
+It ignores contention for the head's scheduler, overlap of transfer and compute, and
+assumes equal cores; treat it as the shape of the curve, not a promise.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def main() -> None:
     for workers in (1, 2, 4, 8, 16, 32, 64):
         nodes = math.ceil(workers / args.cores_per_node)
         # the head node's own workers read from its shared memory: no network
-        transfer = (nodes - 1) * full_bytes / (args.bandwidth_mb * 1e6)
+        transfer = (nodes - 1) / nodes * full_bytes / (args.bandwidth_mb * 1e6)
         compute = math.ceil(full_chunks / workers) * (t_chunk + overhead)
         total = put_full + transfer + compute
         print(f"{workers:>8} {nodes:>6} {transfer:>11.1f} {compute:>10.1f} {total:>8.1f} "

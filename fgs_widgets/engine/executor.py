@@ -1,8 +1,9 @@
 """Ray: start or join a cluster quietly, and fit chunks on it.
 
-Frames go into the object store once (`ray.put`); each task gets the
-reference plus its slice bounds, so no chunk is copied through the driver
-twice.  Progress is reported per finished chunk; cancellation stops
+Each chunk of frames (and its ERR) goes into the object store once, as its
+own object (`ray.put`): a task pulls only its chunk, so on a multi-node
+cluster the head sends each byte once in all, not the whole program to every
+node.  Progress is reported per finished chunk; cancellation stops
 scheduling, cancels what is queued and keeps what finished; ray retries
 tasks whose worker died (``max_retries``).
 """
@@ -100,13 +101,11 @@ def _remote():
         import ray
 
         @ray.remote(max_retries=3, num_cpus=1)
-        def fit_remote(frames, errors, initial, a, b, max_iter, tol):
+        def fit_remote(frames, errors, initial, max_iter, tol):
             # one worker per core already: the single-threaded kernel avoids oversubscribing
             from fgs_widgets.engine.gaussian import fit_chunk
 
-            return fit_chunk(frames[a:b], None if errors is None else errors[a:b],
-                             None if initial is None else initial[a:b], max_iter, tol,
-                             parallel=False)
+            return fit_chunk(frames, errors, initial, max_iter, tol, parallel=False)
 
         _remote_fit = fit_remote
     return _remote_fit
@@ -126,12 +125,13 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
     """
     ray = ensure_ray(address)
     fit_remote = _remote()
-    frames_ref = ray.put(np.ascontiguousarray(frames))
-    errors_ref = None if errors is None else ray.put(np.ascontiguousarray(errors))
-    initial_ref = None if initial is None else ray.put(np.ascontiguousarray(initial))
+
+    def put(array: np.ndarray | None, a: int, b: int):
+        return None if array is None else ray.put(np.ascontiguousarray(array[a:b]))
+
     running = {}
     for i, a, b, key in pending:
-        ref = fit_remote.remote(frames_ref, errors_ref, initial_ref, a, b,
+        ref = fit_remote.remote(put(frames, a, b), put(errors, a, b), put(initial, a, b),
                                 settings["max_iter"], settings["tol"])
         running[ref] = (i, key)
     try:
