@@ -426,8 +426,29 @@ def _stitch(headers: list[_Header], read_errors: bool) -> dict[str, Any]:
         products=products,
         errors=err,
         dq=dq,
-        tables={k: pd.concat(v, ignore_index=True) for k, v in tables.items()},
+        tables={k: _concat_tables(v) for k, v in tables.items()},
     )
+
+
+def _concat_tables(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack per-file tables column by column.
+
+    ``pd.concat`` turns categoricals with different categories (each file's
+    own flags) into object columns, slowly; `union_categoricals` keeps them
+    categorical.  Columns missing from a file are NaN there.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    names = list(dict.fromkeys(c for part in parts for c in part.columns))
+    columns = {}
+    for name in names:
+        pieces = [part[name] if name in part else pd.Series(np.nan, index=part.index)
+                  for part in parts]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces):
+            columns[name] = pd.api.types.union_categoricals(pieces, ignore_order=True)
+        else:
+            columns[name] = np.concatenate([p.to_numpy() for p in pieces])
+    return pd.DataFrame(columns, copy=False)  # no consolidating copy of the stacked arrays
 
 
 def _read_image_into(path: Path, hdu: fits.ImageHDU, out: np.ndarray) -> None:
@@ -463,9 +484,15 @@ def _flux_and_quality(
     file_bits[(dq & _SATURATED).reshape(len(dq), -1).any(axis=1)] |= np.uint16(Quality.SATURATED)
     for a in range(0, n, _CHUNK):
         block = frames[a : a + _CHUNK].reshape(-1, 64)
-        nan = np.isnan(block)
-        n_nan = nan.sum(axis=1)
-        flux[a : a + _CHUNK] = np.where(nan, 0.0, block).sum(axis=1, dtype=np.float64)
+        sums = block.sum(axis=1, dtype=np.float64)
+        # NaN pixels are rare: only frames whose plain sum is NaN need the NaN-aware pass
+        with_nan = np.flatnonzero(np.isnan(sums))
+        n_nan = np.zeros(len(block), dtype=np.int64)
+        if len(with_nan):
+            nan = np.isnan(block[with_nan])
+            n_nan[with_nan] = nan.sum(axis=1)
+            sums[with_nan] = np.where(nan, 0.0, block[with_nan]).sum(axis=1, dtype=np.float64)
+        flux[a : a + _CHUNK] = sums
         q = quality[a : a + _CHUNK]
         q[n_nan > 0] |= np.uint16(Quality.NAN_PIXELS)
         q[n_nan == 64] |= np.uint16(Quality.ALL_NAN)
