@@ -6,6 +6,7 @@ import shutil
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 
@@ -205,3 +206,17 @@ def test_iso_times_to_mjd_match_astropy():
     out = _iso_to_mjd(mixed)
     assert out[0] == pytest.approx(Time("2022-12-06T00:08:25").mjd, abs=1e-9)
     assert np.isnan(out[1:]).all()
+
+
+def test_tables_of_all_files_stack_with_flags_kept_categorical(sample):
+    data = read_fine_guide(sample.paths)
+    centroids = data.tables["centroids"]
+    assert sorted(centroids["file_index"].unique()) == list(range(len(sample.paths)))
+    text = [c for c in centroids.columns if isinstance(centroids[c].dtype, pd.CategoricalDtype)]
+    assert text, "the packet's text flags should be categorical"
+    for path_index, path in enumerate(sample.paths):
+        one = read_fine_guide(path).tables["centroids"]
+        rows = centroids[centroids["file_index"] == path_index].reset_index(drop=True)
+        for column in one.columns.drop("file_index"):
+            np.testing.assert_array_equal(rows[column].astype(str if column in text else float),
+                                          one[column].astype(str if column in text else float))
