@@ -103,11 +103,12 @@ def _with_spelunker_columns(table: pd.DataFrame, products: pd.DataFrame) -> pd.D
     table = table.copy()
     table.insert(0, "guidestar_catalog_id", table["gs_id"].astype(str))
 
-    def first(*needles: str) -> pd.Series:
-        for column in table.columns:
-            if all(n in column.lower() for n in needles):
-                return table[column]
-        return pd.Series(np.nan, index=table.index)
+    def first(needle: str) -> pd.Series:
+        # the catalog's spelling is not fixed: an exact name, else one containing it (not
+        # its error column)
+        names = [c for c in table.columns if c.lower() == needle] or [
+            c for c in table.columns if needle in c.lower() and "err" not in c.lower()]
+        return table[names[0]] if names else pd.Series(np.nan, index=table.index)
 
     table["GAIAdr3sourceID"] = first("gaia")
     table["Jmag"] = first("jmag")
