@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -89,3 +91,28 @@ def test_object_store_fits_a_small_dev_shm(monkeypatch):
     monkeypatch.setattr(executor.shutil, "disk_usage", lambda _p: usage(gib, 0, 64 * 2**20))
     tiny = executor._object_store_options()
     assert tiny["object_store_memory"] == 2 * gib and "_plasma_directory" in tiny
+
+
+def test_auto_uses_ray_only_when_it_is_already_running(ray_local, frames, monkeypatch):
+    import fgs_widgets.engine.gaussian as gaussian
+
+    data, sigma = frames[0][:300], frames[1][:300]
+    monkeypatch.setattr(gaussian, "AUTO_SERIAL_BELOW", 100)
+    assert fit_gaussians(data, sigma, chunk_size=100).attrs["executor"] == "ray"
+    assert fit_gaussians(data[:50], sigma[:50]).attrs["executor"] == "serial"
+
+
+def test_auto_never_starts_ray_by_itself():
+    # a fresh process: "auto" on a large input fits in the process and never imports ray
+    # (its start-up costs ~10 s and, on one machine, buys nothing over numba threads)
+    code = (
+        "import sys, numpy as np\n"
+        "import fgs_widgets.engine.gaussian as g\n"
+        "from fgs_widgets.engine.psf import gaussian2d\n"
+        "g.AUTO_SERIAL_BELOW = 10\n"
+        "frames = gaussian2d(np.tile([1e4, 3.5, 3.5, 1.0, 0.9, 0.2, 10.0], (50, 1)))\n"
+        "fit = g.fit_gaussians(frames)\n"
+        "print(fit.attrs['executor'], 'ray' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.split() == ["serial", "False"]

@@ -246,3 +246,4 @@ def test_corrupt_cache_entry_is_refit(tmp_path):
     assert second.attrs["cache_hits"] == 1
     pd.testing.assert_frame_equal(first, second)
     assert not list(tmp_path.glob("*.partial"))
+
