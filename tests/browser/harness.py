@@ -1,6 +1,6 @@
 """Drive notebooks in JupyterLab in headless Chromium (Debian's /usr/bin/chromium + Playwright).
 
-Follows /work/shared/reference/browser-testing.md: one fresh, isolated JupyterLab per run
+Follows ../shared/reference/browser-testing.md: one fresh, isolated JupyterLab per run
 (private config, data, runtime, IPython, settings and workspace dirs; random token; free
 port), Chromium launched with flags that keep it off the network, console errors collected,
 and everything stopped through its own handle.
