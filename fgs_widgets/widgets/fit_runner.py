@@ -17,10 +17,11 @@ class FitRunner(W.VBox):
         self.session = session
         self.kind = W.ToggleButtons(options=[("Gaussian fit", "full"), ("quick fit", "quick")],
                                     value="full", style={"button_width": "110px"})
-        self.executor = W.Dropdown(options=[("auto", "auto"), ("this kernel", "serial"),
+        self.executor = W.Dropdown(options=[("auto (kernel; ray if running)", "auto"),
+                                            ("this kernel", "serial"),
                                             ("local ray", "ray"), ("ray cluster", "cluster")],
                                    value="auto", description="run on",
-                                   layout=W.Layout(width="220px"))
+                                   layout=W.Layout(width="320px"))
         self.address = W.Text(placeholder="ray://host:10001 or auto", description="address",
                               layout=W.Layout(width="300px", display="none"))
         self.chunk_size = W.BoundedIntText(value=50_000, min=1_000, max=1_000_000, step=10_000,
