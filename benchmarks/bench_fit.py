@@ -61,6 +61,16 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def best_of_3(function, *args, **kwargs):
+    """(shortest of 3 wall times, last result): short timings on a shared machine."""
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        result = function(*args, **kwargs)
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
 def scipy_baseline(frames: np.ndarray, errors: np.ndarray, start: np.ndarray) -> np.ndarray:
     """The obvious per-frame fit: least_squares (LM) on the ERR-weighted residuals."""
     out = np.empty((len(frames), 7))
@@ -154,11 +164,7 @@ def main() -> None:
     quick = {}
     for window, name in ((True, "quick fit"), (False, "plain moments")):
         quick_fit(frames[:10], window=window)
-        best = np.inf
-        for _ in range(3):
-            t = time.perf_counter()
-            quick[name] = quick_fit(frames, window=window)
-            best = min(best, time.perf_counter() - t)
+        best, quick[name] = best_of_3(quick_fit, frames, window=window)
         print(f"quick_fit(window={window}) ({name}): {n / best:12,.0f} frames/s "
               f"({best:.3f} s, best of 3)")
 
@@ -169,11 +175,7 @@ def main() -> None:
                                               seed=1)
     mix_fit = fit_gaussians(mix, mix_err, executor="serial")
     for window in (True, False):
-        best = np.inf
-        for _ in range(3):
-            t = time.perf_counter()
-            quick_fit(mix, window=window)
-            best = min(best, time.perf_counter() - t)
+        best, _ = best_of_3(quick_fit, mix, window=window)
         # (the guide star's sigma_y, 0.84 px, is below the window's limit: most of its frames
         # skip the window, so the mix is where the window's own cost shows)
         print(f"quick_fit(window={window}) on the FGS-like mix: {k / best:12,.0f} frames/s")

@@ -30,23 +30,16 @@ import math
 import time
 
 import numpy as np
+import ray
+from bench_fit import best_of_3, guide_star  # the fit benchmark's star and timing
 
+from fgs_widgets.engine.executor import ensure_ray
 from fgs_widgets.engine.gaussian import fit_chunk, fit_gaussians
 from fgs_widgets.engine.simulate import simulate_frames
 
 
-def guide_star(rng: np.random.Generator, n: int) -> np.ndarray:
-    p = np.tile([1.5e5 / (2 * np.pi * 0.95 * 0.82), 3.6, 3.4, 0.95, 0.82, 0.35, 1.25], (n, 1))
-    p[:, 1:3] += rng.normal(0, 0.05, (n, 2))
-    return p
-
-
 def timed_ray_fit(frames: np.ndarray, errors: np.ndarray, workers: int,
                   chunk_size: int) -> tuple[float, float, np.ndarray]:
-    import ray
-
-    from fgs_widgets.engine.executor import ensure_ray
-
     ray.shutdown()
     t = time.perf_counter()
     ensure_ray(num_cpus=workers)
@@ -76,11 +69,7 @@ def main() -> None:
     print(f"{n:,} frames + ERR = {payload / 1e6:.0f} MB, {chunks} chunks of {chunk:,}")
 
     fit_chunk(frames[:2_000], errors[:2_000], parallel=False)  # numba compile/cache load
-    t_chunk = np.inf
-    for _ in range(3):  # best of 3: the machine is shared
-        t = time.perf_counter()
-        fit_chunk(frames[:chunk], errors[:chunk], parallel=False)
-        t_chunk = min(t_chunk, time.perf_counter() - t)
+    t_chunk, _ = best_of_3(fit_chunk, frames[:chunk], errors[:chunk], parallel=False)
     print(f"one chunk on one core (single-threaded kernel, best of 3): {t_chunk:.3f} s "
           f"({chunk / t_chunk:,.0f} frames/s per core)")
 
@@ -93,10 +82,6 @@ def main() -> None:
     same = np.allclose(results[1][1], results[2][1], rtol=0, atol=1e-9, equal_nan=True)
     t1, t2 = results[1][0], results[2][0]
     print(f"speed-up 1 -> 2 workers: {t1 / t2:.2f}x; identical results: {same}")
-
-    import ray
-
-    from fgs_widgets.engine.executor import ensure_ray
 
     ensure_ray(num_cpus=1)
     t = time.perf_counter()

@@ -517,9 +517,9 @@ class Session(t.HasTraits):
         if self.data is not data:
             return telemetry  # data replaced while fetching: this belongs to the old range
         self.telemetry = {**self.telemetry, mnemonic: telemetry}
-        if len(telemetry) and not pd.api.types.is_numeric_dtype(telemetry["value"]):
-            self._add_events(ev.hga_moves(telemetry) if mnemonic == "SA_ZHGAUPST"
-                             else ev.text_transitions(telemetry, mnemonic))
+        events = ev.telemetry_events(mnemonic, telemetry)
+        if events is not None and len(telemetry):
+            self._add_events(events)
         self.message = telemetry.attrs.get("note") or f"{mnemonic}: {len(telemetry):,} samples"
         self._record(f"session.fetch_mnemonic({mnemonic!r})  # token from MAST_API_TOKEN")
         return telemetry

@@ -120,6 +120,16 @@ def _with_spelunker_columns(table: pd.DataFrame, products: pd.DataFrame) -> pd.D
     return table
 
 
+def _observation_visit(obs_num: Any, visit: Any, call: str) -> tuple[int | None, int | None]:
+    """Parsed ``obs_num``, ``visit``; a visit without an observation is a clear error."""
+    observation, visit_n = _number(obs_num, "obs_num"), _number(visit, "visit")
+    if visit_n is not None and observation is None:
+        raise ValueError(
+            f"visit={visit!r} needs obs_num: visits are numbered within an observation "
+            f"(e.g. {call}(..., obs_num=2, visit={visit_n}))")
+    return observation, visit_n
+
+
 class Spelunker:
     """spelunker's ``load``: guide-star data of a program plus analysis methods.
 
@@ -205,12 +215,7 @@ class Spelunker:
         from .archive.reader import read_fine_guide
 
         program = _number(pid, "pid")
-        observation, visit_n = _number(obs_num, "obs_num"), _number(visit, "visit")
-        if visit_n is not None and observation is None:
-            raise ValueError(
-                f"visit={visit!r} needs obs_num: visits are numbered within an observation "
-                f"(e.g. download({program}, obs_num=2, visit={visit_n}))"
-            )
+        observation, visit_n = _observation_visit(obs_num, visit, "download")
         if token is not None:
             self.mast_api_token = token
         try:
@@ -267,23 +272,20 @@ class Spelunker:
 
         program = pid if isinstance(pid, int) else (
             int(pid) if isinstance(pid, str) and pid.strip().isdigit() else None)
-        observation, visit_number = _number(obs_num, "obs_num"), _number(visit, "visit")
-        if visit_number is not None and observation is None:
-            raise ValueError("visit needs obs_num: readfile(pid, obs_num=2, visit=1)")
-        wanted = {k: v for k, v in (("observation", observation), ("visit", visit_number))
-                  if v is not None}
+        observation, visit_n = _observation_visit(obs_num, visit, "readfile")
+        source = pid
         if program is not None:
-            paths = self._local_files(program)
-            if not paths:
+            source = self._local_files(program)
+            if not source:
                 raise FileNotFoundError(
                     f"no fine-guide files of program {program} under "
                     f"{self.directory / 'mastDownload'}: download(pid={program}) first, or "
                     "give readfile the path of a file")
-            data = read_fine_guide(paths)
+        # the reader filters by header before reading pixels: unwanted files are never read
+        self._set_data(read_fine_guide(source, observation=observation, visit=visit_n,
+                                       **filters))
+        if program is not None:
             self.pid = program
-        else:
-            data = read_fine_guide(pid, **filters)
-        self._set_data(data.select(**wanted) if wanted else data)
 
     def _set_data(self, data: GuideStarData) -> None:
         self.data = data
@@ -425,7 +427,14 @@ class Spelunker:
                 return candidate.to_pandas()
         raise ValueError("no fit results: run gauss2d_fit() or quick_fit() first")
 
-    def _time_for(self, n: int) -> np.ndarray:
+    def _time_for(self, n: int, time: Any = None) -> np.ndarray:
+        """MJD per row of an n-row fit table: `time` when given, else ``fg_time[:n]``."""
+        if _given(time):
+            time = np.asarray(time, dtype=np.float64)
+            if len(time) != n:
+                raise ValueError(f"the time array has {len(time)} entries but the table has "
+                                 f"{n} rows")
+            return time
         if self.fg_time is None:
             raise ValueError("no fg_time: download(pid) or readfile(path) first")
         if len(self.fg_time) < n:
@@ -507,10 +516,7 @@ class Spelunker:
         from .engine.binning import bin_series
 
         fit = self._fit_table(table)
-        time = (np.asarray(fg_time, dtype=np.float64) if _given(fg_time)
-                else self._time_for(len(fit)))
-        if len(time) != len(fit):
-            raise ValueError(f"fg_time has {len(time)} entries but the table has {len(fit)} rows")
+        time = self._time_for(len(fit), fg_time)
         series = {c: fit[c].to_numpy() for c in PARAMETERS if c in fit}
         if self.fg_flux is not None and len(self.fg_flux) >= len(fit):
             series["flux"] = np.asarray(self.fg_flux[: len(fit)])
@@ -566,10 +572,7 @@ class Spelunker:
         from .engine.periodogram import periodograms
 
         fit = self._fit_table(table)
-        times = (np.asarray(time, dtype=np.float64) if _given(time)
-                 else self._time_for(len(fit)))
-        if len(times) != len(fit):
-            raise ValueError(f"time has {len(times)} entries but the table has {len(fit)} rows")
+        times = self._time_for(len(fit), time)
         names = [c for c in (columns or PARAMETERS) if c in fit]
         good = None
         if not _given(time) and self.data is not None and len(self.data) >= len(fit):
@@ -630,9 +633,9 @@ class Spelunker:
         telemetry = get_mnemonic(mnemonic, start, end, token=(self._token or None))
         self.mnemonics_data = {**getattr(self, "mnemonics_data", {}), mnemonic: telemetry}
         name = mnemonic.upper()
+        found = events.telemetry_events(name, telemetry)  # None: a numeric series
         if name == "SA_ZHGAUPST":
-            moves = events.hga_moves(telemetry)
-            self.hga_moves = moves
+            moves = self.hga_moves = found
             times, codes = [], []
             for row in moves.itertuples():
                 times.append(float(row.time))
@@ -649,21 +652,19 @@ class Spelunker:
                 ax.axvspan(row.time, stop, color="C1", alpha=0.3,
                            label="HGA move" if i == 0 else None)
             return ax
-        numeric = len(telemetry) and telemetry["value"].dtype.kind == "f"
-        changes = None if numeric else events.text_transitions(telemetry, mnemonic)
         attribute = "mnemonics_event_nisfil" if name == "INIS_FWMTRCURR" else "mnemonics_event"
-        setattr(self, attribute, telemetry if numeric else changes)
-        setattr(self, f"mnemonics_event_{name.lower()}", telemetry if numeric else changes)
+        setattr(self, attribute, telemetry if found is None else found)
+        setattr(self, f"mnemonics_event_{name.lower()}", telemetry if found is None else found)
         if not plot:
             return None
         ax = ax or plt.gca()
-        if numeric:
+        if found is None:
             twin = ax.twinx()
             t, v = events.numeric_series(telemetry)
             twin.plot(t, v, color="goldenrod", lw=0.8, label=mnemonic)
             twin.set_ylabel(mnemonic)
             return ax
-        for i, row in enumerate(changes.itertuples()):
+        for i, row in enumerate(found.itertuples()):
             ax.axvline(row.time, color="C4", lw=0.8, label=mnemonic if i == 0 else None)
         return ax
 

@@ -16,7 +16,8 @@ import pandas as pd
 from scipy.ndimage import median_filter
 
 __all__ = ["EVENT_COLUMNS", "concat_events", "detect_jumps", "detect_outliers", "empty_events",
-           "hga_from_pointing", "hga_moves", "local_events", "numeric_series", "text_transitions"]
+           "hga_from_pointing", "hga_moves", "local_events", "numeric_series",
+           "telemetry_events", "text_transitions"]
 
 EVENT_COLUMNS = ("time", "end", "kind", "label", "source", "value")
 _MAD = 1.4826  # MAD -> standard deviation for Gaussian noise
@@ -193,6 +194,19 @@ def text_transitions(telemetry: pd.DataFrame, mnemonic: str | None = None) -> pd
              "label": f"{name}: {values[i - 1]} → {values[i]}", "source": "edb",
              "value": values[i]} for i in changed]
     return _events(rows)
+
+
+def telemetry_events(mnemonic: str, telemetry: pd.DataFrame) -> pd.DataFrame | None:
+    """The events of a fetched mnemonic, or None when it is numeric (a series, not events).
+
+    ``SA_ZHGAUPST`` gives HGA-move intervals (`hga_moves`); other text
+    mnemonics give their transitions (`text_transitions`).
+    """
+    if len(telemetry) and pd.api.types.is_numeric_dtype(telemetry["value"]):
+        return None
+    if mnemonic.strip().upper() == "SA_ZHGAUPST":
+        return hga_moves(telemetry)
+    return text_transitions(telemetry, mnemonic)
 
 
 def numeric_series(telemetry: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

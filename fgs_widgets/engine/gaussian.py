@@ -46,8 +46,7 @@ __all__ = ["ENGINE_VERSION", "ERR_COLUMNS", "STATUS", "canonical_parameters", "f
 #: bump when results change for the same input (invalidates the fit cache)
 ENGINE_VERSION = "2"
 #: status codes (the ``status`` column's categorical codes) and their names
-STATUS = {lm.CONVERGED: "converged", lm.MAX_ITER: "max_iter", lm.FAILED: "failed",
-          lm.BAD_INPUT: "bad_input", lm.CANCELLED: "cancelled"}
+STATUS = dict(enumerate(lm.STATUS_NAMES))
 CANCELLED = lm.CANCELLED
 ERR_COLUMNS = tuple(f"{p}_err" for p in PARAMETERS)
 #: below this many frames "auto" fits in this process even when ray is running: the

@@ -25,8 +25,9 @@ import math
 import numba as nb
 import numpy as np
 
-# status codes (names in fgs_widgets.engine.gaussian.STATUS)
+# status codes, and their names (index = code) for the tables' categorical ``status``
 CONVERGED, MAX_ITER, FAILED, BAD_INPUT, CANCELLED = 0, 1, 2, 3, 4
+STATUS_NAMES = ("converged", "max_iter", "failed", "bad_input", "cancelled")
 #: fewer valid pixels than this: the frame is not fitted (7 parameters need slack)
 MIN_VALID_PIXELS = 10
 #: a step smaller than this (px) in every position and width ends the fit

@@ -76,5 +76,5 @@ def quick_fit(frames: np.ndarray, *, window: bool = True) -> pd.DataFrame:
     bad = ~np.isfinite(out[1])
     columns["status"] = pd.Categorical.from_codes(
         np.where(bad, lm.BAD_INPUT, lm.CONVERGED).astype(np.int8),
-        categories=["converged", "max_iter", "failed", "bad_input", "cancelled"])
+        categories=list(lm.STATUS_NAMES))
     return pd.DataFrame(columns, copy=False)
