@@ -34,6 +34,7 @@ class Quality(enum.IntFlag):
     SATURATED = 16  #: a pixel is marked SATURATED in the file's DQ array
     GAP_BEFORE = 32  #: first frame after a gap of more than 1.5 cadences from the previous file
     FILE_START = 64  #: first frame of a file (a segment boundary, not a defect)
+    FROM_RAW = 128  #: count rate computed here from a raw ``_uncal`` file (no flat field)
 
     @classmethod
     def describe(cls, value: int) -> list[str]:
@@ -47,10 +48,16 @@ BAD_QUALITY = Quality.ALL_NAN | Quality.NEGATIVE_FLUX
 
 @dataclass(frozen=True)
 class Problem:
-    """A file that could not be read, and why (kept in ``GuideStarData.problems``)."""
+    """A file that could not be read, or read only in part, and why.
+
+    Kept in ``GuideStarData.problems``.  ``skipped`` is True when none of the
+    file's frames are in the data, False when its frames are there but
+    something else in it (a table) could not be read.
+    """
 
     path: str
     reason: str
+    skipped: bool = True
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"

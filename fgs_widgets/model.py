@@ -202,7 +202,10 @@ class Session(t.HasTraits):
 
         self.data = read_fine_guide(paths, **filters)
         self.program = ""
-        problems = f"; skipped {len(self.data.problems)} file(s)" if self.data.problems else ""
+        skipped = sum(p.skipped for p in self.data.problems)
+        problems = f"; skipped {skipped} file(s)" if skipped else ""
+        if len(self.data.problems) > skipped:
+            problems += f"; {len(self.data.problems) - skipped} file(s) read in part"
         self.message = self.data.summary() + problems
         shown = repr(str(paths)) if isinstance(paths, (str, os.PathLike)) else repr(
             [str(p) for p in paths])

@@ -136,13 +136,28 @@ def test_hga_moves_edge_cases():
 
 
 def test_hga_from_a_synthetic_pointing_table():
+    from fgs_widgets.archive.guider_tables import hga_codes
+
+    # the reader's codes: 0 moving, 1 finished, 2 offline, <NA> unreadable (not moving)
+    stored = np.array([b"1", b"1", b"0", b"0", b"1", b"", b"0", b"2", b"1", b"0"], dtype="S16")
     pointing = pd.DataFrame({"time": np.arange(10.0), "file_index": 0,
-                             "HGA_motion": ["STOPPED", "STOPPED", "MOVING", "MOVING", "STOPPED",
-                                            "", "slewing", "STOPPED", "STOPPED", "MOVING"]})
+                             "HGA_motion": hga_codes(stored)})
     moves = hga_from_pointing(pointing)
     assert list(moves["time"]) == [2.0, 6.0, 9.0]
     np.testing.assert_array_equal(moves["end"], [4.0, 7.0, np.nan])
     assert len(hga_from_pointing(pointing.drop(columns="HGA_motion"))) == 0
+    # "1" (finished) and "2" (offline) are not moves, whatever text they are stored as
+    resting = pointing.assign(HGA_motion=hga_codes(np.array([1, 2] * 5, dtype=">i4")))
+    assert len(hga_from_pointing(resting)) == 0
+
+
+def test_hga_codes_in_every_stored_form():
+    from fgs_widgets.archive.guider_tables import hga_codes
+
+    for stored in (np.array([0, 1, 2, 7], dtype=">i4"), np.array([b"0 ", b"1", b" 2", b"7"]),
+                   np.array([b"MOVING", b"finished", b"OFFLINE", b"?"])):
+        codes = hga_codes(stored)
+        assert list(codes[:3]) == [0, 1, 2] and codes.isna().tolist() == [False] * 3 + [True]
 
 
 def test_concat_and_empty_events():

@@ -75,13 +75,27 @@ def test_errors_and_dq_read(sample_data):
     assert sample_data.dq[3, 0, 7] == 1 and sample_data.dq[:3].sum() == 0
 
 
-def test_optional_tables(sample_data):
+def test_optional_tables(sample, sample_data):
     centroids = sample_data.tables["centroids"]
     assert len(centroids) == len(sample_data)
     np.testing.assert_allclose(centroids["time"], sample_data.time, atol=2e-3 / 86400)
+    # positions stay FGS ideal-frame arcsec; the packet's zero rows are no position
+    x = centroids["guide_star_position_x_arcsec"]
+    assert x.abs().between(15, 30).sum() == len(centroids) - len(sample.truth.zero_centroid_rows)
+    np.testing.assert_array_equal(np.flatnonzero(~centroids["position_valid"]),
+                                  sample.truth.zero_centroid_rows)
+    assert x[~centroids["position_valid"]].isna().all()
     pointing = sample_data.tables["pointing"]
-    assert set(pointing["HGA_motion"]) == {"MOVING", "FINISHED"}
-    assert set(pointing["file_index"]) == {0, 1, 2, 3}
+    assert set(pointing["HGA_motion"]) == {0, 1}
+    # the last file's Pointing HDU is header-only: absent, not an error
+    assert set(pointing["file_index"]) == {0, 1, 2}
+    assert not sample_data.problems
+    # time is ms since DATASTRT, read as MJD inside the data, not at MJD ~0
+    starts = sample_data.products["data_start"].to_numpy()[pointing["file_index"]]
+    np.testing.assert_allclose(pointing["time"], starts + pointing["elapsed_ms"] / 86_400_000)
+    assert pointing["time"].between(sample_data.time[0], sample_data.time[-1]).all()
+    offsets = sample_data.products["centroid_time_offset"]
+    assert offsets.abs().max() < 1e-3  # the packet's times agree with DATASTRT..DATAEND
 
 
 @pytest.mark.parametrize(
@@ -195,7 +209,7 @@ def test_no_warning_for_clean_read(sample):
 def test_iso_times_to_mjd_match_astropy():
     from astropy.time import Time
 
-    from fgs_widgets.archive.reader import _iso_to_mjd
+    from fgs_widgets.archive.guider_tables import iso_to_mjd as _iso_to_mjd
 
     text = ["2022-12-06T00:08:25.123456", "2024-02-29T23:59:59.9999", "2023-01-01T00:00:00"]
     padded = np.array([t.encode() + b"   " for t in text], dtype="S30")
@@ -206,6 +220,10 @@ def test_iso_times_to_mjd_match_astropy():
     out = _iso_to_mjd(mixed)
     assert out[0] == pytest.approx(Time("2022-12-06T00:08:25").mjd, abs=1e-9)
     assert np.isnan(out[1:]).all()
+    # the centroid packet is seen with a space between date and time
+    spaced = np.array([t.replace("T", " ").encode() for t in text], dtype="S30")
+    np.testing.assert_allclose(_iso_to_mjd(spaced), Time(text, scale="utc").mjd,
+                               rtol=0, atol=1e-6 / 86400)
 
 
 def test_tables_of_all_files_stack_with_flags_kept_categorical(sample):

@@ -30,7 +30,7 @@ __all__ = ["PRODUCT_COLUMNS", "SERVICE", "find_products"]
 
 SERVICE = "Mast.Jwst.Filtered.GuideStar"
 PRODUCT_COLUMNS = ("file_name", "uri", "size", "program", "observation", "visit", "guider",
-                   "segment", "start", "folder")
+                   "segment", "end", "folder")
 _LEVEL_SUFFIX = {2: "_cal.fits", 1: "_uncal.fits"}
 
 
@@ -154,7 +154,7 @@ def find_products(program: int | str, *, observation: int | str | None = None,
         raise NoFineGuideData(f"MAST has no fine-guide (_gs-fg_ {level}) files for {said}; "
                               "check the program id and filters, that the data are public, "
                               "or pass a token with rights to them")
-    return products.sort_values(["start", "file_name"]).reset_index(drop=True)
+    return products.sort_values(["end", "file_name"]).reset_index(drop=True)
 
 
 def _field(rows: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -221,7 +221,7 @@ def _products(rows: pd.DataFrame, calib_level: int) -> pd.DataFrame:
             "visit": parsed.visit if parsed else None,
             "guider": _guider(_text(detectors, i), _text(apertures, i), folder),
             "segment": parsed.segment if parsed else None,
-            "start": pd.Timestamp(parsed.start) if parsed else pd.NaT,
+            "end": pd.Timestamp(parsed.end) if parsed else pd.NaT,  # the name stamps the end
             "folder": folder,
         }
     table = pd.DataFrame(list(records.values()), columns=list(PRODUCT_COLUMNS))

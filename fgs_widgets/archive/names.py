@@ -1,6 +1,7 @@
 """Parse JWST guide-star file and MAST folder names.
 
-File:   ``jw<ppppp><ooo><vvv>_gs-fg_<yyyydddhhmmss>[-seg<NNN>]_cal.fits``
+File:   ``jw<ppppp><ooo><vvv>_gs-<function>_<yyyydddhhmmss>[-seg<NNN>]_<cal|uncal>.fits``
+(the time stamp is the UTC time of the **end** of the data in the file)
 Folder: ``jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-seg<NNN>]_guider<N>``
 (visit group, parallel sequence id, activity, exposure; segments are written
 with ``-seg`` by the pipeline, ``_seg`` is accepted too).
@@ -34,7 +35,7 @@ class FileName:
     observation: int
     visit: int
     function: str
-    start: datetime
+    end: datetime  #: UTC end of the data in the file (the name's time stamp)
     segment: int | None
     level: str
 
@@ -63,13 +64,13 @@ def parse_file_name(name: str) -> FileName | None:
     if match is None:
         return None
     g = match.groupdict()
-    start = datetime.strptime(g["stamp"], "%Y%j%H%M%S").replace(tzinfo=UTC)
+    end = datetime.strptime(g["stamp"], "%Y%j%H%M%S").replace(tzinfo=UTC)
     return FileName(
         program=int(g["program"]),
         observation=int(g["observation"]),
         visit=int(g["visit"]),
         function=g["function"],
-        start=start,
+        end=end,
         segment=None if g["segment"] is None else int(g["segment"]),
         level=g["level"],
     )
@@ -98,14 +99,18 @@ def file_name(
     program: int,
     observation: int,
     visit: int,
-    start: datetime,
+    end: datetime,
     segment: int | None = None,
     level: str = "cal",
+    function: str = "fg",
 ) -> str:
-    """Build a fine-guide file name (the inverse of `parse_file_name`)."""
+    """Build a guide-star file name (the inverse of `parse_file_name`).
+
+    ``end`` is the UTC time of the last data in the file, as the pipeline stamps it.
+    """
     seg = "" if segment is None else f"-seg{segment:03d}"
-    stamp = start.strftime("%Y%j%H%M%S")
-    return f"jw{program:05d}{observation:03d}{visit:03d}_gs-fg_{stamp}{seg}_{level}.fits"
+    stamp = end.strftime("%Y%j%H%M%S")
+    return f"jw{program:05d}{observation:03d}{visit:03d}_gs-{function}_{stamp}{seg}_{level}.fits"
 
 
 def folder_name(

@@ -8,10 +8,11 @@ from memory-mapped files straight into one preallocated array, so a
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pandas as pd
 from astropy.io import fits
 
 from ..data import FRAME_SHAPE, GuideStarData, Problem, Quality
+from . import guider_tables
 from .names import parse_file_name, parse_folder_name
 
 __all__ = ["PRODUCT_COLUMNS", "FGSReadWarning", "ReadError", "read_fine_guide"]
@@ -47,6 +49,8 @@ PRODUCT_COLUMNS = (
     "data_end",
     "n_frames",
     "first_frame",
+    "level",
+    "centroid_time_offset",
 )
 _INT_COLUMNS = (
     "program",
@@ -62,6 +66,13 @@ _INT_COLUMNS = (
     "first_frame",
 )
 _REQUIRED_KEYWORDS = ("EXP_TYPE", "DATASTRT", "DATAEND")
+_TABLES = {"POINTING": "pointing", "FGS CENTROID PACKET": "centroids"}
+#: raw files: Fowler sampling, this many reads averaged at each end (jwst ``guider_cds``)
+_FOWLER_READS = 4
+#: what ``guider_cds`` uses when no gain / read-noise reference file is at hand
+_DEFAULT_GAIN, _DEFAULT_READ_NOISE = 1.9713863, 21.0  # e-/DN, DN
+#: a centroid packet whose times differ from the frame times by more than this is reported
+_TIME_OFFSET_WARN_S = 1.0
 _DO_NOT_USE, _SATURATED = 1, 2  # JWST DQ bits 0 and 1
 _CHUNK = 65_536  # frames per block when computing flux and flags (bounds temporaries)
 
@@ -89,7 +100,10 @@ class _Header:
     n_frames: int
     meta: dict[str, Any]
     has_err: bool
-    tables: tuple[str, ...]
+    tables: tuple[str, ...]  #: table HDUs that have rows (header-only ones are absent)
+    n_reads: int | None = None  #: raw (``_uncal``) files: reads per integration
+    group_time: float | None = None  #: raw files: TGROUP, seconds between reads
+    scaled: bool = False  #: SCI or ERR has BZERO/BSCALE/BLANK (astropy can't memory-map it)
 
 
 def _resolve(paths: str | os.PathLike | Iterable[str | os.PathLike], pattern: str) -> list[Path]:
@@ -130,8 +144,20 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+@contextlib.contextmanager
+def _truncation_is_an_error() -> Iterator[None]:
+    """astropy only *warns* about a short file; for us it is an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fits.verify.VerifyWarning)
+        warnings.filterwarnings("error", message=".*truncated.*")
+        yield
+
+
 def _read_header(path: Path) -> _Header:
-    """Open one file, validate it, and collect its metadata (no pixel data read)."""
+    """Open one file, validate it, and collect its metadata (no pixel data read).
+
+    Every fault, whatever raised it, leaves as a `ReadError` naming the file.
+    """
     if not path.exists():
         raise ReadError(f"{path}: file does not exist")
     if not path.is_file():
@@ -143,55 +169,97 @@ def _read_header(path: Path) -> _Header:
                 "expected a JWST '_gs-fg_..._cal.fits' product"
             )
     try:
-        with warnings.catch_warnings():
-            # astropy only *warns* about truncation; for us a short file is an error
-            warnings.simplefilter("error", fits.verify.VerifyWarning)
-            warnings.filterwarnings("error", message=".*truncated.*")
-            with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
-                primary = hdul[0].header
-                missing = [key for key in _REQUIRED_KEYWORDS if key not in primary]
-                if missing:
-                    raise ReadError(
-                        f"{path}: primary header lacks required keyword(s) {', '.join(missing)}; "
-                        "is this a JWST guider product written by the pipeline?"
-                    )
-                exp_type = _text(primary, "EXP_TYPE")
-                if exp_type != "FGS_FINEGUIDE":
-                    raise ReadError(
-                        f"{path}: EXP_TYPE is {exp_type!r}, not 'FGS_FINEGUIDE'; only fine-guide "
-                        "('_gs-fg_') files hold the 8x8 guide-star frames"
-                    )
-                names = [hdu.name.upper() for hdu in hdul]
-                if "SCI" not in names:
-                    raise ReadError(f"{path}: no SCI extension (the guide-star frames)")
-                sci = hdul["SCI"]
-                shape = tuple(sci.shape)
-                if len(shape) == 2:
-                    shape = (1, *shape)
-                if len(shape) != 3 or shape[1:] != FRAME_SHAPE:
-                    raise ReadError(
-                        f"{path}: SCI has shape {tuple(sci.shape)}, expected (n_frames, 8, 8); "
-                        "only fine-guide 8x8 frames are supported"
-                    )
-                expected = sci._data_offset + sci._data_size
-                if os.path.getsize(path) < expected:
-                    raise ReadError(
-                        f"{path}: file is truncated ({os.path.getsize(path):,} bytes, its headers "
-                        f"announce at least {expected:,}); download it again"
-                    )
-                has_err = "ERR" in names and tuple(hdul["ERR"].shape) == tuple(sci.shape)
-                start, end = float(primary["DATASTRT"]), float(primary["DATAEND"])
-                if not (np.isfinite(start) and np.isfinite(end)) or end < start:
-                    raise ReadError(
-                        f"{path}: DATASTRT={start} / DATAEND={end} do not describe a time range"
-                    )
-                meta = _metadata(path, primary, start, end, shape[0])
-                tables = tuple(n for n in ("POINTING", "FGS CENTROID PACKET") if n in names)
-                return _Header(path, shape[0], meta, has_err, tables)
+        with _truncation_is_an_error(), fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
+            return _header_of(path, hdul)
     except ReadError:
         raise
-    except (OSError, ValueError, TypeError, KeyError, IndexError, Warning) as exc:
-        raise ReadError(f"{path}: cannot be read as FITS ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # any fault of a file must stay that file's problem
+        raise ReadError(
+            f"{path}: cannot be read as FITS ({type(exc).__name__}: {exc}); download it again"
+        ) from None
+
+
+def _header_of(path: Path, hdul: fits.HDUList) -> _Header:
+    primary = hdul[0].header
+    missing = [key for key in _REQUIRED_KEYWORDS if key not in primary]
+    if missing:
+        raise ReadError(
+            f"{path}: primary header lacks required keyword(s) {', '.join(missing)}; "
+            "is this a JWST guider product written by the pipeline?"
+        )
+    exp_type = _text(primary, "EXP_TYPE")
+    if exp_type != "FGS_FINEGUIDE":
+        raise ReadError(
+            f"{path}: EXP_TYPE is {exp_type!r}, not 'FGS_FINEGUIDE'; only fine-guide "
+            "('_gs-fg_') files hold the 8x8 guide-star frames"
+        )
+    names = [hdu.name.upper() for hdu in hdul]
+    if "SCI" not in names:
+        raise ReadError(f"{path}: no SCI extension (the guide-star frames)")
+    sci = hdul["SCI"]
+    shape = tuple(sci.shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    n_reads = group_time = None
+    if len(shape) == 4 and shape[2:] == FRAME_SHAPE:
+        n_reads, group_time = _raw_layout(path, primary, shape)
+    elif len(shape) != 3 or shape[1:] != FRAME_SHAPE:
+        raise ReadError(
+            f"{path}: SCI has shape {tuple(sci.shape)}, expected (n_frames, 8, 8) (a fine-guide "
+            "'_cal' file) or (n_frames, n_reads, 8, 8) (a fine-guide '_uncal' file)"
+        )
+    if shape[0] == 0:
+        raise ReadError(
+            f"{path}: SCI holds no frames (shape {tuple(sci.shape)}, NINTS="
+            f"{primary.get('NINTS', '?')}): this exposure recorded no fine-guide data; "
+            "there is nothing to read in it"
+        )
+    expected = max(hdu._data_offset + hdu._data_size for hdu in hdul)
+    if os.path.getsize(path) < expected:
+        raise ReadError(
+            f"{path}: file is truncated ({os.path.getsize(path):,} bytes, its headers "
+            f"announce at least {expected:,}); download it again"
+        )
+    has_err = n_reads is not None or (
+        "ERR" in names and tuple(hdul["ERR"].shape) == tuple(sci.shape))
+    start, end = float(primary["DATASTRT"]), float(primary["DATAEND"])
+    if not (np.isfinite(start) and np.isfinite(end)) or end < start:
+        raise ReadError(
+            f"{path}: DATASTRT={start} / DATAEND={end} do not describe a time range"
+        )
+    meta = _metadata(path, primary, start, end, shape[0])
+    meta["level"] = "uncal" if n_reads is not None else "cal"
+    tables = tuple(
+        hdu.name.upper() for hdu in hdul
+        if hdu.name.upper() in _TABLES and isinstance(hdu, fits.BinTableHDU)
+        and hdu.header.get("NAXIS2", 0) > 0
+    )
+    scaled = any(key in hdul[ext].header for ext in ("SCI", "ERR") if ext in names
+                 for key in ("BZERO", "BSCALE", "BLANK"))
+    return _Header(path, shape[0], meta, has_err, tables, n_reads, group_time, scaled)
+
+
+def _raw_layout(path: Path, primary: fits.Header, shape: tuple[int, ...]) -> tuple[int, float]:
+    """Reads per integration and TGROUP of a fine-guide ``_uncal`` file, checked."""
+    n_reads = shape[1]
+    if n_reads < 2 * _FOWLER_READS:
+        raise ReadError(
+            f"{path}: a raw fine-guide file with {n_reads} reads per integration (SCI shape "
+            f"{shape}); the count rate needs {_FOWLER_READS} reads at each end — use the "
+            "'_cal' file of this exposure"
+        )
+    group_time = primary.get("TGROUP")
+    try:
+        group_time = float(group_time)
+    except (TypeError, ValueError):
+        group_time = float("nan")
+    if not (np.isfinite(group_time) and group_time > 0):
+        raise ReadError(
+            f"{path}: a raw ('_uncal') fine-guide file without a usable TGROUP keyword "
+            f"(time between reads; found {primary.get('TGROUP')!r}), so its count rate cannot "
+            "be computed — use the '_cal' file of this exposure"
+        )
+    return n_reads, group_time
 
 
 def _metadata(path: Path, header: fits.Header, start: float, end: float, n: int) -> dict:
@@ -245,73 +313,6 @@ def _frame_times(start: float, end: float, n: int) -> np.ndarray:
     return np.linspace(start, end, n) if n > 1 else np.array([start], dtype=np.float64)
 
 
-def _read_tables(hdul: fits.HDUList, header: _Header, file_index: int) -> dict[str, pd.DataFrame]:
-    """The Pointing and FGS Centroid Packet tables, if present.
-
-    ISO time columns (``*_time``, and Pointing ``time`` when textual) become MJD
-    floats; text flags become categoricals.  Columns are taken from the raw
-    records because astropy's per-column string decoding costs seconds at 10^6 rows.
-    """
-    out = {}
-    for ext, key in (("POINTING", "pointing"), ("FGS CENTROID PACKET", "centroids")):
-        if ext not in header.tables:
-            continue
-        raw = np.asarray(hdul[ext].data).view(np.ndarray)
-        columns: dict[str, Any] = {"file_index": np.full(len(raw), file_index, dtype=np.int32)}
-        for name in raw.dtype.names:
-            values = raw[name]
-            if values.dtype.kind == "S":
-                is_time = name.endswith("_time") or name == "time"
-                columns[name] = _iso_to_mjd(values) if is_time else _categorical(values)
-            else:
-                columns[name] = values.astype(values.dtype.newbyteorder("="))
-        if key == "centroids" and "centroid_time" in columns:
-            columns = {"file_index": columns.pop("file_index"), "time": columns["centroid_time"],
-                       **columns}
-        out[key] = pd.DataFrame(columns)
-    return out
-
-
-def _categorical(values: np.ndarray) -> pd.Categorical:
-    """Text flags (mostly constant per file) as a categorical of stripped strings."""
-    if len(values) and (values == values[0]).all():
-        label = values[0].decode("ascii", "replace").strip()
-        return pd.Categorical.from_codes(np.zeros(len(values), dtype=np.int8), [label])
-    uniques, codes = np.unique(values, return_inverse=True)
-    labels = [u.decode("ascii", "replace").strip() for u in uniques]
-    if len(set(labels)) == len(labels):
-        return pd.Categorical.from_codes(codes.astype(np.int32), labels)
-    return pd.Categorical(np.asarray(labels, dtype=object)[codes])
-
-
-_MJD_EPOCH = np.datetime64("1858-11-17T00:00:00", "ns")  # MJD 0
-
-
-def _iso_to_mjd(values: np.ndarray) -> np.ndarray:
-    """``YYYY-MM-DDTHH:MM:SS[.fff]`` byte strings to MJD (UTC), vectorized.
-
-    numpy's own ISO 8601 cast (C, ~12x faster than digit arithmetic in numpy
-    and ~1000x faster than astropy Time at 10^6 rows) handles padding and any
-    fraction down to nanoseconds; anything it rejects goes through pandas,
-    unparsable entries becoming NaN.  Leap seconds are ignored, as MJD(UTC)
-    conventionally does.
-    """
-    values = np.ascontiguousarray(values)  # a field of a record array is strided
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # a 'Z' suffix: UTC, as assumed
-            stamps = np.char.strip(values).astype("datetime64[ns]")
-    except ValueError:
-        text = pd.Series(values.astype(str))
-        parsed = pd.to_datetime(text.str.strip(), format="ISO8601", errors="coerce", utc=True)
-        parsed = parsed.dt.tz_localize(None)
-        epoch = pd.Timestamp("1858-11-17")
-        return ((parsed - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
-    days = (stamps - _MJD_EPOCH).astype(np.int64) / 86_400e9
-    days[np.isnat(stamps)] = np.nan
-    return days
-
-
 def read_fine_guide(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     *,
@@ -344,13 +345,34 @@ def read_fine_guide(
     -------
     GuideStarData
         Frames are never dropped: negative-flux, NaN and DQ-flagged frames are
-        kept and flagged in ``quality``.  ``problems`` lists skipped files.
+        kept and flagged in ``quality``.  ``problems`` lists skipped files and
+        files read in part (an unreadable table), each with what to do.
+        ``tables["pointing"]`` has ``time`` in MJD (DATASTRT + the stored
+        milliseconds) and ``HGA_motion`` codes (0 moving, 1 finished, 2
+        offline); ``tables["centroids"]`` keeps the packet's positions in
+        arcsec (``*_arcsec`` columns).  ``products["centroid_time_offset"]``
+        is the offset in seconds between the packet's times and the frame
+        times (a check: frame times stay DATASTRT..DATAEND; a warning names
+        files where they disagree by more than a second).
 
     Raises
     ------
     ReadError
         In strict mode on the first bad file; otherwise only when no file at
-        all could be read (the message lists why for each).
+        all could be read (the message lists why for each).  Never another
+        exception type for a bad file.
+
+    Notes
+    -----
+    Header-only or empty tables (the pipeline copies only tables with rows)
+    are treated as absent.  A fine-guide ``_uncal`` file (SCI of shape
+    (nints, reads, 8, 8)) is turned into count rates as the pipeline's
+    ``guider_cds`` step does — (mean of the last 4 reads - mean of the first
+    4) / ``TGROUP`` — so that a program whose calibrated files are not (yet)
+    at hand can still be explored; its frames are flagged
+    `Quality.FROM_RAW` (no flat field) and ``products["level"]`` says
+    "uncal".  When a file's ``_cal`` twin is read as well, the raw file is
+    skipped (listed in ``problems``).
     """
     files = _resolve(paths, pattern)
     if not files:
@@ -363,6 +385,8 @@ def read_fine_guide(
             if strict:
                 raise
             problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
+    headers, duplicates = _prefer_calibrated(headers)
+    problems += duplicates
     filters = dict(
         observation=observation, visit=visit, guider=guider, segment=segment, gs_id=gs_id
     )
@@ -372,18 +396,52 @@ def read_fine_guide(
         raise ReadError(f"no fine-guide data could be read: {detail}", problems)
     headers.sort(key=lambda h: (h.meta["data_start"], h.meta["file_name"]))
 
-    data = _stitch(headers, errors)
+    data, read_problems = _stitch(headers, errors, strict)
+    problems += read_problems
     if problems:
+        skipped = sum(p.skipped for p in problems)
         warnings.warn(
-            f"{len(problems)} file(s) skipped, see .problems: "
-            + "; ".join(str(p) for p in problems),
+            f"{skipped} file(s) skipped, {len(problems) - skipped} read in part, see "
+            ".problems: " + "; ".join(str(p) for p in problems),
             FGSReadWarning,
             stacklevel=2,
         )
+    _warn_time_offsets(data["products"])
     return GuideStarData(**{**data, "problems": problems})
 
 
-def _stitch(headers: list[_Header], read_errors: bool) -> dict[str, Any]:
+def _prefer_calibrated(headers: list[_Header]) -> tuple[list[_Header], list[Problem]]:
+    """Drop a raw file whose calibrated file (same data) is read too, saying so."""
+    calibrated = {h.path.name for h in headers if h.meta["level"] == "cal"}
+    kept, problems = [], []
+    for header in headers:
+        twin = header.path.name.replace("_uncal.fits", "_cal.fits")
+        if header.meta["level"] == "uncal" and twin in calibrated:
+            problems.append(Problem(str(header.path), f"skipped: its calibrated file {twin} "
+                                    "holds the same frames and is read instead"))
+        else:
+            kept.append(header)
+    return kept, problems
+
+
+def _warn_time_offsets(products: pd.DataFrame) -> None:
+    offsets = products["centroid_time_offset"].astype(float)
+    off = products[offsets.abs() > _TIME_OFFSET_WARN_S]
+    if len(off):
+        listed = ", ".join(f"{r.file_name} ({r.centroid_time_offset:+.3f} s)"
+                           for r in off.itertuples())
+        warnings.warn(
+            "frame times (DATASTRT..DATAEND) and the FGS Centroid Packet's centroid_time "
+            f"disagree by more than {_TIME_OFFSET_WARN_S:g} s in {listed}; frame times are "
+            "kept as DATASTRT..DATAEND (products['centroid_time_offset'] has the offsets)",
+            FGSReadWarning,
+            stacklevel=3,
+        )
+
+
+def _stitch(
+    headers: list[_Header], read_errors: bool, strict: bool
+) -> tuple[dict[str, Any], list[Problem]]:
     n_total = sum(h.n_frames for h in headers)
     frames = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
     want_err = read_errors and all(h.has_err for h in headers)
@@ -392,42 +450,133 @@ def _stitch(headers: list[_Header], read_errors: bool) -> dict[str, Any]:
     segments = np.empty(n_total, dtype=np.int32)
     dq = np.zeros((len(headers), *FRAME_SHAPE), dtype=np.uint32)
     tables: dict[str, list[pd.DataFrame]] = {}
-    rows = []
+    rows, problems, failed = [], [], []
     first = 0
     for index, header in enumerate(headers):
-        n = header.n_frames
-        stop = first + n
-        with fits.open(header.path, memmap=True) as hdul:
-            _read_image_into(header.path, hdul["SCI"], frames[first:stop])
-            if err is not None:
-                _read_image_into(header.path, hdul["ERR"], err[first:stop])
-            has_dq = "DQ" in hdul and tuple(hdul["DQ"].shape) == FRAME_SHAPE
-            for key, table in _read_tables(hdul, header, index).items():
-                tables.setdefault(key, []).append(table)
-        if has_dq:
-            # uint32 DQ is stored with BZERO, which astropy will not memory-map: read it plainly
-            dq[index] = fits.getdata(header.path, "DQ", memmap=False)
-        time[first:stop] = _frame_times(header.meta["data_start"], header.meta["data_end"], n)
+        stop = first + header.n_frames
+        time[first:stop] = _frame_times(
+            header.meta["data_start"], header.meta["data_end"], header.n_frames)
         segments[first:stop] = index
-        rows.append({**header.meta, "first_frame": first})
+        row = {**header.meta, "first_frame": first, "centroid_time_offset": np.nan}
+        try:
+            file_dq, file_tables, partial = _read_file(
+                header, index, frames[first:stop], None if err is None else err[first:stop])
+        except Exception as exc:  # one bad file must not take the others down
+            message = str(exc) if isinstance(exc, ReadError) else (
+                f"{header.path}: cannot be read ({type(exc).__name__}: {exc}); "
+                "download it again")
+            if strict:
+                raise ReadError(message) from None
+            problems.append(Problem(str(header.path), message.removeprefix(f"{header.path}: ")))
+            failed.append(index)
+        else:
+            if strict and partial:
+                raise ReadError(str(partial[0]))
+            problems += partial
+            dq[index] = file_dq
+            for key, table in file_tables.items():
+                tables.setdefault(key, []).append(table)
+            if "centroids" in file_tables:
+                row["centroid_time_offset"] = _time_offset(
+                    file_tables["centroids"]["time"].to_numpy(), time[first:stop])
+        rows.append(row)
         first = stop
 
-    flux, quality = _flux_and_quality(frames, segments, dq)
     products = pd.DataFrame(rows, columns=list(PRODUCT_COLUMNS))
     for column in _INT_COLUMNS:
         products[column] = products[column].astype("Int64")  # segment etc. may be missing
-    _flag_boundaries(quality, time, products)
-    return dict(
-        frames=frames,
-        time=time,
-        flux=flux,
-        quality=quality,
-        segments=segments,
-        products=products,
-        errors=err,
-        dq=dq,
+    data = GuideStarData(
+        frames=frames, time=time, flux=np.zeros(n_total), quality=np.zeros(n_total, np.uint16),
+        segments=segments, products=products, errors=err, dq=dq,
         tables={k: _concat_tables(v) for k, v in tables.items()},
     )
+    if failed:
+        if len(failed) == len(headers):
+            raise ReadError("no fine-guide data could be read: "
+                            + "; ".join(str(p) for p in problems), problems)
+        data = data[~np.isin(segments, failed)]  # the same slicing that keeps tables consistent
+    raw = (data.products["level"] == "uncal").to_numpy()
+    flux, quality = _flux_and_quality(data.frames, data.segments, data.dq, raw)
+    _flag_boundaries(quality, data.time, data.products)
+    return dict(
+        frames=data.frames, time=data.time, flux=flux, quality=quality, segments=data.segments,
+        products=data.products, errors=data.errors, dq=data.dq, tables=data.tables,
+    ), problems
+
+
+def _read_file(
+    header: _Header, index: int, frames: np.ndarray, err: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, pd.DataFrame], list[Problem]]:
+    """Pixels into ``frames``/``err``; the file's DQ, tables and non-fatal problems.
+
+    A table that cannot be parsed costs the table, not the frames: it becomes
+    a Problem with ``skipped=False``.
+    """
+    path = header.path
+    dq = np.zeros(FRAME_SHAPE, dtype=np.uint32)
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    with _truncation_is_an_error(), fits.open(path, memmap=not header.scaled) as hdul:
+        if header.n_reads is None:
+            _read_image_into(path, hdul["SCI"], frames)
+            if err is not None:
+                _read_image_into(path, hdul["ERR"], err)
+        else:
+            _raw_rate_into(hdul["SCI"], header.group_time, frames, err)
+        has_dq = "DQ" in hdul and tuple(hdul["DQ"].shape) == FRAME_SHAPE
+        for ext in header.tables:
+            try:
+                raw = np.asarray(hdul[ext].data).view(np.ndarray)
+                if _TABLES[ext] == "pointing":
+                    table = guider_tables.pointing_table(raw, index, header.meta["data_start"])
+                else:
+                    table = guider_tables.centroid_table(raw, index)
+            except Exception as exc:
+                problems.append(Problem(
+                    str(path), f"its {ext} table cannot be read ({type(exc).__name__}: {exc}); "
+                    "the frames were read without it", skipped=False))
+            else:
+                tables[_TABLES[ext]] = table
+    if has_dq:
+        # uint32 DQ is stored with BZERO, which astropy will not memory-map: read it plainly
+        dq[...] = fits.getdata(path, "DQ", memmap=False)
+    return dq, tables, problems
+
+
+def _time_offset(centroid_time: np.ndarray, frame_time: np.ndarray) -> float:
+    """Seconds between the packet's times and the frame times of one file.
+
+    Row by row (median) when the packet has a row per frame; otherwise the
+    offset of the packet's first time from DATASTRT.
+    """
+    finite = np.isfinite(centroid_time)
+    if not finite.any():
+        return float("nan")
+    if len(centroid_time) == len(frame_time):
+        return float(np.median(centroid_time[finite] - frame_time[finite]) * 86400.0)
+    return float((centroid_time[finite].min() - frame_time[0]) * 86400.0)
+
+
+def _raw_rate_into(
+    hdu: fits.ImageHDU, group_time: float, out: np.ndarray, err: np.ndarray | None
+) -> None:
+    """The count rate of raw fine-guide reads, as the pipeline's ``guider_cds`` computes it.
+
+    Fowler sampling: (mean of the last 4 reads - mean of the first 4) / TGROUP,
+    per pixel and integration; ERR from the read noise and Poisson terms with
+    the pipeline's fallback gain and read noise (no reference files here).
+    The flat field is not applied: frames are flagged `Quality.FROM_RAW`.
+    """
+    data = hdu.data  # astropy applies BZERO (uint16 stored as int16)
+    k = _FOWLER_READS
+    for a in range(0, len(out), _CHUNK):
+        block = np.asarray(data[a : a + _CHUNK], dtype=np.float32)
+        rate = (block[:, -k:].mean(axis=1) - block[:, :k].mean(axis=1)) / np.float32(group_time)
+        out[a : a + len(rate)] = rate
+        if err is not None:
+            variance = 2 * (_DEFAULT_READ_NOISE / group_time) ** 2 + np.clip(
+                rate, 0, None) / (_DEFAULT_GAIN * group_time)
+            err[a : a + len(rate)] = np.sqrt(variance)
 
 
 def _concat_tables(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -474,7 +623,7 @@ def _read_image_into(path: Path, hdu: fits.ImageHDU, out: np.ndarray) -> None:
 
 
 def _flux_and_quality(
-    frames: np.ndarray, segments: np.ndarray, dq: np.ndarray
+    frames: np.ndarray, segments: np.ndarray, dq: np.ndarray, raw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     n = len(frames)
     flux = np.empty(n, dtype=np.float64)
@@ -482,6 +631,7 @@ def _flux_and_quality(
     file_bits = np.zeros(len(dq), dtype=np.uint16)
     file_bits[(dq & _DO_NOT_USE).reshape(len(dq), -1).any(axis=1)] |= np.uint16(Quality.DQ_FLAGGED)
     file_bits[(dq & _SATURATED).reshape(len(dq), -1).any(axis=1)] |= np.uint16(Quality.SATURATED)
+    file_bits[raw] |= np.uint16(Quality.FROM_RAW)
     for a in range(0, n, _CHUNK):
         block = frames[a : a + _CHUNK].reshape(-1, 64)
         sums = block.sum(axis=1, dtype=np.float64)

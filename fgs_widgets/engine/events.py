@@ -21,6 +21,7 @@ __all__ = ["EVENT_COLUMNS", "concat_events", "detect_jumps", "detect_outliers", 
 
 EVENT_COLUMNS = ("time", "end", "kind", "label", "source", "value")
 _MAD = 1.4826  # MAD -> standard deviation for Gaussian noise
+_HGA_MOVING = 0  # Pointing table HGA_motion code (jwst docs: 0 moving, 1 finished, 2 offline)
 
 
 def empty_events() -> pd.DataFrame:
@@ -98,19 +99,20 @@ def local_events(products: pd.DataFrame,
 
 
 def hga_from_pointing(pointing: pd.DataFrame) -> pd.DataFrame:
-    """High-gain-antenna motion from the files' Pointing table (``HGA_motion`` text).
+    """High-gain-antenna motion from the files' Pointing table (``HGA_motion`` codes).
 
-    The flight values are not documented, so: any value other than a resting
-    one ("FINISHED", "STOPPED", "NONE", "NAN" or empty; case-insensitive) counts
-    as moving, and each run of moving rows is an interval event (kind
-    "hga_move", source "local") from the first moving row's ``time`` to the
-    first resting row's ``time`` after it (``end`` NaN if the table ends while
-    moving).  Rows are sorted by time, so runs continue across files.
+    ``HGA_motion`` is 0 while the antenna moves, 1 when the move has finished
+    and 2 when the antenna is offline (the reader turns the stored text or
+    integers into these codes; <NA> for an unreadable entry).  Each run of
+    moving rows is an interval event (kind "hga_move", source "local") from the
+    first moving row's ``time`` to the first non-moving row's ``time`` after it
+    (``end`` NaN if the table ends while moving).  Rows are sorted by time, so
+    runs continue across files.
 
     Parameters
     ----------
     pointing : DataFrame
-        Columns ``time`` (MJD) and ``HGA_motion``; missing column -> no events.
+        Columns ``time`` (MJD) and ``HGA_motion`` (codes); missing column -> no events.
 
     Returns
     -------
@@ -119,9 +121,9 @@ def hga_from_pointing(pointing: pd.DataFrame) -> pd.DataFrame:
     """
     if pointing is None or len(pointing) == 0 or "HGA_motion" not in pointing:
         return empty_events()
-    table = pointing.sort_values("time")
-    state = table["HGA_motion"].astype(str).str.strip().str.upper()
-    moving = ~state.isin(["FINISHED", "STOPPED", "NONE", "", "NAN"]).to_numpy()
+    table = pointing.sort_values("time", kind="stable")
+    codes = pd.to_numeric(table["HGA_motion"], errors="coerce")
+    moving = (codes == _HGA_MOVING).fillna(False).to_numpy(dtype=bool)
     return _intervals(table["time"].to_numpy(), moving, "hga_move", "HGA move", "local")
 
 
