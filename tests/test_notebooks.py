@@ -44,7 +44,9 @@ def test_spelunker_quickstart_runs(tmp_path, monkeypatch):
     assert "x_mean" in outputs(fit) and "<Table length=10000>" in outputs(fit)
     movie = next(c for s, c in cells.items() if "flux_spatial_timelapse_animation" in s)
     assert "movie.gif" in outputs(movie)
-    assert (tmp_path / "cache" / "sample-v1" / "movie.gif").exists()
+    from fgs_widgets.archive.sample import SAMPLE_VERSION
+
+    assert (tmp_path / "cache" / f"sample-v{SAMPLE_VERSION}" / "movie.gif").exists()
     errors = [o for c in notebook.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors

@@ -1,25 +1,38 @@
 """The bundled sample program: realistic ``gs-fg`` cal files made on demand.
 
 `sample_program()` writes (once, then reuses) four fine-guide files of a
-made-up visit sequence of program 1534 in the exact real layout (every HDU and
-primary keyword the reader uses, MAST-style folders), generated
-deterministically from a seed, and returns them with the truth that went into
-them, so the demo works offline and tests can check what is recovered.
+made-up visit sequence of program 1534 through the official JWST data model
+(`stdatamodels` ``GuiderCalModel``, as the pipeline writes them), in
+MAST-style folders, generated deterministically from a seed, and returns them
+with the truth that went into them, so the demo works offline and tests can
+check what is recovered.
 
 What is in it (`SampleTruth` has the numbers):
 
 * observation 1 visit 1 split in two segments (guider 1, guide star A), then a
   6-minute gap, observation 2 visits 1 and 2 (guider 2, guide star B): a
-  guide-star change, a segment split, file boundaries and gaps;
-* centroid: sub-pixel white jitter, a slow linear drift, two sinusoidal
-  oscillations (x at 37.5 s, y at 11.3 s) and three tilt-like jumps;
-* photon (Poisson) and read noise; ERR from the noisy data as the pipeline
-  does; scattered NaN pixels, one all-NaN frame, six drop-out frames with
-  negative summed flux, a DO_NOT_USE (NaN) pixel in the last file's DQ;
-* an on-board centroid table (``FGS Centroid Packet``) per frame, a
-  ``Pointing`` table at 1 Hz whose ``HGA_motion`` shows two high-gain-antenna
-  moves, and matching engineering telemetry (``SA_ZHGAUPST``,
-  ``INIS_FWMTRCURR``) for the loopback engineering database.
+  guide-star change, a segment split, file boundaries, gaps, and a step in
+  the centroid between the two visits of star B (re-acquisition);
+* guide stars as real ones look (reference tool's figures of PIDs 2079 and
+  1541): undersampled PSF (sigma 0.64–0.73 px, nearly round), peak
+  2–3×10^5 DN/s, background ~3,000 DN/s, centroid near 2.6–3.0 px;
+* centroid: white jitter, a slow drift, two sinusoidal oscillations (x at
+  37.5 s, y at 11.3 s) and three tilt-like jumps; isolated spikes
+  (cosmic-ray hits on one pixel of one frame);
+* photon (Poisson, gain 2 e-/DN) and read noise; ERR as the pipeline's
+  ``guider_cds`` computes it; scattered NaN pixels, one all-NaN frame, six
+  drop-out frames with negative summed flux, a DO_NOT_USE (NaN) pixel in the
+  last file's DQ;
+* per-frame FGS Centroid Packet rows (ISO times, FGS ideal-frame positions in
+  arcsec, a few zero-position rows), a 1 Hz Pointing table (``time`` in ms
+  since DATASTRT, ``HGA_motion`` codes 0 moving / 1 finished) whose HGA moves
+  match the engineering telemetry (``SA_ZHGAUPST``, ``INIS_FWMTRCURR``) served
+  by the loopback engineering database; the last file's Pointing HDU is
+  header-only, as the pipeline leaves it when a table has no rows;
+* file names stamped with the end of their data, as the pipeline does.
+
+Writing needs ``stdatamodels`` (``pip install 'fgs-widgets[jwst]'``; the
+``demo`` and ``test`` extras have it); reading the files does not.
 """
 
 from __future__ import annotations
@@ -29,13 +42,11 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from astropy.io import fits
-from astropy.table import Table
 from astropy.time import Time
 
 from ..engine.psf import gaussian2d
@@ -43,48 +54,34 @@ from .names import file_name, folder_name
 
 __all__ = ["SampleProgram", "SampleTruth", "sample_program", "write_sample_program"]
 
-SAMPLE_VERSION = "1"
+SAMPLE_VERSION = "2"
 PROGRAM = 1534
 CADENCE = 0.0625  # s, fine guide at 16 Hz
-READ_NOISE = 12.0  # e- per pixel per frame
+GAIN = 2.0  # e-/DN (the pipeline's fallback is 1.97)
+READ_NOISE = 12.0  # DN per read difference
 PIXEL_SCALE = 0.069  # arcsec per FGS pixel, for the on-board centroid table
 DO_NOT_USE = 1  # JWST DQ bit 0
 
-#: the files: (observation, visit, segment, guider, guide star, frames, gap before in s)
+#: the files: (observation, visit, segment, guider, guide star, frames, gap before in s,
+#: centroid step at the file's start in px)
 _LAYOUT = (
-    (1, 1, 1, 1, "A", 4096, 0.0),
-    (1, 1, 2, 1, "A", 4096, CADENCE),
-    (2, 1, None, 2, "B", 4096, 360.0),
-    (2, 2, None, 2, "B", 2048, 180.0),
+    (1, 1, 1, 1, "A", 4096, 0.0, 0.0),
+    (1, 1, 2, 1, "A", 4096, CADENCE, 0.0),
+    (2, 1, None, 2, "B", 4096, 360.0, 0.0),
+    (2, 2, None, 2, "B", 2048, 180.0, 0.06),
 )
-_START = datetime(2022, 12, 6, 0, 8, 25, tzinfo=UTC)
+_HEADER_ONLY_POINTING = (3,)  # files whose Pointing table has no rows
+_START = Time("2022-12-06T00:08:25", scale="utc").mjd
 
 _STARS = {
-    # GSC id, ra, dec, FGS magnitude, total count rate (e-/s), sigma x/y (px), theta, x0, y0
-    "A": dict(
-        gs_id="N13I000018",
-        ra=80.48734,
-        dec=-69.49632,
-        mag=12.31,
-        rate=2.4e6,
-        sx=0.95,
-        sy=0.82,
-        theta=0.35,
-        x0=3.62,
-        y0=3.41,
-    ),
-    "B": dict(
-        gs_id="N13I000422",
-        ra=80.61107,
-        dec=-69.52119,
-        mag=13.05,
-        rate=1.1e6,
-        sx=1.02,
-        sy=0.88,
-        theta=-0.4,
-        x0=4.18,
-        y0=3.77,
-    ),
+    # GSC id, ra, dec, FGS magnitude, peak (DN/s), sigma x/y (px), theta, x0, y0 (px),
+    # background (DN/s), FGS ideal-frame position of the window's centre (arcsec)
+    "A": dict(gs_id="N13I000018", ra=80.48734, dec=-69.49632, mag=12.31, peak=2.6e5,
+              sx=0.70, sy=0.67, theta=0.35, x0=2.83, y0=2.71, background=3050.0,
+              ideal=(-21.84, 13.37)),
+    "B": dict(gs_id="N13I000422", ra=80.61107, dec=-69.52119, mag=12.74, peak=2.2e5,
+              sx=0.68, sy=0.66, theta=-0.4, x0=2.64, y0=2.92, background=2780.0,
+              ideal=(24.51, -8.02)),
 }
 
 
@@ -93,7 +90,7 @@ class SampleTruth:
     """What went into the sample program (per-frame arrays are in stitched order)."""
 
     time: np.ndarray  #: MJD of every frame
-    params: np.ndarray  #: (N, 7) true Gaussian parameters (count rate units)
+    params: np.ndarray  #: (N, 7) true Gaussian parameters (DN/s)
     periods: dict[str, float]  #: column -> injected oscillation period (s)
     amplitudes: dict[str, float]  #: column -> oscillation semi-amplitude (px)
     drift_per_hour: float  #: px/h in x_mean and y_mean
@@ -106,6 +103,10 @@ class SampleTruth:
     hga_moves: list[tuple[float, float]]  #: (start, stop) MJD of each HGA move
     filter_moves: list[tuple[float, float]]  #: (start, stop) MJD of NIRISS filter wheel moves
     dq_flagged_files: list[int] = field(default_factory=list)  #: files with DO_NOT_USE pixels
+    spikes: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  #: cosmic-ray frames
+    zero_centroid_rows: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, int))  #: frames whose packet row has no position
+    header_only_pointing: list[int] = field(default_factory=list)  #: files without Pointing rows
 
 
 @dataclass
@@ -136,26 +137,15 @@ class SampleProgram:
 def _timeline(scale: int = 1) -> tuple[list[dict], np.ndarray]:
     """Per-file metadata and the stitched frame times (MJD)."""
     files, times = [], []
-    t = Time(_START).mjd
+    t = _START
     first = 0
-    for index, (obs, visit, seg, guider, star, n, gap) in enumerate(_LAYOUT):
+    for index, (obs, visit, seg, guider, star, n, gap, step) in enumerate(_LAYOUT):
         n *= scale
         if index:
             t = times[-1][-1] + gap / 86400.0
-        file_times = t + np.arange(n) * CADENCE / 86400.0
-        files.append(
-            dict(
-                index=index,
-                observation=obs,
-                visit=visit,
-                segment=seg,
-                guider=guider,
-                star=star,
-                n=n,
-                first=first,
-            )
-        )
-        times.append(file_times)
+        times.append(t + np.arange(n) * CADENCE / 86400.0)
+        files.append(dict(index=index, observation=obs, visit=visit, segment=seg,
+                          guider=guider, star=star, n=n, first=first, step=step))
         first += n
     return files, np.concatenate(times)
 
@@ -169,11 +159,15 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
     params = np.empty((n, 7))
     for key, star in _STARS.items():
         sel = star_of == key
-        params[sel, 0] = star["rate"] / (2 * np.pi * star["sx"] * star["sy"])
+        params[sel, 0] = star["peak"]
         params[sel, 1], params[sel, 2] = star["x0"], star["y0"]
         params[sel, 3], params[sel, 4] = star["sx"], star["sy"]
         params[sel, 5] = star["theta"]
-    params[:, 6] = 20.0  # background, e-/s per pixel
+        params[sel, 6] = star["background"]
+    # the star breathes a little: a slow 0.5% flux wave
+    params[:, 0] *= 1.0 + 0.005 * np.sin(2 * np.pi * seconds / 1800.0)
+    for f in files:
+        params[f["first"] : f["first"] + f["n"], 1:3] += f["step"]
 
     periods = {"x_mean": 37.5, "y_mean": 11.3}
     amplitudes = {"x_mean": 0.040, "y_mean": 0.025}
@@ -185,8 +179,8 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
 
     # HGA moves shake the telescope a little: jitter triples during them.
     hga_frames = [
-        (files[1]["first"] + 1900, files[1]["first"] + 1900 + 960),
-        (files[2]["first"] + 600, files[2]["first"] + 600 + 800),
+        (files[1]["first"] + 1900 * scale, files[1]["first"] + (1900 + 960) * scale),
+        (files[2]["first"] + 600 * scale, files[2]["first"] + (600 + 800) * scale),
     ]
     for a, b in hga_frames:
         jitter[a:b] *= 3.0
@@ -194,7 +188,8 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
 
     jumps = pd.DataFrame(
         {
-            "frame": [files[0]["first"] + 2500, files[1]["first"] + 3100, files[2]["first"] + 2300],
+            "frame": [files[0]["first"] + 2500 * scale, files[1]["first"] + 3100 * scale,
+                      files[2]["first"] + 2300 * scale],
             "column": ["x_mean", "y_mean", "x_mean"],
             "size": [0.12, -0.10, 0.08],
         }
@@ -207,13 +202,17 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
         params[frame:file_end, col] += size  # a tilt lasts until the next acquisition
     jumps["time"] = time[jumps["frame"].to_numpy()]
 
-    dropouts = files[2]["first"] + 1500 + np.arange(6)
-    all_nan = np.array([files[1]["first"] + 777])
-    candidates = np.setdiff1d(np.arange(n), np.concatenate([dropouts, all_nan]))
-    nan_pixel_frames = np.sort(rng.choice(candidates, size=25, replace=False))
+    dropouts = files[2]["first"] + 1500 * scale + np.arange(6)
+    all_nan = np.array([files[1]["first"] + 777 * scale])
+    special = np.concatenate([dropouts, all_nan])
+    candidates = np.setdiff1d(np.arange(n), special)
+    nan_pixel_frames = np.sort(rng.choice(candidates, size=25 * scale, replace=False))
+    candidates = np.setdiff1d(candidates, nan_pixel_frames)
+    spikes = np.sort(rng.choice(candidates, size=12 * scale, replace=False))
+    zero_rows = np.sort(rng.choice(np.arange(n), size=5 * scale, replace=False))
 
     hga_moves = [(time[a], time[b]) for a, b in hga_frames]
-    fw_start = files[3]["first"] + 700
+    fw_start = files[3]["first"] + 700 * scale
     filter_moves = [(time[fw_start], time[fw_start + 128])]
     file_starts = np.array([f["first"] for f in files])
     gs_changes = np.array(
@@ -234,6 +233,9 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
         hga_moves=hga_moves,
         filter_moves=filter_moves,
         dq_flagged_files=[3],
+        spikes=spikes,
+        zero_centroid_rows=zero_rows,
+        header_only_pointing=list(_HEADER_ONLY_POINTING),
     )
     return files, truth
 
@@ -268,175 +270,126 @@ def _telemetry(truth: SampleTruth) -> dict[str, pd.DataFrame]:
 
 
 # -- writing ----------------------------------------------------------------
-def _iso(mjd: float) -> str:
+def _iso(mjd: np.ndarray | float) -> np.ndarray | str:
     return Time(mjd, format="mjd", scale="utc").isot
 
 
-def _primary(
-    meta: dict, star: dict, t_start: float, t_end: float, name: str, n: int
-) -> fits.PrimaryHDU:
-    hdr = fits.Header()
-    start_iso, end_iso = _iso(t_start), _iso(t_end)
-    cards = [
-        ("DATE", start_iso, "UTC date file created"),
-        ("ORIGIN", "STSCI", "institution responsible for creating FITS file"),
-        ("TELESCOP", "JWST", "telescope used to acquire the data"),
-        ("FILENAME", name, "name of the file"),
-        ("DATAMODL", "GuiderCalModel", "type of data model"),
-        ("INSTRUME", "FGS", "instrument used to acquire the data"),
-        ("DETECTOR", f"GUIDER{meta['guider']}", "name of detector used to acquire the data"),
-        ("EXP_TYPE", "FGS_FINEGUIDE", "type of data in the exposure"),
-        ("PROGRAM", f"{PROGRAM:05d}", "program number"),
-        ("OBSERVTN", f"{meta['observation']:03d}", "observation number"),
-        ("VISIT", f"{meta['visit']:03d}", "visit number"),
-        ("VISITGRP", "03", "visit group identifier"),
-        ("SEQ_ID", "1", "parallel sequence identifier"),
-        ("ACT_ID", "01", "activity identifier"),
-        ("EXPOSURE", "00001", "exposure request number"),
-        ("DATE-OBS", start_iso[:10], "UTC date at start of exposure"),
-        ("TIME-OBS", start_iso[11:], "UTC time at start of exposure"),
-        ("NINTS", n, "number of integrations in exposure"),
-        ("GDSTARID", star["gs_id"], "guide star identifier"),
-        ("GS_RA", star["ra"], "guide star right ascension (deg)"),
-        ("GS_DEC", star["dec"], "guide star declination (deg)"),
-        ("GS_URA", 1.2e-6, "guide star right ascension uncertainty (deg)"),
-        ("GS_UDEC", 1.1e-6, "guide star declination uncertainty (deg)"),
-        ("GS_MAG", star["mag"], "guide star magnitude in FGS detector"),
-        ("GS_UMAG", 0.04, "guide star magnitude uncertainty"),
-        ("GS_ORDER", 1, "index of guide star within list of selected guide stars"),
-        ("GSSTRTTM", start_iso, "UTC time when guide star activity started"),
-        ("GSENDTIM", end_iso, "UTC time when guide star activity completed"),
-        ("GS_EPOCH", 2016.0, "guide star position epoch"),
-        ("GS_MURA", 1.7e-6, "guide star ra proper motion (deg/yr)"),
-        ("GS_MUDEC", 4.2e-7, "guide star dec proper motion (deg/yr)"),
-        ("GS_PARA", 0.00031, "guide star parallax (arcsec)"),
-        ("DATASTRT", t_start, "MJD start time of guider data within this file"),
-        ("DATAEND", t_end, "MJD end time of guider data within this file"),
-        ("GF_START", start_iso, "UTC start time of guider function"),
-        ("GF_END", end_iso, "UTC end time of guider function"),
-    ]
-    for key, value, comment in cards:
-        # keep every card to one 80-character line (astropy warns and truncates otherwise)
-        room = 80 - 10 - max(20, len(str(value)) + 2) - 3
-        hdr[key] = (value, comment[:room])
-    return fits.PrimaryHDU(header=hdr)
+def _records(columns: dict[str, np.ndarray], dtypes: dict[str, str]) -> np.ndarray:
+    """A structured array with the schema's column types."""
+    n = len(next(iter(columns.values())))
+    out = np.zeros(n, dtype=[(name, dtypes[name]) for name in columns])
+    for name, values in columns.items():
+        out[name] = values
+    return out
 
 
-def _tables(
-    meta: dict,
-    star: dict,
-    time: np.ndarray,
-    truth_params: np.ndarray,
-    hga_moves: list[tuple[float, float]],
-    rng: np.random.Generator,
-) -> list[fits.BinTableHDU]:
-    n = len(time)
-    planned = Table(
-        {
-            "guide_star_order": [1, 1, 1],
-            "reference_order": [0, 1, 2],
-            "reference_star_id": [star["gs_id"], "N13I000511", "N13I000602"],
-            "ra": [star["ra"], star["ra"] + 0.01, star["ra"] - 0.02],
-            "dec": [star["dec"], star["dec"] - 0.01, star["dec"] + 0.015],
-            "id_x": [12.1, -30.4, 41.7],
-            "id_y": [-4.3, 22.9, -18.0],
-            "fgs_mag": [star["mag"], 14.2, 14.9],
-            "fgs_mag_uncert": [0.04, 0.06, 0.07],
-            "count_rate": [star["rate"], 4.1e5, 2.2e5],
-            "count_rate_uncert": [900.0, 400.0, 300.0],
-        }
-    )
-    flight = Table(
-        {
-            "reference_star_id": planned["reference_star_id"][1:],
-            "id_x": [-30.38, 41.69],
-            "id_y": [22.94, -18.02],
-            "count_rate": [4.07e5, 2.21e5],
-        }
-    )
-    seconds = np.arange(time[0], time[-1], 1.0 / 86400)
-    moving = np.zeros(len(seconds), dtype=bool)
+_POINTING_TYPES = {"time": "f8", "HGA_motion": "S16", **{name: "f8" for name in (
+    "jitter", "delta_ddc_ra", "delta_ddc_dec", "delta_aperture_pa", "delta_v1_ra",
+    "delta_v1_dec", "delta_v3_pa", "delta_j1_ra", "delta_j1_dec", "delta_j3_pa")}}
+_CENTROID_TYPES = {
+    "observatory_time": "S23", "centroid_time": "S23", "guide_star_position_x": "f8",
+    "guide_star_position_y": "f8", "guide_star_instrument_counts_per_sec": "f8",
+    "signal_to_noise_current_frame": "f8", "delta_signal": "f8", "delta_noise": "f8",
+    "psf_width_x": "i4", "psf_width_y": "i4", "data_quality": "i4", "bad_pixel_flag": "S4",
+    "bad_centroid_dq_flag": "S12", "cosmic_ray_hit_flag": "S5",
+    "sw_subwindow_loc_change_flag": "S5", "guide_star_at_detector_subwindow_boundary_flag": "S5",
+    "subwindow_out_of_FOV_flag": "S5",
+}
+
+
+def _pointing(time: np.ndarray, hga_moves: list[tuple[float, float]],
+              rng: np.random.Generator) -> np.ndarray:
+    """1 Hz Pointing rows: ``time`` in ms since the file's first frame, HGA codes as text."""
+    elapsed_s = np.arange(0.0, (time[-1] - time[0]) * 86400.0, 1.0)
+    mjd = time[0] + elapsed_s / 86400.0
+    moving = np.zeros(len(mjd), dtype=bool)
     for start, stop in hga_moves:
-        moving |= (seconds >= start) & (seconds < stop)
-    zeros = np.zeros(len(seconds))
-    pointing = Table(
-        {
-            "time": seconds,
-            "jitter": rng.normal(1.0, 0.1, len(seconds)),
-            "delta_ddc_ra": zeros,
-            "delta_ddc_dec": zeros,
-            "delta_aperture_pa": zeros,
-            "delta_v1_ra": zeros,
-            "delta_v1_dec": zeros,
-            "delta_v3_pa": zeros,
-            "delta_j1_ra": zeros,
-            "delta_j1_dec": zeros,
-            "delta_j3_pa": zeros,
-            "HGA_motion": np.where(moving, "MOVING", "FINISHED"),
-        }
-    )
-    iso = Time(time, format="mjd").isot
-    x = truth_params[:, 1] + rng.normal(0, 0.004, n)
-    y = truth_params[:, 2] + rng.normal(0, 0.004, n)
+        moving |= (mjd >= start) & (mjd < stop)
+    jitter = rng.normal(1.0, 0.1, len(mjd))
+    zeros = np.zeros(len(mjd))
+    columns = {"time": elapsed_s * 1000.0, "jitter": jitter,
+               **{name: zeros for name in _POINTING_TYPES if name.startswith("delta_")},
+               "HGA_motion": np.where(moving, "0", "1")}  # schema: text codes
+    return _records(columns, _POINTING_TYPES)
+
+
+def _centroids(star: dict, time: np.ndarray, params: np.ndarray, zero_rows: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """A packet row per frame: on-board centroids in the FGS ideal frame (arcsec)."""
+    n = len(time)
+    iso = _iso(time)
+    # the packet is seen with a space between date and time
+    centroid_time = np.char.replace(iso.astype("S23"), b"T", b" ")
+    x = star["ideal"][0] + (params[:, 1] - 3.5 + rng.normal(0, 0.004, n)) * PIXEL_SCALE
+    y = star["ideal"][1] + (params[:, 2] - 3.5 + rng.normal(0, 0.004, n)) * PIXEL_SCALE
+    x[zero_rows] = y[zero_rows] = 0.0
+    total = params[:, 0] * 2 * np.pi * params[:, 3] * params[:, 4]
     no = np.full(n, "NO")
-    centroids = Table(
-        {
-            "observatory_time": iso,
-            "centroid_time": iso,
-            "guide_star_position_x": (x - 3.5) * PIXEL_SCALE,
-            "guide_star_position_y": (y - 3.5) * PIXEL_SCALE,
-            "guide_star_instrument_counts_per_sec": np.full(n, star["rate"]),
-            "signal_to_noise_current_frame": np.full(n, 420.0),
-            "delta_signal": rng.normal(0, 800, n),
-            "delta_noise": rng.normal(0, 20, n),
-            "psf_width_x": np.full(n, 2.355 * star["sx"]),
-            "psf_width_y": np.full(n, 2.355 * star["sy"]),
-            "data_quality": np.zeros(n, dtype=np.int32),
-            "bad_pixel_flag": no,
-            "bad_centroid_dq_flag": no,
-            "cosmic_ray_hit_flag": no,
-            "sw_subwindow_loc_change_flag": no,
-            "guide_star_at_detector_subwindow_boundary_flag": no,
-            "subwindow_out_of_FOV_flag": no,
-        }
-    )
-    track = Table(
-        {
-            "observatory_time": iso[:1],
-            "x_corner": [1012],
-            "y_corner": [987],
-            "x_size": [8],
-            "y_size": [8],
-        }
-    )
-    asdf_tree = (
-        "#ASDF 1.0.0\n%YAML 1.1\n--- !core/asdf-1.1.0\n"
-        f"meta: {{exposure: {{type: FGS_FINEGUIDE}}, guidestar: {{gs_id: {star['gs_id']}}}, "
-        f"observation: {{program_number: '{PROGRAM:05d}', observation_number: "
-        f"'{meta['observation']:03d}', visit_number: '{meta['visit']:03d}'}}}}\n...\n"
-    ).encode()
-    asdf = fits.BinTableHDU.from_columns(
-        [
-            fits.Column(
-                name="ASDF_METADATA",
-                format=f"{len(asdf_tree)}B",
-                array=np.frombuffer(asdf_tree, dtype=np.uint8)[None, :],
-            )
-        ],
-        name="ASDF",
-    )
-    hdus = []
-    for name, table in (
-        ("Planned Reference Stars", planned),
-        ("Flight Reference Stars", flight),
-        ("Pointing", pointing),
-        ("FGS Centroid Packet", centroids),
-        ("Track subarray table", track),
-    ):
-        hdu = fits.table_to_hdu(table)
-        hdu.name = name
-        hdus.append(hdu)
-    return [*hdus, asdf]
+    columns = {
+        "observatory_time": iso, "centroid_time": centroid_time,
+        "guide_star_position_x": x, "guide_star_position_y": y,
+        "guide_star_instrument_counts_per_sec": total,
+        "signal_to_noise_current_frame": np.full(n, 310.0),
+        "delta_signal": rng.normal(0, 800, n), "delta_noise": rng.normal(0, 20, n),
+        "psf_width_x": np.full(n, 2), "psf_width_y": np.full(n, 2),
+        "data_quality": np.zeros(n, dtype=np.int32), "bad_pixel_flag": no,
+        "bad_centroid_dq_flag": no, "cosmic_ray_hit_flag": no,
+        "sw_subwindow_loc_change_flag": no,
+        "guide_star_at_detector_subwindow_boundary_flag": no, "subwindow_out_of_FOV_flag": no,
+    }
+    return _records(columns, _CENTROID_TYPES)
+
+
+def _set_meta(model, meta: dict, star: dict, t_start: float, t_end: float, name: str,
+              n: int) -> None:
+    """Primary-header metadata, through the data model's own names."""
+    start_iso, end_iso = _iso(t_start), _iso(t_end)
+    m = model.meta
+    m.filename = name
+    m.telescope = "JWST"
+    m.origin = "STSCI"
+    m.instrument.name = "FGS"
+    m.instrument.detector = f"GUIDER{meta['guider']}"
+    m.exposure.type = "FGS_FINEGUIDE"
+    m.exposure.nints = n
+    m.exposure.ngroups = 8
+    # guider_cds divides the Fowler difference by TGROUP: the interval it stands for
+    m.exposure.group_time = CADENCE
+    m.exposure.start_time = t_start
+    m.exposure.end_time = t_end
+    m.observation.program_number = f"{PROGRAM:05d}"
+    m.observation.observation_number = f"{meta['observation']:03d}"
+    m.observation.visit_number = f"{meta['visit']:03d}"
+    m.observation.visit_group = "03"
+    m.observation.sequence_id = "1"
+    m.observation.activity_id = "01"
+    m.observation.exposure_number = "00001"
+    m.observation.date = start_iso[:10]
+    m.observation.time = start_iso[11:]
+    g = m.guidestar
+    g.gs_id = star["gs_id"]
+    g.gs_ra, g.gs_dec = star["ra"], star["dec"]
+    g.gs_ura, g.gs_udec = 1.2e-6, 1.1e-6
+    g.gs_mag, g.gs_umag = star["mag"], 0.04
+    g.gs_order = 1
+    g.gs_start_time, g.gs_stop_time = start_iso, end_iso
+    g.gs_function_start_time, g.gs_function_end_time = start_iso, end_iso
+    g.gs_epoch = "2016.0"
+    g.gs_mura, g.gs_mudec, g.gs_para = 1.7e-6, 4.2e-7, 0.00031
+    g.data_start, g.data_end = t_start, t_end
+    m.pointing_time = start_iso
+    m.bunit_data = m.bunit_err = "DN/s"
+
+
+def _data_model():
+    try:
+        from stdatamodels.jwst.datamodels import GuiderCalModel
+    except ImportError as exc:
+        raise ImportError(
+            "writing the sample program needs the JWST data model (stdatamodels): "
+            "pip install 'fgs-widgets[jwst]'"
+        ) from exc
+    return GuiderCalModel
 
 
 def write_sample_program(
@@ -450,7 +403,8 @@ def write_sample_program(
         Folder to write into (created if needed).  Existing sample files in it
         are overwritten.
     seed : int
-        Seed of every random draw: the same seed gives byte-identical data.
+        Seed of every random draw: the same seed gives the same data (the
+        files differ only in the DATE the data model stamps them with).
     scale : int
         Multiplies every file's frame count (benchmarks use ~70 for 10^6 frames).
 
@@ -458,6 +412,7 @@ def write_sample_program(
     -------
     SampleProgram
     """
+    guider_cal_model = _data_model()
     directory = Path(directory)
     files, truth = _truth(seed, scale)
     noise = np.random.default_rng(seed + 1)
@@ -469,11 +424,17 @@ def write_sample_program(
         dropout = (truth.dropouts >= a) & (truth.dropouts < b)
         params[truth.dropouts[dropout] - a, 0] = 0.0
         params[truth.dropouts[dropout] - a, 6] = -150.0  # star lost, bias over-subtracted
-        model_e = gaussian2d(params) * CADENCE
+        model_e = gaussian2d(params) * CADENCE * GAIN
         electrons = noise.poisson(np.clip(model_e, 0, None)) + np.minimum(model_e, 0)
-        electrons = electrons + noise.normal(0.0, READ_NOISE, model_e.shape)
-        sci = (electrons / CADENCE).astype(np.float32)
-        err = (np.sqrt(np.clip(electrons, 0, None) + READ_NOISE**2) / CADENCE).astype(np.float32)
+        # read noise of a difference of reads, in DN, over the frame time
+        sci = electrons / GAIN / CADENCE + noise.normal(
+            0.0, np.sqrt(2) * READ_NOISE / CADENCE, model_e.shape)
+        for frame in truth.spikes[(truth.spikes >= a) & (truth.spikes < b)]:
+            row, col = noise.integers(0, 8, size=2)
+            sci[frame - a, row, col] += noise.uniform(2e4, 8e4)  # a cosmic-ray hit
+        sci = sci.astype(np.float32)
+        err = np.sqrt(2 * (READ_NOISE / CADENCE) ** 2 + np.clip(sci, 0, None) / (GAIN * CADENCE))
+        err = err.astype(np.float32)  # as guider_cds: read-noise and Poisson variances
         for frame in truth.nan_pixel_frames[
             (truth.nan_pixel_frames >= a) & (truth.nan_pixel_frames < b)
         ]:
@@ -489,34 +450,22 @@ def write_sample_program(
             sci[:, 0, 7] = np.nan
             err[:, 0, 7] = np.nan
         t_start, t_end = truth.time[a], truth.time[b - 1]
-        start_dt = Time(t_start, format="mjd").to_datetime(timezone=UTC)
-        start_dt = start_dt.replace(microsecond=0) + timedelta(seconds=0)
-        name = file_name(PROGRAM, meta["observation"], meta["visit"], start_dt, meta["segment"])
-        folder = folder_name(
-            PROGRAM,
-            meta["observation"],
-            meta["visit"],
-            3,
-            1,
-            "01",
-            1,
-            meta["guider"],
-            meta["segment"],
-        )
-        hdul = fits.HDUList(
-            [
-                _primary(meta, star, t_start, t_end, name, meta["n"]),
-                fits.ImageHDU(sci, name="SCI"),
-                fits.ImageHDU(err, name="ERR"),
-                fits.ImageHDU(dq, name="DQ"),
-                *_tables(meta, star, truth.time[a:b], truth.params[a:b], truth.hga_moves, noise),
-            ]
-        )
-        hdul["SCI"].header["BUNIT"] = "DN/s"
-        hdul["ERR"].header["BUNIT"] = "DN/s"
-        path = directory / "mastDownload" / "JWST" / folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        hdul.writeto(path, overwrite=True)
+        end_dt = Time(t_end, format="mjd").to_datetime(timezone=UTC).replace(microsecond=0)
+        name = file_name(PROGRAM, meta["observation"], meta["visit"], end_dt, meta["segment"])
+        folder = folder_name(PROGRAM, meta["observation"], meta["visit"], 3, 1, "01", 1,
+                             meta["guider"], meta["segment"])
+        zero_rows = truth.zero_centroid_rows[
+            (truth.zero_centroid_rows >= a) & (truth.zero_centroid_rows < b)] - a
+        with guider_cal_model() as model:
+            model.data, model.err, model.dq = sci, err, dq
+            _set_meta(model, meta, star, t_start, t_end, name, meta["n"])
+            if meta["index"] not in truth.header_only_pointing:
+                model.pointing_table = _pointing(truth.time[a:b], truth.hga_moves, noise)
+            model.centroid_table = _centroids(star, truth.time[a:b], truth.params[a:b],
+                                              zero_rows, noise)
+            path = directory / "mastDownload" / "JWST" / folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
         paths.append(path)
     return SampleProgram(directory=directory, paths=paths, truth=truth, telemetry=_telemetry(truth))
 
