@@ -276,3 +276,18 @@ def test_real_like_star_fits_recover_the_truth(tmp_path):
     assert (fit["status"] == "converged").mean() > 0.99
     for i, column in enumerate(("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev")):
         assert fit[column].median() == pytest.approx(TRUE_PARAMS[i], rel=0.01), column
+
+
+def test_validation_by_the_official_data_model(tmp_path):
+    good = write_guider(tmp_path / "g")
+    bad = write_guider(tmp_path / "b", start=DATA_START + 0.01)
+    rewrite(bad, lambda hdul: hdul[0].header.set("GS_RA", "not a number"))
+    assert len(read_fine_guide([good, bad])) == 640  # our reader does not need GS_RA
+    with pytest.warns(FGSReadWarning, match="1 file"):
+        data = read_fine_guide([good, bad], validate=True)
+    assert list(data.products["file_name"]) == [good.name]
+    (problem,) = data.problems
+    assert problem.path == str(bad) and "GuiderCalModel" in problem.reason
+    assert "GS_RA" in problem.reason or "gs_ra" in problem.reason
+    raw = write_guider(tmp_path / "r", raw_reads=8, start=DATA_START + 0.02)
+    assert read_quietly([good, raw], validate=True).products["level"].tolist() == ["cal", "uncal"]

@@ -324,6 +324,7 @@ def read_fine_guide(
     guider: Any = None,
     segment: Any = None,
     gs_id: Any = None,
+    validate: bool = False,
 ) -> GuideStarData:
     """Read fine-guide files and stitch them, in time order, into one series.
 
@@ -340,6 +341,11 @@ def read_fine_guide(
     observation, visit, guider, segment, gs_id : value or list, optional
         Keep only files matching these (``1`` matches ``"001"``).  Applied to
         headers before any pixel is read.
+    validate : bool
+        Also open each file with the official JWST data model
+        (``GuiderCalModel``/``GuiderRawModel``, strict validation): a file it
+        rejects becomes a problem.  Needs ``pip install 'fgs-widgets[jwst]'``;
+        costs ~0.1 s per file.
 
     Returns
     -------
@@ -377,10 +383,14 @@ def read_fine_guide(
     files = _resolve(paths, pattern)
     if not files:
         raise ReadError(f"no files found for {paths!r} (pattern {pattern!r} inside folders)")
+    datamodels = _data_model_library() if validate else None
     headers, problems = [], []
     for path in files:
         try:
-            headers.append(_read_header(path))
+            header = _read_header(path)
+            if datamodels is not None:
+                _validate(header, datamodels)
+            headers.append(header)
         except ReadError as exc:
             if strict:
                 raise
@@ -408,6 +418,30 @@ def read_fine_guide(
         )
     _warn_time_offsets(data["products"])
     return GuideStarData(**{**data, "problems": problems})
+
+
+def _data_model_library() -> Any:
+    try:
+        from stdatamodels.jwst import datamodels
+    except ImportError:
+        raise ImportError("validate=True opens files with the JWST data model (stdatamodels): "
+                          "pip install 'fgs-widgets[jwst]'") from None
+    return datamodels
+
+
+def _validate(header: _Header, datamodels: Any) -> None:
+    """The official data model's verdict on one file, as a ReadError naming it."""
+    cls = datamodels.GuiderRawModel if header.meta["level"] == "uncal" else (
+        datamodels.GuiderCalModel)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # strict validation raises what matters
+            with cls(header.path, strict_validation=True) as model:
+                model.validate()
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ReadError(f"{header.path}: the JWST data model ({cls.__name__}) rejects it: "
+                        f"{detail[:300]}") from None
 
 
 def _prefer_calibrated(headers: list[_Header]) -> tuple[list[_Header], list[Problem]]:
