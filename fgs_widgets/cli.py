@@ -117,11 +117,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     data = _load(args)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         columns = ["file_name", "observation", "visit", "segment", "guider", "gs_id",
-                   "n_frames", "data_start", "data_end"]
+                   "n_frames", "data_start", "data_end", "level", "centroid_time_offset"]
         print(data.products[columns].to_string(index=False))
     print(data.summary())
     for problem in data.problems:
-        print(f"skipped: {problem}", file=sys.stderr)
+        print(f"{'skipped' if problem.skipped else 'read in part'}: {problem}", file=sys.stderr)
     return 0
 
 

@@ -9,10 +9,15 @@ import pandas as pd
 import pytest
 from scipy.optimize import least_squares
 
-from fgs_widgets.engine.crb import poisson_read_variance
+from fgs_widgets.engine.crb import cramer_rao_bound, poisson_read_variance
 from fgs_widgets.engine.gaussian import canonical_parameters, fit_gaussians
 from fgs_widgets.engine.psf import PARAMETERS, gaussian2d
-from fgs_widgets.engine.simulate import simulate_frames
+from fgs_widgets.engine.simulate import (
+    FGS_FRAME_TIME,
+    FGS_READ_NOISE,
+    real_fgs_parameters,
+    simulate_frames,
+)
 
 
 def true_params(n: int, seed: int = 0, round_psf: bool = False) -> np.ndarray:
@@ -127,6 +132,64 @@ def test_fgs_like_frames_recover_truth_within_errors():
     elongated = want[:, 3] > 1.3 * want[:, 4]
     dtheta = (fit["theta"].to_numpy() - want[:, 5] + np.pi / 2) % np.pi - np.pi / 2
     assert np.abs(dtheta[elongated]).max() < 0.2
+
+
+def test_real_fgs_parameters_span_the_flight_regime():
+    p = real_fgs_parameters(np.random.default_rng(0), 20_000)
+    assert p.shape == (20_000, 7)
+    for i, (low, high) in enumerate([(2e5, 3e5), (2.6, 3.0), (2.6, 3.0), (0.64, 0.73),
+                                     (0.64, 0.73), (-np.pi / 2, np.pi / 2), (2500, 3400)]):
+        assert low <= p[:, i].min() < low + 0.01 * (high - low), PARAMETERS[i]
+        assert high - 0.01 * (high - low) < p[:, i].max() <= high, PARAMETERS[i]
+    assert abs(np.corrcoef(p[:, 3], p[:, 4])[0, 1]) < 0.05  # widths drawn independently
+    # in electrons per frame: ~1.25-1.9e4 e- at the peak, ~160-210 e- of background
+    peak, sky = p[:, 0] * FGS_FRAME_TIME, p[:, 6] * FGS_FRAME_TIME
+    assert 1.25e4 <= peak.min() and peak.max() <= 1.875e4
+    assert 156 <= sky.min() and sky.max() <= 213
+
+
+@pytest.fixture(scope="module")
+def real_regime():
+    """20k simulated flight-like frames (count rates), their truth and Cramér–Rao bounds."""
+    frames, errors, truth = simulate_frames(20_000, real_fgs_parameters, exposure=FGS_FRAME_TIME,
+                                            read_noise=FGS_READ_NOISE, seed=21)
+    bound = cramer_rao_bound(truth, read_noise=FGS_READ_NOISE, exposure=FGS_FRAME_TIME)
+    return frames, errors, truth, bound
+
+
+def centroid_rms_over_crb(fit: pd.DataFrame, truth: np.ndarray, bound: np.ndarray,
+                          ok: np.ndarray) -> np.ndarray:
+    err = fit[["x_mean", "y_mean"]].to_numpy()[ok] - truth[ok, 1:3]
+    return np.sqrt(np.mean(err**2, axis=0) / np.mean(bound[ok, 1:3] ** 2, axis=0))
+
+
+def test_real_regime_fit_with_err_reaches_the_cramer_rao_bound(real_regime):
+    # undersampled (sigma 0.64-0.73 px), bright, on ~190 e- of sky: the regime of flight data.
+    # 20k frames: the ratio's statistical error is ~0.5 %
+    frames, errors, truth, bound = real_regime
+    fit = fit_gaussians(frames, errors, executor="serial")
+    ok = (fit["status"] == "converged").to_numpy()
+    assert ok.mean() > 0.999  # measured: no failures in 100k frames
+    ratio = centroid_rms_over_crb(fit, truth, bound, ok)
+    assert ((0.96 < ratio) & (ratio < 1.04)).all(), ratio  # measured 0.998, 1.003
+    err = fit[["x_mean", "y_mean"]].to_numpy()[ok] - truth[ok, 1:3]
+    assert (np.abs(err.mean(axis=0)) < 1e-4).all()  # no bias (statistical error 2.5e-5 px)
+    # the reported uncertainties are the scatter, frame by frame
+    pulls = err / fit[["x_mean_err", "y_mean_err"]].to_numpy()[ok]
+    assert ((0.95 < pulls.std(axis=0)) & (pulls.std(axis=0) < 1.05)).all()
+
+
+def test_real_regime_fit_without_err_stays_close_to_the_bound(real_regime):
+    # without ERR the weights are max(model, 0) + corner noise in the frames' own units: for
+    # count rates the star's photon noise is underweighted by 1/exposure, which costs ~6 %
+    frames, _, truth, bound = real_regime
+    fit = fit_gaussians(frames, executor="serial")
+    ok = (fit["status"] == "converged").to_numpy()
+    assert ok.mean() > 0.999
+    ratio = centroid_rms_over_crb(fit, truth, bound, ok)
+    assert ((0.96 < ratio) & (ratio < 1.1)).all(), ratio  # measured 1.057, 1.064
+    err = fit[["x_mean", "y_mean"]].to_numpy()[ok] - truth[ok, 1:3]
+    assert (np.abs(err.mean(axis=0)) < 1e-4).all()
 
 
 def test_error_weights_ignore_bad_error_pixels_like_nan_pixels():

@@ -21,10 +21,15 @@ import numpy as np
 
 from .psf import gaussian2d
 
-__all__ = ["fgs_like_parameters", "simulate_frames"]
+__all__ = ["FGS_FRAME_TIME", "FGS_READ_NOISE", "fgs_like_parameters", "real_fgs_parameters",
+           "simulate_frames"]
 
 ParamSource = np.ndarray | Callable[[np.random.Generator, int], np.ndarray]
 _BLOCK = 100_000  # frames simulated at a time (bounds the float64 temporaries)
+#: JWST FGS fine-guide frame time (s): pass as ``exposure`` with `real_fgs_parameters`
+FGS_FRAME_TIME = 0.0625
+#: FGS read noise (e- per pixel and frame): pass as ``read_noise``
+FGS_READ_NOISE = 12.0
 
 
 def fgs_like_parameters(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -33,7 +38,9 @@ def fgs_like_parameters(rng: np.random.Generator, n: int) -> np.ndarray:
     amplitude log-uniform in [1e3, 1e5] (e- per frame at the peak); centroid
     uniform in [2.5, 4.5] px; both widths uniform in [0.7, 1.5] px
     (independently: rotated and nearly round PSFs); theta uniform in
-    [-pi/2, pi/2); offset uniform in [10, 50].
+    [-pi/2, pi/2); offset uniform in [10, 50].  A broad mix, with faint,
+    wide and edge-truncated stars; the flight data's regime is
+    `real_fgs_parameters`.
     """
     return np.column_stack([
         10.0 ** rng.uniform(3.0, 5.0, n),
@@ -43,6 +50,39 @@ def fgs_like_parameters(rng: np.random.Generator, n: int) -> np.ndarray:
         rng.uniform(0.7, 1.5, n),
         rng.uniform(-np.pi / 2, np.pi / 2, n),
         rng.uniform(10.0, 50.0, n),
+    ])
+
+
+def real_fgs_parameters(rng: np.random.Generator, n: int) -> np.ndarray:
+    """True parameters of real JWST FGS fine-guide stars, shape (n, 7), in `PARAMETERS` order.
+
+    The regime of the flight data, in count rates (DN/s, taken as e-/s):
+    simulate with ``exposure=FGS_FRAME_TIME`` (0.0625 s) and
+    ``read_noise=FGS_READ_NOISE`` (12 e-)::
+
+        simulate_frames(n, real_fgs_parameters, exposure=FGS_FRAME_TIME,
+                        read_noise=FGS_READ_NOISE)
+
+    * amplitude uniform in [2e5, 3e5] DN/s: 1.25–1.9e4 e- per frame at the
+      peak;
+    * centroid uniform in [2.6, 3.0] px on both axes (pixel centres 0..7);
+    * both widths uniform in [0.64, 0.73] px, independently: undersampled
+      (pixel-phase effects matter) and nearly round;
+    * theta uniform in [-pi/2, pi/2): undefined for a round star;
+    * offset uniform in [2500, 3400] DN/s: 160–210 e- of background per
+      pixel and frame, whose photon noise (13–14 e-) adds to the read noise.
+
+    `fgs_like_parameters` covers broader and fainter stars on a low
+    background instead.
+    """
+    return np.column_stack([
+        rng.uniform(2e5, 3e5, n),
+        rng.uniform(2.6, 3.0, n),
+        rng.uniform(2.6, 3.0, n),
+        rng.uniform(0.64, 0.73, n),
+        rng.uniform(0.64, 0.73, n),
+        rng.uniform(-np.pi / 2, np.pi / 2, n),
+        rng.uniform(2500.0, 3400.0, n),
     ])
 
 
