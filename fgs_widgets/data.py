@@ -15,9 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FRAME_SHAPE", "GuideStarData", "Problem", "Quality"]
+__all__ = ["FRAME_SHAPE", "GuideStarData", "HGAMotion", "Problem", "Quality"]
 
 FRAME_SHAPE = (8, 8)
+
+
+class HGAMotion(enum.IntEnum):
+    """``HGA_motion`` codes of the files' Pointing table (jwst docs): the high-gain antenna."""
+
+    MOVING = 0
+    FINISHED = 1
+    OFFLINE = 2
 
 
 class Quality(enum.IntFlag):

@@ -24,19 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data import HGAMotion
+
 __all__ = [
-    "HGA_FINISHED",
-    "HGA_MOVING",
-    "HGA_OFFLINE",
     "centroid_table",
     "hga_codes",
     "iso_to_mjd",
     "pointing_table",
 ]
 
-#: ``HGA_motion`` codes of the Pointing table (jwst docs)
-HGA_MOVING, HGA_FINISHED, HGA_OFFLINE = 0, 1, 2
-_HGA_WORDS = {"MOVING": HGA_MOVING, "FINISHED": HGA_FINISHED, "OFFLINE": HGA_OFFLINE}
+_HGA_WORDS = {code.name: int(code) for code in HGAMotion}  # the telemetry's spelling
 #: centroid-packet positions renamed so the unit travels with the column
 POSITION_COLUMNS = {
     "guide_star_position_x": "guide_star_position_x_arcsec",
@@ -135,7 +132,7 @@ def hga_codes(values: np.ndarray) -> pd.arrays.IntegerArray:
         numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
         for word, code in _HGA_WORDS.items():
             numbers[(text == word).to_numpy()] = code
-    known = np.isin(numbers, (HGA_MOVING, HGA_FINISHED, HGA_OFFLINE))
+    known = np.isin(numbers, [int(code) for code in HGAMotion])
     return pd.arrays.IntegerArray(np.where(known, numbers, 0).astype(np.int8), ~known)
 
 
@@ -163,7 +160,7 @@ def iso_to_mjd(values: np.ndarray) -> np.ndarray:
     values = np.char.strip(np.ascontiguousarray(values))  # a record field is strided
     if len(values) and values.dtype.itemsize > 10:
         # numpy wants 'T' between date and time; the packet is seen with a space too
-        values = values.copy()
+        # (np.char.strip returned a new array: editing it in place changes no caller's data)
         spaced = values.view("S1").reshape(len(values), -1)[:, 10] == b" "
         if spaced.any():
             values.view("S1").reshape(len(values), -1)[spaced, 10] = b"T"

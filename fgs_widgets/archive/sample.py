@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from astropy.time import Time
 
+from ..data import HGAMotion
 from ..engine.psf import gaussian2d
 from .names import file_name, folder_name
 
@@ -309,7 +310,9 @@ def _pointing(time: np.ndarray, hga_moves: list[tuple[float, float]],
     zeros = np.zeros(len(mjd))
     columns = {"time": elapsed_s * 1000.0, "jitter": jitter,
                **{name: zeros for name in _POINTING_TYPES if name.startswith("delta_")},
-               "HGA_motion": np.where(moving, "0", "1")}  # schema: text codes
+               # the schema stores the codes as text
+               "HGA_motion": np.where(moving, str(int(HGAMotion.MOVING)),
+                                      str(int(HGAMotion.FINISHED)))}
     return _records(columns, _POINTING_TYPES)
 
 

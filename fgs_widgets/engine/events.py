@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
+from ..data import HGAMotion
+
 __all__ = ["EVENT_COLUMNS", "concat_events", "detect_jumps", "detect_outliers", "empty_events",
            "hga_from_pointing", "hga_moves", "local_events", "numeric_series",
            "telemetry_events", "text_transitions"]
 
 EVENT_COLUMNS = ("time", "end", "kind", "label", "source", "value")
 _MAD = 1.4826  # MAD -> standard deviation for Gaussian noise
-_HGA_MOVING = 0  # Pointing table HGA_motion code (jwst docs: 0 moving, 1 finished, 2 offline)
 
 
 def empty_events() -> pd.DataFrame:
@@ -123,7 +124,7 @@ def hga_from_pointing(pointing: pd.DataFrame) -> pd.DataFrame:
         return empty_events()
     table = pointing.sort_values("time", kind="stable")
     codes = pd.to_numeric(table["HGA_motion"], errors="coerce")
-    moving = (codes == _HGA_MOVING).fillna(False).to_numpy(dtype=bool)
+    moving = (codes == HGAMotion.MOVING).fillna(False).to_numpy(dtype=bool)
     return _intervals(table["time"].to_numpy(), moving, "hga_move", "HGA move", "local")
 
 
