@@ -7,8 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench venv browser-deps clean
 
+# System packages (Debian; README "Two commands"):
+#   apt-get install make python3 python3-venv nodejs npm chromium
 $(STAMP): pyproject.toml
-	@command -v node >/dev/null || { echo "node (>=18) and npm are needed to build the widget front-end (js/): apt-get install nodejs npm"; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node (>= 18) and npm build the widget front-end (js/): apt-get install nodejs npm"; exit 1; }
+	@test -x $(PY) || command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (Python >= 3.11 is needed): apt-get install python3 python3-venv"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); 3.11 or newer is needed (Debian 12 or newer: apt-get install python3 python3-venv; or make PYTHON=python3.12)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "$(PYTHON) -m venv is unavailable (no ensurepip): apt-get install python3-venv"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade --quiet pip
 	$(PIP) install --quiet -e ".[test]"
@@ -17,10 +22,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Chromium for the browser tests (Debian's package; Playwright's own download does not work offline).
+# As root it is installed here; otherwise the browser tests skip (or fail with FGS_REQUIRE_BROWSER=1).
 browser-deps:
-	@if command -v chromium >/dev/null; then echo "chromium: $$(command -v chromium)"; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	else echo "chromium missing and not root: browser tests will be skipped (sudo apt-get install chromium)"; fi
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing and not root: browser tests will be skipped (as root: apt-get install chromium)"; fi
 
 demo: $(STAMP)
 	$(PY) -m fgs_widgets.archive.sample

@@ -72,6 +72,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
     WARNING.  In containers with a small /dev/shm (JupyterHub) the object
     store is sized to fit it, instead of ray warning and falling back to
     /tmp.  Calling it again reuses the running instance (whatever it is).
+    Nothing is left behind for a later plain ``ray.init()``: ``ray.init`` does not
+    write ``ray_current_cluster`` (only ``ray start`` and ``ray.cluster_utils`` do, in
+    ray 2.60), so there is no address file to clean up at exit.
     """
     import ray
 
