@@ -237,7 +237,9 @@ class Session(t.HasTraits):
             MAST unreachable, token refused, no fine-guide files, partial download...
         """
         from .archive.program import open_program
+        from .archive.tokens import resolve_token
 
+        token = resolve_token(token)  # masked from here on, also in a traceback's frames
         if cancel is None:
             cancel = self._cancel = threading.Event()
         self.data = open_program(program, observation=observation, visit=visit, guider=guider,
@@ -512,8 +514,10 @@ class Session(t.HasTraits):
         fgs_widgets.archive.errors.AuthenticationError, MastUnreachable
         """
         from .archive.engdb import get_mnemonic
+        from .archive.tokens import resolve_token
         from .engine import events as ev
 
+        token = resolve_token(token)  # masked from here on, also in a traceback's frames
         data = self._need_data("fetch telemetry for (the time range comes from the data)")
         mnemonic = name.strip().upper()
         telemetry = get_mnemonic(mnemonic, data.time[0], data.time[-1], token=token)

@@ -218,6 +218,7 @@ class Spelunker:
         observation, visit_n = _observation_visit(obs_num, visit, "download")
         if token is not None:
             self.mast_api_token = token
+            token = None  # held masked in self._token only, also for a traceback's frames
         try:
             data = open_program(program, observation=observation, visit=visit_n,
                                 guider=_number(guider, "guider"), calib_level=int(calib_level),

@@ -5,10 +5,31 @@ from __future__ import annotations
 import os
 
 import pytest
+from loopback import EDB_TOKEN, Behaviour, LoopbackServer, serve_sample
+from ray_address import RayAddressFile, ray_address_path
 
 # Keep ray quiet and small in tests; the suite shares one instance (starting ray costs seconds).
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ray_address_file():
+    """Leave ray's ``ray_current_cluster`` as the run found it.
+
+    `ray start` (``test_cluster.py``) writes it and never removes it when its head is
+    terminated (only ``ray stop`` does); left behind, it sends a user's next plain
+    ``ray.init(num_cpus=...)`` to a dead cluster ("When connecting to an existing cluster,
+    num_cpus and num_gpus must not be provided").  The tests undo what they write
+    themselves; this guard undoes any claim still open, and any other change that left
+    the file pointing at a stopped cluster.  Autouse and session-scoped, so it is set up
+    first and torn down last (after ``ray_local``'s shutdown).
+    """
+    state = RayAddressFile(ray_address_path())
+    try:
+        yield state
+    finally:
+        state.close()
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +57,31 @@ def sample_data(sample):
     from fgs_widgets.archive import read_fine_guide
 
     return read_fine_guide(sample.paths)
+
+
+@pytest.fixture
+def mast(sample, tmp_path, monkeypatch):
+    """A loopback MAST serving the sample program (query, download, catalog)."""
+    from fgs_widgets.archive import conf
+
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    behaviour = Behaviour()
+    serve_sample(behaviour, sample)
+    with LoopbackServer(behaviour) as server, conf.override(
+            mast_server=server.url, cache_dir=tmp_path / "cache", timeout=5,
+            gsc_url=server.url + "/CatalogSearch.aspx"):
+        yield server
+
+
+@pytest.fixture
+def services(sample, tmp_path, monkeypatch):
+    """A loopback engineering DB (needing `EDB_TOKEN`) and Guide Star Catalog; MAST is down."""
+    from fgs_widgets.archive import conf
+
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    behaviour = Behaviour(require_token=EDB_TOKEN)
+    serve_sample(behaviour, sample)
+    with LoopbackServer(behaviour) as server, conf.override(
+            mast_server="http://127.0.0.1:9", eng_server=server.url, timeout=5,
+            cache_dir=tmp_path / "cache", gsc_url=server.url + "/CatalogSearch.aspx"):
+        yield server

@@ -21,6 +21,9 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 
+#: the token the `services` fixture's engineering DB accepts
+EDB_TOKEN = "edb-token-123456"
+
 
 @dataclass
 class Behaviour:
@@ -30,17 +33,25 @@ class Behaviour:
     rows: list[dict] = field(default_factory=list)  # GuideStar service rows
     page_size: int = 2  # server-side maximum rows per page (forces paging)
     require_token: str | None = None  # token that must be sent (None: open data)
-    status: int | None = None  # force this HTTP status on every request
+    status: int | None = None  # force this HTTP status on every request...
+    status_count: int | None = None  # ...or only on this many requests (then answer normally)
     delay: float = 0.0  # seconds before answering
     block_delay: float = 0.0  # seconds between 64 KiB blocks of a download
     truncate_at: int | None = None  # drop the connection after this many bytes
     wrong_length: bool = False  # announce a Content-Length that is too large
     ignore_range: bool = False
+    trickle: float | None = None  # send downloads at this many bytes/s, one byte at a time
+    stall_after: int | None = None  # send this many bytes of a download, then nothing
+    redirect: str | None = None  # answer downloads with 302 to this base URL + the same path
+    release: threading.Event = field(default_factory=threading.Event)  # ends stalls (teardown)
     telemetry: dict[str, pd.DataFrame] = field(default_factory=dict)
     catalog: dict[str, str] = field(default_factory=dict)  # gs_id -> CSV text
     telemetry_z: bool = False  # write EDB times as "...Z" (tz-aware ISO)
     telemetry_type_column: str = "sqldataType"  # the real header's spelling
     invoke_answer: bytes | None = None  # answer every invoke with these bytes (HTML, error)
+    # hostile answers: endpoint ("invoke", "download", "telemetry", "catalog") ->
+    # (status, content type, body) sent instead of the real answer
+    answers: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     log: list[tuple[str, str, dict]] = field(default_factory=list)  # method, path, headers
     invokes: list[dict] = field(default_factory=list)  # decoded invoke requests
     column_configs: list[str] = field(default_factory=list)  # colConfigId of each call
@@ -67,7 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
         b.log.append((self.command, self.path, dict(self.headers)))
         if b.delay:
             time.sleep(b.delay)
-        if b.status:
+        if b.status and b.status_count != 0:
+            if b.status_count is not None:
+                b.status_count -= 1
             self._send(b.status, b'{"status": "ERROR", "msg": "forced"}')
             return False
         if b.require_token is not None:
@@ -92,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.endswith("/api/v0/invoke"):
             request = json.loads(parse_qs(body)["request"][0])
             self.behaviour.invokes.append(request)
+            if self._hostile("invoke"):
+                return
             if self.behaviour.invoke_answer is not None:
                 self._send(200, self.behaviour.invoke_answer)
             else:
@@ -124,6 +139,15 @@ class _Handler(BaseHTTPRequestHandler):
                            "rows": len(chunk), "rowsFiltered": len(rows),
                            "rowsTotal": len(rows)}}
 
+    def _hostile(self, endpoint: str) -> bool:
+        """Send the test's hostile answer for this endpoint, if it set one."""
+        answer = self.behaviour.answers.get(endpoint)
+        if answer is None:
+            return False
+        status, content_type, body = answer
+        self._send(status, body, content_type)
+        return True
+
     def do_GET(self) -> None:
         if not self._gate():
             return
@@ -132,10 +156,13 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.endswith("/api/v0.1/Download/file"):
             uri = query.get("uri", [""])[0]
             if uri.startswith("mast:jwstedb/"):
-                self._telemetry(uri.removeprefix("mast:jwstedb/"))
-            else:
+                if not self._hostile("telemetry"):
+                    self._telemetry(uri.removeprefix("mast:jwstedb/"))
+            elif not self._hostile("download"):
                 self._download(uri)
         elif url.path.endswith("/CatalogSearch.aspx"):
+            if self._hostile("catalog"):
+                return
             gs_id = query.get("id", [""])[0]
             text = self.behaviour.catalog.get(gs_id)
             if text is None:
@@ -147,6 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _download(self, uri: str) -> None:
         b = self.behaviour
+        if b.redirect is not None:
+            self._send(302, b"", "text/plain", {"Location": b.redirect + self.path})
+            return
         data = b.files.get(uri)
         if data is None:
             self._send(404, b"not found", "text/plain")
@@ -169,6 +199,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         sent = 0
         try:
+            if b.trickle:
+                for i in range(len(body)):
+                    if b.release.is_set():
+                        return
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(1 / b.trickle)
+                return
+            if b.stall_after is not None:
+                self.wfile.write(body[: b.stall_after])
+                self.wfile.flush()
+                b.release.wait(60)  # connection open, nothing more sent
+                return
             for i in range(0, len(body), 65536):
                 piece = body[i : i + 65536]
                 if b.truncate_at is not None and start + sent + len(piece) > b.truncate_at:
@@ -214,6 +257,49 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, ("\r\n".join(lines) + "\r\n").encode(), "text/csv")
 
 
+def leaked_in_traceback(exc: BaseException, secret: str, skip_tests: bool = True) -> list[str]:
+    """Where `secret` shows in `exc`'s message, chain, or the locals of its library frames.
+
+    Each exception reachable through ``__cause__`` and ``__context__`` is
+    formatted with locals (as ``%xmode Verbose`` / ``pytest -l`` print it),
+    suppressed ones too: ``raise ... from None`` hides a context from the
+    printout but keeps its frames alive.  Frames of the test modules are
+    skipped (the test itself holds the token it passed).
+    """
+    import traceback
+
+    tests = str(Path(__file__).resolve().parent)
+    found, seen, todo = [], set(), [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if secret in str(e) or secret in repr(e.args):
+            found.append(f"{type(e).__name__} message")
+        summary = traceback.TracebackException(type(e), e, e.__traceback__,
+                                               capture_locals=True)
+        for frame in summary.stack:
+            if skip_tests and str(Path(frame.filename).resolve()).startswith(tests):
+                continue
+            for name, shown in (frame.locals or {}).items():
+                if secret in shown:
+                    found.append(f"{type(e).__name__} in {frame.name} "
+                                 f"({Path(frame.filename).name}:{frame.lineno}): local {name}")
+        todo += [e.__cause__, e.__context__]
+    return found
+
+
+def fits_bytes(records: int, seed: int = 0) -> bytes:
+    """A FITS-looking file of `records` 2880-byte records: a primary header card, then noise.
+
+    Enough for the download checks (signature, whole records) without building a real file.
+    """
+    card = b"SIMPLE  =                    T / conforms to FITS standard".ljust(80)
+    header = (card + b"END".ljust(80)).ljust(2880)
+    return header + np.random.default_rng(seed).bytes(2880 * (records - 1))
+
+
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 with a shared `Behaviour`."""
 
@@ -232,6 +318,7 @@ class LoopbackServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.behaviour.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-from loopback import Behaviour, LoopbackServer
+from loopback import Behaviour, LoopbackServer, fits_bytes
 
 from fgs_widgets.archive import conf, download
 from fgs_widgets.archive.errors import PartialDownload, UnsafeFileName
@@ -22,12 +22,11 @@ NAMES = ["jw01534001001_gs-fg_2022340000825_cal.fits", "jw01534001002_gs-fg_2022
 
 @pytest.fixture
 def files(tmp_path, monkeypatch):
-    """A loopback MAST serving two files of random bytes (no FITS needed)."""
+    """A loopback MAST serving two FITS-looking files (a primary card, then noise)."""
     monkeypatch.delenv("MAST_API_TOKEN", raising=False)
-    rng = np.random.default_rng(1)
     behaviour = Behaviour()
     for i, name in enumerate(NAMES):
-        behaviour.files[f"mast:JWST/product/{name}"] = rng.bytes(300_000 + 1000 * i)
+        behaviour.files[f"mast:JWST/product/{name}"] = fits_bytes(104 + i, seed=i)
     with LoopbackServer(behaviour) as server, conf.override(
             mast_server=server.url, cache_dir=tmp_path / "cache", timeout=5, retries=0):
         yield server
@@ -156,7 +155,8 @@ def test_cancel_leaves_only_a_part_file(files):
 
 @pytest.mark.parametrize("name", ["../../escape_cal.fits", "/tmp/escape_cal.fits",
                                   "dir/escape_cal.fits", "dir\\escape_cal.fits",
-                                  ".hidden_cal.fits", "C:escape_cal.fits", "", "a\x00b"])
+                                  ".hidden_cal.fits", "C:escape_cal.fits", "", "a\x00b",
+                                  "jw01534001002_gs-fg_2022340001241_cal.fits\n"])
 def test_unsafe_names_are_refused_before_any_write(files, tmp_path, name):
     products = table(files)
     products.loc[1, "file_name"] = name

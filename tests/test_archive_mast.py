@@ -23,17 +23,6 @@ from fgs_widgets.archive.errors import (
 )
 
 
-@pytest.fixture
-def mast(sample, tmp_path, monkeypatch):
-    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
-    behaviour = Behaviour()
-    serve_sample(behaviour, sample)
-    with LoopbackServer(behaviour) as server, conf.override(
-            mast_server=server.url, cache_dir=tmp_path / "cache", timeout=5,
-            gsc_url=server.url + "/CatalogSearch.aspx"):
-        yield server
-
-
 def test_query_follows_paging_and_parses_names(mast, sample):
     products = find_products(1534)
     assert list(products["file_name"]) == [p.name for p in sample.paths]

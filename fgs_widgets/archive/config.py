@@ -29,6 +29,9 @@ _DEFAULTS: dict[str, tuple[str, str | None]] = {
     "timeout": ("FGS_TIMEOUT", "60"),
     "retries": ("FGS_RETRIES", "2"),
     "edb_chunk_days": ("FGS_EDB_CHUNK_DAYS", "1.0"),
+    "download_deadline": ("FGS_DOWNLOAD_DEADLINE", "14400"),
+    "min_download_rate": ("FGS_MIN_DOWNLOAD_RATE", "2048"),
+    "rate_window": ("FGS_RATE_WINDOW", "30"),
 }
 
 
@@ -51,6 +54,18 @@ class _Conf:
         Retries of a failed connection (and of idempotent requests on 502/503/504).
     edb_chunk_days : float
         Longest telemetry range asked of the engineering DB in one request.
+    download_deadline : float
+        Longest time (s) one `download` call may take; when it passes, the file
+        being fetched keeps its ``.part`` (the next call resumes it) and the
+        files not started are reported as not tried.  0: no deadline.
+        Env ``FGS_DOWNLOAD_DEADLINE``; default 14400 (4 h).
+    min_download_rate : float
+        Bytes/s below which a download is given up as stalled, measured over
+        the last ``rate_window`` seconds (``.part`` kept for resuming; later
+        files are not tried, the server is the same).  0: no minimum.
+        Env ``FGS_MIN_DOWNLOAD_RATE``; default 2048.
+    rate_window : float
+        Seconds over which ``min_download_rate`` is measured. Env ``FGS_RATE_WINDOW``; 30.
     """
 
     def __init__(self) -> None:
@@ -109,6 +124,21 @@ class _Conf:
     def edb_chunk_days(self) -> float:
         """Longest engineering-DB range per request (days)."""
         return float(self._number("edb_chunk_days", float))
+
+    @property
+    def download_deadline(self) -> float:
+        """Longest time (s) of one download call; 0 for none."""
+        return float(self._number("download_deadline", float))
+
+    @property
+    def min_download_rate(self) -> float:
+        """Bytes/s below which a download counts as stalled; 0 for none."""
+        return float(self._number("min_download_rate", float))
+
+    @property
+    def rate_window(self) -> float:
+        """Seconds over which the download rate is measured."""
+        return float(self._number("rate_window", float))
 
     def __setattr__(self, name: str, value: object) -> None:
         if name.startswith("_"):

@@ -2,10 +2,18 @@
 
 Files land in ``<cache>/mastDownload/JWST/<folder>/<file>`` (the layout
 astroquery's ``Observations.download_products`` uses).  Each is streamed to
-``<file>.part`` in the same folder and renamed only when complete and of the
-announced size; a later call resumes a ``.part`` with an HTTP Range request
-(or restarts if the server ignores it).  A file already present with the
-listed size is not downloaded again.
+``<file>.part`` in the same folder and renamed only when complete, of the
+announced size and a FITS file (signature ``SIMPLE  =  T``, whole 2880-byte
+records); a later call resumes a ``.part`` with an HTTP Range request (or
+restarts if the server ignores it, or if the ``.part`` is not the start of a
+FITS file).  A file already present is checked the same way: a good one is
+not downloaded again, a bad one is discarded and fetched again.
+
+Every download ends: cancel is seen within `_POLL` seconds whatever the
+server does (the socket is read in a helper thread), a transfer slower than
+``conf.min_download_rate`` over ``conf.rate_window`` seconds, or one still
+running at ``conf.download_deadline``, stops with `DownloadStalled` and keeps
+its ``.part`` for resuming.
 
 astroquery's ``Observations.download_file`` is not used here: it offers no
 per-chunk progress callback, no cancellation, writes straight to the final
@@ -20,8 +28,11 @@ multi-GB programs need.  The request is the same MAST Download API it uses
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,18 +45,25 @@ from .errors import (
     ArchiveError,
     AuthenticationError,
     DownloadCancelled,
+    DownloadStalled,
     MastUnreachable,
+    NotFitsFile,
     PartialDownload,
     UnsafeFileName,
 )
-from .http import check_response, session, unreachable
+from .http import check_response, send, session
 from .names import parse_file_name
 from .tokens import Token, resolve_token
 
-__all__ = ["DownloadResult", "Progress", "download", "safe_name"]
+__all__ = ["DownloadResult", "Progress", "download", "fits_problem", "safe_name"]
 
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_BLOCK = 1 << 16  # a cancel or dropped connection loses at most one partly read block
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # fullmatch: "$" would let a newline end it
+_BLOCK = 1 << 16
+_POLL = 0.2  # s between checks of cancel, deadline and rate, whatever the server does
+_RECORD = 2880  # FITS files are whole 2880-byte records
+_CARD = 80
+#: answers that are never the FITS file: error pages and service messages
+_ERROR_TYPES = ("text/html", "application/json", "application/xhtml+xml")
 #: progress(bytes_done, bytes_total, files_done, files_total)
 Progress = Callable[[int, int, int, int], None]
 
@@ -58,7 +76,7 @@ def safe_name(name: object, what: str = "file name") -> str:
     hidden file can come through.
     """
     text = str(name)
-    if not _SAFE.match(text) or ".." in text or len(text) > 255:
+    if not _SAFE.fullmatch(text) or ".." in text or len(text) > 255:
         raise UnsafeFileName(f"refusing server-supplied {what} {text!r}: it is not a plain name "
                              "(path separators, '..' or odd characters could write outside "
                              "the cache folder); nothing was written — report it to the archive")
@@ -74,6 +92,33 @@ def _folder_for(row: pd.Series) -> str:
     if parsed is None:
         return "other"
     return f"jw{parsed.program:05d}{parsed.observation:03d}{parsed.visit:03d}"
+
+
+def fits_problem(head: bytes, size: int | None = None) -> str | None:
+    """Why these bytes cannot be the start (and `size` the length) of a FITS file, or None.
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (at least the first 80-byte card).
+    size : int, optional
+        The file's length: a FITS file is a whole number of 2880-byte records.
+    """
+    card = head[:_CARD]
+    if len(card) < 30 or not card.startswith(b"SIMPLE  =") or card[10:30].strip() != b"T":
+        return "it does not start with the FITS signature (SIMPLE = T)"
+    if size is not None and size % _RECORD:
+        return f"{size:,} bytes is not a whole number of 2880-byte FITS records"
+    return None
+
+
+def _file_problem(path: Path, expected: int | None) -> str | None:
+    """Why the file at `path` is not a complete copy of the product, or None."""
+    size = path.stat().st_size
+    if expected is not None and size != expected:
+        return f"{size:,} bytes on disk, the archive lists {expected:,}"
+    with open(path, "rb") as handle:
+        return fits_problem(handle.read(_CARD), size)
 
 
 def _size(value: object) -> int | None:
@@ -92,6 +137,9 @@ class DownloadResult:
         Every file now complete in the cache (downloaded or already there).
     downloaded, skipped : list of str
         Names fetched in this call / found complete and not fetched.
+    replaced : dict
+        name -> why the copy already in the cache was discarded and fetched again
+        (wrong size, not a FITS file).
     failed : dict
         Always empty on return (failures raise `PartialDownload`); kept for symmetry.
     """
@@ -99,6 +147,7 @@ class DownloadResult:
     paths: list[Path] = field(default_factory=list)
     downloaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    replaced: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Path]:
@@ -148,8 +197,8 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
     progress : callable(bytes_done, bytes_total, files_done, files_total), optional
         Called after every block and every file.
     cancel : threading.Event, optional
-        Checked between blocks and between files; the current ``.part`` is kept
-        for resuming, nothing incomplete ever has the final name.
+        Seen within 0.2 s, also while the server sends nothing; the current
+        ``.part`` is kept for resuming, nothing incomplete ever has the final name.
 
     Returns
     -------
@@ -163,8 +212,16 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
         Some files failed: carries the good ``paths`` and the ``failed`` reasons.
     DownloadCancelled
         ``cancel`` was set; carries the ``paths`` complete so far.
-    AuthenticationError, MastUnreachable
+    AuthenticationError, MastUnreachable, DownloadStalled
         When no file could be fetched for that reason (later files are not tried).
+
+    Notes
+    -----
+    A file gets its final name only when it has the listed (or announced) size
+    and starts with the FITS signature in whole 2880-byte records: an HTML error
+    page answered with HTTP 200 is never kept. ``conf.min_download_rate``,
+    ``conf.rate_window`` and ``conf.download_deadline`` bound the time a slow
+    server can take.
     """
     for column in ("file_name", "uri"):
         if column not in products.columns:
@@ -178,38 +235,46 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
         if target.parent.parent != base:  # e.g. a symlinked folder pointing elsewhere
             raise UnsafeFileName(f"refusing {name!r}: it resolves to {target}, outside {base}")
         plan.append((row, target))
-    secret = resolve_token(token)
+    # rebound: no frame keeps the plain string (tracebacks printed with locals show frames)
+    secret = token = resolve_token(token)
     http = session()
     known = [_size(row.get("size")) for row, _ in plan]
     counter = _Counter(progress, sum(s for s in known if s is not None), len(plan))
     result = DownloadResult()
     failed: dict[str, str] = {}
+    errors: dict[str, ArchiveError] = {}
     fatal: ArchiveError | None = None
+    stop_at = (time.monotonic() + conf.download_deadline if conf.download_deadline > 0
+               else None)
     for (row, target), expected in zip(plan, known, strict=True):
         if cancel is not None and cancel.is_set():
             raise DownloadCancelled(f"download cancelled before {target.name}; "
                                     f"{len(result.paths)} complete file(s) kept", result.paths)
-        if target.is_file() and (expected is None or target.stat().st_size == expected):
-            # complete: only a finished, size-checked download ever gets the final name
-            result.paths.append(target)
-            result.skipped.append(target.name)
-            counter.grow(0 if expected is not None else target.stat().st_size)
-            counter.add(target.stat().st_size)
-            counter.file_done()
-            continue
+        if target.is_file():
+            why = _file_problem(target, expected)
+            if why is None:  # only a finished, checked download ever gets the final name
+                result.paths.append(target)
+                result.skipped.append(target.name)
+                counter.grow(0 if expected is not None else target.stat().st_size)
+                counter.add(target.stat().st_size)
+                counter.file_done()
+                continue
+            target.unlink()  # never trusted again: fetched anew below
+            result.replaced[target.name] = f"the cached copy was discarded: {why}"
         if fatal is not None:  # no point asking again: same token, same server
             failed[target.name] = f"not tried ({type(fatal).__name__})"
             continue
         try:
             _fetch(http, str(row["uri"]), target, expected, secret, counter, cancel,
-                   result.paths)
-        except (AuthenticationError, MastUnreachable) as exc:
-            fatal = exc
+                   result.paths, stop_at)
+        except (AuthenticationError, MastUnreachable, DownloadStalled) as exc:
+            fatal = errors[target.name] = exc
             failed[target.name] = str(exc)
             continue
         except (DownloadCancelled, UnsafeFileName):
             raise
         except ArchiveError as exc:
+            errors[target.name] = exc
             failed[target.name] = str(exc)
             continue
         result.paths.append(target)
@@ -218,82 +283,243 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
     if fatal is not None and not result.paths:
         raise fatal  # nothing worked: the plain reason is the clearest message
     if failed:
-        raise PartialDownload(result.paths, failed) from fatal
+        raise PartialDownload(result.paths, failed, errors) from fatal
     return result
 
 
+def _usable_part(part: Path, expected: int | None) -> int:
+    """Bytes of ``part`` worth resuming (0 after dropping one that cannot be the file's start)."""
+    if not part.exists():
+        return 0
+    have = part.stat().st_size
+    if have == 0 or (expected is not None and have > expected):
+        part.unlink()  # longer than the file can be: start over
+        return 0
+    with open(part, "rb") as handle:
+        head = handle.read(_CARD)
+    if len(head) == _CARD and fits_problem(head) is None:
+        return have
+    part.unlink()  # junk (an error page saved by an older version, another file): start over
+    return 0
+
+
 def _fetch(http: requests.Session, uri: str, target: Path, expected: int | None, secret: Token,
-           counter: _Counter, cancel: threading.Event | None, done: list[Path]) -> None:
+           counter: _Counter, cancel: threading.Event | None, done: list[Path],
+           stop_at: float | None) -> None:
     """Stream ``uri`` to ``target.part``, then rename it to ``target`` once complete."""
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.exists() else 0
-    if expected is not None and have > expected:
-        part.unlink()  # longer than the file can be: start over
-        have = 0
-    if have and expected is not None and have == expected:
-        os.replace(part, target)  # the previous run finished the bytes but not the rename
-        counter.add(have)
-        return
     what = f"download of {target.name}"
-    response = _get(http, uri, secret, have, what)
-    with response:
-        odd_range = response.status_code == 206 and _range_start(response) != have
-        if have and (response.status_code == 416 or odd_range):
-            # our .part does not fit the file on the server (or the server answered another
-            # range): drop it and ask for the whole file once
-            part.unlink(missing_ok=True)
-            response.close()
-            return _fetch(http, uri, target, expected, secret, counter, cancel, done)
-        check_response(response, what)
-        if odd_range:
-            raise ArchiveError(f"{what}: the server sent a byte range nobody asked for "
-                               f"({response.headers.get('Content-Range')}); try again later")
-        resumed = response.status_code == 206
-        if not resumed:
-            have = 0  # the server ignored the Range header and sends the whole file
-        announced = _total_size(response, have)
-        if expected is None:
-            expected = announced
-            counter.grow(announced or 0)
-        elif announced is not None and announced != expected:
-            raise ArchiveError(f"{what}: server announces {announced:,} bytes but the query "
-                               f"listed {expected:,}; not kept — the archive may have "
-                               "reprocessed it: query again")
+    have = _usable_part(part, expected)
+    if have and have == expected:  # the previous run finished the bytes but not the rename
         counter.add(have)
-        try:
-            with open(part, "ab" if resumed else "wb") as handle:
-                for block in response.iter_content(_BLOCK):
-                    if cancel is not None and cancel.is_set():
-                        raise DownloadCancelled(
-                            f"{what} cancelled; {part.name} is kept and the next download "
-                            "resumes it", done)
-                    handle.write(block)
-                    counter.add(len(block))
-        except requests.RequestException as exc:  # dropped connection, short read, timeout
-            raise ArchiveError(f"{what} interrupted ({type(exc).__name__}); run again to "
-                               "resume") from exc
-    size = part.stat().st_size
+    else:
+        for _attempt in range(2):
+            response = _get(http, uri, secret, have, what)
+            with response:
+                odd_range = response.status_code == 206 and _range_start(response) != have
+                if have and (response.status_code == 416 or odd_range):
+                    # our .part does not fit the file on the server (or the server answered
+                    # another range): drop it and ask for the whole file once
+                    part.unlink(missing_ok=True)
+                    have = 0
+                    continue
+                check_response(response, what)
+                if odd_range:
+                    raise ArchiveError(f"{what}: the server sent a byte range nobody asked for "
+                                       f"({response.headers.get('Content-Range')}); try again "
+                                       "later")
+                expected = _receive(response, part, have, expected, counter, cancel, done,
+                                    stop_at, what)
+            break
+    size = part.stat().st_size if part.exists() else 0
     if expected is not None and size != expected:
         if size > expected:
             part.unlink()
         raise ArchiveError(f"{what}: got {size:,} bytes, expected {expected:,}; "
                            + ("run again to resume" if size < expected else "discarded"))
+    with open(part, "rb") as handle:
+        why = fits_problem(handle.read(_CARD), size)
+    if why is not None:
+        part.unlink()
+        raise NotFitsFile(f"{what}: the file received is not a FITS file ({why}); nothing was "
+                          "kept — try again later, or report it to the archive if it persists")
     os.replace(part, target)  # atomic: the final name only ever holds a complete file
-    return None
+
+
+def _receive(response: requests.Response, part: Path, have: int, expected: int | None,
+             counter: _Counter, cancel: threading.Event | None, done: list[Path],
+             stop_at: float | None, what: str) -> int | None:
+    """Write the body to ``part`` (appending when resumed); return the file's full size."""
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type in _ERROR_TYPES:
+        raise NotFitsFile(f"{what}: the server answered a {content_type} page instead of the "
+                          "FITS file; nothing was kept — the archive may be failing or the file "
+                          "withdrawn: try again later, or query the program again")
+    resumed = response.status_code == 206
+    if not resumed:
+        have = 0  # the server ignored the Range header and sends the whole file
+    announced = _total_size(response, have)
+    if expected is None:
+        expected = announced
+        counter.grow(announced or 0)
+    elif announced is not None and announced != expected:
+        raise ArchiveError(f"{what}: server announces {announced:,} bytes but the query "
+                           f"listed {expected:,}; not kept — the archive may have "
+                           "reprocessed it: query again")
+    counter.add(have)
+    # a fresh file is written only once its first card shows it is FITS, so an error page
+    # never replaces a good .part and never reaches the disk
+    head: bytes | None = None if resumed else b""
+    rate = _Rate(conf.min_download_rate, conf.rate_window)
+    reader = _Reader(response)
+    handle = None
+    try:
+        while True:
+            now = time.monotonic()
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled(f"{what} cancelled; {part.name} is kept and the next "
+                                        "download resumes it", done)
+            if stop_at is not None and now > stop_at:
+                raise DownloadStalled(
+                    f"{what}: conf.download_deadline ({conf.download_deadline:g} s) passed; "
+                    f"{part.name} is kept and the next download resumes it — raise "
+                    "conf.download_deadline (env FGS_DOWNLOAD_DEADLINE) for a slow link")
+            slow = rate.too_slow(now)
+            if slow is not None:
+                raise DownloadStalled(
+                    f"{what}: {slow:,.0f} bytes/s over the last {conf.rate_window:g} s, below "
+                    f"conf.min_download_rate ({conf.min_download_rate:g} bytes/s); "
+                    f"{part.name} is kept and the next download resumes it — try again later, "
+                    "or lower conf.min_download_rate (env FGS_MIN_DOWNLOAD_RATE) on a slow link")
+            block = reader.next(_POLL)
+            if block is _Reader.WAITING:
+                continue
+            if isinstance(block, _Failure):
+                raise ArchiveError(f"{what} interrupted ({block.kind}); run again to resume")
+            if block is None:  # end of the body
+                break
+            rate.add(len(block))
+            if head is not None:
+                head += block
+                if len(head) < _CARD:
+                    continue
+                why = fits_problem(head)
+                if why is not None:
+                    raise NotFitsFile(
+                        f"{what}: the server sent {content_type or 'content'} that is not a "
+                        f"FITS file ({why}); nothing was kept — try again later, or report it "
+                        "to the archive if it persists")
+                block, head = head, None
+            if handle is None:
+                handle = open(part, "ab" if resumed else "wb")  # closed in finally
+            handle.write(block)
+            counter.add(len(block))
+    finally:
+        reader.close()
+        if handle is not None:
+            handle.close()
+    if head is not None:
+        raise NotFitsFile(f"{what}: the server sent {len(head)} bytes, not a FITS file; "
+                          "nothing was kept — try again later")
+    return expected
+
+
+class _Failure:
+    """A read error seen by the reader thread: only its kind travels (no frames, no headers)."""
+
+    def __init__(self, exc: BaseException):
+        self.kind = type(exc).__name__
+
+
+class _Reader:
+    """Reads a streamed response in a daemon thread so the caller stays in control.
+
+    urllib3 blocks in ``recv`` for up to ``conf.timeout`` on a stalled server, and
+    ``read(n)`` waits for all n bytes from one that trickles; the caller polls this
+    instead and can stop at once. ``close`` shuts the socket down, which ends a
+    blocked read immediately.
+    """
+
+    WAITING = object()
+
+    def __init__(self, response: requests.Response):
+        self._response = response
+        self._queue: queue.Queue = queue.Queue(maxsize=64)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="fgs_widgets-download")
+        self._thread.start()
+
+    def _run(self) -> None:
+        raw = self._response.raw
+        try:
+            while not self._stop.is_set():
+                block = raw.read1(_BLOCK, decode_content=True)  # one recv: returns early
+                self._put(block or None)
+                if not block:
+                    return
+        except Exception as exc:  # any read error: handed over as a kind, raised by the caller
+            self._put(_Failure(exc))
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def next(self, timeout: float) -> object:
+        """The next block, None at the end, a `_Failure`, or `WAITING` after `timeout` s."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return self.WAITING
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            try:
+                self._response.raw.shutdown()  # unblocks a read waiting on the socket
+            except Exception:  # already released or closed: nothing to unblock
+                pass
+        self._response.close()
+        self._thread.join(timeout=1.0)
+
+
+class _Rate:
+    """Bytes received over a sliding window, for the minimum-rate rule."""
+
+    def __init__(self, minimum: float, window: float):
+        self.minimum, self.window = minimum, window
+        self.start = time.monotonic()
+        self.total = 0
+        self.samples: deque[tuple[float, int]] = deque([(self.start, 0)])
+
+    def add(self, n: int) -> None:
+        self.total += n
+        self.samples.append((time.monotonic(), self.total))
+
+    def too_slow(self, now: float) -> float | None:
+        """The rate (bytes/s) if it is below the minimum over a full window, else None."""
+        if self.minimum <= 0 or now - self.start < self.window:
+            return None
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.window:
+            self.samples.popleft()
+        t0, b0 = self.samples[0]
+        rate = (self.total - b0) / max(now - t0, 1e-9)
+        return rate if rate < self.minimum else None
 
 
 def _get(http: requests.Session, uri: str, secret: Token, have: int,
          what: str) -> requests.Response:
-    headers = dict(secret.header())
+    headers = secret.header()  # masked in repr: this frame may end up in a traceback
     if have:
         headers["Range"] = f"bytes={have}-"
-    url = f"{conf.mast_server}/api/v0.1/Download/file"
-    try:
-        return http.get(url, params={"uri": uri}, headers=headers, stream=True,
-                        timeout=conf.timeout)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise unreachable(f"MAST ({conf.mast_server}) for the {what}", exc) from exc
+    return send(http, "GET", f"{conf.mast_server}/api/v0.1/Download/file",
+                what=f"MAST ({conf.mast_server}) for the {what}", params={"uri": uri},
+                headers=headers, stream=True, timeout=conf.timeout)
 
 
 def _range_start(response: requests.Response) -> int | None:

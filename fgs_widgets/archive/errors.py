@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ArchiveError", "AuthenticationError", "DownloadCancelled", "MastUnreachable",
-           "NoFineGuideData", "PartialDownload", "TelemetryError", "UnsafeFileName"]
+__all__ = ["ArchiveError", "AuthenticationError", "DownloadCancelled", "DownloadStalled",
+           "MastUnreachable", "NoFineGuideData", "NotFitsFile", "PartialDownload",
+           "TelemetryError", "UnsafeFileName"]
 
 _OFFLINE = ("use read_fine_guide on local files or the sample program "
             "(fgs_widgets.archive.sample_program()) to work offline")
@@ -64,6 +65,17 @@ class DownloadCancelled(ArchiveError):
         self.paths = list(paths or [])
 
 
+class DownloadStalled(ArchiveError):
+    """A download was slower than ``conf.min_download_rate`` or passed ``conf.download_deadline``.
+
+    The ``.part`` file is kept, so the next call resumes it.
+    """
+
+
+class NotFitsFile(ArchiveError):
+    """The server answered something that is not the FITS file asked for (nothing kept)."""
+
+
 class PartialDownload(ArchiveError):
     """Some files were downloaded and some not.
 
@@ -73,10 +85,15 @@ class PartialDownload(ArchiveError):
         Files downloaded (complete and checked).
     failed : dict
         file name -> reason.
+    errors : dict
+        file name -> the `ArchiveError` of that file (e.g. `NotFitsFile`), for
+        the files that were tried.
     """
 
-    def __init__(self, paths: list, failed: dict[str, str]):
+    def __init__(self, paths: list, failed: dict[str, str],
+                 errors: dict[str, ArchiveError] | None = None):
         self.paths, self.failed = list(paths), dict(failed)
+        self.errors = dict(errors or {})
         reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())
         super().__init__(f"{len(failed)} of {len(paths) + len(failed)} file(s) failed to "
                          f"download ({reasons}); the {len(paths)} good one(s) are kept "

@@ -9,7 +9,8 @@ from urllib3.util.retry import Retry
 from .config import conf
 from .errors import ArchiveError, AuthenticationError, MastUnreachable
 
-__all__ = ["add_default_timeout", "check_response", "session", "unreachable"]
+__all__ = ["add_default_timeout", "check_response", "response_error", "send", "session",
+           "unreachable"]
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -31,9 +32,9 @@ class _TimeoutAdapter(HTTPAdapter):
 
 def _retry(retries: int) -> Retry:
     # connect errors are retried for every method (nothing was sent); reads and
-    # 502/503/504 only for idempotent GET/HEAD
+    # 500/502/503/504 only for idempotent GET/HEAD (MAST answers a passing overload with 500)
     return Retry(total=retries, connect=retries, read=retries, backoff_factor=0.2,
-                 status_forcelist=(502, 503, 504), allowed_methods=("GET", "HEAD"),
+                 status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "HEAD"),
                  raise_on_status=False)
 
 
@@ -56,15 +57,55 @@ def add_default_timeout(s: requests.Session, retries: int | None = None) -> requ
 
 def check_response(response: requests.Response, what: str, auth_hint: str = "") -> None:
     """Raise a user-facing ArchiveError for an HTTP error status (the token never appears)."""
-    if response.status_code in (401, 403):
-        meaning = ("the MAST token is missing or invalid" if response.status_code == 401
+    error = response_error(response, what, auth_hint)
+    if error is not None:
+        raise error
+
+
+def response_error(response: requests.Response, what: str,
+                   auth_hint: str = "") -> ArchiveError | None:
+    """The `ArchiveError` for an HTTP error status, or None for a success.
+
+    Returned, not raised, so that code handling another exception can build it
+    without chaining that exception (and its frames) to it.
+    """
+    status, reason = response.status_code, response.reason
+    if status in (401, 403):
+        meaning = ("the MAST token is missing or invalid" if status == 401
                    else "the MAST token lacks rights")
-        raise AuthenticationError(
-            f"{what}: HTTP {response.status_code} — {meaning}{auth_hint}. Create a token at "
+        return AuthenticationError(
+            f"{what}: HTTP {status} — {meaning}{auth_hint}. Create a token at "
             "https://auth.mast.stsci.edu/token and pass token=... or set MAST_API_TOKEN")
-    if response.status_code >= 400:
-        raise ArchiveError(f"{what}: HTTP {response.status_code} {response.reason}; "
-                           "the service may be down — try again later")
+    if status == 404:
+        return ArchiveError(f"{what}: HTTP 404 {reason} — the server has no such file or "
+                            "service; query again (the archive may have removed or reprocessed "
+                            "it) and check conf.mast_server / conf.eng_server / conf.gsc_url")
+    if status >= 500:
+        return ArchiveError(f"{what}: HTTP {status} {reason} — the service failed or is down "
+                            "(already retried); try again later")
+    if status >= 400:
+        return ArchiveError(f"{what}: HTTP {status} {reason} — the service refused the "
+                            "request; check the arguments and conf's server URLs")
+    return None
+
+
+def send(http: requests.Session, method: str, url: str, *, what: str,
+         advice: str | None = None, **kwargs) -> requests.Response:
+    """``http.request(method, url, **kwargs)``; a failed connection becomes `MastUnreachable`.
+
+    The error is raised outside the ``except`` block so it chains nothing:
+    requests' and urllib3's frames hold the request headers (the token) in
+    their locals, and a traceback printed with locals (``%xmode Verbose``,
+    ``pytest -l``) would show them.
+    """
+    try:
+        return http.request(method, url, **kwargs)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        failure: ArchiveError = unreachable(what, exc, advice)
+    except requests.RequestException as exc:
+        failure = ArchiveError(f"{what}: the request failed ({type(exc).__name__}); "
+                               "check conf's server URLs and try again")
+    raise failure
 
 
 def unreachable(what: str, exc: BaseException, advice: str | None = None) -> MastUnreachable:

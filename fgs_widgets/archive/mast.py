@@ -19,10 +19,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import requests
+from astropy.table import Table
 
 from .config import conf
 from .errors import ArchiveError, NoFineGuideData
-from .http import add_default_timeout, check_response, unreachable
+from .http import add_default_timeout, response_error, unreachable
 from .names import parse_file_name, parse_folder_name
 from .tokens import Token, resolve_token
 
@@ -122,24 +123,11 @@ def find_products(program: int | str, *, observation: int | str | None = None,
     if visit_n is not None:
         filters.append(_filter("visit", visit_n, 3))
     params = {"columns": "*", "filters": filters}
-    client = _client(resolve_token(token))
+    # rebound: no frame keeps the plain string (tracebacks printed with locals show frames)
+    token = resolve_token(token)
+    client = _client(token)
     what = f"MAST ({conf.mast_server})"
-    try:
-        from astroquery.exceptions import RemoteServiceError
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # astroquery's NoResultsWarning: we raise instead
-            table = client.service_request(SERVICE, params)
-    except requests.HTTPError as exc:
-        check_response(exc.response, what, f" for program {program_n}")
-        raise ArchiveError(f"{what}: {exc}") from exc
-    except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
-        raise unreachable(what, exc) from exc
-    except RemoteServiceError as exc:
-        raise ArchiveError(f"{what}: the {SERVICE} query failed: {exc}") from exc
-    except (ValueError, KeyError) as exc:  # not JSON, or JSON without fields/data
-        raise ArchiveError(f"{what}: unexpected answer to the {SERVICE} query ({exc}); "
-                           "is conf.mast_server a MAST server?") from exc
+    table = _query(client, params, what, program_n)
     rows = table.to_pandas() if len(table) else pd.DataFrame()
     products = _products(rows, calib_level)
     asked = {"program": program_n, "observation": observation_n, "visit": visit_n,
@@ -155,6 +143,49 @@ def find_products(program: int | str, *, observation: int | str | None = None,
                               "check the program id and filters, that the data are public, "
                               "or pass a token with rights to them")
     return products.sort_values(["end", "file_name"]).reset_index(drop=True)
+
+
+def _query(client, params: dict, what: str, program: int) -> Table:
+    """Run the service query; every failure is an `ArchiveError` that chains nothing.
+
+    Errors are built inside ``except`` and raised after it: the requests and
+    urllib3 frames of the original exception hold the ``Authorization`` header
+    in their locals, and a chained exception would keep them (and print them
+    in a traceback shown with locals).
+    """
+    from astroquery.exceptions import RemoteServiceError
+
+    failure: ArchiveError | None = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astroquery's NoResultsWarning: we raise instead
+            table = client.service_request(SERVICE, params)
+    except requests.HTTPError as exc:
+        failure = _http_failure(exc.response, what, program)
+    except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
+        failure = unreachable(what, exc)
+    except RemoteServiceError as exc:
+        failure = ArchiveError(f"{what}: the {SERVICE} query failed: {exc}")
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        # astroquery parses the JSON without checking its shape: a "data" that is a string,
+        # a dict, null or a list of lists ends here as whatever error its parsing hit
+        failure = ArchiveError(f"{what}: unexpected answer to the {SERVICE} query "
+                               f"({type(exc).__name__}: not MAST's fields/data table); is "
+                               "conf.mast_server a MAST server? Try again later")
+    if failure is not None:
+        raise failure
+    if not isinstance(table, Table):
+        raise ArchiveError(f"{what}: unexpected answer to the {SERVICE} query (no table); "
+                           "is conf.mast_server a MAST server?")
+    return table
+
+
+def _http_failure(response: requests.Response | None, what: str, program: int) -> ArchiveError:
+    if response is None:
+        return ArchiveError(f"{what}: the {SERVICE} query failed without an HTTP answer; "
+                            "try again later")
+    return (response_error(response, what, f" for program {program}")
+            or ArchiveError(f"{what}: HTTP {response.status_code} from the {SERVICE} query"))
 
 
 def _field(rows: pd.DataFrame, *names: str) -> pd.Series | None:

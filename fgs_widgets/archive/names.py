@@ -18,12 +18,12 @@ __all__ = ["FileName", "FolderName", "parse_file_name", "parse_folder_name"]
 _FILE = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})"
     r"_gs-(?P<function>fg|id|acq1|acq2|track)_(?P<stamp>\d{13})"
-    r"(?:[-_]seg(?P<segment>\d{3}))?_(?P<level>cal|uncal)\.fits$"
+    r"(?:[-_]seg(?P<segment>\d{3}))?_(?P<level>cal|uncal)\.fits\Z"
 )
 _FOLDER = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})"
     r"_(?P<visit_group>\d{2})(?P<parallel_sequence_id>\d)(?P<activity>[0-9a-zA-Z]{2})"
-    r"_(?P<exposure>\d{5})(?:[-_]seg(?P<segment>\d{3}))?_guider(?P<guider>[12])$"
+    r"_(?P<exposure>\d{5})(?:[-_]seg(?P<segment>\d{3}))?_guider(?P<guider>[12])\Z"
 )
 
 

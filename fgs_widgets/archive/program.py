@@ -51,7 +51,8 @@ def open_program(program: int | str, *, observation: int | str | None = None,
         From the download; both carry ``paths`` of the complete files, which
         ``read_fine_guide(error.paths)`` reads.
     """
-    secret = resolve_token(token)  # looked up once, so the keyring is asked at most once
+    # looked up once (the keyring is asked at most once); rebound so no frame keeps the string
+    secret = token = resolve_token(token)
     products = find_products(program, observation=observation, visit=visit,
                              calib_level=calib_level, guider=guider, token=secret)
     result = download(products, cache_dir, token=secret, progress=progress, cancel=cancel)

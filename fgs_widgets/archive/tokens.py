@@ -12,6 +12,19 @@ import os
 __all__ = ["Token", "resolve_token"]
 
 
+class _SecretHeader(dict):
+    """The ``Authorization`` header mapping, masked in repr.
+
+    Frames that hold it (``headers=...`` locals) show ``<masked>`` when a
+    traceback is printed with locals (``%xmode Verbose``, ``pytest -l``).
+    """
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: '<masked>'" for k in self) + "}"
+
+    __str__ = __repr__
+
+
 class Token:
     """A secret string whose repr/str are masked (safe in logs, tracebacks, notebooks)."""
 
@@ -28,8 +41,8 @@ class Token:
         return self._value
 
     def header(self) -> dict[str, str]:
-        """``{"Authorization": "token <T>"}``, or ``{}`` without a token."""
-        return {"Authorization": f"token {self._value}"} if self._value else {}
+        """``{"Authorization": "token <T>"}`` (masked in repr), or ``{}`` without a token."""
+        return _SecretHeader(Authorization=f"token {self._value}") if self._value else {}
 
     def __repr__(self) -> str:
         return "Token(<set>)" if self._value else "Token(<none>)"
