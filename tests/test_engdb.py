@@ -7,24 +7,13 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from loopback import Behaviour, LoopbackServer, serve_sample
+from loopback import EDB_TOKEN, Behaviour, LoopbackServer
 
 from fgs_widgets.archive import conf, get_mnemonic, guide_star_properties
 from fgs_widgets.archive.errors import AuthenticationError, MastUnreachable, TelemetryError
 from fgs_widgets.engine.events import hga_moves
 
-TOKEN = "edb-token-123456"
-
-
-@pytest.fixture
-def services(sample, tmp_path, monkeypatch):
-    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
-    behaviour = Behaviour(require_token=TOKEN)
-    serve_sample(behaviour, sample)
-    with LoopbackServer(behaviour) as server, conf.override(
-            mast_server="http://127.0.0.1:9", eng_server=server.url, timeout=5,
-            cache_dir=tmp_path / "cache", gsc_url=server.url + "/CatalogSearch.aspx"):
-        yield server
+TOKEN = EDB_TOKEN
 
 
 def span(sample):

@@ -5,21 +5,32 @@ with ``Authorization: token <T>`` (the request the JWST pipeline's own
 ``jwst.lib.engdb_mast`` makes; ``ENG_BASE_URL`` is honoured the same way).  The
 answer is a CRLF CSV ``theTime,MJD,euvalue,sqldataType`` (``sqltype`` is
 accepted too) whose first and last rows may lie just outside the range asked:
-the service adds the bracketing samples.
+the service adds the bracketing samples.  The body is decoded strictly as
+UTF-8 (the service sends ASCII) and every column is checked: an answer that
+is not such a CSV raises `TelemetryError` and is never cached.
 
 Long ranges are fetched in chunks (``conf.edb_chunk_days``, one day by
-default) and each settled chunk is cached on disk -- the CSV text only, never
-the token -- so a repeated request costs nothing.
+default).  Each settled chunk that holds samples is cached on disk as the CSV
+the service sent, under ``conf.cache_dir/edb/<fingerprint>/<NAME>-<start>-<end>.csv``.
+``<fingerprint>`` is a keyed BLAKE2b digest of the token, keyed with a random
+salt kept in ``conf.cache_dir/edb/.salt``: a different token never reads
+another token's chunks (it asks the service, which decides), and neither the
+token nor a plain hash of it is written to disk.  Not cached: chunks ending in
+the last ``_SETTLE_DAYS`` days and empty answers (the archive may still be
+filling them).  A cached file that no longer parses is dropped and fetched again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
 import re
+import secrets
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,21 +38,27 @@ import requests
 from astropy.time import Time
 
 from .config import conf
-from .errors import ArchiveError, AuthenticationError, TelemetryError
-from .http import check_response, session, unreachable
+from .errors import AuthenticationError, TelemetryError
+from .http import response_error, send, session
 from .tokens import Token, resolve_token
 
 __all__ = ["TELEMETRY_COLUMNS", "get_mnemonic"]
 
-_NAME = re.compile(r"^[A-Z0-9_]+$")
+_NAME = re.compile(r"[A-Z0-9_]+")  # fullmatch: "$" would let a newline end it
 TELEMETRY_COLUMNS = ("time", "utc", "value", "mnemonic")
 #: SQL types whose euvalue is a number
 _NUMERIC = {"real", "float", "double", "decimal", "numeric", "int", "integer", "tinyint",
             "smallint", "bigint"}
+#: euvalue spellings of "no value" for a numeric mnemonic (kept as NaN, not an error)
+_MISSING = {"", "nan"}
 #: chunks ending less than this long ago are not cached: telemetry still arrives for days
 _SETTLE_DAYS = 3.0
+#: bytes of the per-cache random salt that keys the token fingerprint
+_SALT_BYTES = 16
 _OFFLINE = ("engineering telemetry is unavailable; local events (guide-star changes, file "
             "boundaries, HGA motion from the files) still work without it")
+_BAD_ANSWER = ("nothing was cached; try again later, and if it persists check conf.eng_server "
+               "or report it to the archive")
 
 
 def _mjd(value) -> float:
@@ -70,13 +87,59 @@ def _empty(name: str, note: str) -> pd.DataFrame:
     return table
 
 
-def _parse(text: str, name: str) -> pd.DataFrame:
-    """The service's CSV as ``time, utc, value, mnemonic`` (raises TelemetryError if it is not)."""
+def _example(value: object) -> str:
+    """A server-sent value, shortened, for an error message (a hostile answer could be huge)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _decode(body: bytes, name: str) -> str:
+    """The answer as text; anything but UTF-8 is a `TelemetryError`.
+
+    requests' ``response.text`` guesses an encoding when the server names none,
+    which would turn garbage into plausible text; the service sends ASCII.  A
+    UTF-8 byte-order mark is accepted (and dropped) since it is harmless.
+    """
     try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # built here, raised below: the UnicodeDecodeError (holding the whole body) is not chained
+        failure = TelemetryError(
+            f"engineering DB answer for {name} is not UTF-8 text (byte "
+            f"{_example(body[exc.start:exc.start + 8])} at offset {exc.start}); {_BAD_ANSWER}")
+    raise failure
+
+
+def _bad_column(name: str, column: str, raw: pd.Series, bad: pd.Series, what: str,
+                kinds: pd.Series | None = None) -> TelemetryError:
+    """The error for the rows of ``column`` flagged in ``bad``: the first one as an example."""
+    row = int(np.flatnonzero(bad.to_numpy())[0])
+    kind = f" although its type is {kinds.iloc[row]!r}" if kinds is not None else ""
+    return TelemetryError(
+        f"engineering DB answer for {name}: column {column} holds {int(bad.sum())} value(s) "
+        f"that are not {what}{kind}, e.g. data row {row + 1}: {_example(raw.iloc[row])}; "
+        f"{_BAD_ANSWER}")
+
+
+def _parse(text: str, name: str) -> pd.DataFrame:
+    """The service's CSV as ``time, utc, value, mnemonic`` (raises TelemetryError if it is not).
+
+    Every conversion is checked here rather than left to pandas, whose own
+    ``ValueError`` would name neither the mnemonic nor the column.  An empty
+    ``euvalue`` of a numeric mnemonic (or the text ``nan``) is kept as NaN -- a
+    sample without a value -- while any other text there is an error: silently
+    turning it into NaN would hide a wrong type or a corrupt answer.
+    """
+    failure: TelemetryError | None = None
+    try:
+        # keep_default_na=False: the text exactly as sent ("NULL" is not quietly NaN)
+        raw = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True,
+                          keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise TelemetryError(f"engineering DB answer for {name} is not the expected CSV "
-                             f"({type(exc).__name__}); is conf.eng_server right?") from None
+        failure = TelemetryError(f"engineering DB answer for {name} is not the expected CSV "
+                                 f"({type(exc).__name__}); is conf.eng_server right?")
+    if failure is not None:  # raised outside the except block: nothing is chained
+        raise failure
     columns = {c.strip().lower(): c for c in raw.columns}
     columns.setdefault("sqltype", columns.get("sqldatatype"))
     missing = [c for c in ("thetime", "mjd", "euvalue", "sqltype") if not columns.get(c)]
@@ -85,14 +148,67 @@ def _parse(text: str, name: str) -> pd.DataFrame:
                              f"(got {list(raw.columns)}); is conf.eng_server right?")
     if raw.empty:
         return _empty(name, "")
-    kinds = raw[columns["sqltype"]].fillna("").str.strip().str.lower()
-    value = raw[columns["euvalue"]].fillna("").str.strip()
-    numeric = kinds.isin(_NUMERIC).all()
-    values = pd.to_numeric(value, errors="coerce") if numeric else value.astype(object)
+    stamps = raw[columns["thetime"]].str.strip()
     # "2022-02-02 22:24:57.797000" and "...Z" alike become naive UTC, so chunks concatenate
-    utc = pd.to_datetime(raw[columns["thetime"]], format="ISO8601", utc=True).dt.tz_localize(None)
-    return pd.DataFrame({"time": pd.to_numeric(raw[columns["mjd"]]).astype(np.float64),
-                         "utc": utc, "value": values, "mnemonic": name})
+    utc = pd.to_datetime(stamps, format="ISO8601", utc=True, errors="coerce")
+    if utc.isna().any():
+        raise _bad_column(name, columns["thetime"], stamps, utc.isna(), "ISO times")
+    mjd_text = raw[columns["mjd"]].str.strip()
+    mjd = pd.to_numeric(mjd_text, errors="coerce").astype(np.float64)
+    if not np.isfinite(mjd).all():
+        raise _bad_column(name, columns["mjd"], mjd_text, ~np.isfinite(mjd), "numbers (MJD)")
+    kinds = raw[columns["sqltype"]].str.strip().str.lower()
+    value = raw[columns["euvalue"]].str.strip()
+    typed = kinds.isin(_NUMERIC)
+    number = pd.to_numeric(value, errors="coerce")
+    # a row whose type says number must hold one (or nothing); text there is a corrupt answer
+    wrong = typed & number.isna() & ~value.str.lower().isin(_MISSING)
+    if wrong.any():
+        raise _bad_column(name, columns["euvalue"], value, wrong, "numbers", kinds)
+    values = number.astype(np.float64) if typed.all() else value.astype(object)
+    return pd.DataFrame({"time": mjd, "utc": utc.dt.tz_localize(None), "value": values,
+                         "mnemonic": name})
+
+
+def _salt(folder: Path) -> bytes:
+    """The cache's random salt (created once, shared by every process using the folder)."""
+    path = folder / ".salt"
+    for _ in range(3):
+        try:
+            salt: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            salt = None
+        if salt is not None and len(salt) == _SALT_BYTES:
+            return salt
+        if salt is not None:  # damaged: a new salt only orphans old chunks (fetched again)
+            path.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = folder / f".salt.{os.getpid()}.{secrets.token_hex(4)}.partial"
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "wb") as out:
+            out.write(secrets.token_bytes(_SALT_BYTES))
+        try:
+            # a hard link never replaces an existing file: racing processes agree on one salt
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+    raise TelemetryError(f"cannot set up the telemetry cache salt {path}; remove that file, "
+                         "check the cache folder is writable, or pass cache=False")
+
+
+def _fingerprint(secret: Token) -> str:
+    """The token's cache folder name: keyed BLAKE2b, 16 hex digits.
+
+    Keyed with the cache's own random salt, so the name is neither the token
+    nor a plain hash that could be checked against a guessed or leaked token
+    elsewhere; 64 bits make a collision between two real tokens negligible.
+    """
+    value = (secret.reveal() or "").encode()
+    return hashlib.blake2b(value, key=_salt(conf.cache_dir / "edb"), digest_size=8).hexdigest()
 
 
 def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
@@ -111,9 +227,10 @@ def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
     chunk_days : float, optional
         Longest range asked in one request (default ``conf.edb_chunk_days``, 1 day).
     cache : bool
-        Reuse and store chunks under ``conf.cache_dir / "edb"`` (the token is
-        never part of what is stored; chunks of the last few days are not cached
-        because the archive may still be filling them).
+        Reuse and store chunks under ``conf.cache_dir / "edb" / <token fingerprint>``
+        (a salted keyed digest: the token itself is never stored, and another
+        token does not read these chunks).  Chunks of the last few days and
+        empty answers are not cached because the archive may still be filling them.
     bracket : bool
         Keep the sample just before `start` and just after `end` that the service
         adds (useful for the state of a text mnemonic when the range begins).
@@ -122,39 +239,45 @@ def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
     -------
     pandas.DataFrame
         ``time`` (MJD, float64), ``utc`` (datetime64, naive UTC), ``value`` (float
-        for numeric mnemonics, str for text ones), ``mnemonic``; sorted by time.
-        An empty range or unknown mnemonic gives an empty table whose
-        ``attrs["note"]`` says so.
+        for numeric mnemonics, NaN for a sample sent without a value; str for
+        text ones), ``mnemonic``; sorted by time.  An empty range or unknown
+        mnemonic gives an empty table whose ``attrs["note"]`` says so.
 
     Raises
     ------
     TelemetryError
         No token (the message says how to give one; local events work without),
-        a bad mnemonic name or range, or a service error.
+        a bad mnemonic name or range, a service error, or an answer that is not
+        the expected CSV (not UTF-8, unparsable times, text where numbers belong;
+        the message names the mnemonic, the column and a bad value).
     AuthenticationError
         HTTP 401/403: the token was refused.
     MastUnreachable
         The engineering DB could not be reached (or did not answer in time).
     """
     mnemonic = str(name).strip().upper()
-    if not _NAME.match(mnemonic):
+    if not _NAME.fullmatch(mnemonic):
         raise TelemetryError(f"{name!r} is not a mnemonic name (letters, digits, underscores)")
+    secret = resolve_token(token)
+    # the caller's plain string must not stay in this frame: a traceback printed with
+    # locals (%xmode Verbose, pytest -l) shows every frame's locals; a Token is masked
+    token = secret
     t0, t1 = _mjd(start), _mjd(end)
     chunk_days = conf.edb_chunk_days if chunk_days is None else float(chunk_days)
     if not chunk_days > 0:
         raise ValueError(f"chunk_days must be positive, not {chunk_days!r}")
     if not t1 > t0:
         raise TelemetryError(f"{mnemonic}: end ({t1}) must be after start ({t0})")
-    secret = resolve_token(token)
     if not secret:
         raise TelemetryError(
             "engineering telemetry needs a MAST token: pass token=..., set MAST_API_TOKEN, or "
             "log in with astroquery (get one at https://auth.mast.stsci.edu/token). Local "
             "events (guide-star changes, file boundaries, HGA from the files) need none.")
+    folder = conf.cache_dir / "edb" / _fingerprint(secret) if cache else None
     http = session()
     edges = np.append(np.arange(t0, t1, chunk_days), t1)
     tables = [t for a, b in itertools.pairwise(edges)
-              if len(t := _chunk(http, mnemonic, a, b, secret, cache))]
+              if len(t := _chunk(http, mnemonic, a, b, secret, folder))]
     note = (f"no {mnemonic} samples between MJD {t0:.5f} and {t1:.5f} "
             "(unknown mnemonic or empty range)")
     if not tables:
@@ -173,35 +296,49 @@ def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
     return table
 
 
+def _cached(path: Path, name: str) -> pd.DataFrame | None:
+    """A cached chunk, or None (absent, unreadable or damaged: then it is fetched again)."""
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        return _parse(_decode(body, name), name)
+    except TelemetryError:
+        # a damaged or foreign file must not be trusted, nor fail every later call
+        path.unlink(missing_ok=True)
+        return None
+
+
 def _chunk(http: requests.Session, name: str, a: float, b: float, secret: Token,
-           cache: bool) -> pd.DataFrame:
+           folder: Path | None) -> pd.DataFrame:
     file = f"{name}-{_stamp(a)}-{_stamp(b, up=True)}.csv"
-    path = conf.cache_dir / "edb" / file
-    if cache and path.exists():
-        return _parse(path.read_text(), name)
+    path = folder / file if folder is not None else None
+    if path is not None and (table := _cached(path, name)) is not None:
+        return table
     url = f"{conf.eng_server}/api/v0.1/Download/file"
     what = f"engineering DB ({conf.eng_server}) for {name}"
-    try:
-        response = http.get(url, params={"uri": f"mast:jwstedb/{file}"},
-                            headers=secret.header(), timeout=conf.timeout)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise unreachable(what, exc, _OFFLINE) from exc
+    # send() raises MastUnreachable outside its except block: requests' and urllib3's
+    # frames, which hold the Authorization header, are never chained to what we raise
+    response = send(http, "GET", url, what=what, advice=_OFFLINE,
+                    params={"uri": f"mast:jwstedb/{file}"}, headers=secret.header(),
+                    timeout=conf.timeout)
     if response.status_code == 404:  # the service's answer for a name it does not know
         return _empty(name, "")
-    try:
-        check_response(response, what)
-    except AuthenticationError:
+    failure = response_error(response, what)
+    if isinstance(failure, AuthenticationError):
         raise AuthenticationError(
             f"{what}: the MAST token was refused (HTTP {response.status_code}); check it is "
-            "valid, current and has engineering-DB rights (https://auth.mast.stsci.edu/token)"
-        ) from None
-    except ArchiveError as exc:
-        raise TelemetryError(f"{exc} ({_OFFLINE})") from None
-    table = _parse(response.text, name)  # parsed first: an unusable answer is never cached
+            "valid, current and has engineering-DB rights (https://auth.mast.stsci.edu/token)")
+    if failure is not None:
+        raise TelemetryError(f"{failure} ({_OFFLINE})")
+    body = response.content
+    table = _parse(_decode(body, name), name)  # checked first: an unusable answer is never cached
     settled = b < Time(time.time(), format="unix").utc.mjd - _SETTLE_DAYS
-    if cache and settled:
+    # an empty answer is not final either: the archive may not have ingested the range yet
+    if path is not None and settled and len(table):
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{file}.{os.getpid()}.partial")
-        temp.write_text(response.text)
+        temp.write_bytes(body)
         os.replace(temp, path)
     return table
