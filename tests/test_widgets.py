@@ -114,10 +114,13 @@ def test_picker_token_never_reaches_the_session(session, monkeypatch, tmp_path):
     monkeypatch.delenv("MAST_API_TOKEN", raising=False)
     picker = ProgramPicker(session)
     picker.program.value = "1534"
-    picker.token.value = "tok-picker-secret"
+    picker.token.set_state({"value": "tok-picker-secret"})  # as the browser sends it
+    # taken out of widget state at once, before any button is pressed
+    assert picker.token.value == "" and picker.token.get_state()["value"] == ""
+    assert picker.token.held and "received" in picker.token.placeholder
     with conf.override(mast_server="http://127.0.0.1:9", timeout=1, cache_dir=tmp_path):
         picker.query(block=True)
-    assert picker.token.value == ""
+    assert not picker.token.held and "MAST token" in picker.token.placeholder
     assert "unreachable" in picker.status.value
     assert "tok-picker-secret" not in repr(session.trait_values()) + picker.status.value
     picker.program.value = "abc"
@@ -136,6 +139,26 @@ def test_periodogram_panel_and_fold(session, sample):
     assert any(abs(p - sample.truth.periods["y_mean"]) < 0.2 for p in periods)
     panel.peaks.value = periods[0]
     assert panel.marker.visible and 0 < len(panel.folded.x) <= 100
+
+
+def test_token_box_state_never_holds_the_token(session):
+    import json
+
+    from ipywidgets import Widget
+
+    from fgs_widgets.widgets.token_box import TokenBox
+
+    box = TokenBox("MAST token")
+    assert box.continuous_update is False  # the browser sends it on Enter/blur, not per key
+    sent = []
+    box.comm.send = lambda data=None, *a, **k: sent.append(json.dumps(data, default=str))
+    box.set_state({"value": "tok-box-secret"})
+    states = json.dumps(Widget.get_manager_state(widgets=[box]), default=str)
+    assert "tok-box-secret" not in states + repr(box.trait_values()) + "".join(sent)
+    assert any('"value": ""' in message for message in sent)  # the clearing reached the browser
+    token = box.take()
+    assert token.reveal() == "tok-box-secret" and "tok-box-secret" not in repr(token)
+    assert box.take() is None  # used once
 
 
 def test_mnemonic_panel_without_token(session, monkeypatch):

@@ -8,6 +8,7 @@ import ipywidgets as W
 
 from ..model import Session
 from ._common import StatusLine, run_in_background
+from .token_box import TokenBox
 
 __all__ = ["MnemonicPanel"]
 
@@ -28,8 +29,7 @@ class MnemonicPanel(W.VBox):
         self.mnemonic = W.Combobox(options=list(KNOWN), value="SA_ZHGAUPST",
                                    description="mnemonic", ensure_option=False,
                                    layout=W.Layout(width="300px"))
-        self.token = W.Password(placeholder="MAST token (or MAST_API_TOKEN)",
-                                description="token", layout=W.Layout(width="300px"))
+        self.token = TokenBox("MAST token (or MAST_API_TOKEN)", layout=W.Layout(width="300px"))
         self.fetch_button = W.Button(description="Fetch telemetry", icon="satellite-dish")
         self.clear_button = W.Button(description="Clear events", icon="trash")
         self.status = StatusLine()
@@ -59,8 +59,7 @@ class MnemonicPanel(W.VBox):
         if self.session.data is None or not name:
             self.status.error("load data and choose a mnemonic first")
             return
-        token = self.token.value or None
-        self.token.value = ""  # used for this call only
+        token = self.token.take()  # used for this call only
         self.status.info(f"fetching {name}…")
 
         def work() -> None:

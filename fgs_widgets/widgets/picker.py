@@ -1,7 +1,7 @@
 """ProgramPicker: program id → query → filters → download and open; or sample / local files.
 
-The token field is a password box; its value is handed to the action for the
-one call and then cleared.  It is never copied into the Session.
+The token field is a `TokenBox`: the typed token leaves widget state as soon as it
+arrives, is handed to the next action only, and is never copied into the Session.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import threading
 
 import ipywidgets as W
 
+from ..archive.tokens import Token
 from ..model import Session
 from ._common import StatusLine, run_in_background
+from .token_box import TokenBox
 
 __all__ = ["ProgramPicker"]
 
@@ -33,8 +35,8 @@ class ProgramPicker(W.VBox):
         self._cancel = threading.Event()
         self.program = W.Text(placeholder="e.g. 1534", description="program",
                               layout=W.Layout(width="200px"))
-        self.token = W.Password(placeholder="MAST token (proprietary data only)",
-                                description="token", layout=W.Layout(width="320px"))
+        self.token = TokenBox("MAST token (proprietary data only)",
+                              layout=W.Layout(width="320px"))
         self.query_button = W.Button(description="Find files", icon="search")
         self.observation = W.Dropdown(options=[ALL], description="observation",
                                       layout=W.Layout(width="200px"))
@@ -68,10 +70,8 @@ class ProgramPicker(W.VBox):
         self.local_button.on_click(lambda _: self.open_local())
         self.observation.observe(self._fill_visits, names="value")
 
-    def _take_token(self) -> str | None:
-        token = self.token.value or None
-        self.token.value = ""  # used once, never kept
-        return token
+    def _take_token(self) -> Token | None:
+        return self.token.take()  # used once, never kept
 
     def _program(self) -> str | None:
         text = self.program.value.strip()

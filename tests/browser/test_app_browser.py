@@ -92,6 +92,21 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
         start, stop = (float(v) for v in window[len("window ("):-1].split(","))
         assert 0 < (stop - start) * 86400 < 1400  # narrower than the 24-minute program
 
+        # the token box: typed, then Tab; the kernel takes the token out of widget state and
+        # the box comes back empty with a placeholder saying a token is held
+        secret = "browser-token-0c9e51"
+        password = ".fgs-program-picker input[type=password]"
+        box = page.locator(password).first
+        box.scroll_into_view_if_needed()
+        box.fill(secret)
+        box.press("Tab")
+        page.wait_for_function(
+            f"() => document.querySelector('{password}').placeholder.startsWith('token received')",
+            timeout=10_000)
+        assert box.input_value() == ""
+        page.screenshot(path=str(ARTIFACTS / "app-token-received.png"))
+        assert secret not in page.content()
+
         page.wait_for_timeout(500)
         page.locator(".fgs-app").first.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "app-jupyterlab.png"), full_page=True)
