@@ -18,7 +18,7 @@ from ..archive.tokens import Token
 
 __all__ = ["TokenBox"]
 
-_RECEIVED = "token received (used once, never saved)"
+_RECEIVED = "token received · used once"  # short: the box is 300 px wide
 
 
 class TokenBox(W.Password):
