@@ -48,7 +48,6 @@ class Behaviour:
     catalog: dict[str, str] = field(default_factory=dict)  # gs_id -> CSV text
     telemetry_z: bool = False  # write EDB times as "...Z" (tz-aware ISO)
     telemetry_type_column: str = "sqldataType"  # the real header's spelling
-    invoke_answer: bytes | None = None  # answer every invoke with these bytes (HTML, error)
     # hostile answers: endpoint ("invoke", "download", "telemetry", "catalog") ->
     # (status, content type, body) sent instead of the real answer
     answers: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
@@ -105,11 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.endswith("/api/v0/invoke"):
             request = json.loads(parse_qs(body)["request"][0])
             self.behaviour.invokes.append(request)
-            if self._hostile("invoke"):
-                return
-            if self.behaviour.invoke_answer is not None:
-                self._send(200, self.behaviour.invoke_answer)
-            else:
+            if not self._hostile("invoke"):
                 self._send(200, json.dumps(self._invoke(request)).encode())
         else:
             self._send(404, b"{}")

@@ -254,10 +254,12 @@ def test_guider_from_apername_and_int_columns(mast):
 def test_service_error_and_non_mast_answer(mast):
     mast.behaviour.rows[0]["fileName"] = None  # a row without a name is skipped, not a crash
     assert len(find_products(1534)) == 3
-    mast.behaviour.invoke_answer = b"<html>MAST is down for maintenance</html>"
+    mast.behaviour.answers["invoke"] = (200, "application/json",
+                                      b"<html>MAST is down for maintenance</html>")
     with pytest.raises(ArchiveError, match="unexpected answer"):
         find_products(1534)
-    mast.behaviour.invoke_answer = b'{"status": "ERROR", "msg": "Invalid filter observtn"}'
+    mast.behaviour.answers["invoke"] = (200, "application/json",
+                                      b'{"status": "ERROR", "msg": "Invalid filter observtn"}')
     with pytest.raises(ArchiveError, match="Invalid filter observtn"):
         find_products(1534)
 

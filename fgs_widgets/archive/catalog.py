@@ -33,7 +33,7 @@ import requests
 from .config import conf
 from .downloads import safe_name
 from .errors import ArchiveError
-from .http import session
+from .http import response_error, session
 
 __all__ = ["guide_star_properties"]
 
@@ -148,20 +148,6 @@ def _decode(response: requests.Response) -> str:
     raise failure
 
 
-def _check_status(response: requests.Response) -> None:
-    """An `ArchiveError` naming the HTTP status and what to do (the catalog needs no token)."""
-    status, reason = response.status_code, response.reason
-    if status < 400:
-        return
-    if status >= 500:
-        advice = "the service failed or is down (already retried); call again later"
-    elif status == 404:
-        advice = "no such service; check conf.gsc_url"
-    else:
-        advice = f"the service refused the request; {_ADVICE}"
-    raise ArchiveError(f"HTTP {status} {reason} — {advice}")
-
-
 def _cached(path: str) -> pd.DataFrame | None:
     """The cached answer, or None if absent or no longer usable (then it is dropped)."""
     try:
@@ -186,7 +172,9 @@ def _fetch(http: requests.Session, gs_id: str, cache: os.PathLike) -> pd.DataFra
         return table
     response = http.get(conf.gsc_url, params={"id": gs_id, "format": "csv"},
                         timeout=conf.timeout)
-    _check_status(response)
+    failure = response_error(response, "Guide Star Catalog", setting="conf.gsc_url", token=False)
+    if failure is not None:
+        raise failure
     text = _decode(response)
     # checked before caching: never cache an unusable answer
     table = _parse(text)
@@ -255,7 +243,8 @@ def guide_star_properties(gs_ids: Iterable | str, *,
             note = (f"Guide Star Catalog unreachable ({down}); values from the file headers "
                     "— call again when online")
         except ArchiveError as exc:  # an HTTP error status; the message names it
-            note = f"Guide Star Catalog unavailable ({exc}); values from the file headers"
+            note = (f"Guide Star Catalog unavailable ({exc}); values from the file headers "
+                    f"— {_ADVICE}")
         except (requests.RequestException, ValueError, OSError) as exc:
             reason = type(exc).__name__ if isinstance(exc, requests.RequestException) else exc
             note = f"Guide Star Catalog unavailable ({reason}); values from the file headers"

@@ -325,7 +325,7 @@ def _chunk(http: requests.Session, name: str, a: float, b: float, secret: Token,
                     timeout=conf.timeout)
     if response.status_code == 404:  # the service's answer for a name it does not know
         return _empty(name, "")
-    failure = response_error(response, what)
+    failure = response_error(response, what, setting="conf.eng_server")
     if isinstance(failure, AuthenticationError):
         raise AuthenticationError(
             f"{what}: the MAST token was refused (HTTP {response.status_code}); check it is "

@@ -55,22 +55,37 @@ def add_default_timeout(s: requests.Session, retries: int | None = None) -> requ
     return s
 
 
-def check_response(response: requests.Response, what: str, auth_hint: str = "") -> None:
-    """Raise a user-facing ArchiveError for an HTTP error status (the token never appears)."""
-    error = response_error(response, what, auth_hint)
+def check_response(response: requests.Response, what: str, auth_hint: str = "",
+                   **kwargs) -> None:
+    """Raise `response_error`'s ArchiveError for an HTTP error status (never the token)."""
+    error = response_error(response, what, auth_hint, **kwargs)
     if error is not None:
         raise error
 
 
-def response_error(response: requests.Response, what: str,
-                   auth_hint: str = "") -> ArchiveError | None:
+def response_error(response: requests.Response, what: str, auth_hint: str = "", *,
+                   setting: str = "conf.mast_server",
+                   token: bool = True) -> ArchiveError | None:
     """The `ArchiveError` for an HTTP error status, or None for a success.
 
     Returned, not raised, so that code handling another exception can build it
     without chaining that exception (and its frames) to it.
+
+    Parameters
+    ----------
+    response : requests.Response
+    what : str
+        The service and the request, first in the message.
+    auth_hint : str
+        Appended to the 401/403 explanation (e.g. ``" for program 1534"``).
+    setting : str
+        The `conf` setting that names this server, suggested for a 404 or a refusal.
+    token : bool
+        Whether the service takes a MAST token: then 401/403 are an
+        `AuthenticationError` that says how to get one.
     """
     status, reason = response.status_code, response.reason
-    if status in (401, 403):
+    if token and status in (401, 403):
         meaning = ("the MAST token is missing or invalid" if status == 401
                    else "the MAST token lacks rights")
         return AuthenticationError(
@@ -78,14 +93,14 @@ def response_error(response: requests.Response, what: str,
             "https://auth.mast.stsci.edu/token and pass token=... or set MAST_API_TOKEN")
     if status == 404:
         return ArchiveError(f"{what}: HTTP 404 {reason} — the server has no such file or "
-                            "service; query again (the archive may have removed or reprocessed "
-                            "it) and check conf.mast_server / conf.eng_server / conf.gsc_url")
+                            f"service; check {setting}, or query again (the archive may have "
+                            "removed or reprocessed it)")
     if status >= 500:
         return ArchiveError(f"{what}: HTTP {status} {reason} — the service failed or is down "
                             "(already retried); try again later")
     if status >= 400:
         return ArchiveError(f"{what}: HTTP {status} {reason} — the service refused the "
-                            "request; check the arguments and conf's server URLs")
+                            f"request; check the arguments and {setting}")
     return None
 
 
