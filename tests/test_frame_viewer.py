@@ -142,6 +142,30 @@ def test_fit_overlay_follows_the_session_fit(session):
         fits[:, 2], session.fit["y_mean"][viewer.block_start:viewer.block_start + 256], rtol=1e-6)
 
 
+def test_fits_follow_the_fit_columns_by_name(session):
+    viewer = FrameViewer(session, block_size=256)
+    session.fit = make_fit(1000)
+    sent: list[set] = []
+    send_state = viewer.send_state
+    viewer.send_state = lambda key=None: (sent.append(set(key or ())), send_state(key))
+    viewer.fit_columns = list(reversed(PARAMETERS))  # any order: the browser finds names
+    assert sent == [{"fit_columns", "fits"}]  # one message: never one without the other
+    _, _, fits = decode(viewer)
+    assert fits.shape == (256, len(viewer.fit_columns))
+    for i, name in enumerate(viewer.fit_columns):
+        np.testing.assert_allclose(fits[:, i], session.fit[name][:256], rtol=1e-6)
+    viewer.fit_columns = ["y_mean", "x_mean", "x_stddev"]  # fewer columns: a shorter row
+    _, _, fits = decode(viewer)
+    assert fits.shape == (256, 3)
+    np.testing.assert_allclose(fits[:, 1], session.fit["x_mean"][:256], rtol=1e-6)
+    session.cursor = 700  # a new block keeps the order
+    _, _, fits = decode(viewer)
+    np.testing.assert_allclose(
+        fits[:, 0], session.fit["y_mean"][viewer.block_start:viewer.block_start + 256], rtol=1e-6)
+    viewer.fit_columns = ["x_mean", "chi2_red"]  # not in the table: no overlay, not garbage
+    assert viewer.fits == b""
+
+
 def test_short_fit_table_pads_with_nan(session):
     viewer = FrameViewer(session, block_size=256)
     session.fit = make_fit(100)  # e.g. an interrupted fit

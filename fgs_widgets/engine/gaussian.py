@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import lm
-from .psf import PARAMETERS
+from .psf import ERR_COLUMNS, PARAMETERS
 
 __all__ = ["ENGINE_VERSION", "ERR_COLUMNS", "STATUS", "canonical_parameters", "fit_chunk",
            "fit_gaussians"]
@@ -48,7 +48,6 @@ ENGINE_VERSION = "2"
 #: status codes (the ``status`` column's categorical codes) and their names
 STATUS = dict(enumerate(lm.STATUS_NAMES))
 CANCELLED = lm.CANCELLED
-ERR_COLUMNS = tuple(f"{p}_err" for p in PARAMETERS)
 #: below this many frames "auto" fits in this process even when ray is running: the
 #: transfer to the object store costs more than it can gain
 AUTO_SERIAL_BELOW = 20_000
@@ -83,11 +82,11 @@ def canonical_parameters(params: np.ndarray) -> np.ndarray:
 def fit_chunk(frames: np.ndarray, errors: np.ndarray | None = None,
               initial: np.ndarray | None = None, max_iter: int = 50,
               tol: float = 1e-8, parallel: bool = True) -> np.ndarray:
-    """Fit one chunk in this process; returns an (n, 18) float64 array.
+    """Fit one chunk in this process; returns an (n, `lm.N_OUT`) float64 array.
 
-    Columns: 7 parameters, 7 uncertainties, chi2_red, n_iter, status code,
-    0 (spare).  This is the unit of work the executors distribute and the
-    cache stores.  ``parallel=False`` keeps to one thread (ray workers).
+    Columns `lm.RAW_COLUMNS`: 7 parameters, 7 uncertainties, chi2_red, n_iter,
+    status code, 0 (spare).  This is the unit of work the executors distribute
+    and the cache stores.  ``parallel=False`` keeps to one thread (ray workers).
     """
     frames = np.asarray(frames)
     if frames.dtype not in (np.float32, np.float64):
@@ -107,16 +106,16 @@ def fit_chunk(frames: np.ndarray, errors: np.ndarray | None = None,
         blocks = 16 * numba.get_num_threads()
         kernel(frames, errs, errors is not None, init, initial is not None, int(max_iter),
                float(tol), out, blocks)
-    out[:, 17] = 0.0
+    out[:, lm.I_SPARE] = 0.0
     return out
 
 
 def _to_frame(out: np.ndarray) -> pd.DataFrame:
-    """Columns of the (18, n) result array as a DataFrame, without copying them."""
-    columns = {name: out[i] for i, name in enumerate((*PARAMETERS, *ERR_COLUMNS))}
-    columns["chi2_red"] = out[14]
-    columns["n_iter"] = out[15].astype(np.int32)
-    codes = out[16].astype(np.int8)
+    """Rows of the (`lm.N_OUT`, n) result array as DataFrame columns, without copying them."""
+    columns = {name: out[lm.RAW_COLUMNS.index(name)]
+               for name in (*PARAMETERS, *ERR_COLUMNS, "chi2_red")}
+    columns["n_iter"] = out[lm.I_NITER].astype(np.int32)
+    codes = out[lm.I_STATUS].astype(np.int8)
     columns["status"] = pd.Categorical.from_codes(codes, categories=list(STATUS.values()))
     return pd.DataFrame(columns, copy=False)
 
@@ -127,6 +126,9 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
                   cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Fit a rotated 2D Gaussian plus offset to every frame.
+
+    Length: the docstring documents every argument and result status; the code is
+    a short sequence of the helpers below.
 
     Parameters
     ----------
@@ -187,6 +189,29 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
         For shapes that do not match, an unknown executor, or a chunk_size
         or max_iter below 1.
     """
+    frames, errors, initial = _checked_inputs(frames, errors, initial, chunk_size, max_iter)
+    executor = _choose_executor(executor, address, len(frames))
+    settings = {"max_iter": max_iter, "tol": tol, "engine": ENGINE_VERSION}
+    results = _Results(len(frames), chunk_size, cache_dir, progress)
+    pending = results.load_cached(frames, errors, initial, settings)
+    if pending and executor == "ray":
+        from .executor import run_ray
+
+        run_ray(frames, errors, initial, pending, settings, results.finished, cancel, address)
+    elif pending:
+        _fit_serial(frames, errors, initial, pending, max_iter, tol, cancel, results.finished)
+    table = _to_frame(results.out)
+    table.attrs.update(cache_hits=len(results.bounds) - len(pending), executor=executor,
+                       weights="poisson" if errors is None else "errors",
+                       engine_version=ENGINE_VERSION)
+    return table
+
+
+def _checked_inputs(frames, errors, initial, chunk_size: int, max_iter: int):
+    """`fit_gaussians`' arrays as arrays of matching shapes (one frame made a stack of one).
+
+    Raises the ValueErrors `fit_gaussians` documents, except the executor's.
+    """
     frames = np.asarray(frames)
     if frames.ndim == 2 and frames.shape == (8, 8):
         frames = frames[None]
@@ -210,64 +235,78 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
         raise ValueError(f"chunk_size must be at least 1 (frames per task), got {chunk_size}")
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    n = len(frames)
+    return frames, errors, initial
+
+
+def _choose_executor(executor: str, address: str | None, n: int) -> str:
+    """`fit_gaussians`' ``executor`` as "serial" or "ray" ("auto" resolved)."""
     if executor not in ("auto", "serial", "ray"):
         raise ValueError(f"executor must be 'auto', 'serial' or 'ray', not {executor!r}")
     if executor == "auto":
         executor = "ray" if address is not None or (
             n >= AUTO_SERIAL_BELOW and _ray_running()) else "serial"
-    bounds = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
-    settings = {"max_iter": max_iter, "tol": tol, "engine": ENGINE_VERSION}
-    from .fit_cache import FitCache
+    return executor
 
-    cache = FitCache(cache_dir) if cache_dir is not None else None
-    # one column-major result array: chunks land in place and become DataFrame columns
-    # without copies (memory stays near the frames' own size)
-    out = np.full((lm.N_OUT, n), np.nan)
-    out[15] = 0
-    out[16] = CANCELLED
-    pending = []
-    done = 0
-    for i, (a, b) in enumerate(bounds):
-        key = cache.key(frames[a:b], None if errors is None else errors[a:b],
-                        None if initial is None else initial[a:b], settings) if cache else None
-        hit = cache.load(key, b - a) if cache else None
-        if hit is not None:
-            out[:, a:b] = hit.T
-            done += b - a
-        else:
-            pending.append((i, a, b, key))
-    if progress is not None and done:
-        progress(done, n)
 
-    def finished(i: int, raw: np.ndarray, key: str | None) -> None:
-        nonlocal done
-        a, b = bounds[i]
-        out[:, a:b] = raw.T
-        if cache is not None:
-            cache.store(key, raw)
-        done += len(raw)
-        if progress is not None:
-            progress(done, n)
+def _rows(array: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
+    return None if array is None else array[a:b]
 
-    if pending:
-        if executor == "ray":
-            from .executor import run_ray
 
-            run_ray(frames, errors, initial, pending, settings, finished, cancel, address)
-        else:
-            for i, a, b, key in pending:
-                if cancel is not None and cancel.is_set():
-                    break
-                raw = fit_chunk(frames[a:b], None if errors is None else errors[a:b],
-                                None if initial is None else initial[a:b], max_iter, tol)
-                finished(i, raw, key)
-    table = _to_frame(out)
-    table.attrs["cache_hits"] = len(bounds) - len(pending)
-    table.attrs["executor"] = executor
-    table.attrs["weights"] = "poisson" if errors is None else "errors"
-    table.attrs["engine_version"] = ENGINE_VERSION
-    return table
+class _Results:
+    """The result array of one `fit_gaussians` call: chunks land in it from the cache or
+    from a fit, and go to the cache and the progress callback as they finish."""
+
+    def __init__(self, n: int, chunk_size: int, cache_dir: str | Path | None,
+                 progress: Progress | None) -> None:
+        from .fit_cache import FitCache
+
+        self.n = n
+        self.bounds = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
+        self.cache = FitCache(cache_dir) if cache_dir is not None else None
+        self.progress = progress
+        # one column-major result array: chunks land in place and become DataFrame columns
+        # without copies (memory stays near the frames' own size).  Rows never filled are
+        # the cancelled chunks'.
+        self.out = np.full((lm.N_OUT, n), np.nan)
+        self.out[lm.I_NITER] = 0
+        self.out[lm.I_STATUS] = CANCELLED
+        self.done = 0
+
+    def load_cached(self, frames, errors, initial, settings: dict) -> list:
+        """Fill in the cached chunks; the others as (index, start, stop, cache key)."""
+        pending = []
+        for i, (a, b) in enumerate(self.bounds):
+            key = self.cache.key(frames[a:b], _rows(errors, a, b), _rows(initial, a, b),
+                                 settings) if self.cache else None
+            hit = self.cache.load(key, b - a) if self.cache else None
+            if hit is not None:
+                self.out[:, a:b] = hit.T
+                self.done += b - a
+            else:
+                pending.append((i, a, b, key))
+        if self.progress is not None and self.done:
+            self.progress(self.done, self.n)
+        return pending
+
+    def finished(self, i: int, raw: np.ndarray, key: str | None) -> None:
+        """Chunk ``i``'s (rows, `lm.N_OUT`) result: into place, the cache, the progress."""
+        a, b = self.bounds[i]
+        self.out[:, a:b] = raw.T
+        if self.cache is not None:
+            self.cache.store(key, raw)
+        self.done += len(raw)
+        if self.progress is not None:
+            self.progress(self.done, self.n)
+
+
+def _fit_serial(frames, errors, initial, pending: list, max_iter: int, tol: float,
+                cancel: threading.Event | None, finished: Callable) -> None:
+    """Fit the pending chunks in this process, in order, until `cancel` is set."""
+    for i, a, b, key in pending:
+        if cancel is not None and cancel.is_set():
+            break
+        finished(i, fit_chunk(frames[a:b], _rows(errors, a, b), _rows(initial, a, b),
+                              max_iter, tol), key)
 
 
 def _bad_shape(name: str, got: tuple, want: tuple):

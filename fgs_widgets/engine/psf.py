@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PARAMETERS", "gaussian2d", "pixel_grid"]
+__all__ = ["ERR_COLUMNS", "PARAMETERS", "gaussian2d", "pixel_grid"]
 
 #: the fitted parameters, in the order used by every array of parameters
 PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
+#: the fit table's 1-sigma uncertainty of each parameter, in `PARAMETERS` order
+ERR_COLUMNS = tuple(f"{p}_err" for p in PARAMETERS)
 
 
 def pixel_grid(shape: tuple[int, int] = (8, 8)) -> tuple[np.ndarray, np.ndarray]:

@@ -86,11 +86,11 @@ def quick_fit(frames: np.ndarray, *, refine: bool = True) -> pd.DataFrame:
     if frames.dtype not in (np.float32, np.float64):
         frames = frames.astype(np.float64)
     frames = np.ascontiguousarray(frames)
-    out = np.empty((7, len(frames)))
+    out = np.empty((len(PARAMETERS), len(frames)))  # one row per parameter
     if len(frames):
         lm.moments_chunk(frames, out, 16 * numba.get_num_threads(), bool(refine))
     columns = dict(zip(PARAMETERS, out, strict=True))
-    bad = ~np.isfinite(out[1])
+    bad = ~np.isfinite(columns["x_mean"])
     columns["status"] = pd.Categorical.from_codes(
         np.where(bad, lm.BAD_INPUT, lm.CONVERGED).astype(np.int8),
         categories=list(lm.STATUS_NAMES))

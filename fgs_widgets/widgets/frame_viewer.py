@@ -4,9 +4,11 @@ Only a block of frames around the cursor crosses to the browser, as binary trait
 
 - ``frames``: float32, little-endian, C order, shape ``block_shape`` = (count, 8, 8);
 - ``times``: float64 seconds from ``t0_mjd`` (the first frame of the data), shape (count,);
-- ``fits``: float32, shape (count, 7), columns `fit_columns`
-  (`fgs_widgets.engine.psf.PARAMETERS`), NaN rows for failed frames; empty when the
-  session has no fit.
+- ``fits``: float32, shape (count, len(``fit_columns``)): the fit table's columns named
+  by ``fit_columns`` (default `fgs_widgets.engine.psf.PARAMETERS`), in that order, NaN
+  rows for failed frames; empty when the session has no fit or the fit lacks one of the
+  columns.  The browser finds the columns it draws by name, so the two sides agree by
+  construction whatever the order.
 
 The browser plays through the block at ``fps`` without a round trip per frame and
 reports the cursor back at most ten times a second and on pause.  When the cursor
@@ -79,8 +81,10 @@ class FrameViewer(anywidget.AnyWidget):
     frames = t.Bytes(b"", help="float32 frames, shape block_shape").tag(sync=True)
     times = t.Bytes(b"", help="float64 seconds from t0_mjd, one per frame").tag(sync=True)
     t0_mjd = t.Float(0.0, help="MJD of `times` = 0 (the data's first frame)").tag(sync=True)
-    fits = t.Bytes(b"", help="float32 (count, 7) fit parameters, or empty").tag(sync=True)
-    fit_columns = t.List(t.Unicode(), list(PARAMETERS)).tag(sync=True)
+    fits = t.Bytes(b"", help="float32 (count, len(fit_columns)) fit columns, or empty"
+                   ).tag(sync=True)
+    fit_columns = t.List(t.Unicode(), list(PARAMETERS),
+                         help="fit table columns in `fits`, in order").tag(sync=True)
     scale = t.Enum(["linear", "log"], "linear").tag(sync=True)
     vmin = t.Float(None, allow_none=True, help="colour-scale low end; None = auto").tag(sync=True)
     vmax = t.Float(None, allow_none=True, help="colour-scale high end; None = auto").tag(sync=True)
@@ -101,6 +105,7 @@ class FrameViewer(anywidget.AnyWidget):
         session.observe(self._on_fit, names=["fit", "quick_fit"])
         session.observe(self._on_session_cursor, names="cursor")
         self.observe(self._on_widget_cursor, names="cursor")
+        self.observe(self._on_fit, names="fit_columns")
         self._on_data()
 
     # -- public ---------------------------------------------------------------------------
@@ -123,6 +128,15 @@ class FrameViewer(anywidget.AnyWidget):
             except ValueError:  # already closed
                 pass
         super().close()
+
+    def notify_change(self, change: Any) -> None:
+        # new `fit_columns` and the `fits` rebuilt in that order (`_on_fit`) reach the
+        # browser in one message, so it never decodes one with the other
+        if change["name"] == "fit_columns":
+            with self.hold_sync():
+                super().notify_change(change)
+        else:
+            super().notify_change(change)
 
     @t.validate("fps")
     def _valid_fps(self, proposal: dict[str, Any]) -> float:
@@ -169,13 +183,15 @@ class FrameViewer(anywidget.AnyWidget):
         self.fits = self._fit_block(start, stop)
 
     def _fit_block(self, start: int, stop: int) -> bytes:
+        """The `fits` bytes of frames [start, stop): the `fit_columns` of the fit table."""
         s = self.session
         table = s.fit if s.fit is not None else s.quick_fit
-        if table is None or not set(PARAMETERS) <= set(table.columns):
+        columns = list(self.fit_columns)
+        if table is None or not columns or not set(columns) <= set(table.columns):
             return b""
-        block = np.full((stop - start, len(PARAMETERS)), np.nan, dtype="<f4")
+        block = np.full((stop - start, len(columns)), np.nan, dtype="<f4")
         # a table shorter than the data (e.g. an interrupted fit) leaves NaN rows
-        rows = table[list(PARAMETERS)].iloc[start:stop].to_numpy(dtype=np.float32)
+        rows = table[columns].iloc[start:stop].to_numpy(dtype=np.float32)
         block[: len(rows)] = rows
         return block.tobytes()
 

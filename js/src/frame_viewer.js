@@ -1,9 +1,12 @@
 // fgs_widgets frame viewer (anywidget ES module).
 //
 // Python owns the state; this view only draws and plays.  Python sends ONE block of
-// frames around the cursor as binary traits (float32 frames with an explicit
-// `block_shape`, float64 seconds from `t0_mjd`, float32 fit parameters (n, 7) or an
-// empty buffer).  Playback runs through the block locally, so there is no round trip
+// frames around the cursor as binary traits: float32 frames with an explicit
+// `block_shape`, float64 seconds from `t0_mjd`, and float32 fit columns, shape
+// (n, fit_columns.length), or an empty buffer.  The `fit_columns` trait names those
+// columns in order; the overlay looks up the ones it draws by name (no fixed stride or
+// positions), and draws nothing when the centre's columns are absent or the buffer does
+// not match.  Playback runs through the block locally, so there is no round trip
 // per frame; the cursor goes back to Python at most every SYNC_MS and on pause/step.
 // Python re-centres the block when the cursor nears its end (prefetch); if playback
 // still runs off the end, the view asks for the next block by setting `cursor` past
@@ -13,8 +16,9 @@ import { LUT } from "./colormap.js";
 const SIZE = 320; // CSS pixels of the square canvas (the App gives the viewer 340 px)
 const SYNC_MS = 100; // at most 10 cursor updates a second reach the kernel while playing
 const SPEEDS = [1, 2, 4, 8, 16, 32, 64];
-// order of the fit parameters in `fits` rows (fgs_widgets.engine.psf.PARAMETERS)
-const X0 = 1, Y0 = 2, SX = 3, SY = 4, THETA = 5;
+// fit columns the overlay draws, by their names in `fit_columns` (the fit table's,
+// fgs_widgets.engine.psf.PARAMETERS): the centre's cross, then the 1-sigma ellipse
+const FIT_NAMES = { x: "x_mean", y: "y_mean", sx: "x_stddev", sy: "y_stddev", theta: "theta" };
 
 const CSS = `
 .fgs-frame-viewer { display: inline-flex; flex-direction: column; gap: 4px;
@@ -38,6 +42,18 @@ function typed(dataView, Type) {
     return new Type(buffer, byteOffset, byteLength / Type.BYTES_PER_ELEMENT);
   }
   return new Type(buffer.slice(byteOffset, byteOffset + byteLength));
+}
+
+// Where the drawn fit columns sit in a `fits` row of `columns.length` values: {stride,
+// x, y, sx, sy, theta, shape}, or null without both centre columns (no overlay).  Without
+// a width or theta column (`shape` false) only the cross is drawn.
+function fitLayout(columns) {
+  if (!Array.isArray(columns) || columns.length === 0) return null;
+  const layout = { stride: columns.length };
+  for (const [key, name] of Object.entries(FIT_NAMES)) layout[key] = columns.indexOf(name);
+  if (layout.x < 0 || layout.y < 0) return null;
+  layout.shape = layout.sx >= 0 && layout.sy >= 0 && layout.theta >= 0;
+  return layout;
 }
 
 function element(tag, className, props = {}) {
@@ -85,7 +101,7 @@ function render({ model, el }) {
   const pixels = document.createElement("canvas"); // frame at 1 image pixel per detector pixel
 
   // -- state: the decoded block and the absolute index of the frame wanted --------------
-  let block = null; // { start, count, ny, nx, frames, times, fits }
+  let block = null; // { start, count, ny, nx, frames, times, fits, layout }
   let index = model.get("cursor");
   let requested = null; // frame index asked from Python, outside the current block
   let timer = null;
@@ -93,6 +109,10 @@ function render({ model, el }) {
 
   function decode() {
     const [count, ny, nx] = model.get("block_shape");
+    const layout = fitLayout(model.get("fit_columns"));
+    let fits = typed(model.get("fits"), Float32Array);
+    // a buffer that is not (count, fit_columns.length) would be read as garbage: none
+    if (!layout || (fits && fits.length !== (count || 0) * layout.stride)) fits = null;
     block = {
       start: model.get("block_start"),
       count: count || 0,
@@ -100,7 +120,8 @@ function render({ model, el }) {
       nx: nx || 8,
       frames: typed(model.get("frames"), Float32Array),
       times: typed(model.get("times"), Float64Array),
-      fits: typed(model.get("fits"), Float32Array),
+      fits,
+      layout,
     };
     pixels.width = block.nx;
     pixels.height = block.ny;
@@ -156,14 +177,22 @@ function render({ model, el }) {
     return [lo, hi];
   }
 
+  // The fit of frame `local` ({x, y, sx, sy, theta}: widths and theta NaN when their
+  // columns are absent), drawn over the frame; null when there is none to draw.
   function paintFit(local) {
-    if (!block.fits) return null;
-    const p = block.fits.subarray(local * 7, local * 7 + 7);
-    if (!Number.isFinite(p[X0]) || !Number.isFinite(p[Y0])) return null;
+    const { fits, layout } = block;
+    if (!fits) return null;
+    const row = fits.subarray(local * layout.stride, (local + 1) * layout.stride);
+    const value = (i) => (i >= 0 ? row[i] : NaN);
+    const fit = {
+      x: row[layout.x], y: row[layout.y], sx: Math.abs(value(layout.sx)),
+      sy: Math.abs(value(layout.sy)), theta: value(layout.theta),
+    };
+    if (!Number.isFinite(fit.x) || !Number.isFinite(fit.y)) return null;
     const px = SIZE / block.nx;
     const py = SIZE / block.ny;
-    const cx = (p[X0] + 0.5) * px;
-    const cy = SIZE - (p[Y0] + 0.5) * py;
+    const cx = (fit.x + 0.5) * px;
+    const cy = SIZE - (fit.y + 0.5) * py;
     ctx.lineWidth = 2;
     // dark halo under the red line keeps it visible on viridis' yellow and purple alike
     for (const [colour, width] of [["rgba(0,0,0,0.6)", 4], ["#ff4d4d", 2]]) {
@@ -174,16 +203,15 @@ function render({ model, el }) {
       ctx.lineTo(cx + 7, cy);
       ctx.moveTo(cx, cy - 7);
       ctx.lineTo(cx, cy + 7);
-      if (Number.isFinite(p[SX]) && Number.isFinite(p[SY]) && Number.isFinite(p[THETA])) {
-        ctx.moveTo(cx + Math.abs(p[SX]) * px * Math.cos(p[THETA]),
-          cy - Math.abs(p[SX]) * py * Math.sin(p[THETA]));
+      if (Number.isFinite(fit.sx) && Number.isFinite(fit.sy) && Number.isFinite(fit.theta)) {
+        ctx.moveTo(cx + fit.sx * px * Math.cos(fit.theta), cy - fit.sx * py * Math.sin(fit.theta));
         // theta turns counter-clockwise from +x with y up; the canvas' y points down,
         // so the same turn is clockwise-negative here
-        ctx.ellipse(cx, cy, Math.abs(p[SX]) * px, Math.abs(p[SY]) * py, -p[THETA], 0, 2 * Math.PI);
+        ctx.ellipse(cx, cy, fit.sx * px, fit.sy * py, -fit.theta, 0, 2 * Math.PI);
       }
       ctx.stroke();
     }
-    return p;
+    return fit;
   }
 
   function draw() {
@@ -208,8 +236,10 @@ function render({ model, el }) {
       `frame ${index.toLocaleString()} of ${n.toLocaleString()}  t = ${seconds.toFixed(3)} s`,
       `MJD ${mjd.toFixed(8)}  ${model.get("scale")} ${lo.toPrecision(4)}…${hi.toPrecision(4)}`,
     ];
-    if (fit) lines.push(`x ${fit[X0].toFixed(3)}  y ${fit[Y0].toFixed(3)}  σ ${
-      Math.abs(fit[SX]).toFixed(2)}/${Math.abs(fit[SY]).toFixed(2)}`);
+    if (fit) {
+      const widths = block.layout.shape ? `  σ ${fit.sx.toFixed(2)}/${fit.sy.toFixed(2)}` : "";
+      lines.push(`x ${fit.x.toFixed(3)}  y ${fit.y.toFixed(3)}${widths}`);
+    }
     readout.textContent = lines.join("\n");
     readout.dataset.index = String(index);
     canvas.dataset.index = String(index);
@@ -327,7 +357,7 @@ function render({ model, el }) {
       draw();
     });
   }
-  for (const name of ["frames", "fits", "times", "block_start", "block_shape"]) {
+  for (const name of ["frames", "fits", "fit_columns", "times", "block_start", "block_shape"]) {
     model.on(`change:${name}`, () => later("block"));
   }
   model.on("change:cursor", () => {
