@@ -14,7 +14,6 @@ Exit codes: 0 success, 1 the data or a service failed (message on stderr),
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .atomic import atomic_write
 
 __all__ = ["main"]
 
@@ -76,26 +77,24 @@ def _write_table(table: pd.DataFrame, path: Path, meta: dict) -> None:
     suffix = path.suffix.lower()
     if suffix not in _RESULT_SUFFIXES:
         raise SystemExit(f"{path}: output must end in {', '.join(_RESULT_SUFFIXES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.partial")
-    if suffix == ".parquet":
-        table.attrs = {}
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    with atomic_write(path) as temp:
+        if suffix == ".parquet":
+            table.attrs = {}
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        arrow = pa.Table.from_pandas(table, preserve_index=False)
-        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
-                                               b"fgs_widgets": repr(meta).encode()})
-        pq.write_table(arrow, temp)
-    elif suffix == ".ecsv":
-        from astropy.table import Table
+            arrow = pa.Table.from_pandas(table, preserve_index=False)
+            arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                                   b"fgs_widgets": repr(meta).encode()})
+            pq.write_table(arrow, temp)
+        elif suffix == ".ecsv":
+            from astropy.table import Table
 
-        out = Table.from_pandas(table)
-        out.meta.update(meta)
-        out.write(temp, format="ascii.ecsv", overwrite=True)
-    else:
-        table.to_csv(temp, index=False)
-    os.replace(temp, path)
+            out = Table.from_pandas(table)
+            out.meta.update(meta)
+            out.write(temp, format="ascii.ecsv", overwrite=True)
+        else:
+            table.to_csv(temp, index=False)
 
 
 def _read_results(path: Path) -> pd.DataFrame:

@@ -37,7 +37,25 @@ def test_full_fit_ecsv_with_filters(sample, tmp_path):
     table = Table.read(out)
     assert len(table) == 2048 and table.meta["fit"] == "gaussian"
     assert np.isfinite(table["x_mean"]).mean() > 0.99
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_failed_write_keeps_the_previous_results(tmp_path, monkeypatch):
+    from fgs_widgets import cli
+
+    out = tmp_path / "results.csv"
+    out.write_text("old results\n")
+
+    def disk_full(self, path, **kwargs):
+        with open(path, "w") as handle:
+            handle.write("time,fl")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        cli._write_table(pd.DataFrame({"time": [1.0], "flux": [2.0]}), out, {})
+    assert out.read_text() == "old results\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
 
 
 def test_sample_command(tmp_path, capsys):

@@ -302,11 +302,16 @@ def test_progress_cancel_and_cache(tmp_path):
 def test_corrupt_cache_entry_is_refit(tmp_path):
     frames = gaussian2d(true_params(100, seed=11))
     first = fit_gaussians(frames, chunk_size=50, cache_dir=tmp_path)
-    entry = sorted(tmp_path.glob("chunk-*.parquet"))[0]
+    entry = sorted(tmp_path.glob("chunk-*.npy"))[0]
     entry.write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="unreadable"):
         second = fit_gaussians(frames, chunk_size=50, cache_dir=tmp_path)
     assert second.attrs["cache_hits"] == 1
     pd.testing.assert_frame_equal(first, second)
-    assert not list(tmp_path.glob("*.partial"))
+    # a whole file of the wrong shape (or type) is refit too, never trusted
+    np.save(entry, np.zeros((50, 3)))
+    with pytest.warns(UserWarning, match="expected float64"):
+        third = fit_gaussians(frames, chunk_size=50, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(first, third)
+    assert not list(tmp_path.glob(".*partial*"))  # no temporary file left behind
 

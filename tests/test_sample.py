@@ -11,8 +11,10 @@ import pytest
 from astropy.io import fits
 from astropy.time import Time
 
+from fgs_widgets.archive import sample as sample_module
+from fgs_widgets.archive.config import conf
 from fgs_widgets.archive.names import parse_file_name, parse_folder_name
-from fgs_widgets.archive.sample import sample_program, write_sample_program
+from fgs_widgets.archive.sample import SAMPLE_VERSION, sample_program, write_sample_program
 
 EXTENSIONS = {
     "PRIMARY",
@@ -122,7 +124,33 @@ def test_reused_and_rebuilt_when_damaged(tmp_path):
     rebuilt = sample_program(tmp_path / "s")
     assert rebuilt.paths[1].stat().st_size > 1_000_000
     assert _digest_after_primary(rebuilt.paths[0]) == digest
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sample-")]
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # no staging or old folder left
+
+
+def test_default_folder_is_in_the_configured_cache(tmp_path):
+    with conf.override(cache_dir=str(tmp_path / "cache")):
+        expected = tmp_path / "cache" / f"sample-v{SAMPLE_VERSION}"
+        assert sample_module._default_directory() == expected
+
+
+def test_a_sample_finished_meanwhile_by_another_process_is_kept(tmp_path, monkeypatch):
+    target = tmp_path / "s"
+    real_writer = sample_module.write_sample_program
+    theirs = {}
+
+    def racing_writer(directory, *args, **kwargs):
+        written = real_writer(directory, *args, **kwargs)
+        monkeypatch.setattr(sample_module, "write_sample_program", real_writer)
+        theirs["program"] = sample_program(target)  # the other process completes first
+        theirs["mtimes"] = [p.stat().st_mtime_ns for p in theirs["program"].paths]
+        return written
+
+    monkeypatch.setattr(sample_module, "write_sample_program", racing_writer)
+    ours = sample_program(target)
+    assert ours.paths == theirs["program"].paths
+    assert [p.stat().st_mtime_ns for p in ours.paths] == theirs["mtimes"]  # not replaced
+    assert all(p.stat().st_size > 1_000_000 for p in ours.paths)
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # our staging folder is gone
 
 
 def test_truth_and_telemetry_consistent(sample):

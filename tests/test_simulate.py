@@ -1,4 +1,5 @@
-"""simulate_frames: the stated noise model, per-frame truth, reproducibility."""
+"""simulate_frames and simulate_count_rates: the stated noise model, per-frame truth,
+reproducibility."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import pytest
 
 from fgs_widgets.engine.crb import poisson_read_variance
 from fgs_widgets.engine.psf import gaussian2d
-from fgs_widgets.engine.simulate import fgs_like_parameters, simulate_frames
+from fgs_widgets.engine.simulate import (
+    fgs_like_parameters,
+    simulate_count_rates,
+    simulate_frames,
+)
 
 ROW = np.array([3e3, 3.5, 3.2, 1.1, 0.8, 0.4, 30.0])
 
@@ -60,3 +65,37 @@ def test_generator_and_bad_arguments():
         simulate_frames(5, np.zeros((4, 7)))
     with pytest.raises(ValueError, match="exposure"):
         simulate_frames(5, ROW, exposure=0.0)
+
+
+def test_count_rates_are_the_same_model_in_dn_per_second():
+    """DN/s data with the read noise of two reads; ERR as guider_cds computes it."""
+    gain, read_noise, t = 2.0, 12.0, 0.0625
+    rates = np.tile([2.5e5, 2.8, 2.7, 0.7, 0.68, 0.3, 3000.0], (20_000, 1))
+    data, err = simulate_count_rates(rates, gain=gain, read_noise=read_noise, frame_time=t,
+                                     seed=5, dtype=np.float64)
+    assert data.shape == err.shape == (20_000, 8, 8)
+    clean = gaussian2d(rates[0])
+    expected = clean / (gain * t) + 2 * (read_noise / t) ** 2  # Poisson + two reads, in DN/s
+    np.testing.assert_allclose(data.mean(0), clean, atol=5 * np.sqrt(expected.max() / 20_000))
+    np.testing.assert_allclose(data.var(0), expected, rtol=0.05)
+    np.testing.assert_allclose(err, np.sqrt(2 * (read_noise / t) ** 2
+                                            + np.clip(data, 0, None) / (gain * t)))
+    again = simulate_count_rates(rates, gain=gain, read_noise=read_noise, frame_time=t,
+                                 seed=5, dtype=np.float64)
+    np.testing.assert_array_equal(again[0], data)
+
+
+def test_count_rate_hits_are_signal_for_err():
+    rates = np.tile([2.5e5, 2.8, 2.7, 0.7, 0.68, 0.3, 3000.0], (10, 1))
+    kw = dict(gain=2.0, read_noise=12.0, frame_time=0.0625, dtype=np.float64)
+    plain, plain_err = simulate_count_rates(rates, seed=1, **kw)
+    data, err = simulate_count_rates(rates, seed=1, hits=np.array([[3, 0, 7, 5e4]]), **kw)
+    assert data[3, 0, 7] == pytest.approx(plain[3, 0, 7] + 5e4)
+    assert err[3, 0, 7] > plain_err[3, 0, 7] * 2
+    changed = data != plain
+    assert changed.sum() == 1
+    np.testing.assert_allclose(err[~changed], plain_err[~changed])
+    f32 = simulate_count_rates(rates, seed=1, gain=2.0, read_noise=12.0, frame_time=0.0625)
+    assert f32[0].dtype == f32[1].dtype == np.float32
+    with pytest.raises(ValueError, match="gain"):
+        simulate_count_rates(rates, gain=0.0, read_noise=12.0, frame_time=0.0625)

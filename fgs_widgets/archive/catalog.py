@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import requests
 
+from ..atomic import atomic_write
 from .config import conf
 from .downloads import safe_name
 from .errors import ArchiveError
@@ -178,11 +179,8 @@ def _fetch(http: requests.Session, gs_id: str, cache: os.PathLike) -> pd.DataFra
     text = _decode(response)
     # checked before caching: never cache an unusable answer
     table = _parse(text)
-    os.makedirs(cache, exist_ok=True)
-    temp = f"{path}.{os.getpid()}.partial"
-    with open(temp, "w", encoding="utf-8", newline="") as handle:
+    with atomic_write(path) as temp, open(temp, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
-    os.replace(temp, path)
     return table
 
 

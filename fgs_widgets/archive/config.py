@@ -47,7 +47,8 @@ class _Conf:
     gsc_url : str
         Guide Star Catalog ``CatalogSearch.aspx`` endpoint. Env ``FGS_GSC_URL``.
     cache_dir : Path
-        Downloads, catalog and telemetry caches. Env ``FGS_CACHE_DIR``.
+        Downloads, catalog, telemetry and fit-chunk caches, and the sample. Env
+        ``FGS_CACHE_DIR``.
     timeout : float
         Seconds to wait for a server to connect or send data. Env ``FGS_TIMEOUT``.
     retries : int
@@ -103,7 +104,7 @@ class _Conf:
 
     @property
     def cache_dir(self) -> Path:
-        """Downloads, catalog and telemetry caches."""
+        """Downloads, catalog, telemetry and fit-chunk caches, and the sample program."""
         value = self._get("cache_dir")
         if value:
             return Path(value).expanduser()

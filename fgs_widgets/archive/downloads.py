@@ -180,6 +180,10 @@ class _Counter:
             self.progress(self.done, max(self.total, self.done), self.files_done, self.files)
 
 
+#: failures every later file would meet too (same token, same server): those are not tried
+_FATAL = (AuthenticationError, MastUnreachable, DownloadStalled)
+
+
 def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None, *,
              token: str | Token | None = None, progress: Progress | None = None,
              cancel: threading.Event | None = None) -> DownloadResult:
@@ -223,21 +227,15 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
     ``conf.rate_window`` and ``conf.download_deadline`` bound the time a slow
     server can take.
     """
-    for column in ("file_name", "uri"):
-        if column not in products.columns:
-            raise ValueError(f"products has no {column!r} column; pass a find_products() table")
-    root = Path(cache_dir) if cache_dir is not None else conf.cache_dir
-    base = (root / "mastDownload" / "JWST").resolve()
-    plan: list[tuple[pd.Series, Path]] = []
-    for _, row in products.iterrows():  # check every name before writing anything
-        name = safe_name(row["file_name"])
-        target = (base / _folder_for(row) / name).resolve()
-        if target.parent.parent != base:  # e.g. a symlinked folder pointing elsewhere
-            raise UnsafeFileName(f"refusing {name!r}: it resolves to {target}, outside {base}")
-        plan.append((row, target))
+    plan = _plan(products, cache_dir)
     # rebound: no frame keeps the plain string (tracebacks printed with locals show frames)
     secret = token = resolve_token(token)
-    http = session()
+    return _fetch_all(plan, session(), secret, progress, cancel)
+
+
+def _fetch_all(plan: list[tuple[pd.Series, Path]], http: requests.Session, secret: Token,
+               progress: Progress | None, cancel: threading.Event | None) -> DownloadResult:
+    """`download` once the plan is checked: each file in turn, then the outcome."""
     known = [_size(row.get("size")) for row, _ in plan]
     counter = _Counter(progress, sum(s for s in known if s is not None), len(plan))
     result = DownloadResult()
@@ -250,32 +248,21 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
         if cancel is not None and cancel.is_set():
             raise DownloadCancelled(f"download cancelled before {target.name}; "
                                     f"{len(result.paths)} complete file(s) kept", result.paths)
-        if target.is_file():
-            why = _file_problem(target, expected)
-            if why is None:  # only a finished, checked download ever gets the final name
-                result.paths.append(target)
-                result.skipped.append(target.name)
-                counter.grow(0 if expected is not None else target.stat().st_size)
-                counter.add(target.stat().st_size)
-                counter.file_done()
-                continue
-            target.unlink()  # never trusted again: fetched anew below
-            result.replaced[target.name] = f"the cached copy was discarded: {why}"
+        if _reuse_cached(target, expected, result, counter):
+            continue
         if fatal is not None:  # no point asking again: same token, same server
             failed[target.name] = f"not tried ({type(fatal).__name__})"
             continue
         try:
             _fetch(http, str(row["uri"]), target, expected, secret, counter, cancel,
                    result.paths, stop_at)
-        except (AuthenticationError, MastUnreachable, DownloadStalled) as exc:
-            fatal = errors[target.name] = exc
-            failed[target.name] = str(exc)
-            continue
         except (DownloadCancelled, UnsafeFileName):
             raise
         except ArchiveError as exc:
             errors[target.name] = exc
             failed[target.name] = str(exc)
+            if isinstance(exc, _FATAL):
+                fatal = exc
             continue
         result.paths.append(target)
         result.downloaded.append(target.name)
@@ -285,6 +272,45 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
     if failed:
         raise PartialDownload(result.paths, failed, errors) from fatal
     return result
+
+
+def _plan(products: pd.DataFrame,
+          cache_dir: str | os.PathLike | None) -> list[tuple[pd.Series, Path]]:
+    """Each row with its target path, every name checked before anything is written."""
+    for column in ("file_name", "uri"):
+        if column not in products.columns:
+            raise ValueError(f"products has no {column!r} column; pass a find_products() table")
+    root = Path(cache_dir) if cache_dir is not None else conf.cache_dir
+    base = (root / "mastDownload" / "JWST").resolve()
+    plan: list[tuple[pd.Series, Path]] = []
+    for _, row in products.iterrows():
+        name = safe_name(row["file_name"])
+        target = (base / _folder_for(row) / name).resolve()
+        if target.parent.parent != base:  # e.g. a symlinked folder pointing elsewhere
+            raise UnsafeFileName(f"refusing {name!r}: it resolves to {target}, outside {base}")
+        plan.append((row, target))
+    return plan
+
+
+def _reuse_cached(target: Path, expected: int | None, result: DownloadResult,
+                  counter: _Counter) -> bool:
+    """Whether ``target`` is already a good download (then counted as skipped).
+
+    A cached file that fails the checks is deleted and noted in ``result.replaced``.
+    """
+    if not target.is_file():
+        return False
+    why = _file_problem(target, expected)
+    if why is None:  # only a finished, checked download ever gets the final name
+        result.paths.append(target)
+        result.skipped.append(target.name)
+        counter.grow(0 if expected is not None else target.stat().st_size)
+        counter.add(target.stat().st_size)
+        counter.file_done()
+        return True
+    target.unlink()  # never trusted again: fetched anew
+    result.replaced[target.name] = f"the cached copy was discarded: {why}"
+    return False
 
 
 def _usable_part(part: Path, expected: int | None) -> int:
@@ -344,6 +370,7 @@ def _fetch(http: requests.Session, uri: str, target: Path, expected: int | None,
         part.unlink()
         raise NotFitsFile(f"{what}: the file received is not a FITS file ({why}); nothing was "
                           "kept — try again later, or report it to the archive if it persists")
+    # not atomic_write: the .part outlives a failed call, so that the next one resumes it
     os.replace(part, target)  # atomic: the final name only ever holds a complete file
 
 

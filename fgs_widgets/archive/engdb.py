@@ -37,6 +37,7 @@ import pandas as pd
 import requests
 from astropy.time import Time
 
+from ..atomic import atomic_write
 from .config import conf
 from .errors import AuthenticationError, TelemetryError
 from .http import response_error, send, session
@@ -183,6 +184,8 @@ def _salt(folder: Path) -> bytes:
         if salt is not None:  # damaged: a new salt only orphans old chunks (fetched again)
             path.unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
+        # not atomic_write, which renames over whatever is there: the salt is created with
+        # a hard link, which never replaces, so racing processes keep the first one
         temp = folder / f".salt.{os.getpid()}.{secrets.token_hex(4)}.partial"
         handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(handle, "wb") as out:
@@ -278,6 +281,12 @@ def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
     edges = np.append(np.arange(t0, t1, chunk_days), t1)
     tables = [t for a, b in itertools.pairwise(edges)
               if len(t := _chunk(http, mnemonic, a, b, secret, folder))]
+    return _in_range(tables, mnemonic, t0, t1, bracket)
+
+
+def _in_range(tables: list[pd.DataFrame], mnemonic: str, t0: float, t1: float,
+              bracket: bool) -> pd.DataFrame:
+    """The chunks joined, without repeats, sorted, cut to ``[t0, t1]`` (plus the brackets)."""
     note = (f"no {mnemonic} samples between MJD {t0:.5f} and {t1:.5f} "
             "(unknown mnemonic or empty range)")
     if not tables:
@@ -337,8 +346,6 @@ def _chunk(http: requests.Session, name: str, a: float, b: float, secret: Token,
     settled = b < Time(time.time(), format="unix").utc.mjd - _SETTLE_DAYS
     # an empty answer is not final either: the archive may not have ingested the range yet
     if path is not None and settled and len(table):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{file}.{os.getpid()}.partial")
-        temp.write_bytes(body)
-        os.replace(temp, path)
+        with atomic_write(path) as temp:
+            temp.write_bytes(body)
     return table

@@ -383,6 +383,25 @@ def read_fine_guide(
     files = _resolve(paths, pattern)
     if not files:
         raise ReadError(f"no files found for {paths!r} (pattern {pattern!r} inside folders)")
+    filters = dict(
+        observation=observation, visit=visit, guider=guider, segment=segment, gs_id=gs_id
+    )
+    headers, problems = _headers_to_read(files, filters, strict, validate)
+    data, read_problems = _stitch(headers, errors, strict)
+    problems += read_problems
+    _warn_problems(problems)
+    _warn_time_offsets(data["products"])
+    return GuideStarData(**{**data, "problems": problems})
+
+
+def _headers_to_read(files: list[Path], filters: dict[str, Any], strict: bool,
+                     validate: bool) -> tuple[list[_Header], list[Problem]]:
+    """The headers of the files to read, in time order, and the files skipped so far.
+
+    A file whose header (or, with `validate`, data model) is bad is skipped, or
+    raises in `strict` mode; a raw file whose cal twin is read too is skipped;
+    files not matching `filters` are left out.  ReadError if nothing is left.
+    """
     datamodels = _data_model_library() if validate else None
     headers, problems = [], []
     for path in files:
@@ -397,27 +416,12 @@ def read_fine_guide(
             problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
     headers, duplicates = _prefer_calibrated(headers)
     problems += duplicates
-    filters = dict(
-        observation=observation, visit=visit, guider=guider, segment=segment, gs_id=gs_id
-    )
     headers = [h for h in headers if _matches(h.meta, filters)]
     if not headers:
         detail = "; ".join(str(p) for p in problems) or f"no file matches {filters}"
         raise ReadError(f"no fine-guide data could be read: {detail}", problems)
     headers.sort(key=lambda h: (h.meta["data_start"], h.meta["file_name"]))
-
-    data, read_problems = _stitch(headers, errors, strict)
-    problems += read_problems
-    if problems:
-        skipped = sum(p.skipped for p in problems)
-        warnings.warn(
-            f"{skipped} file(s) skipped, {len(problems) - skipped} read in part, see "
-            ".problems: " + "; ".join(str(p) for p in problems),
-            FGSReadWarning,
-            stacklevel=2,
-        )
-    _warn_time_offsets(data["products"])
-    return GuideStarData(**{**data, "problems": problems})
+    return headers, problems
 
 
 def _data_model_library() -> Any:
@@ -456,6 +460,18 @@ def _prefer_calibrated(headers: list[_Header]) -> tuple[list[_Header], list[Prob
         else:
             kept.append(header)
     return kept, problems
+
+
+def _warn_problems(problems: list[Problem]) -> None:
+    """One warning (at `read_fine_guide`'s caller) listing the files skipped or read in part."""
+    if problems:
+        skipped = sum(p.skipped for p in problems)
+        warnings.warn(
+            f"{skipped} file(s) skipped, {len(problems) - skipped} read in part, see "
+            ".problems: " + "; ".join(str(p) for p in problems),
+            FGSReadWarning,
+            stacklevel=3,
+        )
 
 
 def _warn_time_offsets(products: pd.DataFrame) -> None:

@@ -19,10 +19,11 @@ What is in it (`SampleTruth` has the numbers):
 * centroid: white jitter, a slow drift, two sinusoidal oscillations (x at
   37.5 s, y at 11.3 s) and three tilt-like jumps; isolated spikes
   (cosmic-ray hits on one pixel of one frame);
-* photon (Poisson, gain 2 e-/DN) and read noise; ERR as the pipeline's
-  ``guider_cds`` computes it; scattered NaN pixels, one all-NaN frame, six
-  drop-out frames with negative summed flux, a DO_NOT_USE (NaN) pixel in the
-  last file's DQ;
+* photon (Poisson, gain 2 e-/DN) and read noise, ERR as the pipeline's
+  ``guider_cds`` computes it (the engine's noise model,
+  `fgs_widgets.engine.simulate.simulate_count_rates`); scattered NaN pixels,
+  one all-NaN frame, six drop-out frames with negative summed flux, a
+  DO_NOT_USE (NaN) pixel in the last file's DQ;
 * per-frame FGS Centroid Packet rows (ISO times, FGS ideal-frame positions in
   arcsec, a few zero-position rows), a 1 Hz Pointing table (``time`` in ms
   since DATASTRT, ``HGA_motion`` codes 0 moving / 1 finished) whose HGA moves
@@ -39,8 +40,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -49,17 +48,19 @@ import numpy as np
 import pandas as pd
 from astropy.time import Time
 
+from ..atomic import atomic_directory
 from ..data import HGAMotion
-from ..engine.psf import gaussian2d
+from ..engine.simulate import simulate_count_rates
+from .config import conf
 from .names import file_name, folder_name
 
 __all__ = ["SampleProgram", "SampleTruth", "sample_program", "write_sample_program"]
 
-SAMPLE_VERSION = "2"
+SAMPLE_VERSION = "3"
 PROGRAM = 1534
 CADENCE = 0.0625  # s, fine guide at 16 Hz
 GAIN = 2.0  # e-/DN (the pipeline's fallback is 1.97)
-READ_NOISE = 12.0  # DN per read difference
+READ_NOISE = 12.0  # DN per read (a frame is the difference of two reads: sqrt(2) x this)
 PIXEL_SCALE = 0.069  # arcsec per FGS pixel, for the on-board centroid table
 DO_NOT_USE = 1  # JWST DQ bit 0
 
@@ -151,13 +152,10 @@ def _timeline(scale: int = 1) -> tuple[list[dict], np.ndarray]:
     return files, np.concatenate(times)
 
 
-def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
-    rng = np.random.default_rng(seed)
-    files, time = _timeline(scale)
-    n = len(time)
-    seconds = (time - time[0]) * 86400.0
+def _star_parameters(files: list[dict], seconds: np.ndarray) -> np.ndarray:
+    """(N, 7) parameters of the still star: each file's guide star, breathing, its step."""
     star_of = np.concatenate([[f["star"]] * f["n"] for f in files])
-    params = np.empty((n, 7))
+    params = np.empty((len(seconds), 7))
     for key, star in _STARS.items():
         sel = star_of == key
         params[sel, 0] = star["peak"]
@@ -169,24 +167,28 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
     params[:, 0] *= 1.0 + 0.005 * np.sin(2 * np.pi * seconds / 1800.0)
     for f in files:
         params[f["first"] : f["first"] + f["n"], 1:3] += f["step"]
+    return params
 
-    periods = {"x_mean": 37.5, "y_mean": 11.3}
-    amplitudes = {"x_mean": 0.040, "y_mean": 0.025}
-    drift = 0.15  # px/h
+
+def _move(params: np.ndarray, seconds: np.ndarray, hga_frames: list[tuple[int, int]],
+          periods: dict[str, float], amplitudes: dict[str, float], drift: float,
+          rng: np.random.Generator) -> None:
+    """Add drift, oscillations and white jitter (tripled during HGA moves) to the centroid."""
     hours = seconds / 3600.0
-    jitter = rng.normal(0.0, 0.010, size=(n, 2))
-    params[:, 1] += drift * hours + amplitudes["x_mean"] * np.sin(2 * np.pi * seconds / 37.5)
-    params[:, 2] += drift * hours + amplitudes["y_mean"] * np.sin(2 * np.pi * seconds / 11.3 + 1)
-
+    jitter = rng.normal(0.0, 0.010, size=(len(seconds), 2))
+    params[:, 1] += drift * hours + amplitudes["x_mean"] * np.sin(
+        2 * np.pi * seconds / periods["x_mean"])
+    params[:, 2] += drift * hours + amplitudes["y_mean"] * np.sin(
+        2 * np.pi * seconds / periods["y_mean"] + 1)
     # HGA moves shake the telescope a little: jitter triples during them.
-    hga_frames = [
-        (files[1]["first"] + 1900 * scale, files[1]["first"] + (1900 + 960) * scale),
-        (files[2]["first"] + 600 * scale, files[2]["first"] + (600 + 800) * scale),
-    ]
     for a, b in hga_frames:
         jitter[a:b] *= 3.0
     params[:, 1:3] += jitter
 
+
+def _jump(params: np.ndarray, files: list[dict], time: np.ndarray,
+          scale: int) -> pd.DataFrame:
+    """Add three tilt-like jumps to the centroid (each lasts to its file's end); list them."""
     jumps = pd.DataFrame(
         {
             "frame": [files[0]["first"] + 2500 * scale, files[1]["first"] + 3100 * scale,
@@ -202,7 +204,12 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
         )
         params[frame:file_end, col] += size  # a tilt lasts until the next acquisition
     jumps["time"] = time[jumps["frame"].to_numpy()]
+    return jumps
 
+
+def _bad_frames(files: list[dict], n: int, scale: int,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Frames with something wrong: drop-outs, all-NaN, NaN pixels, spikes, zero packet rows."""
     dropouts = files[2]["first"] + 1500 * scale + np.arange(6)
     all_nan = np.array([files[1]["first"] + 777 * scale])
     special = np.concatenate([dropouts, all_nan])
@@ -211,14 +218,25 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
     candidates = np.setdiff1d(candidates, nan_pixel_frames)
     spikes = np.sort(rng.choice(candidates, size=12 * scale, replace=False))
     zero_rows = np.sort(rng.choice(np.arange(n), size=5 * scale, replace=False))
+    return dict(dropouts=dropouts, all_nan=all_nan, nan_pixel_frames=nan_pixel_frames,
+                spikes=spikes, zero_centroid_rows=zero_rows)
 
-    hga_moves = [(time[a], time[b]) for a, b in hga_frames]
+
+def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
+    rng = np.random.default_rng(seed)
+    files, time = _timeline(scale)
+    seconds = (time - time[0]) * 86400.0
+    params = _star_parameters(files, seconds)
+    periods = {"x_mean": 37.5, "y_mean": 11.3}
+    amplitudes = {"x_mean": 0.040, "y_mean": 0.025}
+    drift = 0.15  # px/h
+    hga_frames = [
+        (files[1]["first"] + 1900 * scale, files[1]["first"] + (1900 + 960) * scale),
+        (files[2]["first"] + 600 * scale, files[2]["first"] + (600 + 800) * scale),
+    ]
+    _move(params, seconds, hga_frames, periods, amplitudes, drift, rng)
+    jumps = _jump(params, files, time, scale)
     fw_start = files[3]["first"] + 700 * scale
-    filter_moves = [(time[fw_start], time[fw_start + 128])]
-    file_starts = np.array([f["first"] for f in files])
-    gs_changes = np.array(
-        [f["first"] for i, f in enumerate(files) if i and f["star"] != files[i - 1]["star"]]
-    )
     truth = SampleTruth(
         time=time,
         params=params,
@@ -226,17 +244,15 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
         amplitudes=amplitudes,
         drift_per_hour=drift,
         jumps=jumps,
-        dropouts=dropouts,
-        all_nan=all_nan,
-        nan_pixel_frames=nan_pixel_frames,
-        file_starts=file_starts,
-        gs_changes=gs_changes,
-        hga_moves=hga_moves,
-        filter_moves=filter_moves,
+        file_starts=np.array([f["first"] for f in files]),
+        gs_changes=np.array(
+            [f["first"] for i, f in enumerate(files) if i and f["star"] != files[i - 1]["star"]]
+        ),
+        hga_moves=[(time[a], time[b]) for a, b in hga_frames],
+        filter_moves=[(time[fw_start], time[fw_start + 128])],
         dq_flagged_files=[3],
-        spikes=spikes,
-        zero_centroid_rows=zero_rows,
         header_only_pointing=list(_HEADER_ONLY_POINTING),
+        **_bad_frames(files, len(time), scale, rng),
     )
     return files, truth
 
@@ -384,6 +400,15 @@ def _set_meta(model, meta: dict, star: dict, t_start: float, t_end: float, name:
     m.bunit_data = m.bunit_err = "DN/s"
 
 
+def _cosmic_rays(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hit on one random pixel of each of ``frames``: rows of (frame, row, column, DN/s)."""
+    hits = np.empty((len(frames), 4))
+    for i, frame in enumerate(frames):
+        row, col = rng.integers(0, 8, size=2)
+        hits[i] = frame, row, col, rng.uniform(2e4, 8e4)
+    return hits
+
+
 def _data_model():
     try:
         from stdatamodels.jwst.datamodels import GuiderCalModel
@@ -427,17 +452,10 @@ def write_sample_program(
         dropout = (truth.dropouts >= a) & (truth.dropouts < b)
         params[truth.dropouts[dropout] - a, 0] = 0.0
         params[truth.dropouts[dropout] - a, 6] = -150.0  # star lost, bias over-subtracted
-        model_e = gaussian2d(params) * CADENCE * GAIN
-        electrons = noise.poisson(np.clip(model_e, 0, None)) + np.minimum(model_e, 0)
-        # read noise of a difference of reads, in DN, over the frame time
-        sci = electrons / GAIN / CADENCE + noise.normal(
-            0.0, np.sqrt(2) * READ_NOISE / CADENCE, model_e.shape)
-        for frame in truth.spikes[(truth.spikes >= a) & (truth.spikes < b)]:
-            row, col = noise.integers(0, 8, size=2)
-            sci[frame - a, row, col] += noise.uniform(2e4, 8e4)  # a cosmic-ray hit
-        sci = sci.astype(np.float32)
-        err = np.sqrt(2 * (READ_NOISE / CADENCE) ** 2 + np.clip(sci, 0, None) / (GAIN * CADENCE))
-        err = err.astype(np.float32)  # as guider_cds: read-noise and Poisson variances
+        hits = _cosmic_rays(truth.spikes[(truth.spikes >= a) & (truth.spikes < b)] - a, noise)
+        # the engine's noise model; ERR as guider_cds computes it, over the hits too
+        sci, err = simulate_count_rates(params, gain=GAIN, read_noise=READ_NOISE,
+                                        frame_time=CADENCE, seed=noise, hits=hits)
         for frame in truth.nan_pixel_frames[
             (truth.nan_pixel_frames >= a) & (truth.nan_pixel_frames < b)
         ]:
@@ -474,8 +492,34 @@ def write_sample_program(
 
 
 def _default_directory() -> Path:
-    root = os.environ.get("FGS_CACHE_DIR") or Path.home() / ".cache" / "fgs_widgets"
-    return Path(root) / f"sample-v{SAMPLE_VERSION}"
+    return conf.cache_dir / f"sample-v{SAMPLE_VERSION}"
+
+
+def _complete(target: Path) -> SampleProgram | None:
+    """The sample at ``target`` if its manifest says it is this version and whole, else None."""
+    manifest = target / "manifest.json"
+    if not manifest.exists():
+        return None
+    try:
+        listed = json.loads(manifest.read_text())
+        paths = [target / p for p in listed["files"]]
+        if listed.get("version") == SAMPLE_VERSION and all(
+            p.exists() and p.stat().st_size == size
+            for p, size in zip(paths, listed["sizes"], strict=True)
+        ):
+            _, truth = _truth(listed["seed"])
+            return SampleProgram(target, paths, truth, _telemetry(truth))
+    except (ValueError, KeyError, OSError):
+        pass  # unreadable manifest: rebuilt
+    return None
+
+
+class _WrittenElsewhere(Exception):
+    """Another process completed the same sample while this one wrote it: keep theirs."""
+
+    def __init__(self, program: SampleProgram):
+        super().__init__(str(program.directory))
+        self.program = program
 
 
 def sample_program(directory: str | os.PathLike | None = None) -> SampleProgram:
@@ -484,8 +528,9 @@ def sample_program(directory: str | os.PathLike | None = None) -> SampleProgram:
     Parameters
     ----------
     directory : path, optional
-        Where the files live.  Default: ``$FGS_CACHE_DIR/sample-v<N>`` or
-        ``~/.cache/fgs_widgets/sample-v<N>``.
+        Where the files live.  Default: ``<conf.cache_dir>/sample-v<N>``
+        (``conf.cache_dir`` is ``$FGS_CACHE_DIR``, else
+        ``$XDG_CACHE_HOME/fgs_widgets`` or ``~/.cache/fgs_widgets``).
 
     Returns
     -------
@@ -495,46 +540,39 @@ def sample_program(directory: str | os.PathLike | None = None) -> SampleProgram:
     Notes
     -----
     The files are written into a temporary sibling folder and moved into place
-    only when complete, so an interrupted first call never leaves a
-    half-written sample behind.  A ``manifest.json`` records names and sizes;
-    a folder that doesn't match it is rewritten.
+    only when complete (`fgs_widgets.atomic.atomic_directory`), so an
+    interrupted first call never leaves a half-written sample behind.  A
+    ``manifest.json`` records names and sizes; a folder that doesn't match it
+    is rewritten.  If another process completes the same sample meanwhile,
+    its copy is kept and this one discarded.
     """
     target = Path(directory) if directory is not None else _default_directory()
-    manifest = target / "manifest.json"
-    if manifest.exists():
-        try:
-            listed = json.loads(manifest.read_text())
-            paths = [target / p for p in listed["files"]]
-            if listed.get("version") == SAMPLE_VERSION and all(
-                p.exists() and p.stat().st_size == size
-                for p, size in zip(paths, listed["sizes"], strict=True)
-            ):
-                _, truth = _truth(listed["seed"])
-                return SampleProgram(target, paths, truth, _telemetry(truth))
-        except (ValueError, KeyError, OSError):
-            pass  # unreadable manifest: rebuild below
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".sample-", dir=target.parent))
+    if (ready := _complete(target)) is not None:
+        return ready
     try:
-        written = write_sample_program(staging)
-        relative = [str(p.relative_to(staging)) for p in written.paths]
-        (staging / "manifest.json").write_text(
-            json.dumps(
-                {
-                    "version": SAMPLE_VERSION,
-                    "seed": 1534,
-                    "files": relative,
-                    "sizes": [p.stat().st_size for p in written.paths],
-                },
-                indent=1,
+        with atomic_directory(target) as staging:
+            written = write_sample_program(staging)
+            relative = [str(p.relative_to(staging)) for p in written.paths]
+            (staging / "manifest.json").write_text(
+                json.dumps(
+                    {
+                        "version": SAMPLE_VERSION,
+                        "seed": 1534,
+                        "files": relative,
+                        "sizes": [p.stat().st_size for p in written.paths],
+                    },
+                    indent=1,
+                )
             )
-        )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+            if (ready := _complete(target)) is not None:
+                raise _WrittenElsewhere(ready)  # not swapped in: staging is removed
+    except _WrittenElsewhere as elsewhere:
+        return elsewhere.program
+    except OSError:
+        # the swap can lose a race with another process putting the same sample in place
+        if (ready := _complete(target)) is not None:
+            return ready
+        raise
     paths = [target / p for p in relative]
     return SampleProgram(target, paths, written.truth, written.telemetry)
 

@@ -11,6 +11,11 @@ i.e. `params` are in the frame's units (e- per frame with ``exposure=1``, or
 e-/s with ``exposure`` = the frame time, as in JWST's count-rate cal files),
 a negative model (bias over-subtracted) is kept as a deterministic offset,
 and ERR is computed from the noisy data as the pipeline does.
+
+`simulate_count_rates` is the same model in the units of a fine-guide cal
+file: DN/s, a gain, the read noise of each of the two reads a CDS frame
+differences, and ERR as the pipeline's ``guider_cds`` step computes it (also
+over any cosmic-ray hits added to the data).  The sample program uses it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 from .psf import gaussian2d
 
 __all__ = ["FGS_FRAME_TIME", "FGS_READ_NOISE", "fgs_like_parameters", "real_fgs_parameters",
-           "simulate_frames"]
+           "simulate_count_rates", "simulate_frames"]
 
 ParamSource = np.ndarray | Callable[[np.random.Generator, int], np.ndarray]
 _BLOCK = 100_000  # frames simulated at a time (bounds the float64 temporaries)
@@ -146,5 +151,60 @@ def simulate_frames(n: int | None = None, params: ParamSource | None = None, *,
         if read_noise:
             electrons += rng.normal(0.0, read_noise, model.shape)
         frames[a : a + _BLOCK] = electrons / exposure
-        errors[a : a + _BLOCK] = np.sqrt(np.clip(electrons, 0, None) + read_noise**2) / exposure
+        errors[a : a + _BLOCK] = _error(electrons, read_noise, exposure)
     return frames, errors, truth
+
+
+def _error(electrons: np.ndarray, read_noise: float, exposure: float) -> np.ndarray:
+    """ERR from the noisy data: sqrt(max(d, 0) + read_noise²) / exposure."""
+    return np.sqrt(np.clip(electrons, 0, None) + read_noise**2) / exposure
+
+
+def simulate_count_rates(params: np.ndarray, *, gain: float, read_noise: float,
+                         frame_time: float, seed: int | np.random.Generator | None = None,
+                         hits: np.ndarray | None = None,
+                         dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy count-rate frames (DN/s) and their ERR, as in a fine-guide cal file.
+
+    The model of `simulate_frames`, in electrons (``gain`` e-/DN) over
+    ``frame_time``, with the read noise of a difference of two reads
+    (sqrt(2) × ``read_noise``); ERR is what the pipeline's ``guider_cds``
+    computes from the data: ``sqrt(2 (read_noise / t)² + max(data, 0) / (gain t))``.
+
+    Parameters
+    ----------
+    params : ndarray, shape (n, 7)
+        True parameters per frame, amplitude and offset in DN/s.
+    gain : float
+        e-/DN (photon noise is Poisson in electrons).
+    read_noise : float
+        DN per read.
+    frame_time : float
+        Seconds the difference of reads stands for (TGROUP).
+    seed : int or numpy.random.Generator, optional
+    hits : ndarray, shape (k, 4), optional
+        Cosmic-ray hits: rows of (frame, row, column, DN/s) added to the data
+        before ERR is computed (the pipeline sees them as signal).
+    dtype : numpy dtype
+        Of both outputs (float32 like the cal files).
+
+    Returns
+    -------
+    data, err : ndarray, shape (n, 8, 8)
+    """
+    if gain <= 0:
+        raise ValueError(f"gain must be > 0, got {gain}")
+    electrons_per_s = np.array(params, dtype=np.float64)
+    if electrons_per_s.ndim != 2:
+        raise ValueError(f"params must have shape (n, 7), got {electrons_per_s.shape}")
+    electrons_per_s[:, [0, 6]] *= gain  # amplitude and offset: DN/s -> e-/s
+    cds_noise = np.sqrt(2.0) * read_noise * gain  # e- in the difference of two reads
+    rates, errors, _ = simulate_frames(params=electrons_per_s, read_noise=cds_noise,
+                                       exposure=frame_time, seed=seed, dtype=np.float64)
+    data = rates / gain
+    if hits is not None and len(hits):
+        hits = np.asarray(hits, dtype=np.float64)
+        frame, row, col = (hits[:, i].astype(np.intp) for i in range(3))
+        np.add.at(data, (frame, row, col), hits[:, 3])
+        errors = _error(data * (gain * frame_time), cds_noise, frame_time)
+    return data.astype(dtype), (errors / gain).astype(dtype)

@@ -1,0 +1,96 @@
+"""Write-then-rename: a file or folder takes its final name only once it is complete.
+
+Every writer in the package (caches, exports, saved sessions, the sample, movies)
+goes through these two helpers, so a crash, a full disk or an exception mid-write
+never leaves a half-written file under a name that readers trust, and an existing
+good file survives until its replacement is whole.  This module imports nothing
+from the rest of the package: every layer may use it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_directory", "atomic_write"]
+
+
+def _temp_name(path: Path) -> Path:
+    # unique per process and thread (two writers of one path never share a temp file);
+    # the real suffix stays last, for writers that pick the format from it (savefig, np.savez)
+    return path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.partial"
+                          f"{path.suffix}")
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path : path
+        Final name.  Its folder is created if missing.
+
+    Yields
+    ------
+    Path
+        Where to write (same folder and suffix as ``path``).  If the block raises,
+        the temporary file is removed and ``path`` is left as it was.
+
+    Examples
+    --------
+    >>> with atomic_write("out/table.parquet") as temp:   # doctest: +SKIP
+    ...     frame.to_parquet(temp)
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = _temp_name(final)
+    try:
+        yield temp
+        if not temp.exists():
+            raise FileNotFoundError(f"{final}: the writer produced no file at {temp.name}")
+        os.replace(temp, final)  # atomic on one file system: readers see old or new, whole
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; swap it in when the block succeeds.
+
+    An existing folder at ``path`` is moved aside and deleted only after the new one
+    is in place, so at every moment ``path`` is either the old whole folder or the
+    new whole one.  If the block raises, the staging folder is removed.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial",
+                                    dir=final.parent))
+    old: Path | None = None
+    try:
+        yield staging
+        moved = False
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old",
+                                        dir=final.parent))
+            try:
+                os.replace(final, old / final.name)
+                moved = True
+            except FileNotFoundError:  # another writer moved it away meanwhile
+                pass
+        try:
+            os.replace(staging, final)
+        except BaseException:
+            if moved and not final.exists():  # put the old folder back: never lose it
+                os.replace(old / final.name, final)
+            raise
+    finally:
+        for leftover in (staging, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
