@@ -8,7 +8,7 @@ import pytest
 from astropy.timeseries import LombScargle
 
 from fgs_widgets.engine import periodogram as pg
-from fgs_widgets.engine.periodogram import periodograms
+from fgs_widgets.engine.periodogram import fold, periodograms
 
 
 @pytest.fixture
@@ -130,3 +130,71 @@ def test_peaks_are_separated_and_sorted(series):
     gaps = np.abs(np.subtract.outer(peaks["frequency"].to_numpy(), peaks["frequency"].to_numpy()))
     step = 1 / (5 * 20_000 * 0.0625)
     assert gaps[~np.eye(len(peaks), dtype=bool)].min() > 14 * step  # no sidelobes of the line
+
+
+def _sine_fit(table: pd.DataFrame) -> tuple[float, float, float]:
+    """(amplitude, phase offset in radians, mean) of mean ~ a sin(2 pi phase + phi) + c."""
+    angle = 2 * np.pi * table["phase"].to_numpy()
+    design = np.column_stack([np.sin(angle), np.cos(angle), np.ones_like(angle)])
+    (s, c, offset), *_ = np.linalg.lstsq(design, table["mean"].to_numpy(), rcond=None)
+    return float(np.hypot(s, c)), float(np.arctan2(c, s)), float(offset)
+
+
+def test_fold_recovers_amplitude_and_phase_of_a_sinusoid():
+    rng = np.random.default_rng(5)
+    seconds = np.arange(40_000) * 0.0625
+    time = 60000.0 + seconds / 86400
+    period, amplitude, phi = 37.5, 0.03, 0.7
+    values = 3.5 + amplitude * np.sin(2 * np.pi * seconds / period + phi) + rng.normal(0, 0.01,
+                                                                                      len(time))
+    table = fold(time, values, period, n_bins=50)
+    assert list(table.columns) == ["phase", "mean", "error", "count"]
+    assert len(table) == 50 and table["count"].sum() == len(time)
+    np.testing.assert_allclose(table["phase"], (np.arange(50) + 0.5) / 50)
+    fitted_amplitude, fitted_phi, offset = _sine_fit(table)
+    # a bin's mean of a sine is the sine at its centre times sinc(1 / n_bins) = 0.9993
+    assert fitted_amplitude == pytest.approx(amplitude * np.sinc(1 / 50), rel=0.02)
+    assert fitted_phi == pytest.approx(phi, abs=0.02)
+    assert offset == pytest.approx(3.5, abs=1e-3)
+    expected_error = 0.01 / np.sqrt(table["count"])  # noise only: the sine varies little in a bin
+    np.testing.assert_allclose(table["error"], expected_error, rtol=0.5)
+    # phase 0 at a given epoch: a quarter period later shifts the sine by pi / 2
+    later = fold(time, values, period, n_bins=50, epoch=time[0] + period / 4 / 86400)
+    assert _sine_fit(later)[1] == pytest.approx(phi + np.pi / 2, abs=0.02)
+
+
+def test_fold_leaves_out_flagged_nan_and_outside_window_frames():
+    rng = np.random.default_rng(6)
+    seconds = np.arange(10_000) * 0.0625
+    time = 60000.0 + seconds / 86400
+    values = np.sin(2 * np.pi * seconds / 11.3) + rng.normal(0, 0.1, len(time))
+    values[::13] = np.nan
+    good = np.ones(len(time), dtype=bool)
+    good[:40] = False
+    good[500:700] = False
+    values[~good] = 1e6  # flagged frames hold garbage
+    before = values.copy()
+    table = fold(time, values, 11.3, good=good)
+    assert table["mean"].abs().max() < 2 and np.isfinite(table["mean"]).all()
+    usable = good & np.isfinite(values)
+    assert table["count"].sum() == usable.sum()
+    pd.testing.assert_frame_equal(table, fold(time[usable], values[usable], 11.3))
+    np.testing.assert_array_equal(values, before)  # input untouched
+    window = (time[2000], time[5999])
+    windowed = fold(time, values, 11.3, good=good, window=window)
+    assert windowed["count"].sum() == usable[2000:6000].sum()
+
+
+def test_fold_of_nothing_is_an_empty_table_with_the_columns():
+    columns = ["phase", "mean", "error", "count"]
+    empty = fold(np.zeros(0), np.zeros(0), 10.0)
+    assert list(empty.columns) == columns and len(empty) == 0
+    time = 60000.0 + np.arange(100) / 86400
+    flagged = fold(time, np.ones(100), 10.0, good=np.zeros(100, dtype=bool))
+    assert list(flagged.columns) == columns and len(flagged) == 0
+    all_nan = fold(time, np.full(100, np.nan), 10.0)
+    pd.testing.assert_frame_equal(all_nan, empty)
+    with pytest.raises(ValueError, match="period_s"):
+        fold(time, np.ones(100), 0.0)
+    with pytest.raises(ValueError, match="good"):
+        fold(time, np.ones(100), 10.0, good=np.ones(3, dtype=bool))

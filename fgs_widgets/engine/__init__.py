@@ -16,6 +16,7 @@ _EXPORTS = {
     "quick_fit": "quickfit",
     "ensure_ray": "executor",
     "periodograms": "periodogram",
+    "fold": "periodogram",
     "bin_series": "binning",
     "break_gaps": "binning",
     "decimate_for_display": "binning",

@@ -49,21 +49,43 @@ def bin_series(time: np.ndarray, values: np.ndarray, *, n_bins: int | None = Non
             raise ValueError(f"n_bins must be at least 1, got {n_bins}")
         bin_width = (stop - start) / n_bins if stop > start else 1.0
     index = np.minimum(((time - start) / bin_width).astype(np.int64), n_bins - 1)
+    count, mean, error = _bin_statistics(index, values, n_bins)
+    used = count > 0
+    centre = start + (np.arange(n_bins) + 0.5) * bin_width
+    return pd.DataFrame({"time": centre[used], "mean": mean[used], "error": error[used],
+                         "count": count[used]})
+
+
+def _bin_statistics(index: np.ndarray, values: np.ndarray,
+                   n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and error of the mean of `values` by bin number (`bin_series`, `fold`).
+
+    Parameters
+    ----------
+    index : ndarray of int, shape (M,)
+        Bin of each value, in ``0 .. n_bins - 1``.
+    values : ndarray, shape (M,)
+        Finite values (filter NaN out first).
+    n_bins : int
+
+    Returns
+    -------
+    count, mean, error : ndarrays, shape (n_bins,)
+        ``error`` is std (ddof=1) / sqrt(count); ``mean`` is NaN for empty
+        bins, ``error`` for bins of fewer than 2 values.
+    """
     count = np.bincount(index, minlength=n_bins)
     total = np.bincount(index, values, minlength=n_bins)
     # shift by the overall mean before squaring: avoids cancellation for large offsets
-    shifted = values - values.mean()
+    shifted = values - values.mean() if len(values) else values
     total_sq = np.bincount(index, shifted * shifted, minlength=n_bins)
     total_shift = np.bincount(index, shifted, minlength=n_bins)
-    used = count > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
         var = (total_sq - total_shift**2 / count) / (count - 1)
         error = np.sqrt(np.maximum(var, 0) / count)
     error[count < 2] = np.nan
-    centre = start + (np.arange(n_bins) + 0.5) * bin_width
-    return pd.DataFrame({"time": centre[used], "mean": mean[used], "error": error[used],
-                         "count": count[used]})
+    return count, mean, error
 
 
 @nb.njit(cache=True)

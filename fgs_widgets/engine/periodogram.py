@@ -33,7 +33,9 @@ import scipy.fft
 from astropy.timeseries import LombScargle
 from scipy.ndimage import maximum_filter1d
 
-__all__ = ["MAX_GRID", "Periodogram", "periodograms"]
+from .binning import _bin_statistics
+
+__all__ = ["MAX_GRID", "Periodogram", "fold", "periodograms"]
 
 #: Most (frequency, power) points kept per periodogram.  The periodogram is always
 #: computed on the full grid (``samples_per_peak`` points per peak width, so no
@@ -264,6 +266,91 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
     if not samples_per_peak > 0:
         raise ValueError(f"samples_per_peak must be positive, got {samples_per_peak}")
     series = _columns(table, columns)
+    in_window, flagged = _window_and_flags(time, good, window)
+    uses, groups = _usable_groups(series, time, in_window & ~flagged & np.isfinite(time))
+    n_window, n_flagged = int(in_window.sum()), int(flagged.sum())
+    results = {}
+    for names in groups:
+        use = uses[names[0]]
+        t = time[use]
+        start = float(t[0])
+        seconds = (t - start) * 86400.0
+        df, k_min, k_max = _frequency_grid(seconds, names, min_period, max_period,
+                                           samples_per_peak)
+        frequency = df * np.arange(k_min, k_max + 1)
+        ys = np.stack([series[c][use] for c in names])
+        power = _power(seconds, ys, frequency, df, k_min, k_max, method)
+        for column, y, p in zip(names, ys, power, strict=True):
+            n_nan = n_window - n_flagged - len(y)
+            results[column] = _periodogram(column, seconds, y, frequency, p, df, n_peaks,
+                                           samples_per_peak, start=start,
+                                           n_flagged=n_flagged, n_nan=n_nan)
+    return {c: results[c] for c in series}
+
+
+def fold(time_mjd: np.ndarray, values: np.ndarray, period_s: float, *, n_bins: int = 100,
+         good: np.ndarray | None = None, window: tuple[float, float] | None = None,
+         epoch: float | None = None) -> pd.DataFrame:
+    """A series folded on a period: mean, error of the mean and count per phase bin.
+
+    Parameters
+    ----------
+    time_mjd : ndarray, shape (N,)
+        MJD, in any order.
+    values : ndarray, shape (N,)
+        Non-finite values (and times) are left out.
+    period_s : float
+        Folding period in seconds (e.g. ``Periodogram.peaks["period"]``).
+    n_bins : int
+        Equal phase bins over [0, 1).
+    good : ndarray of bool, shape (N,), optional
+        Frames to use (e.g. ``GuideStarData.good``); frames with False are left out.
+    window : (start, stop) MJD, optional
+        Only frames with start <= time <= stop.
+    epoch : float, optional
+        MJD of phase 0.  Default: the earliest frame used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``phase`` (bin centre, in (0, 1)), ``mean``, ``error`` (std / sqrt(count),
+        NaN for single-point bins), ``count``, by increasing phase.  Empty bins
+        are left out, so no usable frame gives an empty table with these columns.
+
+    Raises
+    ------
+    ValueError
+        Shapes disagree, `period_s` is not positive and finite, `n_bins` < 1,
+        or `window` has stop <= start.
+    """
+    time = np.asarray(time_mjd, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if time.ndim != 1 or values.shape != time.shape:
+        raise ValueError(f"time and values must be 1-D of one length, got {time.shape} and "
+                         f"{values.shape}")
+    if not (np.isfinite(period_s) and period_s > 0):
+        raise ValueError(f"period_s must be positive and finite, got {period_s}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    in_window, flagged = _window_and_flags(time, good, window)
+    use = in_window & ~flagged & np.isfinite(time) & np.isfinite(values)
+    time, values = time[use], values[use]
+    if len(time) == 0:
+        return pd.DataFrame({"phase": np.zeros(0), "mean": np.zeros(0), "error": np.zeros(0),
+                             "count": np.zeros(0, dtype=np.int64)})
+    zero = float(time.min()) if epoch is None else float(epoch)
+    # the modulo on cycles (not on seconds) keeps float64 precision over long baselines
+    phase = np.mod((time - zero) * (86400.0 / period_s), 1.0)
+    index = np.minimum((phase * n_bins).astype(np.int64), n_bins - 1)
+    count, mean, error = _bin_statistics(index, values, n_bins)
+    used = count > 0
+    centre = (np.arange(n_bins) + 0.5) / n_bins
+    return pd.DataFrame({"phase": centre[used], "mean": mean[used], "error": error[used],
+                         "count": count[used]})
+
+def _window_and_flags(time: np.ndarray, good: np.ndarray | None,
+                      window: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(frames inside `window`, frames inside it with `good` False), boolean (N,) each."""
     in_window = np.ones(len(time), dtype=bool)
     if window is not None:
         lo, hi = window
@@ -277,9 +364,13 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
             raise ValueError(f"good has shape {good.shape} but time has {time.shape}; "
                              "pass one flag per frame")
         flagged = in_window & ~good
-    base = in_window & ~flagged & np.isfinite(time)
+    return in_window, flagged
 
-    # group the columns by their set of usable points: each group shares the time sums
+
+def _usable_groups(series: dict[str, np.ndarray], time: np.ndarray,
+                   base: np.ndarray) -> tuple[dict[str, np.ndarray], list[list[str]]]:
+    """Each column's usable frames (`base` and a finite value), and the columns grouped
+    by identical usable sets, in column order: each group shares the time sums."""
     groups: dict[bytes, list[str]] = {}
     uses: dict[str, np.ndarray] = {}
     for column, values in series.items():
@@ -293,43 +384,51 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
                              "widen the window or check the quality flags")
         uses[column] = use
         groups.setdefault(np.packbits(use).tobytes(), []).append(column)
+    return uses, list(groups.values())
 
-    n_window, n_flagged = int(in_window.sum()), int(flagged.sum())
-    results = {}
-    for names in groups.values():
-        use = uses[names[0]]
-        t = time[use]
-        start = float(t[0])
-        seconds = (t - start) * 86400.0
-        baseline = float(seconds[-1] - seconds[0])
-        if not baseline > 0:
-            raise ValueError(f"column(s) {names}: all usable points are at one time")
-        cadence = float(np.median(np.diff(seconds[: min(len(seconds), 100_001)])))
-        f_max = 1.0 / (min_period if min_period else 2.0 * cadence)
-        f_min = 1.0 / (max_period if max_period else baseline)
-        df = 1.0 / (samples_per_peak * baseline)
-        k_min, k_max = max(int(np.ceil(f_min / df)), 1), int(np.floor(f_max / df))
-        if k_max < k_min + 2:
-            raise ValueError(f"frequency range {f_min:.3g}..{f_max:.3g} Hz holds fewer than 3 "
-                             "grid points; lower min_period or raise max_period")
-        frequency = df * np.arange(k_min, k_max + 1)
-        ys = np.stack([series[c][use] for c in names])
-        if method == "fast":
-            power = _lomb_scargle(seconds, ys, df, k_max + 1)[:, k_min:]
-        else:
-            power = np.stack([np.asarray(LombScargle(seconds, y).power(
-                frequency, method=method, assume_regular_frequency=True)) for y in ys])
-        for column, y, p in zip(names, ys, power, strict=True):
-            model = LombScargle(seconds, y - y.mean())
-            n_used = len(y)
-            n_nan = n_window - n_flagged - n_used
-            f_shown, p_shown = _thin(frequency, p, MAX_GRID)
-            results[column] = Periodogram(
-                column=column, frequency=f_shown, power=p_shown,
-                peaks=_peaks(model, frequency, p, n_peaks, int(np.ceil(3 * samples_per_peak))),
-                n_used=n_used, n_excluded=n_flagged + n_nan, start=start, n_flagged=n_flagged,
-                n_nan=n_nan, grid_step=df, model=model)
-    return {c: results[c] for c in series}
+
+def _frequency_grid(seconds: np.ndarray, names: list[str], min_period: float | None,
+                    max_period: float | None,
+                    samples_per_peak: float) -> tuple[float, int, int]:
+    """Grid step ``df`` (Hz) and the range ``k_min..k_max``: frequencies are ``k df``."""
+    baseline = float(seconds[-1] - seconds[0])
+    if not baseline > 0:
+        raise ValueError(f"column(s) {names}: all usable points are at one time")
+    cadence = float(np.median(np.diff(seconds[: min(len(seconds), 100_001)])))
+    f_max = 1.0 / (min_period if min_period else 2.0 * cadence)
+    f_min = 1.0 / (max_period if max_period else baseline)
+    df = 1.0 / (samples_per_peak * baseline)
+    k_min, k_max = max(int(np.ceil(f_min / df)), 1), int(np.floor(f_max / df))
+    if k_max < k_min + 2:
+        raise ValueError(f"frequency range {f_min:.3g}..{f_max:.3g} Hz holds fewer than 3 "
+                         "grid points; lower min_period or raise max_period")
+    return df, k_min, k_max
+
+
+def _power(seconds: np.ndarray, ys: np.ndarray, frequency: np.ndarray, df: float,
+           k_min: int, k_max: int, method: str) -> np.ndarray:
+    """Power (n_series, len(frequency)) of the series `ys` sampled at `seconds`.
+
+    `frequency` is ``df * arange(k_min, k_max + 1)``; "fast" uses the grid
+    indices, the astropy methods the frequencies.
+    """
+    if method == "fast":
+        return _lomb_scargle(seconds, ys, df, k_max + 1)[:, k_min:]
+    return np.stack([np.asarray(LombScargle(seconds, y).power(
+        frequency, method=method, assume_regular_frequency=True)) for y in ys])
+
+
+def _periodogram(column: str, seconds: np.ndarray, y: np.ndarray, frequency: np.ndarray,
+                 power: np.ndarray, df: float, n_peaks: int, samples_per_peak: float, *,
+                 start: float, n_flagged: int, n_nan: int) -> Periodogram:
+    """The `Periodogram` of one column: thinned arrays, peaks, counts, astropy model."""
+    model = LombScargle(seconds, y - y.mean())
+    f_shown, p_shown = _thin(frequency, power, MAX_GRID)
+    return Periodogram(
+        column=column, frequency=f_shown, power=p_shown,
+        peaks=_peaks(model, frequency, power, n_peaks, int(np.ceil(3 * samples_per_peak))),
+        n_used=len(y), n_excluded=n_flagged + n_nan, start=start, n_flagged=n_flagged,
+        n_nan=n_nan, grid_step=df, model=model)
 
 
 def _thin(frequency: np.ndarray, power: np.ndarray,
