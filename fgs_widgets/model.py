@@ -7,16 +7,22 @@ headless — in scripts, tests and batch jobs — and nothing here imports a wid
 No secret (MAST token) is ever stored in a trait or attribute: actions take the
 token as an argument and pass it straight to the archive layer.
 
+Long work runs as jobs (`fgs_widgets.jobs.Job`): ``session.fit_job``,
+``session.download_job`` and ``session.periodogram_job``, each with its own
+cancel, progress, rate, ETA, state and error.  Every action that changes the
+state writes its Python line into ``history`` through one decorator
+(`fgs_widgets.history.recorded`).
+
 The fit action is `Session.fit_frames` (not ``fit``): ``fit`` is the trait that
 holds the result table, and one name cannot be both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +31,10 @@ import pandas as pd
 import traitlets as t
 
 from .data import GuideStarData
+from .history import recorded
+from .jobs import Job, Run
 
-__all__ = ["Session"]
+__all__ = ["FIT_KINDS", "Session"]
 
 #: the fit kinds `Session.fit_frames` accepts
 FIT_KINDS = ("full", "quick")
@@ -53,6 +61,32 @@ def _load_kernels(kind: str, data: GuideStarData) -> float:
     return time.perf_counter() - started
 
 
+def _window_line(session: Session, arguments: Mapping[str, Any]) -> list[str]:
+    """The window a periodogram depended on, as the line a script needs before the call."""
+    window = session.window
+    return [] if window is None else [f"session.window = ({window[0]!r}, {window[1]!r})"]
+
+
+def _took(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds * 1e3:.0f} ms"
+
+
+def _fit_message(kind: str, run: Run, result: pd.DataFrame, compiling: float) -> str:
+    """What a finished (or cancelled) fit says: frames, time, cache reuse, what is left."""
+    elapsed = time.perf_counter() - run.started
+    reused = result.attrs.get("cache_hits", 0)
+    notes = [f"{reused} finished chunk(s) reused from the fit cache"] if reused else []
+    if compiling > 1.0:
+        notes.append(f"and {compiling:.1f} s compiling the fit kernel, once per environment")
+    if run.cancelled and "status" in result:
+        kept = int((result["status"] != "cancelled").sum())
+        notes.append(f"{kept:,} frames kept; run again to fit the rest — finished chunks "
+                     "come back from the fit cache")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    status = "cancelled" if run.cancelled else "done"
+    return f"{kind} fit {status}: {len(result):,} frames in {_took(elapsed)}{note}"
+
+
 class Session(t.HasTraits):
     """Shared state: data, fits, cursor, window, selected parameter, events.
 
@@ -63,12 +97,6 @@ class Session(t.HasTraits):
     data : GuideStarData or None
     fit, quick_fit : pandas.DataFrame or None
         One row per frame of `data` (`fgs_widgets.engine.fit_gaussians`, `quick_fit`).
-    fit_status : str
-        "idle", "running", "cancelled", "done" or "error: ...".
-    fit_progress : float
-        Fraction of frames fitted, 0..1; ``fit_rate`` frames/s and ``fit_eta`` seconds.
-    fit_kind : str
-        Kind of the running or last fit ("full" or "quick").
     cursor : int
         Index of the frame under the cursor (clipped to the data).
     window : tuple (start, stop) MJD or None
@@ -86,6 +114,11 @@ class Session(t.HasTraits):
     history : list of str
         Python lines equivalent to what was done (for reproducibility).
 
+    Attributes
+    ----------
+    fit_job, download_job, periodogram_job : fgs_widgets.jobs.Job
+        The long work of this session (state, progress, rate, ETA, error).
+
     Examples
     --------
     >>> session = Session()
@@ -99,11 +132,6 @@ class Session(t.HasTraits):
     data = t.Instance(GuideStarData, allow_none=True)
     fit = t.Instance(pd.DataFrame, allow_none=True)
     quick_fit = t.Instance(pd.DataFrame, allow_none=True)
-    fit_status = t.Unicode("idle")
-    fit_progress = t.Float(0.0)
-    fit_rate = t.Float(0.0)
-    fit_eta = t.Float(0.0)
-    fit_kind = t.Unicode("full")
     cursor = t.Int(0)
     window = t.Tuple(allow_none=True, default_value=None)
     parameter = t.Unicode("flux")
@@ -113,13 +141,25 @@ class Session(t.HasTraits):
     message = t.Unicode("")
     history = t.List(t.Unicode())
 
+    #: traits a save keeps and `restore` brings back (``message`` is the moment's status)
+    SAVED_TRAITS = ("program", "data", "fit", "quick_fit", "cursor", "window", "parameter",
+                    "periodograms", "events", "telemetry", "history")
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        # one Event per run: a stale worker (data replaced meanwhile) keeps its own, already
-        # set, so cancelling or starting a new run never un-cancels or races the old one
-        self._cancel = threading.Event()
-        self._worker: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self.fit_job = Job("fit", unit="frames")
+        self.download_job = Job("download", unit="bytes")
+        self.periodogram_job = Job("periodogram", unit="series", replaces=True)
+        for job in self.jobs:
+            job.observe(self._on_job_message, names="message")
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        return (self.fit_job, self.download_job, self.periodogram_job)
+
+    def _on_job_message(self, change: dict) -> None:
+        if change["new"]:
+            self.message = change["new"]
 
     # -- invariants -------------------------------------------------------------
     @t.validate("cursor")
@@ -139,23 +179,35 @@ class Session(t.HasTraits):
             raise t.TraitError(f"window must be finite MJD values, got {value!r}")
         return (start, stop) if start <= stop else (stop, start)
 
+    @t.validate("periodograms")
+    def _check_periodograms(self, proposal: dict) -> dict:
+        from .engine.periodogram import Periodogram
+
+        wrong = {k: type(v).__name__ for k, v in proposal["value"].items()
+                 if not isinstance(v, Periodogram)}
+        if wrong:
+            raise t.TraitError(f"periodograms holds column -> Periodogram, got {wrong}: use "
+                               "session.compute_periodograms(...)")
+        return proposal["value"]
+
     @t.observe("data")
     def _reset_for_new_data(self, change: dict) -> None:
-        self._cancel.set()  # a fit of the old data stops at its next chunk and is dropped
+        old, new = change["old"], change["new"]
+        if old is not None and new is not None and new.frames is old.frames:
+            # same frames, other flux (photometry): the fits still hold; only what was
+            # computed from the flux is stale
+            self.periodograms = {k: v for k, v in self.periodograms.items() if k != "flux"}
+            return
+        # a fit or periodogram of the old data stops at its next check and is dropped
+        self.fit_job.abandon()
+        self.periodogram_job.abandon()
         self.fit = None
         self.quick_fit = None
-        self.fit_status = "idle"
-        self.fit_progress = 0.0
-        self.fit_rate = 0.0
-        self.fit_eta = 0.0
         self.periodograms = {}
         self.window = None
         self.events = None
         self.telemetry = {}
         self.cursor = 0
-
-    def _record(self, line: str) -> None:
-        self.history = [*self.history, line]
 
     def _need_data(self, what: str) -> GuideStarData:
         if self.data is None:
@@ -163,15 +215,34 @@ class Session(t.HasTraits):
                              "local files (session.read_files(...)) or a program first")
         return self.data
 
+    @property
+    def fit_cache_dir(self) -> Path | None:
+        """Folder of this data's finished fit chunks (under ``conf.cache_dir``), or None.
+
+        The folder name fingerprints the data (file names, frame count, time span);
+        the entries inside are keyed by the chunks' bytes and the fit settings, so
+        a stale entry can never be reused for other frames.
+        """
+        from .archive.config import conf
+
+        data = self.data
+        if data is None or len(data) == 0:
+            return None
+        digest = hashlib.blake2b(digest_size=12)
+        for name in data.products.get("file_name", pd.Series(dtype=str)).astype(str):
+            digest.update(name.encode() + b"\0")
+        digest.update(f"{len(data)}:{data.time[0]!r}:{data.time[-1]!r}".encode())
+        return conf.cache_dir / "fits" / digest.hexdigest()
+
     # -- loading ----------------------------------------------------------------
+    @recorded()
     def load_sample(self, directory: str | os.PathLike | None = None) -> None:
         """Load the bundled sample program (written on first use).
 
         Parameters
         ----------
         directory : path, optional
-            Where the sample files are written; default ``$FGS_CACHE_DIR/sample-v<N>``
-            or ``~/.cache/fgs_widgets/sample-v<N>``.
+            Where the sample files are written; default ``<conf.cache_dir>/sample-v<N>``.
         """
         from .archive.reader import read_fine_guide
         from .archive.sample import sample_program
@@ -180,9 +251,8 @@ class Session(t.HasTraits):
         self.data = read_fine_guide(sample.paths)
         self.program = "sample"
         self.message = f"sample program {sample.program}: {self.data.summary()}"
-        self._record("session.load_sample()" if directory is None
-                     else f"session.load_sample({str(directory)!r})")
 
+    @recorded()
     def read_files(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
                    **filters: Any) -> None:
         """Read local fine-guide files (files, folders, globs).
@@ -207,16 +277,15 @@ class Session(t.HasTraits):
         if len(self.data.problems) > skipped:
             problems += f"; {len(self.data.problems) - skipped} file(s) read in part"
         self.message = self.data.summary() + problems
-        shown = repr(str(paths)) if isinstance(paths, (str, os.PathLike)) else repr(
-            [str(p) for p in paths])
-        args = "".join(f", {k}={v!r}" for k, v in filters.items())
-        self._record(f"session.read_files({shown}{args})")
 
+    @recorded(comment="token, if needed, from MAST_API_TOKEN")
     def open_program(self, program: int | str, *, observation: Any = None, visit: Any = None,
                      guider: Any = None, token: str | None = None,
                      progress: Callable[[int, int, int, int], None] | None = None,
-                     cancel: threading.Event | None = None) -> None:
+                     block: bool = True) -> Run:
         """Query MAST, download (cached) and read a program's fine-guide files.
+
+        Runs as ``download_job`` (its own cancel: ``session.download_job.cancel()``).
 
         Parameters
         ----------
@@ -228,35 +297,47 @@ class Session(t.HasTraits):
             MAST token for this call only; never stored (default lookup:
             ``MAST_API_TOKEN``, then astroquery's keyring).
         progress : callable(bytes_done, bytes_total, files_done, files_total), optional
-        cancel : threading.Event, optional
-            Stops the download; default: `cancel` of this session stops it.
+            Also called on every report (the job has bytes, rate and ETA too).
+        block : bool
+            Wait for the data (default; scripts); False returns at once (widgets).
+
+        Returns
+        -------
+        fgs_widgets.jobs.Run
 
         Raises
         ------
         fgs_widgets.archive.errors.ArchiveError
-            MAST unreachable, token refused, no fine-guide files, partial download...
+            With ``block=True``: MAST unreachable, token refused, no fine-guide
+            files, partial download... (also in ``download_job.error``).
         """
         from .archive.program import open_program
         from .archive.tokens import resolve_token
 
         token = resolve_token(token)  # masked from here on, also in a traceback's frames
-        if cancel is None:
-            cancel = self._cancel = threading.Event()
-        self.data = open_program(program, observation=observation, visit=visit, guider=guider,
-                                 token=token, progress=progress, cancel=cancel)
-        self.program = str(program)
-        self.message = f"program {program}: {self.data.summary()}"
-        filters = "".join(f", {k}={v!r}" for k, v in
-                          (("observation", observation), ("visit", visit), ("guider", guider))
-                          if v is not None)
-        # the token is never written here: a script reads it from MAST_API_TOKEN
-        self._record(f"session.open_program({program!r}{filters})")
+
+        def work(run: Run) -> GuideStarData:
+            def report(done: int, total: int, files_done: int, files_total: int) -> None:
+                run.report(done, total)
+                if progress is not None:
+                    progress(done, total, files_done, files_total)
+
+            return open_program(program, observation=observation, visit=visit, guider=guider,
+                                token=token, progress=report, cancel=run.cancel)
+
+        def finish(run: Run, data: GuideStarData) -> str:
+            self.data = data
+            self.program = str(program)
+            return f"program {program}: {data.summary()}"
+
+        return self.download_job.start(work, finish, kind=str(program), block=block)
 
     # -- fitting -----------------------------------------------------------------
+    @recorded()
     def fit_frames(self, kind: str = "full", *, executor: str = "auto",
                    address: str | None = None, chunk_size: int = 50_000,
-                   block: bool = False) -> threading.Thread | None:
-        """Fit every frame in a background thread (the kernel stays responsive).
+                   threads: int | None = None, block: bool = False, **options: Any) -> Run:
+        """Fit every frame as ``fit_job`` (in the background unless ``block``).
 
         Parameters
         ----------
@@ -268,106 +349,79 @@ class Session(t.HasTraits):
         address : str, optional
             Ray cluster address ("auto", "ray://host:10001"); implies ray.
         chunk_size : int
-            Frames per task; progress, cancel and the cache work per chunk.
+            Frames per task; progress, cancel and the fit cache work per chunk.
+        threads : int, optional
+            numba threads of this fit (default: every core).  Set in the fit's own
+            thread only: numba's thread count is per thread, nothing else changes.
         block : bool
-            Run in this thread and return when done (scripts, tests).
+            Wait for the fit (scripts, tests); its error is raised here.
+        **options
+            Passed to `fit_gaussians` (``max_iter``, ``tol``, ``initial``); a full fit only.
 
         Returns
         -------
-        threading.Thread or None
-            The worker (None with ``block=True``).  Progress goes to
-            ``fit_progress``/``fit_rate``/``fit_eta``, the table to ``fit`` or
-            ``quick_fit``, the outcome to ``fit_status`` and ``message``.
+        fgs_widgets.jobs.Run
+            Progress goes to ``fit_job`` (progress, rate, ETA), the table to ``fit``
+            or ``quick_fit``, the outcome to ``fit_job.state``/``message``/``error``.
+            A full fit stores finished chunks in `fit_cache_dir`: run again after a
+            cancel (or a crash), only the unfinished chunks are fitted.
 
         Raises
         ------
         ValueError
             No data, or an unknown kind.
-        RuntimeError
+        fgs_widgets.jobs.JobBusy
             A fit is already running.
         """
         data = self._need_data("fit")
         if kind not in FIT_KINDS:
             raise ValueError(f"kind must be 'full' or 'quick', not {kind!r}")
-        with self._lock:  # two quick clicks must not start two fits
-            if self.fit_status == "running":
-                raise RuntimeError("a fit is already running: cancel it first "
-                                   "(session.cancel()) or wait for it (session.wait())")
-            cancel = self._cancel = threading.Event()
-            self.fit_kind = kind
-            self.fit_rate = self.fit_eta = self.fit_progress = 0.0
-            self.fit_status = "running"
-        args = f"kind={kind!r}" + (f", executor={executor!r}" if executor != "auto" else "") + (
-            f", address={address!r}" if address else "") + (
-            f", chunk_size={chunk_size}" if chunk_size != 50_000 and kind == "full" else "")
-        self._record(f"session.fit_frames({args})")
+        if options and kind != "full":
+            raise ValueError(f"{sorted(options)}: options of the full fit, not of the quick one")
+        cache_dir = self.fit_cache_dir if kind == "full" else None
+        compiling: list[float] = []
 
-        def work() -> None:
-            started = compiling = 0.0
+        def work(run: Run) -> pd.DataFrame:
+            if threads is not None:
+                import numba
 
-            def progress(done: int, total: int) -> None:
-                if self.data is not data:
-                    return  # a stale run: its numbers would mislead the new data's bar
-                elapsed = max(time.perf_counter() - started, 1e-9)
-                self.fit_rate = done / elapsed
-                self.fit_eta = (total - done) / self.fit_rate if self.fit_rate else 0.0
-                self.fit_progress = done / total if total else 1.0
-
-            try:
-                compiling = _load_kernels(kind, data)
-                started = time.perf_counter()
-                if kind == "quick":
-                    from .engine.quickfit import quick_fit
-
-                    result = quick_fit(data.frames)
-                    progress(len(data), len(data))
-                else:
-                    from .engine.gaussian import fit_gaussians
-
-                    result = fit_gaussians(data.frames, data.errors, executor=executor,
-                                           address=address, chunk_size=chunk_size,
-                                           progress=progress, cancel=cancel)
-            except Exception as exc:  # shown to the user; the data stay loaded
-                if self.data is data:
-                    self.message = (f"error: {kind} fit failed — {type(exc).__name__}: {exc} "
-                                    "(try executor='serial', or a smaller chunk size)")
-                    self.fit_status = self.message
-                return
-            if self.data is not data:
-                return  # new data arrived meanwhile: this result belongs to the old data
+                numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+            compiling.append(_load_kernels(kind, data))
+            run.restart_clock()
             if kind == "quick":
-                self.quick_fit = result
-            else:
-                self.fit = result
-            status = "cancelled" if cancel.is_set() else "done"
-            elapsed = time.perf_counter() - started
-            kept = "" if status == "done" else (
-                f" ({int((result['status'] != 'cancelled').sum()):,} frames kept; run again "
-                "to fit the rest — finished chunks are reused from the cache)"
-                if "status" in result else "")
-            # message first: observers of fit_status show it
-            compiled = (f" (and {compiling:.1f} s compiling the fit kernel, once per environment)"
-                        if compiling > 1.0 else "")
-            took = f"{elapsed:.1f} s" if elapsed >= 1 else f"{elapsed * 1e3:.0f} ms"
-            self.message = (f"{kind} fit {status}: {len(data):,} frames in {took}"
-                            f"{compiled}{kept}")
-            self.fit_status = status
+                from .engine.quickfit import quick_fit
 
-        if block:
-            work()
-            return None
-        self._worker = threading.Thread(target=work, name="fgs-fit", daemon=True)
-        self._worker.start()
-        return self._worker
+                result = quick_fit(data.frames)
+                run.report(len(data), len(data))
+                return result
+            from .engine.gaussian import fit_gaussians
+
+            return fit_gaussians(data.frames, data.errors, executor=executor, address=address,
+                                 chunk_size=chunk_size, progress=run.report, cancel=run.cancel,
+                                 cache_dir=cache_dir, **options)
+
+        def finish(run: Run, result: pd.DataFrame) -> str:
+            setattr(self, "quick_fit" if kind == "quick" else "fit", result)
+            return _fit_message(kind, run, result, sum(compiling))
+
+        def fail(exc: BaseException) -> str:
+            return (f"{kind} fit failed — {type(exc).__name__}: {exc} (try executor='serial', "
+                    "or a smaller chunk size)")
+
+        return self.fit_job.start(work, finish, kind=kind, block=block, fail=fail)
 
     def cancel(self) -> None:
-        """Stop a running fit or download; finished chunks (and files) are kept."""
-        self._cancel.set()
+        """Stop every running job (fit, download, periodogram); what they finished is kept.
+
+        Each job has its own cancel: ``session.fit_job.cancel()`` stops only the fit.
+        """
+        for job in self.jobs:
+            job.cancel()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until a background fit has finished (for scripts and tests)."""
-        if self._worker is not None:
-            self._worker.join(timeout)
+        """Block until every job's current run has ended (scripts and tests)."""
+        for job in self.jobs:
+            job.wait(timeout)
 
     # -- series, periodograms and events -----------------------------------------------
     def columns(self) -> list[str]:
@@ -412,22 +466,27 @@ class Session(t.HasTraits):
                        f"{' + ' + str(self.telemetry_columns()) if self.telemetry else ''} "
                        "(fit first for the fit columns: session.fit_frames('quick'))")
 
-    def compute_periodograms(self, columns: Iterable[str] | None = None,
-                             **kwargs: Any) -> dict:
-        """Lomb–Scargle periodograms of per-frame series over `window`.
+    @recorded(before=_window_line)
+    def compute_periodograms(self, columns: Iterable[str] | None = None, *,
+                             block: bool = True, **kwargs: Any) -> dict | Run:
+        """Lomb–Scargle periodograms of per-frame series over `window`, as ``periodogram_job``.
 
         Parameters
         ----------
         columns : iterable of str, optional
             Default: every column of `columns()`.
+        block : bool
+            Wait and return the results (default); False returns the run at once
+            (widgets).  A newer request replaces a running one.
         **kwargs
             Passed to `fgs_widgets.engine.periodogram.periodograms`
             (``min_period``, ``max_period``, ``n_peaks``...).
 
         Returns
         -------
-        dict
-            column -> Periodogram (also merged into the ``periodograms`` trait).
+        dict or fgs_widgets.jobs.Run
+            column -> Periodogram (also merged into the ``periodograms`` trait),
+            or the run with ``block=False``.
         """
         from .engine.periodogram import periodograms
 
@@ -439,13 +498,61 @@ class Session(t.HasTraits):
                            "(fit first for the fit columns: session.fit_frames('quick'))")
         table = {name: self.series(name)[1] for name in names}
         window = self.window
-        results = periodograms(data.time, table, names, good=data.good, window=window, **kwargs)
-        self.periodograms = {**self.periodograms, **results}
-        if window is not None:  # the result depends on it: make the script say so
-            self._record(f"session.window = ({window[0]!r}, {window[1]!r})")
-        extra = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-        self._record(f"session.compute_periodograms({names!r}{extra})")
-        return results
+
+        def work(run: Run) -> dict:
+            results = {}
+            for i, name in enumerate(names):
+                if run.cancelled:
+                    break
+                results.update(periodograms(data.time, table, [name], good=data.good,
+                                            window=window, **kwargs))
+                run.report(i + 1, len(names))
+            return results
+
+        def finish(run: Run, results: dict) -> str:
+            if self.data is data:
+                self.periodograms = {**self.periodograms, **results}
+            where = "the window" if window is not None else "the whole series"
+            return f"periodogram of {', '.join(results) or 'nothing'} over {where}"
+
+        run = self.periodogram_job.start(work, finish, kind=", ".join(names), block=block)
+        if not block:
+            return run
+        return {name: self.periodograms[name] for name in names if name in self.periodograms}
+
+    def folded(self, name: str, period: float, n_bins: int = 100) -> pd.DataFrame:
+        """A per-frame series folded on ``period`` seconds over `window` (good frames only).
+
+        Returns the table of `fgs_widgets.engine.periodogram.fold` (phase, mean,
+        error, count).
+        """
+        from .engine.periodogram import fold
+
+        data = self._need_data("fold")
+        time_, values = self.series(name)
+        good = data.good if len(values) == len(data) else None
+        return fold(time_, values, float(period), n_bins=n_bins, good=good, window=self.window)
+
+    def binned(self, name: str, bin_seconds: float) -> pd.DataFrame:
+        """A series averaged in ``bin_seconds`` bins over `window`, good frames only.
+
+        Returns the table of `fgs_widgets.engine.binning.bin_series` (time in MJD).
+        """
+        from .engine.binning import bin_series
+
+        data = self._need_data("bin")
+        time_, values = self.series(name)
+        keep = np.ones(len(time_), dtype=bool)
+        if len(values) == len(data):
+            keep &= data.good
+        if self.window is not None:
+            keep &= (time_ >= self.window[0]) & (time_ <= self.window[1])
+        return bin_series(time_[keep], values[keep], bin_width=float(bin_seconds) / 86400.0)
+
+    @recorded()
+    def clear_events(self) -> None:
+        """Forget every event (local, telemetry and detected)."""
+        self.events = None
 
     def _add_events(self, *tables: pd.DataFrame) -> None:
         from .engine import events as ev
@@ -455,6 +562,7 @@ class Session(t.HasTraits):
         key = merged[["time", "end", "kind", "label", "source"]].astype(str)
         self.events = merged[~key.duplicated()].reset_index(drop=True)
 
+    @recorded()
     def add_local_events(self, kinds: Iterable[str] = ("GUIDESTAR", "FILENAME", "HGA")) -> None:
         """Guide-star changes, file boundaries and HGA moves from the files (no token).
 
@@ -471,8 +579,8 @@ class Session(t.HasTraits):
         if "HGA" in kinds and "pointing" in data.tables:
             tables.append(ev.hga_from_pointing(data.tables["pointing"]))
         self._add_events(*tables)
-        self._record(f"session.add_local_events({kinds!r})")
 
+    @recorded()
     def detect_events(self, column: str = "flux", *, jumps: bool = True,
                       outliers: bool = True) -> pd.DataFrame:
         """Jumps and single-frame outliers in a series, added to ``events``.
@@ -490,10 +598,12 @@ class Session(t.HasTraits):
         new = ev.concat_events(*[f for f in found if f is not None])
         self._add_events(new)
         self.message = f"{column}: {len(new)} event(s) detected"
-        self._record(f"session.detect_events({column!r}, jumps={jumps}, outliers={outliers})")
         return new
 
-    def fetch_mnemonic(self, name: str, token: str | None = None) -> pd.DataFrame:
+    @recorded(comment="token from MAST_API_TOKEN")
+    def fetch_mnemonic(self, name: str, token: str | None = None, *,
+                       start: float | None = None, end: float | None = None
+                       ) -> pd.DataFrame:
         """Engineering telemetry over the data's time range, added to ``telemetry``.
 
         Text mnemonics become events (SA_ZHGAUPST as HGA-move intervals, others
@@ -506,6 +616,8 @@ class Session(t.HasTraits):
         token : str, optional
             MAST token for this call only, never stored (default lookup:
             ``MAST_API_TOKEN``, then astroquery's keyring).
+        start, end : float, optional
+            MJD range; default: the data's first and last frame.
 
         Raises
         ------
@@ -518,9 +630,12 @@ class Session(t.HasTraits):
         from .engine import events as ev
 
         token = resolve_token(token)  # masked from here on, also in a traceback's frames
-        data = self._need_data("fetch telemetry for (the time range comes from the data)")
+        data = self.data
+        if start is None or end is None:
+            data = self._need_data("fetch telemetry for (the time range comes from the data)")
         mnemonic = name.strip().upper()
-        telemetry = get_mnemonic(mnemonic, data.time[0], data.time[-1], token=token)
+        telemetry = get_mnemonic(mnemonic, data.time[0] if start is None else start,
+                                 data.time[-1] if end is None else end, token=token)
         if self.data is not data:
             return telemetry  # data replaced while fetching: this belongs to the old range
         self.telemetry = {**self.telemetry, mnemonic: telemetry}
@@ -528,7 +643,6 @@ class Session(t.HasTraits):
         if events is not None and len(telemetry):
             self._add_events(events)
         self.message = telemetry.attrs.get("note") or f"{mnemonic}: {len(telemetry):,} samples"
-        self._record(f"session.fetch_mnemonic({mnemonic!r})  # token from MAST_API_TOKEN")
         return telemetry
 
     # -- saving -------------------------------------------------------------------------
@@ -540,7 +654,38 @@ class Session(t.HasTraits):
 
     @classmethod
     def open(cls, path: str | os.PathLike, **kwargs: Any) -> Session:
-        """Reopen a saved session without refitting."""
-        from .session_io import open_session
+        """A new Session holding a saved one (see `restore`)."""
+        return cls().restore(path, **kwargs)
 
-        return open_session(path, **kwargs)
+    def restore(self, path: str | os.PathLike, *,
+                search_paths: list[str | os.PathLike] | None = None,
+                verify: bool = True) -> Session:
+        """Bring a saved session into this one (widgets on it follow); no fit is redone.
+
+        Everything in `SAVED_TRAITS` comes back with the types a fresh session
+        holds; nothing here changes if the save cannot be read.
+
+        Parameters
+        ----------
+        path : path
+            The ``.fgs`` folder written by `save`.
+        search_paths : list of folders, optional
+            Where to look for the data files if they moved.
+        verify : bool
+            Check the data files' checksums.
+
+        Raises
+        ------
+        fgs_widgets.session_io.SessionFileError
+            Missing, incomplete or corrupt save, or changed data files.
+        """
+        from .session_io import read_session
+
+        saved = read_session(path, search_paths=search_paths, verify=verify)
+        # not under hold_trait_notifications: the reset that new data triggers must run
+        # first, then the saved values go in
+        self.data = saved.pop("data")
+        for name, value in saved.items():
+            setattr(self, name, value)
+        self.message = f"reopened {path}"
+        return self

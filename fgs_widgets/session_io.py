@@ -2,27 +2,30 @@
 
 Layout of ``<name>.fgs/``::
 
-    manifest.json        versions, settings (cursor, window, parameter), the data
-                         reference (files with sizes and sha256), what else is here
+    manifest.json        versions, settings (cursor, window, parameter, history), the
+                         data reference (files with sizes and sha256), what else is here,
+                         each periodogram's counts
     frames.parquet       frame times (and the frames themselves with include_frames)
     fit.parquet          full fit, if any
     quick_fit.parquet    quick fit, if any
     events.parquet       event table, if any
     periodograms.npz     column -> frequency, power
+    peaks.parquet        every periodogram's peaks (a ``column`` column says whose)
+    telemetry/<M>.parquet  each fetched mnemonic
 
 The folder is written under a temporary name and swapped in only when
-complete, so a crash mid-save never replaces a good save.  Reopening reads the
-referenced files again (checked against their checksums) and selects the saved
-frames by time, so slices and filters come back exactly; no fit is redone.
+complete (`fgs_widgets.atomic.atomic_directory`), so a crash mid-save never
+replaces a good save.  Reopening reads the referenced files again (checked
+against their checksums) and selects the saved frames by time, so slices and
+filters come back exactly; no fit is redone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,14 +33,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_directory
 from .data import GuideStarData
 
 if TYPE_CHECKING:
     from .model import Session
 
-__all__ = ["SessionFileError", "open_session", "save_session"]
+__all__ = ["SessionFileError", "open_session", "read_session", "save_session"]
 
-FORMAT_VERSION = 1
+#: 2: periodograms with peaks and counts, telemetry, history (1 still opens)
+FORMAT_VERSION = 2
 _TABLES = ("fit", "quick_fit", "events")
 
 
@@ -77,72 +82,87 @@ def save_session(session: Session, path: str | os.PathLike, *,
     target = Path(path)
     if target.suffix != ".fgs":
         target = target.with_name(target.name + ".fgs")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        data: GuideStarData | None = session.data
+    with atomic_directory(target) as staging:
         manifest: dict[str, Any] = {
             "format": "fgs_widgets session", "format_version": FORMAT_VERSION,
             "fgs_widgets_version": __version__,
             "saved": datetime.now(UTC).isoformat(timespec="seconds"),
             "program": session.program, "cursor": int(session.cursor),
             "window": list(session.window) if session.window else None,
-            "parameter": session.parameter, "tables": [], "frames_included": include_frames,
-            "files": [],
+            "parameter": session.parameter, "history": list(session.history),
+            "tables": [], "frames_included": include_frames, "files": [],
         }
-        if data is not None:
-            frames = pd.DataFrame({"time": data.time, "file_index": data.segments,
-                                   "quality": data.quality})
-            if include_frames:
-                frames = pd.concat([frames, pd.DataFrame(
-                    data.frames.reshape(len(data), 64), columns=[f"p{i}" for i in range(64)])],
-                    axis=1)
-                data.products.to_parquet(staging / "products.parquet")
-            frames.to_parquet(staging / "frames.parquet")
-            manifest["files"] = [
-                {"name": row.file_name, "path": row.path, "size": Path(row.path).stat().st_size,
-                 "sha256": _sha256(Path(row.path))}
-                for row in data.products.itertuples() if Path(row.path).exists()
-            ] if not include_frames else []
-            manifest["n_frames"] = len(data)
+        if session.data is not None:
+            _write_data(session.data, staging, manifest, include_frames)
         for name in _TABLES:
             table = getattr(session, name)
             if table is not None:
-                table.to_parquet(staging / f"{name}.parquet")
+                _write_table(table, staging / f"{name}.parquet", manifest, name)
                 manifest["tables"].append(name)
         if session.periodograms:
-            arrays = {}
-            for column, result in session.periodograms.items():
-                frequency, power = result[0], result[1]
-                arrays[f"{column}__frequency"] = np.asarray(frequency)
-                arrays[f"{column}__power"] = np.asarray(power)
-            np.savez(staging / "periodograms.npz", **arrays)
-            manifest["periodograms"] = sorted(session.periodograms)
+            manifest["periodograms"] = _write_periodograms(session.periodograms, staging)
+        if session.telemetry:
+            (staging / "telemetry").mkdir()
+            for mnemonic, table in session.telemetry.items():
+                _write_table(table, staging / "telemetry" / f"{mnemonic}.parquet", manifest,
+                             f"telemetry/{mnemonic}")
+            manifest["telemetry"] = list(session.telemetry)  # in the order fetched
         # the manifest goes last: a folder without one is visibly incomplete
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        _swap_in(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging``; the old save survives until the new one is in place."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
+def _mixed_columns(table: pd.DataFrame) -> list[str]:
+    """Object columns holding more than one type (the event ``value``: text and numbers)."""
+    return [c for c in table.columns if table[c].dtype == object
+            and len({type(v) for v in table[c] if v is not None}) > 1]
+
+
+def _write_table(table: pd.DataFrame, file: Path, manifest: dict, name: str) -> None:
+    """Parquet, with mixed-type columns as JSON text (listed in the manifest) so they return."""
+    mixed = _mixed_columns(table)
+    if mixed:
+        table = table.assign(**{c: table[c].map(lambda v: json.dumps(
+            v.item() if isinstance(v, np.generic) else v)) for c in mixed})
+        manifest.setdefault("json_columns", {})[name] = mixed
+    table.to_parquet(file)
+
+
+def _write_data(data: GuideStarData, staging: Path, manifest: dict, include_frames: bool) -> None:
+    frames = pd.DataFrame({"time": data.time, "file_index": data.segments,
+                           "quality": data.quality})
+    if include_frames:
+        frames = pd.concat([frames, pd.DataFrame(
+            data.frames.reshape(len(data), 64), columns=[f"p{i}" for i in range(64)])], axis=1)
+        data.products.to_parquet(staging / "products.parquet")
+    else:
+        manifest["files"] = [
+            {"name": row.file_name, "path": row.path, "size": Path(row.path).stat().st_size,
+             "sha256": _sha256(Path(row.path))}
+            for row in data.products.itertuples() if Path(row.path).exists()]
+    frames.to_parquet(staging / "frames.parquet")
+    manifest["n_frames"] = len(data)
+
+
+#: the Periodogram fields kept in the manifest (arrays and peaks have files of their own)
+_PERIODOGRAM_COUNTS = ("n_used", "n_excluded", "n_flagged", "n_nan", "start", "grid_step")
+
+
+def _write_periodograms(periodograms: dict, staging: Path) -> dict:
+    arrays, peaks, counts = {}, [], {}
+    for column, result in periodograms.items():
+        arrays[f"{column}__frequency"] = np.asarray(result.frequency)
+        arrays[f"{column}__power"] = np.asarray(result.power)
+        peaks.append(result.peaks.assign(column=column))
+        counts[column] = {name: float(getattr(result, name)) for name in _PERIODOGRAM_COUNTS}
+    np.savez(staging / "periodograms.npz", **arrays)
+    pd.concat(peaks, ignore_index=True).to_parquet(staging / "peaks.parquet")
+    return counts
 
 
 def open_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLike] | None = None,
                  verify: bool = True) -> Session:
-    """Reopen a saved session.
+    """Reopen a saved session as a new `Session` (see `Session.restore` for an existing one).
 
     Parameters
     ----------
@@ -159,10 +179,45 @@ def open_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLik
         Missing or corrupt manifest/tables, or data files missing or changed;
         the message names the file and what to do.
     """
-    from .archive.reader import read_fine_guide
     from .model import Session
 
+    return Session().restore(path, search_paths=search_paths, verify=verify)
+
+
+def read_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLike] | None = None,
+                 verify: bool = True) -> dict[str, Any]:
+    """The saved values of every `Session.SAVED_TRAITS` trait, read and checked.
+
+    Everything is read before anything is returned, so a damaged save changes
+    nothing.  Arguments and errors as in `open_session`.
+    """
     folder = Path(path)
+    manifest = _manifest(folder)
+
+    def table(name: str) -> pd.DataFrame:
+        file = folder / f"{name}.parquet"
+        try:
+            frame = pd.read_parquet(file)
+            for column in manifest.get("json_columns", {}).get(name, []):
+                frame[column] = frame[column].map(json.loads)
+            return frame
+        except Exception as exc:
+            raise SessionFileError(f"{file}: cannot be read ({type(exc).__name__}: {exc})") from exc
+
+    saved: dict[str, Any] = {"data": _read_data(folder, manifest, table, search_paths, verify),
+                             "program": manifest.get("program") or ""}
+    saved.update({name: None for name in _TABLES})
+    saved.update({name: table(name) for name in manifest.get("tables", [])})
+    saved["periodograms"] = _read_periodograms(folder, manifest)
+    saved["telemetry"] = {m: table(f"telemetry/{m}") for m in manifest.get("telemetry", [])}
+    saved["history"] = [str(line) for line in manifest.get("history", [])]
+    saved["parameter"] = manifest.get("parameter") or "flux"
+    saved["window"] = tuple(manifest["window"]) if manifest.get("window") else None
+    saved["cursor"] = int(manifest.get("cursor", 0))
+    return saved
+
+
+def _manifest(folder: Path) -> dict:
     manifest_path = folder / "manifest.json"
     if not folder.is_dir():
         raise SessionFileError(f"{folder}: no saved session here (expected a .fgs folder)")
@@ -178,46 +233,60 @@ def open_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLik
         raise SessionFileError(f"{manifest_path}: corrupt ({exc})") from exc
     if manifest.get("format_version", 0) > FORMAT_VERSION:
         raise SessionFileError(f"{folder}: saved by a newer fgs_widgets; upgrade to open it")
+    return manifest
 
-    def table(name: str) -> pd.DataFrame:
-        file = folder / f"{name}.parquet"
-        try:
-            return pd.read_parquet(file)
-        except Exception as exc:
-            raise SessionFileError(f"{file}: cannot be read ({type(exc).__name__}: {exc})") from exc
 
-    session = Session()
-    session.program = manifest.get("program") or ""
-    data = None
-    if "n_frames" in manifest:
-        frames_table = table("frames")
-        if manifest.get("frames_included"):
-            data = _data_from_saved_frames(frames_table, table("products"))
-        else:
-            paths = [_locate(entry, folder, search_paths, verify) for entry in manifest["files"]]
-            full = read_fine_guide(paths, strict=True)
-            keep = np.isin(full.time, frames_table["time"].to_numpy())
-            data = full[keep]
-            if len(data) != manifest["n_frames"]:
-                raise SessionFileError(
-                    f"{folder}: the data files give {len(data)} of the {manifest['n_frames']} "
-                    "saved frames; they changed since the save")
-    session.data = data
-    for name in manifest.get("tables", []):
-        setattr(session, name, table(name))
-    if manifest.get("periodograms"):
-        file = folder / "periodograms.npz"
-        try:
-            with np.load(file) as arrays:
-                session.periodograms = {
-                    c: (arrays[f"{c}__frequency"], arrays[f"{c}__power"])
-                    for c in manifest["periodograms"]}
-        except Exception as exc:
-            raise SessionFileError(f"{file}: cannot be read ({exc})") from exc
-    session.parameter = manifest.get("parameter") or "flux"
-    session.window = tuple(manifest["window"]) if manifest.get("window") else None
-    session.cursor = int(manifest.get("cursor", 0))
-    return session
+def _read_data(folder: Path, manifest: dict, table: Any, search_paths: list | None,
+               verify: bool) -> GuideStarData | None:
+    from .archive.reader import read_fine_guide
+
+    if "n_frames" not in manifest:
+        return None
+    frames_table = table("frames")
+    if manifest.get("frames_included"):
+        return _data_from_saved_frames(frames_table, table("products"))
+    paths = [_locate(entry, folder, search_paths, verify) for entry in manifest["files"]]
+    full = read_fine_guide(paths, strict=True)
+    data = full[np.isin(full.time, frames_table["time"].to_numpy())]
+    if len(data) != manifest["n_frames"]:
+        raise SessionFileError(
+            f"{folder}: the data files give {len(data)} of the {manifest['n_frames']} "
+            "saved frames; they changed since the save")
+    # the flags as saved: read alone, a subset's first file has no gap before it
+    return dataclasses.replace(data, quality=frames_table["quality"].to_numpy(np.uint16))
+
+
+def _read_periodograms(folder: Path, manifest: dict) -> dict:
+    """Periodogram objects as a fresh session holds them (``model`` is not saved: None)."""
+    from .engine.periodogram import Periodogram
+
+    columns = manifest.get("periodograms") or {}
+    if not columns:
+        return {}
+    file = folder / "periodograms.npz"
+    try:
+        with np.load(file) as arrays:
+            grids = {c: (arrays[f"{c}__frequency"], arrays[f"{c}__power"]) for c in columns}
+        # format 1 kept only the grids: no peaks, no counts
+        peaks = pd.read_parquet(folder / "peaks.parquet") if isinstance(columns, dict) else None
+    except Exception as exc:
+        raise SessionFileError(f"{file}: cannot be read ({exc})") from exc
+    results = {}
+    for column in columns:
+        counts = columns[column] if isinstance(columns, dict) else {}
+        mine = (peaks[peaks["column"] == column].drop(columns="column").reset_index(drop=True)
+                if peaks is not None else pd.DataFrame(
+                    {c: pd.Series(dtype=float) for c in _PEAK_COLUMNS}))
+        results[column] = Periodogram(
+            column=column, frequency=grids[column][0], power=grids[column][1], peaks=mine,
+            n_used=int(counts.get("n_used", 0)), n_excluded=int(counts.get("n_excluded", 0)),
+            n_flagged=int(counts.get("n_flagged", 0)), n_nan=int(counts.get("n_nan", 0)),
+            start=float(counts.get("start", np.nan)),
+            grid_step=float(counts.get("grid_step", np.nan)))
+    return results
+
+
+_PEAK_COLUMNS = ("frequency", "period", "power", "false_alarm_probability")
 
 
 def _locate(entry: dict, folder: Path, search_paths: list | None, verify: bool) -> Path:

@@ -6,19 +6,29 @@ and the quickstart's calls work: `load`, `download`, `readfile`,
 `periodogram` with ``pgram_*``, `mnemonics`, `mnemonics_local`,
 `guidestar_plot`, the animations, and the ``fg_*`` attributes.
 
-This is a thin layer: reading, fitting, periodograms and events come from
-`fgs_widgets.archive` and `fgs_widgets.engine`.  Deliberate differences from
-spelunker (listed in the README): frames are flagged, never dropped; the
-constructor writes nothing; functions return new objects instead of changing
-the caller's tables; the fit is the engine's weighted batched fit.
+This is a thin face of one `fgs_widgets.Session` (``spk.session``): ``fg_array``,
+``fg_time``, ``fg_flux``, ``fg_table``, ``object_properties``,
+``gaussfit_results``, ``quickfit_results``, ``pgram_*`` and the ``mnemonics_*``
+tables are views of it, so ``App(spk.session)`` shows what ``spk.gauss2d_fit()``
+did and a fit run from the App is ``spk.gaussfit_results``.  Narrowing the data
+the quickstart's way (``spk.fg_array = spk.fg_array[0:10000]``) narrows the
+session.  Calls given arrays of their own (``gauss2d_fit(frames)``,
+``periodogram(table, time)``) return their results and change nothing.
+
+Deliberate differences from spelunker (listed in the README): frames are
+flagged, never dropped; the constructor writes nothing; functions return new
+objects instead of changing the caller's tables; the fit is the engine's
+weighted batched fit.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +37,10 @@ import pandas as pd
 from astropy.table import Table
 
 from .archive.tokens import Token
+from .atomic import atomic_write
 from .data import GuideStarData
 from .engine.psf import PARAMETERS
+from .model import Session
 
 __all__ = ["Spelunker", "load"]
 
@@ -130,6 +142,72 @@ def _observation_visit(obs_num: Any, visit: Any, call: str) -> tuple[int | None,
     return observation, visit_n
 
 
+def _range_of(array: Any, base: np.ndarray) -> tuple[int, int] | None:
+    """(start, stop) if ``array`` is ``base[start:stop]`` (a view of it), else None."""
+    if not isinstance(array, np.ndarray) or array.ndim != base.ndim or len(base) == 0:
+        return None
+    if array.shape[1:] != base.shape[1:] or array.strides[1:] != base.strides[1:]:
+        return None
+    if len(array) > 1 and array.strides[0] != base.strides[0]:
+        return None
+    if len(array) == 0 or not np.shares_memory(array, base):
+        return None
+    offset = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    start, rest = divmod(offset, base.strides[0])
+    if rest or start < 0 or start + len(array) > len(base):
+        return None
+    return int(start), int(start + len(array))
+
+
+def _in_thread(work: Callable[[], Any], threads: int) -> Any:
+    """``work()`` in a thread of its own with ``threads`` numba threads.
+
+    numba's thread count is per thread, so this never changes the caller's (or
+    the process's) setting.
+    """
+    import numba
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="fgs-spelunker-fit")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+_FIELD_NAMES = {"frames": "fg_array", "time": "fg_time", "flux": "fg_flux"}
+
+
+class _DataField:
+    """``fg_array``, ``fg_time``, ``fg_flux``: a field of the session's data, as spelunker
+    names it; assigning goes through `Spelunker._assign` (narrowing or a new flux)."""
+
+    def __init__(self, field: str, doc: str):
+        self.field, self.__doc__ = field, doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, spk: Spelunker | None, owner: type | None = None) -> Any:
+        return self if spk is None else spk._field(self.field)
+
+    def __set__(self, spk: Spelunker, value: Any) -> None:
+        spk._assign(self.name, self.field, value)
+
+#: views of ``session.telemetry`` under spelunker's names (see `Spelunker.mnemonics`)
+_MNEMONIC_VIEWS = ("mnemonics_data", "hga_moves", "mnemonics_event_hga",
+                   "mnemonics_event_nisfil", "mnemonics_event")
+
+
 class Spelunker:
     """spelunker's ``load``: guide-star data of a program plus analysis methods.
 
@@ -151,7 +229,15 @@ class Spelunker:
         Save tables of results into ``spelunker_outputs`` as they are made.
     token : str, optional
         MAST API token (proprietary data, engineering telemetry).  Never shown
-        or written anywhere; ``MAST_API_TOKEN`` in the environment also works.
+        or written anywhere (nor put in the session); ``MAST_API_TOKEN`` in the
+        environment also works.
+    session : Session, optional
+        The state to be a face of (e.g. an App's ``app.session``); default a new one.
+
+    Attributes
+    ----------
+    session : Session
+        Everything this object shows; widgets on it stay in step.
     """
 
     fontsize = 14
@@ -160,21 +246,21 @@ class Spelunker:
                  obs_num: Any = None, visit: Any = None, visit_group: Any = None,
                  parallel_sequence_id: Any = None, activity_number: Any = None,
                  exposure_number: Any = None, dir_seg: Any = None, guider: Any = None,
-                 calib_level: int = 2, save: bool = False, token: str | None = None):
+                 calib_level: int = 2, save: bool = False, token: str | None = None,
+                 session: Session | None = None):
         self.directory = Path(dir if _given(dir) else os.getcwd()).expanduser()
         self._token = Token(token)
         self.save_results = bool(save)
-        self.data: GuideStarData | None = None
-        self.fg_array: np.ndarray | None = None
-        self.fg_time: np.ndarray | None = None
-        self.fg_flux: np.ndarray | None = None
-        self.fg_table: pd.DataFrame | None = None
-        self.object_properties: pd.DataFrame | None = None
-        self.gaussfit_results: Table | None = None
-        self.quickfit_results: Table | None = None
-        self.pgram_results: dict[str, Any] | None = None
+        self._session = session if session is not None else Session()
         self.photometry_mask: np.ndarray | None = None
         self.pid = self.obs_num = self.visit = None
+        self._views: dict[str, tuple[Any, Any]] = {}  # name -> (source object, view of it)
+        # fg_array / fg_time / fg_flux narrowed but not yet applied: field -> (start, stop)
+        # of the session's data (see `_sync`)
+        self._staged: dict[str, tuple[int, int]] = {}
+        self._last_mnemonic: str | None = None
+        self._session.observe(self._on_data, names="data")
+        self._on_data()
         if _given(pid):
             self.download(pid, obs_num=obs_num, visit=visit, visit_group=visit_group,
                           parallel_sequence_id=parallel_sequence_id,
@@ -196,8 +282,156 @@ class Spelunker:
         self._token = value if isinstance(value, Token) else Token(value)
 
     def __repr__(self) -> str:
-        what = self.data.summary() if self.data is not None else "no data loaded"
+        data = self._session.data  # never applies the narrowing: a repr must not raise
+        what = data.summary() if data is not None else "no data loaded"
+        if self._staged:
+            what += " (narrowing pending)"
         return f"<fgs_widgets.spelunker.load {what}>"
+
+    # -- views of the session ------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The `fgs_widgets.Session` this object is a face of (narrowing applied)."""
+        self._sync()
+        return self._session
+
+    def _on_data(self, change: dict | None = None) -> None:
+        self._staged.clear()  # ranges of the data that is gone
+        old = None if change is None else change["old"]
+        new = self._session.data
+        if new is None:
+            self.photometry_mask = None
+        elif old is None or old.frames is not new.frames:
+            self.photometry_mask = np.ones((8, 8))  # every pixel, as spelunker starts
+
+    def _view(self, name: str, source: Any, make: Callable[[Any], Any]) -> Any:
+        """``make(source)``, made once per source object (the same table on every access)."""
+        if source is None:
+            return None
+        cached = self._views.get(name)
+        if cached is None or cached[0] is not source:
+            cached = self._views[name] = (source, make(source))
+        return cached[1]
+
+    @property
+    def data(self) -> GuideStarData | None:
+        """The session's data (`fgs_widgets.data.GuideStarData`)."""
+        return self.session.data
+
+    def _field(self, field: str) -> np.ndarray | None:
+        data = self._session.data
+        if data is None:
+            return None
+        span = self._staged.get(field)
+        values = getattr(data, field)
+        return values if span is None else values[span[0] : span[1]]
+
+    fg_array = _DataField("frames", "Frames (N, 8, 8).  Assign a slice of it to narrow the "
+                          "session's data.")
+    fg_time = _DataField("time", "Frame times (MJD).  Assign a slice of it to narrow the "
+                         "session's data.")
+    fg_flux = _DataField("flux", "Flux per frame.  Assign a slice to narrow the data, or a new "
+                         "flux (photometry) to replace it; the fits are kept.")
+
+    def _assign(self, name: str, field: str, value: Any) -> None:
+        data = self._session.data
+        if field == "flux" and data is not None and _range_of(value, data.flux) is None:
+            data = self.data  # apply any narrowing first: the new flux is of those frames
+            if np.shape(value) != data.flux.shape:
+                raise ValueError(f"fg_flux has {np.shape(value)} values for {len(data)} frames")
+            # another flux for the same frames (photometry): the fits still hold
+            self._session.data = replace(data, flux=np.asarray(value, dtype=np.float64))
+            return
+        self._stage(value, name, field)
+
+    def _stage(self, value: Any, name: str, field: str) -> None:
+        """Remember that ``name`` was narrowed to a range; `_sync` applies it.
+
+        The quickstart narrows the three arrays one by one (``spk.fg_array =
+        spk.fg_array[a:b]``, then ``fg_flux``, then ``fg_time``).  Applying the
+        first at once would make the next line slice an already narrowed array,
+        so each is kept as a range of the session's data until something uses them.
+        """
+        data = self._session.data
+        if data is None:
+            raise ValueError(f"no data to set {name} of: download(pid) or readfile(path) first")
+        span = _range_of(value, getattr(data, field))
+        if span is None:
+            raise ValueError(
+                f"{name} can be narrowed to a range of the loaded data "
+                f"(spk.{name} = spk.{name}[a:b]); to fit or plot other arrays pass them to "
+                f"the call (e.g. gauss2d_fit(fg_array=...))")
+        self._staged[field] = span
+
+    def _sync(self) -> None:
+        """Apply the narrowing of fg_array / fg_time / fg_flux to the session's data."""
+        if not self._staged:
+            return
+        spans = set(self._staged.values())
+        if len(spans) > 1:
+            shown = ", ".join(f"{_FIELD_NAMES[f]} {a}:{b}" for f, (a, b) in self._staged.items())
+            raise ValueError(f"the arrays were narrowed to different frames ({shown}); "
+                             "narrow fg_array, fg_time and fg_flux with the same [a:b]")
+        (start, stop), data = spans.pop(), self._session.data
+        self._staged.clear()
+        if (start, stop) != (0, len(data)):
+            self._session.data = data[start:stop]
+
+    @property
+    def fg_table(self) -> pd.DataFrame | None:
+        """One row per file, with spelunker's column names (a view of the data's products)."""
+        return self._view("fg_table", self.data, lambda d: self._fg_table(d.products))
+
+    @property
+    def object_properties(self) -> pd.DataFrame | None:
+        """The guide stars' catalog properties (queried once per set of stars)."""
+        if self.data is None:
+            return None
+        ids = tuple(dict.fromkeys(self.data.products["gs_id"].dropna()))
+        cached = self._views.get("object_properties")
+        if cached is None or cached[0] != ids:
+            cached = self._views["object_properties"] = (
+                ids, self._object_properties(self.data.products))
+        return cached[1]
+
+    @property
+    def gaussfit_results(self) -> Table | None:
+        """``session.fit`` as an astropy Table (NaN where a fit failed, as spelunker's)."""
+        return self._view("gaussfit", self.session.fit, _nan_table)
+
+    @property
+    def quickfit_results(self) -> Table | None:
+        """``session.quick_fit`` as an astropy Table."""
+        return self._view("quickfit", self.session.quick_fit, _nan_table)
+
+    @property
+    def pgram_periodograms(self) -> dict[str, Any]:
+        """``session.periodograms``: parameter -> `Periodogram` (peaks, periods, FAP)."""
+        return dict(self.session.periodograms)
+
+    @property
+    def pgram_results(self) -> Table | None:
+        """spelunker's table: ``frequency_<p>``, ``power_<p>`` of the fitted parameters."""
+        results = {c: r for c, r in self.session.periodograms.items() if c in PARAMETERS}
+        if not results or len({len(r.frequency) for r in results.values()}) != 1:
+            return None
+        table = Table()
+        for name, result in results.items():
+            table[f"frequency_{name}"] = result.frequency
+            table[f"power_{name}"] = result.power
+        return table
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for names that are not attributes: spelunker's pgram_<p> and
+        # mnemonics_* tables, all views of the session
+        if name.startswith("_") or "_session" not in self.__dict__:
+            raise AttributeError(name)
+        if name.startswith("pgram_") and name[6:] in self.session.periodograms:
+            result = self.session.periodograms[name[6:]]
+            return (result.frequency, result.power)
+        if name in _MNEMONIC_VIEWS or name.startswith(("mnemonics_event_", "mnemonics_local_")):
+            return self._mnemonic_view(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     # -- data ------------------------------------------------------------------
     def download(self, pid: Any, obs_num: Any = None, visit: Any = None, visit_group: Any = None,
@@ -236,7 +470,8 @@ class Spelunker:
                             parallel_sequence_id=parallel_sequence_id,
                             activity=activity_number, exposure=exposure_number, segment=dir_seg)
         self.pid, self.obs_num, self.visit = program, observation, visit_n
-        self._set_data(data)
+        self.session.data = data
+        self.session.program = str(program)
         if save or self.save_results:
             self.save()
 
@@ -283,18 +518,11 @@ class Spelunker:
                     f"{self.directory / 'mastDownload'}: download(pid={program}) first, or "
                     "give readfile the path of a file")
         # the reader filters by header before reading pixels: unwanted files are never read
-        self._set_data(read_fine_guide(source, observation=observation, visit=visit_n,
-                                       **filters))
+        self.session.data = read_fine_guide(source, observation=observation, visit=visit_n,
+                                            **filters)
+        self.session.program = "" if program is None else str(program)
         if program is not None:
             self.pid = program
-
-    def _set_data(self, data: GuideStarData) -> None:
-        self.data = data
-        self.fg_array, self.fg_time, self.fg_flux = data.frames, data.time, data.flux
-        self.fg_table = self._fg_table(data.products)
-        self.object_properties = self._object_properties(data.products)
-        self.gaussfit_results = self.quickfit_results = self.pgram_results = None
-        self.photometry_mask = np.ones((8, 8))  # every pixel, as spelunker starts
 
     @staticmethod
     def _fg_table(products: pd.DataFrame) -> pd.DataFrame:
@@ -323,7 +551,7 @@ class Spelunker:
                             fg_array: np.ndarray | None = None) -> np.ndarray:
         """Aperture photometry with a given or an optimized mask.
 
-        Sets ``photometry_mask`` and ``fg_flux``.
+        Sets ``photometry_mask`` and ``fg_flux`` (the session's flux; fits are kept).
 
         Parameters
         ----------
@@ -346,12 +574,16 @@ class Spelunker:
             mask = np.asarray(mask)
             if mask.shape != (8, 8):
                 raise ValueError(f"mask must have shape (8, 8) like a frame, got {mask.shape}")
+        flux = aperture_flux(frames, mask)
+        if self.data is not None and frames is self.data.frames:
+            self.fg_flux = flux
         self.photometry_mask = mask
-        self.fg_flux = aperture_flux(frames, mask)
-        return self.fg_flux
+        return flux
 
     # -- fits ------------------------------------------------------------------
     def _frames(self, fg_array: np.ndarray | None) -> np.ndarray:
+        if not _given(fg_array):
+            self._sync()
         frames = fg_array if _given(fg_array) else self.fg_array
         if frames is None:
             raise ValueError("no frames: download(pid) or readfile(path) first, or pass fg_array")
@@ -364,33 +596,30 @@ class Spelunker:
 
     def _errors_for(self, frames: np.ndarray) -> np.ndarray | None:
         """ERR frames matching ``frames`` when it is (a slice of) the loaded data."""
-        base = None if self.data is None else self.data.frames
-        if base is None or self.data.errors is None or frames.strides[1:] != base.strides[1:]:
+        if self.data is None or self.data.errors is None:
             return None
-        if len(frames) > 1 and frames.strides[0] != base.strides[0]:
-            return None
-        if not np.shares_memory(frames, base):
-            return None
-        offset = frames.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-        start, rest = divmod(offset, base.strides[0])
-        if rest or start < 0 or start + len(frames) > len(base):
-            return None
-        return self.data.errors[start : start + len(frames)]
+        span = _range_of(frames, self.data.frames)
+        return None if span is None else self.data.errors[span[0] : span[1]]
+
+    def _is_loaded(self, frames: np.ndarray) -> bool:
+        """``frames`` are the session's whole frame stack (results then go to the session)."""
+        return self.data is not None and frames is self.data.frames
 
     def gauss2d_fit(self, fg_array: np.ndarray | None = None, ncpus: int = 4,
                     save: bool = False, **kwargs: Any) -> Table:
         """Fit a rotated 2D Gaussian to every frame (weighted by ERR when available).
 
-        Returns an astropy Table (also in ``gaussfit_results``) with spelunker's
-        seven columns first, then uncertainties, ``chi2_red``, ``n_iter`` and
-        ``status``; frames that cannot be fitted are NaN rows, never missing.
+        Returns an astropy Table with spelunker's seven columns first, then
+        uncertainties, ``chi2_red``, ``n_iter`` and ``status``; frames that
+        cannot be fitted are NaN rows, never missing.  Fitting the loaded frames
+        (the default) is the session's fit (``session.fit_frames``, cached per
+        chunk): the table is ``gaussfit_results`` and the App shows it.  Other
+        frames passed in are fitted and returned, and change nothing.
 
-        ``ncpus`` caps the cores used: numba threads in this process by default
-        (faster than ray on one machine, with no ray start-up), or the local
-        ray workers with ``executor="ray"``; ``address=`` fits on a ray cluster.
+        ``ncpus`` caps the cores used: numba threads of this fit only (numba's
+        count is per thread; nothing process-wide changes), or the local ray
+        workers with ``executor="ray"``; ``address=`` fits on a ray cluster.
         """
-        import numba
-
         from .engine.executor import ensure_ray
         from .engine.gaussian import fit_gaussians
 
@@ -399,26 +628,35 @@ class Spelunker:
         address = kwargs.pop("address", None)
         if executor == "ray" or address is not None:
             ensure_ray(num_cpus=ncpus, address=address)
-        threads = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(int(ncpus), numba.config.NUMBA_NUM_THREADS)))
-        try:
-            result = fit_gaussians(frames, self._errors_for(frames), executor=executor,
-                                   address=address, **kwargs)
-        finally:
-            numba.set_num_threads(threads)
-        self.gaussfit_results = _nan_table(result)
+        if self._is_loaded(frames):
+            self.session.fit_frames("full", executor=executor, address=address,
+                                    threads=int(ncpus), block=True, **kwargs)
+            table = self.gaussfit_results
+        else:
+            table = _nan_table(_in_thread(lambda: fit_gaussians(
+                frames, self._errors_for(frames), executor=executor, address=address,
+                **kwargs), int(ncpus)))
         if save or self.save_results:
-            self.save(which=("gaussfit",))
-        return self.gaussfit_results
+            self.save(which=("gaussfit",), tables={"gaussfit": table})
+        return table
 
     def quick_fit(self, fg_array: np.ndarray | None = None, save: bool = False) -> Table:
-        """Moment-based fit of every frame (``quickfit_results``); far faster, rougher."""
+        """Moment-based fit of every frame; far faster, rougher.
+
+        Of the loaded frames (the default) it is the session's quick fit
+        (``quickfit_results``); other frames are fitted and returned only.
+        """
         from .engine.quickfit import quick_fit
 
-        self.quickfit_results = _nan_table(quick_fit(self._frames(fg_array)))
+        frames = self._frames(fg_array)
+        if self._is_loaded(frames):
+            self.session.fit_frames("quick", block=True)
+            table = self.quickfit_results
+        else:
+            table = _nan_table(quick_fit(frames))
         if save or self.save_results:
-            self.save(which=("quickfit",))
-        return self.quickfit_results
+            self.save(which=("quickfit",), tables={"quickfit": table})
+        return table
 
     def _fit_table(self, table: Any = None) -> pd.DataFrame:
         if _given(table):
@@ -561,32 +799,33 @@ class Spelunker:
             Passed to `fgs_widgets.engine.periodogram.periodograms`
             (``min_period``, ``max_period``, ``samples_per_peak``...).
 
-        Sets ``pgram_results`` (an astropy Table with ``frequency_<p>`` and
+        Of the session's fit (the default) the results are the session's
+        periodograms (over ``session.window``: everything unless zoomed in the
+        App): ``pgram_results`` (an astropy Table with ``frequency_<p>`` and
         ``power_<p>`` columns, as spelunker's), ``pgram_<p>`` = (frequency [Hz],
         power) and ``pgram_periodograms`` (parameter -> `Periodogram`, with the
-        peaks, periods and false-alarm probabilities).  Flagged frames and NaN
-        fits are left out; the caller's table is not modified.  Returns the
-        Axes (or the `Periodogram` dict when ``plot=False``).
+        peaks, periods and false-alarm probabilities) are views of them.  A
+        table or time passed in is analysed and returned only.  Flagged frames
+        and NaN fits are left out; the caller's table is not modified.  Returns
+        the Axes (or the `Periodogram` dict when ``plot=False``).
         """
         import matplotlib.pyplot as plt
 
         from .engine.periodogram import periodograms
 
-        fit = self._fit_table(table)
-        times = self._time_for(len(fit), time)
-        names = [c for c in (columns or PARAMETERS) if c in fit]
-        good = None
-        if not _given(time) and self.data is not None and len(self.data) >= len(fit):
-            good = self.data.good[: len(fit)]
-        results = periodograms(times, fit[names], names, good=good, **kwargs)
-        self.pgram_periodograms = results
-        self.pgram_results = Table()
-        for name, result in results.items():
-            setattr(self, f"pgram_{name}", (result.frequency, result.power))
-        if len({len(r.frequency) for r in results.values()}) == 1:
-            for name, result in results.items():
-                self.pgram_results[f"frequency_{name}"] = result.frequency
-                self.pgram_results[f"power_{name}"] = result.power
+        if not _given(table) and not _given(time) and (
+                self.session.fit is not None or self.session.quick_fit is not None):
+            fit = self._fit_table()
+            names = [c for c in (columns or PARAMETERS) if c in fit]
+            results = self.session.compute_periodograms(names, **kwargs)
+        else:
+            fit = self._fit_table(table)
+            times = self._time_for(len(fit), time)
+            names = [c for c in (columns or PARAMETERS) if c in fit]
+            good = None
+            if not _given(time) and self.data is not None and len(self.data) >= len(fit):
+                good = self.data.good[: len(fit)]
+            results = periodograms(times, fit[names], names, good=good, **kwargs)
         if not plot and not save:
             return results
         fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(12, 1.9 * len(names)),
@@ -600,13 +839,10 @@ class Spelunker:
         axes[-1, 0].set_xlabel("Period (s)", fontsize=self.fontsize)
         fig.tight_layout()
         if save:
-            out = self.directory / "spelunker_outputs"
-            out.mkdir(parents=True, exist_ok=True)
             tag = f"{self.pid:05d}" if isinstance(self.pid, int) else "local"
-            final = out / f"{tag}_pgram_results.png"
-            partial = out / f".{final.stem}.partial.png"
-            fig.savefig(partial)
-            os.replace(partial, final)
+            with atomic_write(self.directory / "spelunker_outputs"
+                              / f"{tag}_pgram_results.png") as temp:
+                fig.savefig(temp)
         if not plot:
             plt.close(fig)
             return results
@@ -628,15 +864,51 @@ class Spelunker:
         """
         import matplotlib.pyplot as plt
 
-        from .archive.engdb import get_mnemonic
         from .engine import events
 
-        telemetry = get_mnemonic(mnemonic, start, end, token=(self._token or None))
-        self.mnemonics_data = {**getattr(self, "mnemonics_data", {}), mnemonic: telemetry}
-        name = mnemonic.upper()
+        name = mnemonic.strip().upper()
+        telemetry = self.session.fetch_mnemonic(name, token=(self._token or None),
+                                                start=float(start), end=float(end))
+        if name != "SA_ZHGAUPST":
+            self._last_mnemonic = name
+        if not plot:
+            return None
+        ax = ax or plt.gca()
         found = events.telemetry_events(name, telemetry)  # None: a numeric series
         if name == "SA_ZHGAUPST":
-            moves = self.hga_moves = found
+            for i, row in enumerate(found.itertuples()):
+                stop = row.end if np.isfinite(row.end) else end
+                ax.axvspan(row.time, stop, color="C1", alpha=0.3,
+                           label="HGA move" if i == 0 else None)
+        elif found is None:
+            twin = ax.twinx()
+            t, v = events.numeric_series(telemetry)
+            twin.plot(t, v, color="goldenrod", lw=0.8, label=mnemonic)
+            twin.set_ylabel(mnemonic)
+        else:
+            for i, row in enumerate(found.itertuples()):
+                ax.axvline(row.time, color="C4", lw=0.8, label=mnemonic if i == 0 else None)
+        return ax
+
+    def _mnemonic_view(self, name: str) -> Any:
+        """spelunker's mnemonic attributes, made from ``session.telemetry`` and the files."""
+        from .engine import events
+
+        telemetry = self.session.telemetry
+        if name == "mnemonics_data":
+            return dict(telemetry)
+        if name.startswith("mnemonics_local_"):
+            kind = name[len("mnemonics_local_"):].upper()
+            if self.data is None or kind not in ("GUIDESTAR", "FILENAME"):
+                raise AttributeError(name)
+            return events.local_events(self.data.products, kinds=(kind,))
+        if name in ("hga_moves", "mnemonics_event_hga"):
+            if "SA_ZHGAUPST" not in telemetry:
+                raise AttributeError(f"{name}: fetch it first (spk.mnemonics('SA_ZHGAUPST', "
+                                     "start, end))")
+            moves = events.telemetry_events("SA_ZHGAUPST", telemetry["SA_ZHGAUPST"])
+            if name == "hga_moves":
+                return moves
             times, codes = [], []
             for row in moves.itertuples():
                 times.append(float(row.time))
@@ -644,30 +916,15 @@ class Spelunker:
                 if np.isfinite(row.end):
                     times.append(float(row.end))
                     codes.append("STOP")
-            self.mnemonics_event_hga = (times, codes)
-            if not plot:
-                return None
-            ax = ax or plt.gca()
-            for i, row in enumerate(moves.itertuples()):
-                stop = row.end if np.isfinite(row.end) else end
-                ax.axvspan(row.time, stop, color="C1", alpha=0.3,
-                           label="HGA move" if i == 0 else None)
-            return ax
-        attribute = "mnemonics_event_nisfil" if name == "INIS_FWMTRCURR" else "mnemonics_event"
-        setattr(self, attribute, telemetry if found is None else found)
-        setattr(self, f"mnemonics_event_{name.lower()}", telemetry if found is None else found)
-        if not plot:
-            return None
-        ax = ax or plt.gca()
-        if found is None:
-            twin = ax.twinx()
-            t, v = events.numeric_series(telemetry)
-            twin.plot(t, v, color="goldenrod", lw=0.8, label=mnemonic)
-            twin.set_ylabel(mnemonic)
-            return ax
-        for i, row in enumerate(found.itertuples()):
-            ax.axvline(row.time, color="C4", lw=0.8, label=mnemonic if i == 0 else None)
-        return ax
+            return (times, codes)
+        mnemonic = {"mnemonics_event_nisfil": "INIS_FWMTRCURR",
+                    "mnemonics_event": self._last_mnemonic}.get(
+            name, name[len("mnemonics_event_"):].upper())
+        if mnemonic not in telemetry:
+            raise AttributeError(f"{name}: fetch it first (spk.mnemonics({mnemonic!r}, "
+                                 "start, end))")
+        found = events.telemetry_events(mnemonic, telemetry[mnemonic])
+        return telemetry[mnemonic] if found is None else found
 
     def mnemonics_local(self, mnemonic: str = "GUIDESTAR", plot: bool = True, *,
                         ax: Any = None):
@@ -688,17 +945,8 @@ class Spelunker:
         kind = mnemonic.upper()
         if kind not in ("GUIDESTAR", "FILENAME"):
             raise ValueError(f"mnemonics_local knows 'GUIDESTAR' and 'FILENAME', not {mnemonic!r}")
+        self.session.add_local_events([kind])  # the App draws them too
         table = local_events(self.data.products, kinds=(kind,))
-        setattr(self, f"mnemonics_local_{kind.lower()}", table)
-        products = self.data.products
-        if kind == "GUIDESTAR":
-            stars = products["gs_id"].astype(str)
-            first = (stars != stars.shift()).to_numpy()  # each star's first file
-            self.guidestar_mnemonics = ([float(t) for t in products["data_start"][first]],
-                                        list(stars[first]))
-        else:
-            self.filename_mnemonics = ([float(t) for t in products["data_start"]],
-                                       [str(n) for n in products["file_name"]])
         if not plot:
             return None
         ax = ax or plt.gca()
@@ -708,6 +956,25 @@ class Spelunker:
                        label=("guide star change" if kind == "GUIDESTAR" else "new file")
                        if i == 0 else None)
         return ax
+
+    @property
+    def guidestar_mnemonics(self) -> tuple[list[float], list[str]] | None:
+        """spelunker's (times, guide-star ids) of each star's first file, the first star too."""
+        if self.data is None:
+            return None
+        products = self.data.products
+        stars = products["gs_id"].astype(str)
+        first = (stars != stars.shift()).to_numpy()
+        return ([float(t) for t in products["data_start"][first]], list(stars[first]))
+
+    @property
+    def filename_mnemonics(self) -> tuple[list[float], list[str]] | None:
+        """spelunker's (times, file names) of every file's start."""
+        if self.data is None:
+            return None
+        products = self.data.products
+        return ([float(t) for t in products["data_start"]],
+                [str(n) for n in products["file_name"]])
 
     def guidestar_plot(self, ax: Any = None):
         """Sky positions of the program's guide stars (from the file headers)."""
@@ -765,10 +1032,11 @@ class Spelunker:
         writer = (animation.PillowWriter(fps=max(1, round(1000 / interval)))
                   if path.suffix.lower() == ".gif" else animation.FFMpegWriter(
                       fps=max(1, round(1000 / interval))))
-        partial = path.with_name(f".{path.name}.partial{path.suffix}")
-        movie.save(partial, writer=writer)
-        os.replace(partial, path)  # a half-written movie never takes the final name
-        plt.close(fig)
+        try:
+            with atomic_write(path) as temp:  # a half-written movie never takes the name
+                movie.save(temp, writer=writer)
+        finally:
+            plt.close(fig)
         return path
 
     def timelapse_animation(self, fg_array: Any = None, start: int = 0, stop: int = -1,
@@ -792,7 +1060,8 @@ class Spelunker:
 
     # -- saving and the widgets ------------------------------------------------------
     def save(self, suffix: str | None = None, *, directory: str | os.PathLike | None = None,
-             which: Iterable[str] = ("arrays", "fg_table", "gaussfit", "quickfit")) -> list[Path]:
+             which: Iterable[str] = ("arrays", "fg_table", "gaussfit", "quickfit"),
+             tables: dict[str, Any] | None = None) -> list[Path]:
         """Write arrays (``.npz``) and tables (``.ecsv``) into ``spelunker_outputs``.
 
         Parameters
@@ -803,6 +1072,8 @@ class Spelunker:
             Instead of ``<dir>/spelunker_outputs``.
         which : iterable of str
             Any of ``arrays``, ``fg_table``, ``gaussfit``, ``quickfit``.
+        tables : dict, optional
+            Tables to write instead of this object's (e.g. a fit of other frames).
 
         Each file is written under a temporary name and renamed when complete.
         Returns the paths written.
@@ -813,45 +1084,32 @@ class Spelunker:
         if suffix:
             tag = f"{tag}_{suffix}"
         written = []
-
-        def atomic(name: str, write) -> None:
-            final = out / name
-            temp = out / f".{name}.partial"
-            write(temp)
-            os.replace(temp, final)
-            written.append(final)
-
         which = set(which)
         if "arrays" in which and self.fg_array is not None:
-            atomic(f"spelunker_{tag}_arrays.npz", lambda p: np.savez(
-                open(p, "wb"), fg_array=self.fg_array, fg_time=self.fg_time, fg_flux=self.fg_flux))
-        tables = {"fg_table": self.fg_table, "gaussfit": self.gaussfit_results,
-                  "quickfit": self.quickfit_results}
-        for name, table in tables.items():
+            final = out / f"spelunker_{tag}_arrays.npz"
+            with atomic_write(final) as temp:
+                np.savez(temp, fg_array=self.fg_array, fg_time=self.fg_time,
+                         fg_flux=self.fg_flux)
+            written.append(final)
+        chosen = {"fg_table": self.fg_table, "gaussfit": self.gaussfit_results,
+                  "quickfit": self.quickfit_results, **(tables or {})}
+        for name, table in chosen.items():
             if name in which and table is not None:
                 astropy_table = table if isinstance(table, Table) else Table.from_pandas(table)
-                atomic(f"spelunker_{tag}_{name}.ecsv",
-                       lambda p, t=astropy_table: t.write(p, format="ascii.ecsv"))
+                final = out / f"spelunker_{tag}_{name}.ecsv"
+                with atomic_write(final) as temp:
+                    astropy_table.write(temp, format="ascii.ecsv")
+                written.append(final)
         return written
 
-    def session(self):
-        """A `fgs_widgets.Session` holding this object's data and fits."""
-        from .model import Session
-
-        session = Session()
-        if self.data is not None:
-            session.data = self.data
-        if self.gaussfit_results is not None:
-            session.fit = self.gaussfit_results.to_pandas()
-        if self.quickfit_results is not None:
-            session.quick_fit = self.quickfit_results.to_pandas()
-        return session
-
     def widgets(self):
-        """The interactive App on the same data (display it in a notebook cell)."""
+        """The interactive App on this object's session (display it in a notebook cell).
+
+        The App and this object stay in step: a fit run from either is the other's.
+        """
         from .widgets.app import App
 
-        return App(self.session())
+        return App(self.session)
 
     show = widgets
 

@@ -32,6 +32,25 @@ def ray_address_file():
         state.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """One cache folder per run (fits, sample, telemetry), never the user's own.
+
+    Set in the environment too, so notebook kernels and JupyterLab started by the
+    tests use it.
+    """
+    folder = tmp_path_factory.mktemp("fgs-cache")
+    saved = os.environ.get("FGS_CACHE_DIR")
+    os.environ["FGS_CACHE_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if saved is None:
+            os.environ.pop("FGS_CACHE_DIR", None)
+        else:
+            os.environ["FGS_CACHE_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """A local ray instance shared by every test that needs one."""

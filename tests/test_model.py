@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from fgs_widgets.archive import conf
+from fgs_widgets.jobs import JobBusy, JobState
 from fgs_widgets.model import Session
 
 
@@ -26,31 +31,101 @@ def test_read_files_and_reset(session, sample):
     assert session.history[-1].startswith("session.read_files(")
 
 
-def test_background_fit_with_progress(session):
+def test_background_fit_with_progress(session, tmp_path):
     part = session.data[:3000]
     session.data = part
     seen = []
-    session.observe(lambda c: seen.append(c["new"]), names="fit_progress")
-    session.fit_frames("full", executor="serial", chunk_size=1000)
-    session.wait(120)
-    assert session.fit_status == "done" and len(session.fit) == 3000
-    assert seen[-1] == 1.0 and len(seen) >= 3 and session.fit_rate > 0
+    session.fit_job.observe(lambda c: seen.append(c["new"]), names="progress")
+    with conf.override(cache_dir=tmp_path):  # nothing cached: every chunk is fitted
+        session.fit_frames("full", executor="serial", chunk_size=1000)
+        session.wait(120)
+    job = session.fit_job
+    assert job.state is JobState.DONE and job.error is None and len(session.fit) == 3000
+    assert seen[-1] == 1.0 and len(seen) >= 3 and job.rate > 0 and job.kind == "full"
     assert session.columns()[1:] == ["amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev",
                                      "theta", "offset"]
+    assert session.history[-1] == "session.fit_frames(executor='serial', chunk_size=1000)"
 
 
-def test_cancel_keeps_finished_chunks(session):
+def test_cancel_keeps_finished_chunks_and_a_rerun_fits_only_the_rest(session, tmp_path):
     session.data = session.data[:6000]
 
     def stop(change):
-        if change["new"] >= 1 / 6:
-            session.cancel()
+        if change["new"] >= 2 / 6:
+            session.fit_job.cancel()
 
-    session.observe(stop, names="fit_progress")
-    session.fit_frames("full", executor="serial", chunk_size=1000, block=True)
-    assert session.fit_status == "cancelled"
-    done = session.fit["status"] != "cancelled"
-    assert 1000 <= done.sum() < 6000 and session.fit.loc[done, "x_mean"].notna().all()
+    with conf.override(cache_dir=tmp_path / "cache"):
+        session.fit_job.observe(stop, names="progress")
+        session.fit_frames("full", executor="serial", chunk_size=1000, block=True)
+        session.fit_job.unobserve(stop, names="progress")
+        assert session.fit_job.state is JobState.CANCELLED
+        done = session.fit["status"] != "cancelled"
+        assert 2000 <= done.sum() < 6000 and session.fit.loc[done, "x_mean"].notna().all()
+        assert "run again" in session.fit_job.message
+        assert session.fit_cache_dir.is_relative_to(tmp_path / "cache")
+        finished_chunks = int(done.sum()) // 1000
+        assert len(list(session.fit_cache_dir.glob("chunk-*.npy"))) == finished_chunks
+
+        first = session.fit.copy()
+        session.fit_frames("full", executor="serial", chunk_size=1000, block=True)
+        assert session.fit_job.state is JobState.DONE
+        # only the unfinished chunks were fitted; the finished ones came back unchanged
+        assert session.fit.attrs["cache_hits"] == finished_chunks
+        assert f"{finished_chunks} finished chunk(s) reused" in session.fit_job.message
+        assert (session.fit["status"] != "cancelled").all()
+        pd.testing.assert_frame_equal(session.fit[done], first[done])
+
+
+def test_jobs_never_share_a_cancel(session, tmp_path):
+    session.data = session.data[:4000]
+    started = threading.Event()
+
+    def hold(change):
+        if change["new"] > 0:
+            started.set()
+
+    session.fit_job.observe(hold, names="progress")
+    with conf.override(cache_dir=tmp_path / "c"):
+        run = session.fit_frames("full", executor="serial", chunk_size=500)
+        started.wait(60)
+        session.download_job.cancel()  # a download's cancel must not touch the fit
+        session.periodogram_job.cancel()
+        assert not run.cancelled
+        session.wait(120)
+    assert session.fit_job.state is JobState.DONE
+    with pytest.raises(JobBusy):
+        session.fit_job.state = JobState.RUNNING  # as if still running
+        session.fit_frames("quick")
+    session.fit_job.state = JobState.DONE
+
+
+def test_a_failed_fit_is_a_state_and_an_error_object(session):
+    session.data = session.data[:100]
+    with pytest.raises(ValueError, match="chunk_size"):
+        session.fit_frames("full", chunk_size=0, block=True)
+    job = session.fit_job
+    assert job.state is JobState.FAILED and isinstance(job.error, ValueError)
+    assert "chunk_size" in job.message and session.message == job.message
+    session.fit_frames("quick", block=True)  # a new run clears the error
+    assert job.state is JobState.DONE and job.error is None
+
+
+def test_new_data_abandons_a_running_fit(session):
+    session.data = session.data[:6000]
+    session.fit_frames("full", executor="serial", chunk_size=500)
+    session.data = session.data[:100]
+    assert session.fit_job.state is JobState.IDLE
+    session.wait(120)
+    assert session.fit is None and session.fit_job.state is JobState.IDLE
+
+
+def test_fit_threads_stay_in_the_fit(session):
+    import numba
+
+    before = numba.get_num_threads()
+    session.data = session.data[:500]
+    session.fit_frames("full", executor="serial", threads=1, block=True)
+    assert numba.get_num_threads() == before and session.fit_job.state is JobState.DONE
 
 
 def test_errors_are_status_not_crash(session):

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fgs_widgets.engine.periodogram import Periodogram
 from fgs_widgets.model import Session
 from fgs_widgets.session_io import SessionFileError, open_session, save_session
+from fgs_widgets.widgets.export import FORMATS, export_table, session_tables
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def session(sample_data):
     rng = np.random.default_rng(1)
     s.fit = pd.DataFrame(rng.normal(size=(len(part), 3)), columns=["x_mean", "y_mean", "theta"])
     s.quick_fit = pd.DataFrame({"x_mean": rng.normal(size=len(part))})
-    s.periodograms = {"x_mean": (np.linspace(0.01, 8, 50), rng.random(50))}
+    s.compute_periodograms(["x_mean"])
     s.events = pd.DataFrame({"time": [part.time[5]], "end": [np.nan], "kind": ["jump"],
                              "label": ["x"], "source": ["detected"], "value": [0.1]})
     s.window = (float(part.time[10]), float(part.time[500]))
@@ -38,6 +40,7 @@ def assert_same(a: Session, b: Session) -> None:
     pd.testing.assert_frame_equal(a.fit, b.fit)
     pd.testing.assert_frame_equal(a.quick_fit, b.quick_fit)
     pd.testing.assert_frame_equal(a.events, b.events)
+    assert type(a.periodograms["x_mean"]) is type(b.periodograms["x_mean"])
     np.testing.assert_array_equal(a.periodograms["x_mean"][1], b.periodograms["x_mean"][1])
     assert (a.window, a.parameter, a.cursor) == (b.window, b.parameter, b.cursor)
 
@@ -106,15 +109,83 @@ def test_failed_save_keeps_the_previous_one(session, tmp_path):
     folder = save_session(session, tmp_path / "s")
     before = (folder / "manifest.json").read_text()
 
-    class Broken:
-        def to_parquet(self, path):
+    class Broken(pd.DataFrame):
+        def to_parquet(self, path, *args, **kwargs):
             raise OSError("disk full")
 
-    session_dict = session.fit
-    object.__setattr__(session, "_trait_values", {**session._trait_values, "fit": Broken()})
+    good = session.fit
+    session.fit = Broken(good)
     with pytest.raises(OSError, match="disk full"):
         save_session(session, tmp_path / "s")
-    session._trait_values["fit"] = session_dict
+    session.fit = good
     assert (folder / "manifest.json").read_text() == before
     assert_same(session, open_session(folder))
     assert [p.name for p in tmp_path.iterdir()] == ["s.fgs"]
+
+
+def _same_value(name: str, a, b) -> None:
+    """Equal values of one saved trait, with the same types all the way down."""
+    assert type(a) is type(b), f"{name}: {type(a).__name__} became {type(b).__name__}"
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_like=False)
+        assert a.attrs == b.attrs, f"{name}: attrs {a.attrs} became {b.attrs}"
+    elif isinstance(a, dict):
+        assert list(a) == list(b), name
+        for key in a:
+            _same_value(f"{name}[{key!r}]", a[key], b[key])
+    elif isinstance(a, Periodogram):
+        for field in ("column", "n_used", "n_excluded", "n_flagged", "n_nan", "start",
+                      "grid_step"):
+            assert getattr(a, field) == getattr(b, field), f"{name}.{field}"
+        np.testing.assert_array_equal(a.frequency, b.frequency)
+        np.testing.assert_array_equal(a.power, b.power)
+        pd.testing.assert_frame_equal(a.peaks, b.peaks)
+    elif name == "data":
+        for field in ("frames", "time", "flux", "quality", "segments"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    else:
+        assert a == b, f"{name}: {a!r} became {b!r}"
+
+
+def test_every_saved_trait_round_trips_with_its_type(sample_data, tmp_path):
+    """A session made by the real actions comes back trait by trait, types included."""
+    s = Session()
+    s.data = sample_data.select(observation=2)[:4000]
+    s.fit_frames("quick", block=True)
+    s.fit_frames("full", chunk_size=2000, block=True)
+    s.compute_periodograms(["flux", "x_mean"])
+    s.add_local_events()
+    s.detect_events("x_mean")
+    t = s.data.time
+    s.telemetry = {"SA_ZHGAUPST": pd.DataFrame(
+        {"time": t[[0, 50]], "utc": ["2022-12-06T00:08:25", "2022-12-06T00:08:29"],
+         "value": ["MOVING", "FINISHED"], "mnemonic": "SA_ZHGAUPST"}),
+        "INIS_FWMTRCURR": pd.DataFrame({"time": t[:3], "utc": ["a", "b", "c"],
+                                        "value": [0.1, 0.2, 0.3], "mnemonic": "INIS_FWMTRCURR"})}
+    s.window = (float(t[10]), float(t[900]))
+    s.parameter, s.cursor, s.program = "x_mean", 77, "1534"
+    empty = [n for n in Session.SAVED_TRAITS
+             if getattr(s, n) is None or (isinstance(getattr(s, n), (dict, list, str))
+                                          and not getattr(s, n))]
+    assert not empty, f"the test must fill every saved trait: {empty}"
+
+    again = Session.open(save_session(s, tmp_path / "all"))
+    for name in Session.SAVED_TRAITS:
+        _same_value(name, getattr(s, name), getattr(again, name))
+    # every table the export panel offers still exports, in every format
+    tables = session_tables(again)
+    assert set(tables) == set(session_tables(s)) and "peaks" in tables
+    for name, table in tables.items():
+        for fmt in FORMATS:
+            assert export_table(table, name, fmt, tmp_path / "out").stat().st_size > 0
+
+
+def test_restore_into_a_session_widgets_observe(session, tmp_path):
+    folder = save_session(session, tmp_path / "s")
+    other = Session()
+    seen = []
+    other.observe(lambda c: seen.append(c["name"]), names=["data", "fit", "periodograms"])
+    assert other.restore(folder) is other
+    assert_same(session, other)
+    assert {"data", "fit", "periodograms"} <= set(seen)
+    assert other.message.startswith("reopened")

@@ -99,7 +99,9 @@ def test_gauss2d_fit_on_a_slice_uses_err_weights(spk):
     assert table is spk.gaussfit_results and len(table) == 2000
     assert table.colnames[:7] == ["amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev",
                                   "theta", "offset"]
-    weighted = fit_gaussians(spk.data.frames[1000:3000], spk.data.errors[1000:3000])
+    # the narrowing is the session's: spk.data (and an App on spk.session) hold those frames
+    assert len(spk.data) == len(spk.session.data) == 2000
+    weighted = fit_gaussians(spk.data.frames, spk.data.errors)
     np.testing.assert_allclose(table["x_mean"], weighted["x_mean"], equal_nan=True)
     quick = spk.quick_fit()
     assert len(quick) == 2000 and spk.quickfit_results is quick
@@ -142,7 +144,11 @@ def test_arrays_passed_as_spelunker_users_do(spk):
     frames, time, flux = spk.fg_array[:3000], spk.fg_time[:3000], spk.fg_flux[:3000]
     table = spk.gauss2d_fit(frames, ncpus=2)
     assert len(table) == 3000
-    assert len(spk.quick_fit(frames)) == 3000
+    quick = spk.quick_fit(frames)
+    assert len(quick) == 3000
+    # arrays of their own are analysed and returned; the session's state is unchanged
+    assert spk.gaussfit_results is None and spk.quickfit_results is None
+    assert len(spk.fg_array) == len(spk.session.data) > 3000
     one = spk.gauss2d_fit(frames[10])
     assert len(one) == 1 and one["x_mean"][0] == pytest.approx(table["x_mean"][10], abs=1e-6)
     _, ax = plt.subplots()
@@ -153,7 +159,7 @@ def test_arrays_passed_as_spelunker_users_do(spk):
     np.testing.assert_allclose(np.nanmedian(line.get_ydata()), 1.0)
     # 32 frames per bin: ~1900 frames make ~60 bins
     assert 55 <= len(ax.containers[0].lines[0].get_xdata()) <= 65
-    axes = spk.timeseries_list_plot(spk.quickfit_results, time)
+    axes = spk.timeseries_list_plot(quick, time)
     assert len(axes[0, 0].lines[0].get_xdata()) == 3000
     results = spk.periodogram(table, time, plot=False)
     assert set(results) == set(table.colnames[:7])
@@ -164,8 +170,9 @@ def test_arrays_passed_as_spelunker_users_do(spk):
 
 def test_readfile_by_program_and_save_suffix(offline, tmp_path):
     spk = spelunker.load(dir=str(offline))
-    with pytest.warns(UserWarning):
-        spk.readfile(1534, obs_num=2)
+    spk.readfile(1534, obs_num=2)  # the catalog is asked only when object_properties is read
+    with pytest.warns(UserWarning, match="headers"):
+        assert list(spk.object_properties["gs_id"]) == ["N13I000422"]
     assert len(spk.fg_array) == 4096 + 2048 and set(spk.fg_table["obs_num"]) == {2}
     assert spk.photometry_mask.shape == (8, 8) and spk.photometry_mask.sum() == 64
     with pytest.raises(FileNotFoundError, match="download"):
@@ -243,12 +250,24 @@ def test_optimize_photometry_and_widgets_bridge(spk):
     mask = np.zeros((8, 8))
     mask[3:5, 3:5] = 1
     flux = spk.optimize_photometry(mask)
+    # float32 pixels: a drop-out frame summing to ~0 differs by float32 rounding only
     np.testing.assert_allclose(flux, np.nansum(spk.fg_array[:, 3:5, 3:5], axis=(1, 2)),
-                               rtol=1e-5)
+                               rtol=1e-5, atol=0.1)
     np.testing.assert_array_equal(spk.photometry_mask, mask)  # the user's mask is kept
     spk.quick_fit()
     app = spk.widgets()
-    assert app.session.data is spk.data and app.session.quick_fit is not None
+    assert app.session is spk.session and app.session.quick_fit is not None
+    np.testing.assert_array_equal(app.session.data.flux, flux)  # the photometry is shared
+    # one state: a fit run from the App is the seed API's result, and the other way round
+    app.session.fit_frames("quick", block=True)
+    assert spk.quickfit_results is not None and len(spk.quickfit_results) == len(spk.fg_array)
+    np.testing.assert_array_equal(spk.quickfit_results["x_mean"],
+                                  app.session.quick_fit["x_mean"])
+    spk.fg_array = spk.fg_array[:500]
+    spk.fg_time, spk.fg_flux = spk.fg_time[:500], spk.fg_flux[:500]
+    table = spk.gauss2d_fit(ncpus=1)
+    assert app.session.fit is not None and len(app.session.fit) == len(table) == 500
+    assert app.timeseries.panels and len(app.session.data) == 500
 
 
 def test_list_plot_breaks_lines_at_gaps_and_frames_the_bulk(spk):
@@ -270,3 +289,29 @@ def test_list_plot_breaks_lines_at_gaps_and_frames_the_bulk(spk):
     inside = (widths >= low) & (widths <= high)
     assert inside.mean() > 0.998 and high < np.nanmax(widths)
     plt.close("all")
+
+
+def test_narrowing_is_one_range_of_the_session(spk):
+    n = len(spk.fg_array)
+    spk.fg_array = spk.fg_array[100:300]
+    assert len(spk.fg_array) == 200 and len(spk.fg_time) == n  # applied when used
+    spk.fg_time = spk.fg_time[0:200]
+    with pytest.raises(ValueError, match=r"different frames.*fg_array 100:300.*fg_time 0:200"):
+        spk.quick_fit()
+    assert "narrowing pending" in repr(spk)
+    spk.fg_array = spk.fg_array[0:100]  # both narrowed again, to frames 100:200
+    spk.fg_time = spk.fg_time[100:200]
+    assert len(spk.quick_fit()) == 100 and len(spk.session.data) == 100
+    np.testing.assert_array_equal(spk.fg_time, spk.session.data.time)
+    with pytest.raises(ValueError, match="narrowed to a range"):
+        spk.fg_time = np.linspace(0, 1, 10)
+
+
+def test_ncpus_changes_no_process_wide_setting(spk):
+    import numba
+
+    before = numba.get_num_threads()
+    spk.fg_array = spk.fg_array[:300]
+    spk.gauss2d_fit(ncpus=1)
+    spk.gauss2d_fit(spk.fg_array[:50], ncpus=1)
+    assert numba.get_num_threads() == before

@@ -134,11 +134,30 @@ def test_periodogram_panel_and_fold(session, sample):
     session.window = (session.data.time[0], session.data.time[4095])  # the first file
     panel.column.value = "y_mean"
     assert session.parameter == "y_mean"
-    panel.compute()
+    panel.compute(block=True)
     periods = [value for _, value in panel.peaks.options]
     assert any(abs(p - sample.truth.periods["y_mean"]) < 0.2 for p in periods)
     panel.peaks.value = periods[0]
     assert panel.marker.visible and 0 < len(panel.folded.x) <= 100
+    # the folding is the session's (engine): the panel shows exactly that table
+    folded = session.folded("y_mean", periods[0])
+    np.testing.assert_array_equal(panel.folded.y, folded["mean"])
+    # a periodogram computed elsewhere (a script, the seed API) is drawn too
+    session.compute_periodograms(["x_mean"])
+    panel.column.value = "x_mean"
+    assert len(panel.line.x) > 0 and "x_mean" in panel.status.value
+
+
+def test_panels_undo_their_observers_on_close(session):
+    panel = PeriodogramPanel(session)
+    runner = FitRunner(session)
+    before = len(session._trait_notifiers.get("data", {}).get("change", []))
+    panel.close()
+    runner.close()
+    after = len(session._trait_notifiers.get("data", {}).get("change", []))
+    assert after == before - 2
+    session.fit_frames("quick", block=True)  # closed panels no longer react
+    assert runner.progress.value == 0.0
 
 
 def test_token_box_state_never_holds_the_token(session):
@@ -175,7 +194,12 @@ def test_app_builds_exports_and_records_python(session, tmp_path, monkeypatch):
     app = App(session)
     assert isinstance(app.frame_viewer, FrameViewer)
     session.fit_frames("quick", block=True)
-    assert "session.fit_frames(kind='quick')" in app.python.value
+    assert app.python.value.endswith("session.fit_frames('quick')")
+    # the Python equivalent runs, and does the same
+    namespace: dict = {}
+    exec(app.python.value, namespace)
+    namespace["session"].wait()
+    pd.testing.assert_frame_equal(namespace["session"].quick_fit, session.quick_fit)
     export = app.exports.children[0].children
     export[0].value, export[1].value = "quick_fit", "parquet"
     export[2].click()

@@ -1,21 +1,42 @@
-"""Small pieces shared by the panels: status lines and running work off the kernel's thread."""
+"""The one pattern every panel follows: a Session, observers undone on close, one status line,
+one way to run work off the kernel's thread, one exception policy, jobs shown alike."""
 
 from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import ipywidgets as W
+import traitlets as t
 
-__all__ = ["StatusLine", "run_in_background"]
+from ..jobs import Job, JobState
+from ..model import Session
+
+__all__ = ["JobProgress", "Panel", "StatusLine", "describe_error"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """The text a panel shows for a failure: our errors already say what to do."""
+    from ..archive.errors import ArchiveError
+
+    if isinstance(exc, (ArchiveError, ValueError, KeyError, FileNotFoundError, RuntimeError)):
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return str(text)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class StatusLine(W.HTML):
-    """A one-line message; errors in red, escaped (messages may quote server text)."""
+    """A one-line message; busy with a spinner, errors in red, always escaped
+    (messages may quote server text)."""
 
     def info(self, text: str) -> None:
         self.value = f"<span class='fgs-status'>{html.escape(text)}</span>"
+
+    def busy(self, text: str) -> None:
+        self.value = (f"<span class='fgs-status fgs-busy'><i class='fa fa-spinner fa-spin'></i> "
+                      f"{html.escape(text)}</span>")
 
     def error(self, text: str) -> None:
         self.value = f"<span class='fgs-error' style='color:#c62828'>{html.escape(text)}</span>"
@@ -24,19 +45,124 @@ class StatusLine(W.HTML):
         self.value = ""
 
 
-def run_in_background(work: Callable[[], None], status: StatusLine,
-                      done: Callable[[], None] | None = None) -> threading.Thread:
-    """Run ``work`` in a thread; any exception becomes a red status line, never a traceback."""
+class Panel(W.VBox):
+    """Base of the panels.
 
-    def target() -> None:
+    Parameters
+    ----------
+    session : Session
+    children : list of widgets
+        The panel's controls; the status line is appended.
+
+    Subclasses observe the session (and its jobs) through `watch`, so `close`
+    undoes every observer; they run slow calls through `background` and show failures
+    through `fail`, so every panel behaves the same.
+    """
+
+    def __init__(self, session: Session, children: Iterable[W.Widget] = (), **kwargs: Any):
+        self.session = session
+        self.status = StatusLine()
+        self._watching: list[tuple[t.HasTraits, Callable, Any]] = []
+        super().__init__([*children, self.status], **kwargs)
+
+    def watch(self, model: t.HasTraits, handler: Callable, names: Any) -> None:
+        """``model.observe(handler, names)``, undone by `close`."""
+        model.observe(handler, names=names)
+        self._watching.append((model, handler, names))
+
+    def close(self) -> None:
+        for model, handler, names in self._watching:
+            try:
+                model.unobserve(handler, names=names)
+            except ValueError:  # already gone
+                pass
+        self._watching.clear()
+        super().close()
+
+    def fail(self, exc: BaseException) -> None:
+        self.status.error(describe_error(exc))
+
+    def attempt(self, action: Callable[[], Any]) -> bool:
+        """Run a quick action here; a failure becomes the red status line.  True if it worked."""
         try:
-            work()
-        except Exception as exc:  # shown to the user in the panel
-            status.error(f"{type(exc).__name__}: {exc}")
-        finally:
-            if done is not None:
-                done()
+            action()
+        except Exception as exc:  # the one policy: shown in the panel, never a traceback
+            self.fail(exc)
+            return False
+        return True
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+    def background(self, work: Callable[[], Any], *, busy: str = "", block: bool = False,
+            done: Callable[[], None] | None = None) -> threading.Thread:
+        """Run slow ``work`` in a thread (the kernel stays responsive); failures as in `fail`.
+
+        For work that is a Session job (fit, download, periodogram) call the Session
+        with ``block=False`` instead and show the job with `JobProgress`.
+        """
+        if busy:
+            self.status.busy(busy)
+
+        def target() -> None:
+            try:
+                work()
+            except Exception as exc:  # shown in the panel
+                self.fail(exc)
+            finally:
+                if done is not None:
+                    done()
+
+        thread = threading.Thread(target=target, daemon=True, name="fgs-panel")
+        thread.start()
+        if block:
+            thread.join()
+        return thread
+
+
+class JobProgress(W.HBox):
+    """A job's progress bar, rate, ETA and Cancel button, its outcome on a status line."""
+
+    def __init__(self, job: Job, status: StatusLine, *, describe_rate: Callable[[Job], str]
+                 | None = None, **kwargs: Any):
+        self.job = job
+        self._status = status
+        self._describe_rate = describe_rate or _rate_text
+        self.bar = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="280px"))
+        self.bar.add_class(f"fgs-{job.name}-progress")
+        self.rate = W.HTML()
+        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
+        self.cancel_button.on_click(lambda _: job.cancel())
+        super().__init__([self.cancel_button, self.bar, self.rate], **kwargs)
+        job.observe(self._on_progress, names=["progress", "rate", "eta"])
+        job.observe(self._on_state, names="state")
+
+    def close(self) -> None:
+        self.job.unobserve(self._on_progress, names=["progress", "rate", "eta"])
+        self.job.unobserve(self._on_state, names="state")
+        super().close()
+
+    def _on_progress(self, change: dict | None = None) -> None:
+        self.bar.value = self.job.progress
+        if self.job.rate:
+            self.rate.value = (f"<span class='fgs-{self.job.name}-rate'>"
+                               f"{html.escape(self._describe_rate(self.job))}</span>")
+
+    def _on_state(self, change: dict) -> None:
+        state = change["new"]
+        self.cancel_button.disabled = state is not JobState.RUNNING
+        if state is JobState.RUNNING:
+            self.bar.bar_style = ""
+            self.bar.value = 0.0
+            self.rate.value = ""
+        elif state is JobState.FAILED:
+            self.bar.bar_style = "danger"
+            self._status.error(describe_error(self.job.error) if self.job.error is not None
+                               else self.job.message)
+        elif state in (JobState.DONE, JobState.CANCELLED):
+            self.bar.bar_style = "success" if state is JobState.DONE else "warning"
+            if state is JobState.DONE:
+                self.bar.value = 1.0
+            self._status.info(self.job.message)
+
+
+def _rate_text(job: Job) -> str:
+    unit = job.unit or "items"
+    return f"{job.progress:.0%} · {job.rate:,.0f} {unit}/s · ETA {job.eta:.0f} s"

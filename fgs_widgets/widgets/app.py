@@ -59,7 +59,7 @@ class App(W.VBox):
                              "Python equivalent"))
         super().__init__([self.header, setup, main, tabs], **kwargs)
         self.add_class("fgs-app")
-        s.observe(self._on_state, names=["data", "message", "fit_status", "program"])
+        s.observe(self._on_state, names=["data", "message", "program"])
         s.observe(self._on_history, names="history")
         self._on_state()
         self._on_history()
@@ -136,18 +136,13 @@ class App(W.VBox):
                 status.error(str(exc))
 
         def do_open(_) -> None:
-            from ..session_io import SessionFileError, open_session
+            from ..session_io import SessionFileError
 
             try:
-                saved = open_session(path.value)
+                self.session.restore(path.value)  # every panel follows the one session
             except (SessionFileError, OSError) as exc:
                 status.error(str(exc))
                 return
-            s = self.session
-            s.data = saved.data  # resets the rest; then restore what was saved
-            for name in ("fit", "quick_fit", "events", "periodograms", "parameter", "window",
-                         "cursor", "program"):
-                setattr(s, name, getattr(saved, name))
             status.info(f"opened {path.value}")
 
         save.on_click(do_save)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import atomic_write
+
 __all__ = ["export_table", "session_tables"]
 
 FORMATS = ("csv", "ecsv", "parquet")
@@ -36,24 +38,30 @@ def export_table(table: pd.DataFrame, name: str, fmt: str,
     """Write ``table`` as ``<directory>/<name>.<fmt>`` (atomically); returns the path."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.{fmt}"
-    temp = folder / f".{name}.{fmt}.partial"
-    if fmt == "csv":
-        table.to_csv(temp, index=False)
-    elif fmt == "parquet":
-        table.to_parquet(temp, index=False)
-    else:
-        from astropy.table import Table
+    path = Path(directory) / f"{name}.{fmt}"
+    with atomic_write(path) as temp:
+        if fmt == "csv":
+            table.to_csv(temp, index=False)
+        elif fmt == "parquet":
+            _typed(table, categories=False).to_parquet(temp, index=False)
+        else:
+            from astropy.table import Table
 
-        plain = table.copy()
-        for column in plain.columns:  # ECSV wants plain types
-            if isinstance(plain[column].dtype, pd.CategoricalDtype):
-                plain[column] = plain[column].astype(str)
-        Table.from_pandas(plain).write(temp, format="ascii.ecsv", overwrite=True)
-    os.replace(temp, path)
+            Table.from_pandas(_typed(table, categories=True)).write(
+                temp, format="ascii.ecsv", overwrite=True)
     return path
+
+
+def _typed(table: pd.DataFrame, *, categories: bool) -> pd.DataFrame:
+    """One type per column, as typed formats need: a column mixing text and numbers (the
+    event table's ``value``) becomes text; categories too when the format has none."""
+    changed = {c: table[c].map(lambda v: v if v is None else str(v)) for c in table.columns
+               if table[c].dtype == object
+               and len({type(v) for v in table[c] if v is not None}) > 1}
+    if categories:
+        changed.update({c: table[c].astype(str) for c in table.columns
+                        if isinstance(table[c].dtype, pd.CategoricalDtype)})
+    return table.assign(**changed) if changed else table
 
 
 def link(path: Path) -> str:

@@ -1,20 +1,20 @@
-"""FitRunner: run the full or quick fit with a live progress bar, and cancel it."""
+"""FitRunner: run the full or quick fit as the session's fit job, with its progress and Cancel."""
 
 from __future__ import annotations
 
 import ipywidgets as W
 
+from ..jobs import JobState
 from ..model import Session
-from ._common import StatusLine
+from ._common import JobProgress, Panel
 
 __all__ = ["FitRunner"]
 
 
-class FitRunner(W.VBox):
-    """Controls for `Session.fit_frames`: kind, executor, chunk size, run/cancel, progress."""
+class FitRunner(Panel):
+    """Controls for `Session.fit_frames`: kind, executor, chunk size, run; ``session.fit_job``."""
 
     def __init__(self, session: Session, **kwargs):
-        self.session = session
         self.kind = W.ToggleButtons(options=[("Gaussian fit", "full"), ("quick fit", "quick")],
                                     value="full", style={"button_width": "110px"})
         self.executor = W.Dropdown(options=[("auto (kernel; ray if running)", "auto"),
@@ -28,30 +28,28 @@ class FitRunner(W.VBox):
                                            description="chunk", layout=W.Layout(width="180px"))
         self.run_button = W.Button(description="Fit all frames", button_style="primary",
                                    icon="play")
-        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
-        self.progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="300px"))
-        self.progress.add_class("fgs-fit-progress")
-        self.rate = W.HTML()
-        self.status = StatusLine()
-        super().__init__([
-            W.HBox([self.kind, self.executor, self.address, self.chunk_size]),
-            W.HBox([self.run_button, self.cancel_button, self.progress, self.rate]),
-            self.status], **kwargs)
+        super().__init__(session, **kwargs)
+        self.job_view = JobProgress(session.fit_job, self.status)
+        self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
+        self.children = [W.HBox([self.kind, self.executor, self.address, self.chunk_size]),
+                         W.HBox([self.run_button, self.job_view]), self.status]
         self.add_class("fgs-fit-runner")
         self.executor.observe(self._show_address, names="value")
         self.run_button.on_click(lambda _: self.run())
-        self.cancel_button.on_click(lambda _: session.cancel())
-        session.observe(self._on_progress, names=["fit_progress", "fit_rate", "fit_eta"])
-        session.observe(self._on_status, names="fit_status")
-        session.observe(self._on_data, names="data")
+        self.watch(session.fit_job, self._on_state, "state")
+        self.watch(session, self._on_data, "data")
         self._on_data()
+
+    def close(self) -> None:
+        self.job_view.close()
+        super().close()
 
     def _show_address(self, change) -> None:
         self.address.layout.display = "" if change["new"] == "cluster" else "none"
 
     def _on_data(self, change=None) -> None:
         data = self.session.data
-        self.run_button.disabled = data is None
+        self.run_button.disabled = data is None or self.session.fit_job.running
         if data is not None:
             self.status.info(f"{len(data):,} frames ready to fit")
 
@@ -62,31 +60,12 @@ class FitRunner(W.VBox):
         if executor == "cluster" and not address:
             self.status.error("give the ray cluster address (e.g. ray://host:10001 or auto)")
             return
-        try:
-            self.session.fit_frames(self.kind.value,
-                                    executor="ray" if executor == "cluster" else executor,
-                                    address=address, chunk_size=int(self.chunk_size.value))
-        except (ValueError, RuntimeError) as exc:
-            self.status.error(str(exc))
+        self.attempt(lambda: self.session.fit_frames(
+            self.kind.value, executor="ray" if executor == "cluster" else executor,
+            address=address, chunk_size=int(self.chunk_size.value)))
 
-    def _on_progress(self, change=None) -> None:
-        s = self.session
-        self.progress.value = s.fit_progress
-        if s.fit_rate:
-            self.rate.value = (f"<span class='fgs-fit-rate'>{s.fit_progress:.0%} · "
-                               f"{s.fit_rate:,.0f} frames/s · ETA {s.fit_eta:.0f} s</span>")
-
-    def _on_status(self, change) -> None:
-        status = change["new"]
-        running = status == "running"
+    def _on_state(self, change) -> None:
+        running = change["new"] is JobState.RUNNING
         self.run_button.disabled = running or self.session.data is None
-        self.cancel_button.disabled = not running
-        if status.startswith("error"):
-            self.status.error(status)
-            self.progress.bar_style = "danger"
-        elif status in ("done", "cancelled"):
-            self.status.info(self.session.message)
-            self.progress.bar_style = "success" if status == "done" else "warning"
-        elif running:
-            self.progress.bar_style = ""
-            self.status.info("fitting…")
+        if running:
+            self.status.busy(f"{self.session.fit_job.kind} fit running…")

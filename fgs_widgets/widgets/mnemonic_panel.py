@@ -7,7 +7,7 @@ import html
 import ipywidgets as W
 
 from ..model import Session
-from ._common import StatusLine, run_in_background
+from ._common import Panel
 from .token_box import TokenBox
 
 __all__ = ["MnemonicPanel"]
@@ -15,11 +15,10 @@ __all__ = ["MnemonicPanel"]
 KNOWN = ("SA_ZHGAUPST", "INIS_FWMTRCURR")
 
 
-class MnemonicPanel(W.VBox):
+class MnemonicPanel(Panel):
     """Add events to `Session.events` from the files (no token) or the engineering DB."""
 
     def __init__(self, session: Session, **kwargs):
-        self.session = session
         self.local = {kind: W.Checkbox(value=True, description=label, indent=False,
                                        layout=W.Layout(width="170px"))
                       for kind, label in (("GUIDESTAR", "guide-star changes"),
@@ -32,17 +31,16 @@ class MnemonicPanel(W.VBox):
         self.token = TokenBox("MAST token (or MAST_API_TOKEN)", layout=W.Layout(width="300px"))
         self.fetch_button = W.Button(description="Fetch telemetry", icon="satellite-dish")
         self.clear_button = W.Button(description="Clear events", icon="trash")
-        self.status = StatusLine()
         self.table = W.HTML()
-        super().__init__([
-            W.HBox([*self.local.values(), self.local_button]),
-            W.HBox([self.mnemonic, self.token, self.fetch_button, self.clear_button]),
-            self.status, self.table], **kwargs)
+        super().__init__(session, **kwargs)
+        self.children = [W.HBox([*self.local.values(), self.local_button]),
+                         W.HBox([self.mnemonic, self.token, self.fetch_button,
+                                 self.clear_button]), self.status, self.table]
         self.add_class("fgs-mnemonic-panel")
         self.local_button.on_click(lambda _: self.add_local())
         self.fetch_button.on_click(lambda _: self.fetch())
-        self.clear_button.on_click(lambda _: setattr(session, "events", None))
-        session.observe(self._show, names="events")
+        self.clear_button.on_click(lambda _: self.attempt(session.clear_events))
+        self.watch(session, self._show, "events")
 
     def add_local(self) -> None:
         """Guide-star changes, file boundaries, HGA moves from the files."""
@@ -50,8 +48,8 @@ class MnemonicPanel(W.VBox):
             self.status.error("load data first")
             return
         kinds = [k for k, box in self.local.items() if box.value]
-        self.session.add_local_events(kinds)
-        self.status.info(f"added local events: {', '.join(kinds)}")
+        if self.attempt(lambda: self.session.add_local_events(kinds)):
+            self.status.info(f"added local events: {', '.join(kinds)}")
 
     def fetch(self, block: bool = False) -> None:
         """Fetch the mnemonic over the data's time range (needs a MAST token)."""
@@ -60,15 +58,12 @@ class MnemonicPanel(W.VBox):
             self.status.error("load data and choose a mnemonic first")
             return
         token = self.token.take()  # used for this call only
-        self.status.info(f"fetching {name}…")
 
         def work() -> None:
             self.session.fetch_mnemonic(name, token=token)
             self.status.info(self.session.message)
 
-        thread = run_in_background(work, self.status)
-        if block:
-            thread.join()
+        self.background(work, busy=f"fetching {name}…", block=block)
 
     def _show(self, change=None) -> None:
         events = self.session.events

@@ -8,23 +8,27 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..engine.binning import bin_series, decimate_for_display
+from ..engine.binning import decimate_for_display
+from ..jobs import JobState
 from ..model import Session
-from ._common import StatusLine
+from ._common import Panel
 
 __all__ = ["PeriodogramPanel"]
 
 
-class PeriodogramPanel(W.VBox):
-    """Periodogram (log period axis), its peaks, and the series folded on a chosen peak."""
+class PeriodogramPanel(Panel):
+    """Periodogram (log period axis), its peaks, and the series folded on a chosen peak.
+
+    Computing is the session's ``periodogram_job`` (in the background); the panel draws
+    whatever ``session.periodograms`` holds for the chosen series, however it got there
+    (this panel, a script, the seed API's ``periodogram()``).
+    """
 
     def __init__(self, session: Session, auto: bool = False, **kwargs):
-        self.session = session
         self.column = W.Dropdown(description="series", layout=W.Layout(width="220px"))
         self.compute_button = W.Button(description="Periodogram", icon="signal",
                                        button_style="primary")
         self.auto = W.Checkbox(value=auto, description="update on zoom", indent=False)
-        self.status = StatusLine()
         # explicit domains until there is data: an empty log scale renders NaN ticks
         xs = self.period_scale = bq.LogScale(min=1.0, max=1000.0)
         ys = self.power_scale = bq.LinearScale(min=0.0, max=1.0)
@@ -49,14 +53,17 @@ class PeriodogramPanel(W.VBox):
             bq.Axis(scale=fy, side="left", tick_format=".4g")],
             layout=W.Layout(height="220px", width="360px"),
             fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
-        super().__init__([W.HBox([self.column, self.compute_button, self.auto]), self.status,
-                          self.figure, W.HBox([self.peaks, self.fold_figure])], **kwargs)
+        super().__init__(session, **kwargs)
+        self.children = [W.HBox([self.column, self.compute_button, self.auto]), self.status,
+                         self.figure, W.HBox([self.peaks, self.fold_figure])]
         self.add_class("fgs-periodogram-panel")
         self.compute_button.on_click(lambda _: self.compute())
         self.peaks.observe(self._on_peak, names="value")
         self.column.observe(self._on_column, names="value")
-        session.observe(self._on_data, names=["data", "fit", "quick_fit"])
-        session.observe(self._on_window, names="window")
+        self.watch(session, self._on_data, ["data", "fit", "quick_fit"])
+        self.watch(session, self._on_window, "window")
+        self.watch(session, self._draw, "periodograms")
+        self.watch(session.periodogram_job, self._on_job, "state")
         self._on_data()
 
     def _on_data(self, change=None) -> None:
@@ -74,20 +81,29 @@ class PeriodogramPanel(W.VBox):
     def _on_column(self, change) -> None:
         if change["new"]:
             self.session.parameter = change["new"]
+            self._draw()
 
     def _on_window(self, change) -> None:
         if self.auto.value and self.session.data is not None:
             self.compute()
 
-    def compute(self) -> None:
-        """Periodogram of the selected series over the current window."""
+    def compute(self, block: bool = False) -> None:
+        """Periodogram of the selected series over the current window (in the background)."""
         column = self.column.value
-        if not column:
-            return
-        try:
-            result = self.session.compute_periodograms([column])[column]
-        except (ValueError, KeyError) as exc:
-            self.status.error(str(exc))
+        if column:
+            self.attempt(lambda: self.session.compute_periodograms([column], block=block))
+
+    def _on_job(self, change) -> None:
+        job = self.session.periodogram_job
+        if change["new"] is JobState.RUNNING:
+            self.status.busy(f"periodogram of {job.kind}…")
+        elif change["new"] is JobState.FAILED:
+            self.fail(job.error)
+
+    def _draw(self, change=None) -> None:
+        column = self.column.value
+        result = self.session.periodograms.get(column)
+        if result is None:
             return
         keep = result.frequency > 0
         periods, power = 1.0 / result.frequency[keep][::-1], result.power[keep][::-1]
@@ -112,15 +128,8 @@ class PeriodogramPanel(W.VBox):
             return
         self.marker.x = np.array([period, period])
         self.marker.visible = True
-        time, values = self.session.series(self.column.value)
-        if self.session.window is not None:
-            keep = (time >= self.session.window[0]) & (time <= self.session.window[1])
-            time, values = time[keep], values[keep]
-        seconds = (time - time[0]) * 86400.0
-        phase = (seconds / period) % 1.0
-        order = np.argsort(phase)
-        binned = bin_series(phase[order], values[order], n_bins=100)  # ≤100 points cross
-        self.folded.x, self.folded.y = binned["time"].to_numpy(), binned["mean"].to_numpy()
+        binned = self.session.folded(self.column.value, period)
+        self.folded.x, self.folded.y = binned["phase"].to_numpy(), binned["mean"].to_numpy()
         finite = binned["mean"].to_numpy()
         finite = finite[np.isfinite(finite)]
         if finite.size:

@@ -6,13 +6,12 @@ arrives, is handed to the next action only, and is never copied into the Session
 
 from __future__ import annotations
 
-import threading
-
 import ipywidgets as W
 
 from ..archive.tokens import Token
+from ..jobs import Job, JobState
 from ..model import Session
-from ._common import StatusLine, run_in_background
+from ._common import JobProgress, Panel
 from .token_box import TokenBox
 
 __all__ = ["ProgramPicker"]
@@ -27,12 +26,15 @@ def _filter_value(value: object) -> object:
     return None if value == "all" else value
 
 
-class ProgramPicker(W.VBox):
-    """Choose what to load into a `Session`."""
+def _download_rate(job: Job) -> str:
+    return (f"{job.done / 2**20:,.1f} of {job.total / 2**20:,.1f} MiB · "
+            f"{job.rate / 2**20:,.1f} MiB/s · ETA {job.eta:.0f} s")
+
+
+class ProgramPicker(Panel):
+    """Choose what to load into a `Session` (downloads run as ``session.download_job``)."""
 
     def __init__(self, session: Session, **kwargs):
-        self.session = session
-        self._cancel = threading.Event()
         self.program = W.Text(placeholder="e.g. 1534", description="program",
                               layout=W.Layout(width="200px"))
         self.token = TokenBox("MAST token (proprietary data only)",
@@ -46,29 +48,34 @@ class ProgramPicker(W.VBox):
                                  description="guider", layout=W.Layout(width="170px"))
         self.open_button = W.Button(description="Download & open", button_style="primary",
                                     icon="download", layout=W.Layout(width="170px"))
-        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
-        self.progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="260px"))
         self.sample_button = W.Button(description="Use sample program", icon="star",
                                       layout=W.Layout(width="180px"))
         self.sample_button.add_class("fgs-use-sample")
         self.path = W.Text(placeholder="folder, file or glob of *_gs-fg_*_cal.fits",
                            description="local", layout=W.Layout(width="420px"))
         self.local_button = W.Button(description="Open files", icon="folder-open")
-        self.status = StatusLine()
         self._products = None
-        super().__init__([
+        super().__init__(session, **kwargs)
+        self.job_view = JobProgress(session.download_job, self.status,
+                                    describe_rate=_download_rate)
+        self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
+        self.children = [
             W.HBox([self.program, self.token, self.query_button]),
             W.HBox([self.observation, self.visit, self.guider]),
-            W.HBox([self.open_button, self.cancel_button, self.progress]),
+            W.HBox([self.open_button, self.job_view]),
             W.HBox([self.sample_button, self.path, self.local_button]),
-            self.status], **kwargs)
+            self.status]
         self.add_class("fgs-program-picker")
         self.query_button.on_click(lambda _: self.query())
         self.open_button.on_click(lambda _: self.download_and_open())
-        self.cancel_button.on_click(lambda _: self._cancel.set())
         self.sample_button.on_click(lambda _: self.use_sample())
         self.local_button.on_click(lambda _: self.open_local())
         self.observation.observe(self._fill_visits, names="value")
+        self.watch(session.download_job, self._on_download_state, "state")
+
+    def close(self) -> None:
+        self.job_view.close()
+        super().close()
 
     def _take_token(self) -> Token | None:
         return self.token.take()  # used once, never kept
@@ -86,7 +93,6 @@ class ProgramPicker(W.VBox):
         if program is None:
             return
         token = self._take_token()
-        self.status.info(f"querying MAST for program {program}…")
 
         def work() -> None:
             from ..archive.mast import find_products
@@ -98,9 +104,7 @@ class ProgramPicker(W.VBox):
             size = products["size"].sum() / 2**20
             self.status.info(f"{len(products)} fine-guide file(s), {size:,.0f} MiB")
 
-        thread = run_in_background(work, self.status)
-        if block:
-            thread.join()
+        self.background(work, busy=f"querying MAST for program {program}…", block=block)
 
     def _fill_visits(self, change) -> None:
         products = self._products
@@ -112,43 +116,27 @@ class ProgramPicker(W.VBox):
         self.visit.options = [ALL, *[(str(v), v) for v in visits]]
 
     def download_and_open(self, block: bool = False) -> None:
-        """Download (cached) and read the chosen files into the session."""
+        """Download (cached) and read the chosen files into the session (``download_job``)."""
         program = self._program()
         if program is None:
             return
         token = self._take_token()
-        self._cancel.clear()
-        self.cancel_button.disabled = False
-        self.open_button.disabled = True
 
-        def progress(done: int, total: int, files_done: int, files_total: int) -> None:
-            self.progress.value = done / total if total else 0.0
-            self.status.info(f"downloading: {files_done}/{files_total} files, "
-                             f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MiB")
+        def files(done: int, total: int, files_done: int, files_total: int) -> None:
+            self.status.busy(f"downloading: {files_done}/{files_total} files")
 
-        def work() -> None:
-            self.session.open_program(program, observation=_filter_value(self.observation.value),
-                                      visit=_filter_value(self.visit.value),
-                                      guider=_filter_value(self.guider.value),
-                                      token=token, progress=progress, cancel=self._cancel)
-            self.progress.value = 1.0
-            self.status.info(self.session.message)
+        self.attempt(lambda: self.session.open_program(
+            program, observation=_filter_value(self.observation.value),
+            visit=_filter_value(self.visit.value), guider=_filter_value(self.guider.value),
+            token=token, progress=files, block=block))
 
-        def done() -> None:
-            self.cancel_button.disabled = True
-            self.open_button.disabled = False
-
-        thread = run_in_background(work, self.status, done)
-        if block:
-            thread.join()
+    def _on_download_state(self, change) -> None:
+        self.open_button.disabled = change["new"] is JobState.RUNNING
 
     def use_sample(self) -> None:
         """Load the bundled sample program."""
-        try:
-            self.session.load_sample()
+        if self.attempt(self.session.load_sample):
             self.status.info(self.session.message)
-        except Exception as exc:  # shown in the panel
-            self.status.error(f"{type(exc).__name__}: {exc}")
 
     def open_local(self) -> None:
         """Read the files named in the path box."""
@@ -156,8 +144,5 @@ class ProgramPicker(W.VBox):
         if not path:
             self.status.error("enter a folder, a file or a glob")
             return
-        try:
-            self.session.read_files(path)
+        if self.attempt(lambda: self.session.read_files(path)):
             self.status.info(self.session.message)
-        except Exception as exc:  # ReadError etc.: the message names the file
-            self.status.error(str(exc))

@@ -14,7 +14,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
-from ..engine.binning import bin_series, break_gaps, decimate_for_display
+from ..engine.binning import break_gaps, decimate_for_display
 from ..model import Session
 
 __all__ = ["TimeseriesViewer"]
@@ -187,9 +187,8 @@ class TimeseriesViewer(W.VBox):
     def _on_scale(self, change=None) -> None:
         if self._updating or self.session.data is None:
             return
-        self._redraw()
         window = self._window_seconds()
-        if window is not None:
+        if window is not None:  # the session's window first: the binned overlay uses it
             data = self.session.data
             full = (0.0, (data.time[-1] - data.time[0]) * 86400.0)
             self._updating = True
@@ -201,6 +200,7 @@ class TimeseriesViewer(W.VBox):
                                            self._t0 + window[1] / 86400.0)
             finally:
                 self._updating = False
+        self._redraw()
 
     def _on_window(self, change) -> None:
         if self._updating:
@@ -242,13 +242,10 @@ class TimeseriesViewer(W.VBox):
                 pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
                 panel.ys.min, panel.ys.max = lo - pad, hi + pad
             panel.binned.visible = self.binned
-            if self.binned:
-                keep = np.ones(len(seconds), dtype=bool) if window is None else (
-                    (seconds >= window[0]) & (seconds <= window[1]))
-                table = bin_series(seconds[keep], values[keep], bin_width=self.bin_seconds) \
-                    if keep.sum() > 1 else None
-                if table is not None and len(table):
-                    panel.binned.x = table["time"].to_numpy()
+            if self.binned and panel.column in self.session.columns():
+                table = self.session.binned(panel.column, self.bin_seconds)
+                if len(table):
+                    panel.binned.x = self._seconds(table["time"].to_numpy())
                     panel.binned.y = table["mean"].to_numpy()
         n_window = len(data) if window is None else int(np.searchsorted(
             seconds, window[1], "right") - np.searchsorted(seconds, window[0], "left"))

@@ -1,0 +1,108 @@
+"""The Python-equivalent history of a Session, written by one decorator over its actions.
+
+``@recorded()`` on an action appends ``session.<action>(<arguments as given>)`` to
+``session.history`` once the action returned without error.  Arguments left at
+their defaults are not written; secrets and plumbing (``token``, ``progress``,
+``cancel``, ``block``) never are.  The line is built from the call itself, so it
+cannot drift from the signature.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = ["python_literal", "recorded"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: never written into the history: secrets and arguments that only steer the run
+NOT_RECORDED = ("token", "progress", "cancel", "block")
+
+
+def python_literal(value: Any) -> str:
+    """``value`` as Python source a script can run (paths as strings, arrays as lists)."""
+    if isinstance(value, os.PathLike):
+        return repr(os.fspath(value))
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, np.ndarray):
+        return repr(value.tolist())
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(python_literal(v) for v in value)
+        if isinstance(value, list):
+            return f"[{items}]"
+        return f"({items}{',' if len(value) == 1 else ''})"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}"
+                               for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _call(name: str, signature: inspect.Signature, arguments: Mapping[str, Any]) -> str:
+    parts = []
+    parameters = list(signature.parameters.values())[1:]  # without self
+    for i, parameter in enumerate(parameters):
+        if parameter.name in NOT_RECORDED or parameter.name not in arguments:
+            continue
+        value = arguments[parameter.name]
+        if parameter.kind is parameter.VAR_KEYWORD:
+            parts += [f"{k}={python_literal(v)}" for k, v in value.items()
+                      if k not in NOT_RECORDED]
+            continue
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            parts += [python_literal(v) for v in value]
+            continue
+        default = parameter.default
+        if default is not parameter.empty and _same(value, default):
+            continue
+        positional = i == 0 and parameter.kind is not parameter.KEYWORD_ONLY
+        parts.append(python_literal(value) if positional
+                     else f"{parameter.name}={python_literal(value)}")
+    return f"session.{name}({', '.join(parts)})"
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return bool(value == default) and type(value) is type(default)
+    except (TypeError, ValueError):  # arrays and other values without one truth value
+        return False
+
+
+def recorded(before: Callable[[Any, Mapping[str, Any]], list[str]] | None = None,
+             comment: str = "") -> Callable[[F], F]:
+    """Decorate a Session action so a successful call appends its Python line to ``history``.
+
+    Parameters
+    ----------
+    before : callable(session, arguments) -> list of str, optional
+        Lines that must precede the call for a script to do the same (e.g. the
+        ``session.window = ...`` a periodogram depends on).
+    comment : str
+        Appended to the line (e.g. where a script gets its token from).
+    """
+
+    def decorate(method: F) -> F:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(self, *args, **kwargs)
+            for name, value in bound.arguments.items():
+                if isinstance(value, Iterator):  # a generator would be used up by the call
+                    bound.arguments[name] = list(value)
+            result = method(*bound.args, **bound.kwargs)
+            lines = list(before(self, bound.arguments)) if before else []
+            lines.append(_call(method.__name__, signature, bound.arguments)
+                         + (f"  # {comment}" if comment else ""))
+            self.history = [*self.history, *lines]
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
