@@ -63,7 +63,7 @@ def test_ray_uses_and_fills_the_cache(ray_local, frames, tmp_path):
     first = fit_gaussians(data[:3000], sigma[:3000], executor="ray", chunk_size=1000,
                           cache_dir=tmp_path)
     assert first.attrs["cache_hits"] == 0
-    assert len(list(tmp_path.glob("chunk-*.parquet"))) == 3
+    assert len(list(tmp_path.glob("chunk-*.npy"))) == 3
     calls = []
     again = fit_gaussians(data[:3000], sigma[:3000], executor="ray", chunk_size=1000,
                           cache_dir=tmp_path, progress=lambda d, t: calls.append(d))
