@@ -3,8 +3,13 @@
 Every writer in the package (caches, exports, saved sessions, the sample, movies)
 goes through these two helpers, so a crash, a full disk or an exception mid-write
 never leaves a half-written file under a name that readers trust, and an existing
-good file survives until its replacement is whole.  This module imports nothing
-from the rest of the package: every layer may use it.
+good file survives until its replacement is whole.  Two writers do their own
+renaming on purpose: downloads keep a resumable ``.part`` (checked before its
+rename), and the telemetry cache's salt is created with a link that never
+overwrites.  Files are not fsync'ed: a process crash is covered, a power cut on
+some file systems may leave an empty file (caches re-fetch it; a save says it is
+corrupt).  This module imports nothing from the rest of the package: every layer
+may use it.
 """
 
 from __future__ import annotations
@@ -65,8 +70,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; swap it in when the block succeeds.
 
     An existing folder at ``path`` is moved aside and deleted only after the new one
-    is in place, so at every moment ``path`` is either the old whole folder or the
-    new whole one.  If the block raises, the staging folder is removed.
+    is in place, so ``path`` is the old whole folder or the new whole one, except for
+    the moment between two renames when it is absent (readers then see no folder,
+    never a partial one).  If the block raises, the staging folder is removed; if
+    the swap fails, the old folder is put back, or, if even that fails, kept aside
+    and named in the error.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -86,9 +94,14 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
                 pass
         try:
             os.replace(staging, final)
-        except BaseException:
+        except BaseException as exc:
             if moved and not final.exists():  # put the old folder back: never lose it
-                os.replace(old / final.name, final)
+                try:
+                    os.replace(old / final.name, final)
+                except OSError:
+                    kept, old = old / final.name, None  # never deleted below
+                    raise OSError(f"{final} could not be replaced ({exc}) nor restored; the "
+                                  f"previous version is kept at {kept}") from exc
             raise
     finally:
         for leftover in (staging, old):

@@ -1,10 +1,14 @@
 """The Python-equivalent history of a Session, written by one decorator over its actions.
 
 ``@recorded()`` on an action appends ``session.<action>(<arguments as given>)`` to
-``session.history`` once the action returned without error.  Arguments left at
-their defaults are not written; secrets and plumbing (``token``, ``progress``,
-``cancel``, ``block``) never are.  The line is built from the call itself, so it
-cannot drift from the signature.
+``session.history`` once the action succeeded: when it returned, or, for a job
+started with ``block=False`` (a widget's click), when the job ended DONE; a failed
+or cancelled run writes nothing.  Job actions are written blocking (``block=True``
+where that is not the default), so a script of the lines waits where the user did.
+Arguments left at their defaults are not written; secrets and plumbing (``token``,
+``progress``) never are, and a token given as text is masked (`Token`) before the
+action runs, so no frame of a traceback holds it.  The line is built from the call
+itself, so it cannot drift from the signature.
 """
 
 from __future__ import annotations
@@ -22,17 +26,20 @@ __all__ = ["python_literal", "recorded"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: never written into the history: secrets and arguments that only steer the run
-NOT_RECORDED = ("token", "progress", "cancel", "block")
+NOT_RECORDED = ("token", "progress", "block")
+#: arrays larger than this are written as ``...`` (a runnable placeholder), not in full
+MAX_ARRAY_ITEMS = 20
 
 
 def python_literal(value: Any) -> str:
-    """``value`` as Python source a script can run (paths as strings, arrays as lists)."""
+    """``value`` as Python source a script can run (paths as strings, small arrays as lists,
+    larger ones as ``...``)."""
     if isinstance(value, os.PathLike):
         return repr(os.fspath(value))
     if isinstance(value, np.generic):
         return repr(value.item())
     if isinstance(value, np.ndarray):
-        return repr(value.tolist())
+        return repr(value.tolist()) if value.size <= MAX_ARRAY_ITEMS else "..."
     if isinstance(value, (list, tuple)):
         items = ", ".join(python_literal(v) for v in value)
         if isinstance(value, list):
@@ -46,6 +53,7 @@ def python_literal(value: Any) -> str:
 
 def _call(name: str, signature: inspect.Signature, arguments: Mapping[str, Any]) -> str:
     parts = []
+    block = signature.parameters.get("block")
     parameters = list(signature.parameters.values())[1:]  # without self
     for i, parameter in enumerate(parameters):
         if parameter.name in NOT_RECORDED or parameter.name not in arguments:
@@ -64,6 +72,8 @@ def _call(name: str, signature: inspect.Signature, arguments: Mapping[str, Any])
         positional = i == 0 and parameter.kind is not parameter.KEYWORD_ONLY
         parts.append(python_literal(value) if positional
                      else f"{parameter.name}={python_literal(value)}")
+    if block is not None and block.default is False:  # a job: the script waits for it
+        parts.append("block=True")
     return f"session.{name}({', '.join(parts)})"
 
 
@@ -92,15 +102,29 @@ def recorded(before: Callable[[Any, Mapping[str, Any]], list[str]] | None = None
 
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            from .archive.tokens import Token
+            from .jobs import Run
+
             bound = signature.bind(self, *args, **kwargs)
+            args = kwargs = None  # type: ignore[assignment]  # the raw token lives in bound only
             for name, value in bound.arguments.items():
                 if isinstance(value, Iterator):  # a generator would be used up by the call
                     bound.arguments[name] = list(value)
+            if isinstance(bound.arguments.get("token"), str):
+                bound.arguments["token"] = Token(bound.arguments["token"])
+            value = None
             result = method(*bound.args, **bound.kwargs)
             lines = list(before(self, bound.arguments)) if before else []
             lines.append(_call(method.__name__, signature, bound.arguments)
                          + (f"  # {comment}" if comment else ""))
-            self.history = [*self.history, *lines]
+
+            def record() -> None:
+                self.history = [*self.history, *lines]
+
+            if isinstance(result, Run):
+                result.when_done(record)  # written when (and if) the job succeeds
+            else:
+                record()
             return result
 
         return wrapper  # type: ignore[return-value]

@@ -19,7 +19,7 @@ from typing import Any
 
 import traitlets as t
 
-__all__ = ["Job", "JobBusy", "JobState", "Run"]
+__all__ = ["Job", "JobBusy", "JobState", "JobSuperseded", "Run"]
 
 
 class JobState(enum.StrEnum):
@@ -36,6 +36,10 @@ class JobBusy(RuntimeError):
     """The job is already running and this kind of work does not replace a running one."""
 
 
+class JobSuperseded(RuntimeError):
+    """A run waited for (``block=True``) was replaced by a newer run or dropped with its data."""
+
+
 class Run:
     """One run of a job: its cancel event and its progress reports.
 
@@ -50,10 +54,25 @@ class Run:
         self.started = time.perf_counter()
         self.thread: threading.Thread | None = None
         self.outcome: BaseException | None = None
+        #: the state this run ended the job in (None: still running, or superseded)
+        self.ended: JobState | None = None
+        #: called (no arguments) once the run has ended DONE; e.g. the history line
+        self.on_done: list[Callable[[], None]] = []
+        self._base: tuple[float, float] | None = None
 
     @property
     def cancelled(self) -> bool:
         return self.cancel.is_set()
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once this run has ended DONE (now, if it already has)."""
+        with self.job._lock:
+            if self.ended is None and self.current:
+                self.on_done.append(callback)
+                return
+            done = self.ended is JobState.DONE
+        if done:
+            callback()
 
     @property
     def current(self) -> bool:
@@ -63,18 +82,26 @@ class Run:
     def restart_clock(self) -> None:
         """Measure rate and ETA from now (e.g. after a one-off kernel compile)."""
         self.started = time.perf_counter()
+        self._base = None
 
     def report(self, done: float, total: float) -> None:
         """Progress of this run: ``done`` of ``total`` units (frames, bytes...)."""
-        if not self.current:
-            return
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        rate = done / elapsed
-        with self.job.hold_trait_notifications():
-            self.job.done, self.job.total = float(done), float(total)
-            self.job.rate = rate
-            self.job.eta = (total - done) / rate if rate > 0 else 0.0
-            self.job.progress = min(done / total, 1.0) if total else 1.0
+        with self.job._lock:
+            if not self.current:
+                return
+            now = time.perf_counter()
+            if self._base is None:
+                # a first report right at the start is work found already done (cached
+                # chunks, a resumed download): counted in the rate it would make the ETA
+                # far too short
+                self._base = (now, done) if now - self.started < 0.25 else (self.started, 0.0)
+            since, base = self._base
+            rate = (done - base) / (now - since) if now > since else 0.0
+            with self.job.hold_trait_notifications():
+                self.job.done, self.job.total = float(done), float(total)
+                self.job.rate = rate
+                self.job.eta = (total - done) / rate if rate > 0 else 0.0
+                self.job.progress = min(done / total, 1.0) if total else 1.0
 
 
 class Job(t.HasTraits):
@@ -154,7 +181,21 @@ class Job(t.HasTraits):
         ------
         JobBusy
             Already running and ``replaces`` is False.
+        JobSuperseded
+            With ``block=True``: the run was replaced or dropped before it ended.
+        RuntimeError
+            ``block=True`` from an observer of this job (it would wait for itself).
+
+        Notes
+        -----
+        Observers of the job (and of what ``finish`` sets) run in the run's thread,
+        with the job's lock held so the state they see is consistent: they may start
+        other work, but not wait for this job.  A run cancelled while its work raises
+        (a cancelled download) ends CANCELLED, not FAILED.
         """
+        if block and self._run is not None and self._run.thread is threading.current_thread():
+            raise RuntimeError(f"an observer of the {self.name} job cannot wait for it: "
+                               "start it with block=False")
         with self._lock:  # two quick clicks must not start two runs
             if self.running and not self.replaces:
                 raise JobBusy(f"a {self.name} is already running: cancel it first "
@@ -169,32 +210,62 @@ class Job(t.HasTraits):
                 self.message = ""
                 self.state = JobState.RUNNING
 
-        def target() -> None:
-            try:
-                result = work(run)
+        run.thread = threading.Thread(target=self._target, args=(run, work, finish, fail),
+                                      name=f"fgs-{self.name}", daemon=True)
+        try:
+            run.thread.start()
+        except BaseException as exc:  # e.g. no thread left: the job must not stay RUNNING
+            self._end(run, JobState.FAILED, self._describe(exc, fail), exc)
+            raise
+        if block:
+            self._wait_for(run)
+        return run
+
+    def _describe(self, exc: BaseException, fail: Callable[[BaseException], str] | None) -> str:
+        try:
+            return fail(exc) if fail else f"{type(exc).__name__}: {exc}"
+        except Exception:  # a message must never keep the job running
+            return f"{self.name} failed: {type(exc).__name__}"
+
+    def _target(self, run: Run, work: Callable[[Run], Any], finish: Callable[[Run, Any], str],
+                fail: Callable[[BaseException], str] | None) -> None:
+        """The run's thread: work, then finish and the end state, whatever happens."""
+        try:
+            result = work(run)
+            with self._lock:  # nothing may replace the run between the check and finish
                 if run.current:
                     message = finish(run, result)
                     self._end(run, JobState.CANCELLED if run.cancelled else JobState.DONE,
                               message)
-            except BaseException as exc:  # recorded for the user; re-raised when blocking
-                run.outcome = exc
-                if run.current:
-                    self._end(run, JobState.FAILED,
-                              fail(exc) if fail else f"{type(exc).__name__}: {exc}", exc)
+        except BaseException as exc:  # recorded for the user; re-raised when blocking
+            run.outcome = exc
+            if run.cancelled:
+                self._end(run, JobState.CANCELLED, f"{self.name} cancelled: {exc}")
+            else:
+                self._end(run, JobState.FAILED, self._describe(exc, fail), exc)
+        if run.ended is JobState.DONE:  # ended is set: when_done no longer appends
+            for callback in run.on_done:
+                callback()
 
-        run.thread = threading.Thread(target=target, name=f"fgs-{self.name}", daemon=True)
-        run.thread.start()
-        if block:
+    def _wait_for(self, run: Run) -> None:
+        """``block=True``: join the run; raise its error, or say it was replaced."""
+        try:
             run.thread.join()
-            if run.outcome is not None:
-                raise run.outcome
-        return run
+        except BaseException:  # Ctrl-C while waiting: stop the work too
+            run.cancel.set()
+            raise
+        if run.outcome is not None:
+            raise run.outcome
+        if run.ended is None:
+            raise JobSuperseded(f"the {self.name} was replaced by a newer one, or its data "
+                                "changed, before it finished")
 
     def _end(self, run: Run, state: JobState, message: str,
              error: BaseException | None = None) -> None:
         with self._lock:
             if not run.current:
                 return
+            run.ended = state
             with self.hold_trait_notifications():
                 self.message = message
                 self.error = error
@@ -219,7 +290,11 @@ class Job(t.HasTraits):
                 self.state = JobState.IDLE
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the current run's thread has ended (scripts and tests)."""
+        """Block until the current run's thread has ended (scripts and tests).
+
+        Returns at once when called from that thread (an observer of the job).
+        """
         run = self._run
-        if run is not None and run.thread is not None:
+        if run is not None and run.thread is not None \
+                and run.thread is not threading.current_thread():
             run.thread.join(timeout)

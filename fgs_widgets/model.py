@@ -64,11 +64,21 @@ def _load_kernels(kind: str, data: GuideStarData) -> float:
 def _window_line(session: Session, arguments: Mapping[str, Any]) -> list[str]:
     """The window a periodogram depended on, as the line a script needs before the call."""
     window = session.window
-    return [] if window is None else [f"session.window = ({window[0]!r}, {window[1]!r})"]
+    if window is not None:
+        return [f"session.window = ({window[0]!r}, {window[1]!r})"]
+    earlier = [line for line in session.history if line.startswith("session.window = ")]
+    # back to the whole series after a zoom: the script must say so too
+    return ["session.window = None"] if earlier and earlier[-1] != "session.window = None" \
+        else []
 
 
 def _took(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds * 1e3:.0f} ms"
+
+
+def _fit_failed(kind: str, exc: BaseException) -> str:
+    return (f"{kind} fit failed — {type(exc).__name__}: {exc} (try executor='serial', or a "
+            "smaller chunk size)")
 
 
 def _fit_message(kind: str, run: Run, result: pd.DataFrame, compiling: float) -> str:
@@ -146,12 +156,13 @@ class Session(t.HasTraits):
                     "periodograms", "events", "telemetry", "history")
 
     def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
+        # the jobs first: traits given here (data=...) already reset them
         self.fit_job = Job("fit", unit="frames")
         self.download_job = Job("download", unit="bytes")
         self.periodogram_job = Job("periodogram", unit="series", replaces=True)
         for job in self.jobs:
             job.observe(self._on_job_message, names="message")
+        super().__init__(**kwargs)
 
     @property
     def jobs(self) -> tuple[Job, ...]:
@@ -248,7 +259,9 @@ class Session(t.HasTraits):
         from .archive.sample import sample_program
 
         sample = sample_program(directory)
-        self.data = read_fine_guide(sample.paths)
+        data = read_fine_guide(sample.paths)
+        self.download_job.abandon()  # a download still running must not replace this
+        self.data = data
         self.program = "sample"
         self.message = f"sample program {sample.program}: {self.data.summary()}"
 
@@ -270,7 +283,9 @@ class Session(t.HasTraits):
         """
         from .archive.reader import read_fine_guide
 
-        self.data = read_fine_guide(paths, **filters)
+        data = read_fine_guide(paths, **filters)
+        self.download_job.abandon()  # a download still running must not replace this
+        self.data = data
         self.program = ""
         skipped = sum(p.skipped for p in self.data.problems)
         problems = f"; skipped {skipped} file(s)" if skipped else ""
@@ -376,22 +391,26 @@ class Session(t.HasTraits):
         data = self._need_data("fit")
         if kind not in FIT_KINDS:
             raise ValueError(f"kind must be 'full' or 'quick', not {kind!r}")
+        if threads is None:  # the caller's numba setting (per thread) applies to the fit
+            import numba
+
+            threads = numba.get_num_threads()
         if options and kind != "full":
             raise ValueError(f"{sorted(options)}: options of the full fit, not of the quick one")
         cache_dir = self.fit_cache_dir if kind == "full" else None
         compiling: list[float] = []
 
         def work(run: Run) -> pd.DataFrame:
-            if threads is not None:
-                import numba
+            import numba
 
-                numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+            numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
             compiling.append(_load_kernels(kind, data))
             run.restart_clock()
             if kind == "quick":
                 from .engine.quickfit import quick_fit
 
                 result = quick_fit(data.frames)
+                run.cancel.clear()  # one call, never stopped midway: a late cancel changed nothing
                 run.report(len(data), len(data))
                 return result
             from .engine.gaussian import fit_gaussians
@@ -401,14 +420,27 @@ class Session(t.HasTraits):
                                  cache_dir=cache_dir, **options)
 
         def finish(run: Run, result: pd.DataFrame) -> str:
+            if self.data is not data:  # replaced just now: its reset drops this run
+                return f"{kind} fit of data no longer loaded: dropped"
             setattr(self, "quick_fit" if kind == "quick" else "fit", result)
             return _fit_message(kind, run, result, sum(compiling))
 
-        def fail(exc: BaseException) -> str:
-            return (f"{kind} fit failed — {type(exc).__name__}: {exc} (try executor='serial', "
-                    "or a smaller chunk size)")
+        return self.fit_job.start(work, finish, kind=kind, block=block,
+                                  fail=lambda exc: _fit_failed(kind, exc))
 
-        return self.fit_job.start(work, finish, kind=kind, block=block, fail=fail)
+    def clear_fit_cache(self) -> int:
+        """Delete this data's finished fit chunks (`fit_cache_dir`); returns the bytes freed.
+
+        The cache takes ~140 MiB per 10^6 frames (``benchmarks/bench_session.py``).
+        """
+        import shutil
+
+        folder = self.fit_cache_dir
+        if folder is None or not folder.exists():
+            return 0
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return size
 
     def cancel(self) -> None:
         """Stop every running job (fit, download, periodogram); what they finished is kept.
@@ -510,8 +542,11 @@ class Session(t.HasTraits):
             return results
 
         def finish(run: Run, results: dict) -> str:
-            if self.data is data:
-                self.periodograms = {**self.periodograms, **results}
+            if self.data is not data:
+                if self.data is None or self.data.frames is not data.frames:
+                    return "periodograms of data no longer loaded: dropped"
+                results = {k: v for k, v in results.items() if k != "flux"}  # new photometry
+            self.periodograms = {**self.periodograms, **results}
             where = "the window" if window is not None else "the whole series"
             return f"periodogram of {', '.join(results) or 'nothing'} over {where}"
 
@@ -682,6 +717,7 @@ class Session(t.HasTraits):
         from .session_io import read_session
 
         saved = read_session(path, search_paths=search_paths, verify=verify)
+        self.download_job.abandon()  # a download still running must not replace this
         # not under hold_trait_notifications: the reset that new data triggers must run
         # first, then the saved values go in
         self.data = saved.pop("data")

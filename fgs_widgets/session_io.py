@@ -129,8 +129,9 @@ def _write_table(table: pd.DataFrame, file: Path, manifest: dict, name: str) -> 
 
 
 def _write_data(data: GuideStarData, staging: Path, manifest: dict, include_frames: bool) -> None:
+    # the flux too: photometry (a chosen aperture) makes it differ from the files' sums
     frames = pd.DataFrame({"time": data.time, "file_index": data.segments,
-                           "quality": data.quality})
+                           "quality": data.quality, "flux": data.flux})
     if include_frames:
         frames = pd.concat([frames, pd.DataFrame(
             data.frames.reshape(len(data), 64), columns=[f"p{i}" for i in range(64)])], axis=1)
@@ -252,8 +253,11 @@ def _read_data(folder: Path, manifest: dict, table: Any, search_paths: list | No
         raise SessionFileError(
             f"{folder}: the data files give {len(data)} of the {manifest['n_frames']} "
             "saved frames; they changed since the save")
-    # the flags as saved: read alone, a subset's first file has no gap before it
-    return dataclasses.replace(data, quality=frames_table["quality"].to_numpy(np.uint16))
+    # the flags as saved (read alone, a subset's first file has no gap before it), and the
+    # flux as saved (photometry)
+    flux = frames_table["flux"].to_numpy(np.float64) if "flux" in frames_table else data.flux
+    return dataclasses.replace(data, quality=frames_table["quality"].to_numpy(np.uint16),
+                               flux=flux)
 
 
 def _read_periodograms(folder: Path, manifest: dict) -> dict:
@@ -305,8 +309,11 @@ def _locate(entry: dict, folder: Path, search_paths: list | None, verify: bool) 
 def _data_from_saved_frames(frames: pd.DataFrame, products: pd.DataFrame) -> GuideStarData:
     """Rebuild the data of a self-contained save (no ERR or per-file tables are kept)."""
     pixels = frames[[f"p{i}" for i in range(64)]].to_numpy(np.float32).reshape(-1, 8, 8)
-    flux = np.where(np.isnan(pixels), 0.0, pixels).sum(axis=(1, 2), dtype=np.float64)
-    flux[np.isnan(pixels).all(axis=(1, 2))] = np.nan
+    if "flux" in frames:
+        flux = frames["flux"].to_numpy(np.float64)
+    else:  # saved before format 2
+        flux = np.where(np.isnan(pixels), 0.0, pixels).sum(axis=(1, 2), dtype=np.float64)
+        flux[np.isnan(pixels).all(axis=(1, 2))] = np.nan
     return GuideStarData(frames=pixels, time=frames["time"].to_numpy(), flux=flux,
                          quality=frames["quality"].to_numpy(np.uint16),
                          segments=frames["file_index"].to_numpy(np.int32), products=products)

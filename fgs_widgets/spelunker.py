@@ -159,26 +159,32 @@ def _range_of(array: Any, base: np.ndarray) -> tuple[int, int] | None:
     return int(start), int(start + len(array))
 
 
-def _in_thread(work: Callable[[], Any], threads: int) -> Any:
-    """``work()`` in a thread of its own with ``threads`` numba threads.
+def _in_thread(work: Callable[[threading.Event], Any], threads: int) -> Any:
+    """``work(cancel)`` in a thread of its own with ``threads`` numba threads.
 
     numba's thread count is per thread, so this never changes the caller's (or
-    the process's) setting.
+    the process's) setting.  Ctrl-C while waiting sets ``cancel`` (the work stops
+    at its next chunk) and is raised here.
     """
     import numba
 
     outcome: dict[str, Any] = {}
+    cancel = threading.Event()
 
     def target() -> None:
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
         try:
-            outcome["result"] = work()
+            outcome["result"] = work(cancel)
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=target, name="fgs-spelunker-fit")
+    thread = threading.Thread(target=target, name="fgs-spelunker-fit", daemon=True)
     thread.start()
-    thread.join()
+    try:
+        thread.join()
+    except BaseException:
+        cancel.set()
+        raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
@@ -250,6 +256,7 @@ class Spelunker:
                  session: Session | None = None):
         self.directory = Path(dir if _given(dir) else os.getcwd()).expanduser()
         self._token = Token(token)
+        token = None  # held masked in self._token only, also for a traceback's frames
         self.save_results = bool(save)
         self._session = session if session is not None else Session()
         self.photometry_mask: np.ndarray | None = None
@@ -265,8 +272,7 @@ class Spelunker:
             self.download(pid, obs_num=obs_num, visit=visit, visit_group=visit_group,
                           parallel_sequence_id=parallel_sequence_id,
                           activity_number=activity_number, exposure_number=exposure_number,
-                          dir_seg=dir_seg, guider=guider, calib_level=calib_level, save=save,
-                          token=token)
+                          dir_seg=dir_seg, guider=guider, calib_level=calib_level, save=save)
         elif _given(obs_num) or _given(visit):
             raise ValueError("obs_num/visit filter a program: give pid as well, e.g. "
                              "load(pid=1534, obs_num=2)")
@@ -295,8 +301,15 @@ class Spelunker:
         self._sync()
         return self._session
 
+    def _load(self, data: GuideStarData, program: str) -> None:
+        """New data into the session; a narrowing still pending was of the old data."""
+        self._staged.clear()
+        self._session.data = data
+        self._session.program = program
+
     def _on_data(self, change: dict | None = None) -> None:
         self._staged.clear()  # ranges of the data that is gone
+        self._views = {k: v for k, v in self._views.items() if k == "object_properties"}
         old = None if change is None else change["old"]
         new = self._session.data
         if new is None:
@@ -387,7 +400,10 @@ class Spelunker:
         """The guide stars' catalog properties (queried once per set of stars)."""
         if self.data is None:
             return None
-        ids = tuple(dict.fromkeys(self.data.products["gs_id"].dropna()))
+        products = self.data.products
+        # per stars and files: int_start/int_stop are the files' spans
+        ids = (tuple(dict.fromkeys(products["gs_id"].dropna())),
+               tuple(products["file_name"].astype(str)))
         cached = self._views.get("object_properties")
         if cached is None or cached[0] != ids:
             cached = self._views["object_properties"] = (
@@ -470,8 +486,7 @@ class Spelunker:
                             parallel_sequence_id=parallel_sequence_id,
                             activity=activity_number, exposure=exposure_number, segment=dir_seg)
         self.pid, self.obs_num, self.visit = program, observation, visit_n
-        self.session.data = data
-        self.session.program = str(program)
+        self._load(data, str(program))
         if save or self.save_results:
             self.save()
 
@@ -518,9 +533,8 @@ class Spelunker:
                     f"{self.directory / 'mastDownload'}: download(pid={program}) first, or "
                     "give readfile the path of a file")
         # the reader filters by header before reading pixels: unwanted files are never read
-        self.session.data = read_fine_guide(source, observation=observation, visit=visit_n,
-                                            **filters)
-        self.session.program = "" if program is None else str(program)
+        self._load(read_fine_guide(source, observation=observation, visit=visit_n, **filters),
+                   "" if program is None else str(program))
         if program is not None:
             self.pid = program
 
@@ -582,6 +596,10 @@ class Spelunker:
 
     # -- fits ------------------------------------------------------------------
     def _frames(self, fg_array: np.ndarray | None) -> np.ndarray:
+        staged = self._staged.get("frames")
+        if _given(fg_array) and staged is not None and self._session.data is not None and \
+                _range_of(fg_array, self._session.data.frames) == staged:
+            fg_array = None  # spk.fg_array as narrowed: the session's frames, once applied
         if not _given(fg_array):
             self._sync()
         frames = fg_array if _given(fg_array) else self.fg_array
@@ -633,9 +651,9 @@ class Spelunker:
                                     threads=int(ncpus), block=True, **kwargs)
             table = self.gaussfit_results
         else:
-            table = _nan_table(_in_thread(lambda: fit_gaussians(
+            table = _nan_table(_in_thread(lambda cancel: fit_gaussians(
                 frames, self._errors_for(frames), executor=executor, address=address,
-                **kwargs), int(ncpus)))
+                cancel=cancel, **kwargs), int(ncpus)))
         if save or self.save_results:
             self.save(which=("gaussfit",), tables={"gaussfit": table})
         return table

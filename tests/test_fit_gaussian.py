@@ -315,3 +315,12 @@ def test_corrupt_cache_entry_is_refit(tmp_path):
     pd.testing.assert_frame_equal(first, third)
     assert not list(tmp_path.glob(".*partial*"))  # no temporary file left behind
 
+
+
+def test_a_cache_that_cannot_be_written_never_fails_the_fit(tmp_path):
+    frames = gaussian2d(true_params(60, seed=12))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="cannot be created"):
+        result = fit_gaussians(frames, chunk_size=20, cache_dir=blocked, executor="serial")
+    assert len(result) == 60 and (result["status"] == "converged").all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,8 @@ def test_background_fit_with_progress(session, tmp_path):
     assert seen[-1] == 1.0 and len(seen) >= 3 and job.rate > 0 and job.kind == "full"
     assert session.columns()[1:] == ["amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev",
                                      "theta", "offset"]
-    assert session.history[-1] == "session.fit_frames(executor='serial', chunk_size=1000)"
+    assert session.history[-1] == ("session.fit_frames(executor='serial', chunk_size=1000, "
+                                   "block=True)")
 
 
 def test_cancel_keeps_finished_chunks_and_a_rerun_fits_only_the_rest(session, tmp_path):
@@ -169,3 +171,52 @@ def test_series(session):
     with pytest.raises(KeyError, match="fit first"):
         session.series("x_mean")
     assert np.isnan(flux[session.data.quality & 2 > 0]).all()
+
+
+def test_history_of_a_background_fit_is_written_when_it_succeeds(session, tmp_path):
+    session.data = session.data[:2000]
+    with conf.override(cache_dir=tmp_path):
+        run = session.fit_frames("quick")  # as a click: not blocking
+        session.wait(60)
+        assert run.ended is JobState.DONE
+        assert session.history[-1] == "session.fit_frames('quick', block=True)"  # scripts wait
+        lines = len(session.history)
+        with pytest.raises(ValueError):
+            session.fit_frames("full", chunk_size=0, block=True)
+        assert len(session.history) == lines  # a failed run writes nothing
+    session.window = (float(session.data.time[10]), float(session.data.time[900]))
+    session.compute_periodograms(["flux"])
+    session.window = None
+    session.compute_periodograms(["flux"])
+    assert session.history[-4].startswith("session.window = (")
+    assert session.history[-2:] == ["session.window = None",
+                                     "session.compute_periodograms(['flux'])"]
+
+
+def test_cancelled_download_is_cancelled_not_failed(mast):
+    session = Session()
+    mast.behaviour.trickle = 2000  # slow enough to cancel midway
+    try:
+        run = session.open_program(1534, observation=2, block=False)
+        deadline = time.monotonic() + 30
+        while session.download_job.done == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        session.download_job.cancel()
+        session.wait(30)
+    finally:
+        mast.behaviour.trickle = None
+    job = session.download_job
+    assert run.ended is JobState.CANCELLED and job.state is JobState.CANCELLED
+    assert job.error is None and "cancelled" in job.message and session.data is None
+    assert not any(line.startswith("session.open_program") for line in session.history)
+
+
+def test_a_token_given_as_text_is_in_no_frame_of_the_traceback(session, monkeypatch):
+    from loopback import leaked_in_traceback
+
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    secret = "tok-frames-never-hold-me"
+    with conf.override(eng_server="http://127.0.0.1:9", timeout=2):
+        with pytest.raises(Exception) as info:
+            session.fetch_mnemonic("SA_ZHGAUPST", token=secret)
+    assert leaked_in_traceback(info.value, secret, skip_tests=True) == []

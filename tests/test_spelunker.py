@@ -315,3 +315,12 @@ def test_ncpus_changes_no_process_wide_setting(spk):
     spk.gauss2d_fit(ncpus=1)
     spk.gauss2d_fit(spk.fg_array[:50], ncpus=1)
     assert numba.get_num_threads() == before
+
+
+def test_the_narrowed_array_passed_back_is_the_session_s(spk, offline):
+    spk.fg_array = spk.fg_array[:400]
+    table = spk.gauss2d_fit(spk.fg_array, ncpus=1)  # the quickstart's own array, narrowed
+    assert spk.gaussfit_results is table and len(spk.session.fit) == 400
+    spk.fg_time = spk.fg_time[:10]  # pending, of these 400 frames...
+    spk.readfile(1534, obs_num=2)  # ...and dropped with them: new data load as asked
+    assert len(spk.fg_array) == len(spk.fg_time) == 4096 + 2048

@@ -194,7 +194,7 @@ def test_app_builds_exports_and_records_python(session, tmp_path, monkeypatch):
     app = App(session)
     assert isinstance(app.frame_viewer, FrameViewer)
     session.fit_frames("quick", block=True)
-    assert app.python.value.endswith("session.fit_frames('quick')")
+    assert app.python.value.endswith("session.fit_frames('quick', block=True)")
     # the Python equivalent runs, and does the same
     namespace: dict = {}
     exec(app.python.value, namespace)
@@ -252,3 +252,15 @@ def test_picker_filters_from_the_archive_download_and_open(sample, tmp_path, mon
     assert set(session.data.products["observation"]) == {2}
     assert set(session.data.products["visit"]) == {2}
     assert picker.progress.value == 1.0 and not picker.open_button.disabled
+
+
+def test_a_closed_app_no_longer_follows_the_session(session):
+    def observers() -> int:
+        return sum(len(handlers) for by_type in session._trait_notifiers.values()
+                   for handlers in by_type.values())
+
+    before = observers()
+    app = App(session)
+    assert observers() > before
+    app.close()
+    assert observers() == before

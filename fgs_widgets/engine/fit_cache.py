@@ -40,7 +40,12 @@ class FitCache:
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the cache only saves time: the fit must go on without it
+            warnings.warn(f"fit cache {self.directory} cannot be created ({exc}); fitting "
+                          "without it (an interrupted fit will start again from the beginning)",
+                          stacklevel=3)
 
     @staticmethod
     def key(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray | None,
@@ -75,6 +80,14 @@ class FitCache:
             return None
 
     def store(self, key: str, raw: np.ndarray) -> None:
-        """Write the rows under a temporary name, then rename (never half-written)."""
-        with atomic_write(self._path(key)) as temp:  # unique per process and thread
-            np.save(temp, np.ascontiguousarray(raw, dtype=np.float64), allow_pickle=False)
+        """Write the rows under a temporary name, then rename (never half-written).
+
+        A full disk or a read-only folder warns and keeps the fit going: the rows are
+        in the result either way, only a later re-run would fit them again.
+        """
+        try:
+            with atomic_write(self._path(key)) as temp:  # unique per process and thread
+                np.save(temp, np.ascontiguousarray(raw, dtype=np.float64), allow_pickle=False)
+        except OSError as exc:
+            warnings.warn(f"fit cache entry {self._path(key).name} not stored in "
+                          f"{self.directory} ({exc}); the fit goes on", stacklevel=3)

@@ -47,15 +47,22 @@ SIGMA_MIN, SIGMA_MAX = 0.05, 50.0
 # invalidated only when this file changes, so a layout defined in another module could
 # leave cached kernels writing the old one.  The fit cache stores rows in this layout:
 # changing it means bumping `fgs_widgets.engine.gaussian.ENGINE_VERSION` (the cache key).
+# The parameter order is the kernels' own (their code writes amplitude first...), spelled
+# out here for the same reason; `psf.PARAMETERS` must agree, checked at import.
+_KERNEL_PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta",
+                      "offset")
+if PARAMETERS != _KERNEL_PARAMETERS or ERR_COLUMNS != tuple(f"{p}_err" for p in PARAMETERS):
+    raise ImportError(f"engine.psf.PARAMETERS {PARAMETERS} no longer match the fit kernels' "
+                      f"order {_KERNEL_PARAMETERS}: change lm.py (and ENGINE_VERSION) with it")
 #: reduced chi2, LM iterations (both weighting rounds), status code (`STATUS_NAMES`), and
 #: a spare column (NaN from the kernels, 0 from `gaussian.fit_chunk`; not in the table)
 EXTRA_COLUMNS = ("chi2_red", "n_iter", "status", "spare")
 #: every column of a result row, in order
-RAW_COLUMNS = (*PARAMETERS, *ERR_COLUMNS, *EXTRA_COLUMNS)
+RAW_COLUMNS = (*_KERNEL_PARAMETERS, *(f"{p}_err" for p in _KERNEL_PARAMETERS), *EXTRA_COLUMNS)
 #: columns of a result row
 N_OUT = len(RAW_COLUMNS)
 #: index of the first parameter and of the first uncertainty (parameter i: I_ERR + i)
-I_PARAM, I_ERR = RAW_COLUMNS.index(PARAMETERS[0]), RAW_COLUMNS.index(ERR_COLUMNS[0])
+I_PARAM, I_ERR = RAW_COLUMNS.index("amplitude"), RAW_COLUMNS.index("amplitude_err")
 I_CHI2 = RAW_COLUMNS.index("chi2_red")
 I_NITER = RAW_COLUMNS.index("n_iter")
 I_STATUS = RAW_COLUMNS.index("status")

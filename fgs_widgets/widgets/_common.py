@@ -91,8 +91,8 @@ class Panel(W.VBox):
             return False
         return True
 
-    def background(self, work: Callable[[], Any], *, busy: str = "", block: bool = False,
-            done: Callable[[], None] | None = None) -> threading.Thread:
+    def background(self, work: Callable[[], Any], *, busy: str = "",
+                   block: bool = False) -> threading.Thread:
         """Run slow ``work`` in a thread (the kernel stays responsive); failures as in `fail`.
 
         For work that is a Session job (fit, download, periodogram) call the Session
@@ -106,9 +106,6 @@ class Panel(W.VBox):
                 work()
             except Exception as exc:  # shown in the panel
                 self.fail(exc)
-            finally:
-                if done is not None:
-                    done()
 
         thread = threading.Thread(target=target, daemon=True, name="fgs-panel")
         thread.start()
@@ -133,6 +130,9 @@ class JobProgress(W.HBox):
         super().__init__([self.cancel_button, self.bar, self.rate], **kwargs)
         job.observe(self._on_progress, names=["progress", "rate", "eta"])
         job.observe(self._on_state, names="state")
+        # built while the job runs (an App on a busy session): show it as it is
+        self.cancel_button.disabled = not job.running
+        self._on_progress()
 
     def close(self) -> None:
         self.job.unobserve(self._on_progress, names=["progress", "rate", "eta"])

@@ -64,6 +64,17 @@ class App(W.VBox):
         self._on_state()
         self._on_history()
 
+    def close(self) -> None:
+        """Stop following the session and close every panel."""
+        self.session.unobserve(self._on_state, names=["data", "message", "program"])
+        self.session.unobserve(self._on_history, names="history")
+        self.session.unobserve(self._refresh_exports,
+                               names=["data", "fit", "quick_fit", "events", "periodograms"])
+        for panel in (self.picker, self.fit_runner, self.frame_viewer, self.timeseries,
+                      self.periodogram, self.mnemonics):
+            panel.close()
+        super().close()
+
     def _on_state(self, change=None) -> None:
         s = self.session
         summary = s.data.summary() if s.data is not None else "no data — load a program, " \
@@ -89,6 +100,8 @@ class App(W.VBox):
 
         def refresh(change=None) -> None:
             table.options = list(session_tables(self.session))
+
+        self._refresh_exports = refresh
 
         def export(_) -> None:
             tables = session_tables(self.session)

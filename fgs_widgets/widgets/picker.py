@@ -72,6 +72,7 @@ class ProgramPicker(Panel):
         self.local_button.on_click(lambda _: self.open_local())
         self.observation.observe(self._fill_visits, names="value")
         self.watch(session.download_job, self._on_download_state, "state")
+        self.open_button.disabled = session.download_job.running
 
     def close(self) -> None:
         self.job_view.close()

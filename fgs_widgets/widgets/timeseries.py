@@ -111,6 +111,17 @@ class TimeseriesViewer(W.VBox):
         self.columns = list(columns)
         self._on_data()
 
+    def close(self) -> None:
+        """Stop following the session and close the widget."""
+        for handler, names in ((self._on_data, ["data", "fit", "quick_fit"]),
+                               (self._on_cursor, "cursor"), (self._on_events, "events"),
+                               (self._on_window, "window")):
+            try:
+                self.session.unobserve(handler, names=names)
+            except ValueError:  # already closed
+                pass
+        super().close()
+
     # -- building ---------------------------------------------------------------------
     @t.observe("columns")
     def _build(self, change=None) -> None:
