@@ -401,9 +401,9 @@ class Session(t.HasTraits):
         compiling: list[float] = []
 
         def work(run: Run) -> pd.DataFrame:
-            import numba
+            from .engine.executor import use_threads
 
-            numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+            use_threads(threads)
             compiling.append(_load_kernels(kind, data))
             run.restart_clock()
             if kind == "quick":

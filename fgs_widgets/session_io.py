@@ -112,7 +112,7 @@ def save_session(session: Session, path: str | os.PathLike, *,
     return target
 
 
-def _mixed_columns(table: pd.DataFrame) -> list[str]:
+def mixed_type_columns(table: pd.DataFrame) -> list[str]:
     """Object columns holding more than one type (the event ``value``: text and numbers)."""
     return [c for c in table.columns if table[c].dtype == object
             and len({type(v) for v in table[c] if v is not None}) > 1]
@@ -120,7 +120,7 @@ def _mixed_columns(table: pd.DataFrame) -> list[str]:
 
 def _write_table(table: pd.DataFrame, file: Path, manifest: dict, name: str) -> None:
     """Parquet, with mixed-type columns as JSON text (listed in the manifest) so they return."""
-    mixed = _mixed_columns(table)
+    mixed = mixed_type_columns(table)
     if mixed:
         table = table.assign(**{c: table[c].map(lambda v: json.dumps(
             v.item() if isinstance(v, np.generic) else v)) for c in mixed})
@@ -262,7 +262,7 @@ def _read_data(folder: Path, manifest: dict, table: Any, search_paths: list | No
 
 def _read_periodograms(folder: Path, manifest: dict) -> dict:
     """Periodogram objects as a fresh session holds them (``model`` is not saved: None)."""
-    from .engine.periodogram import Periodogram
+    from .engine.periodogram import Periodogram, empty_peaks
 
     columns = manifest.get("periodograms") or {}
     if not columns:
@@ -279,8 +279,7 @@ def _read_periodograms(folder: Path, manifest: dict) -> dict:
     for column in columns:
         counts = columns[column] if isinstance(columns, dict) else {}
         mine = (peaks[peaks["column"] == column].drop(columns="column").reset_index(drop=True)
-                if peaks is not None else pd.DataFrame(
-                    {c: pd.Series(dtype=float) for c in _PEAK_COLUMNS}))
+                if peaks is not None else empty_peaks())
         results[column] = Periodogram(
             column=column, frequency=grids[column][0], power=grids[column][1], peaks=mine,
             n_used=int(counts.get("n_used", 0)), n_excluded=int(counts.get("n_excluded", 0)),
@@ -288,9 +287,6 @@ def _read_periodograms(folder: Path, manifest: dict) -> dict:
             start=float(counts.get("start", np.nan)),
             grid_step=float(counts.get("grid_step", np.nan)))
     return results
-
-
-_PEAK_COLUMNS = ("frequency", "period", "power", "false_alarm_probability")
 
 
 def _locate(entry: dict, folder: Path, search_paths: list | None, verify: bool) -> Path:

@@ -166,13 +166,13 @@ def _in_thread(work: Callable[[threading.Event], Any], threads: int) -> Any:
     the process's) setting.  Ctrl-C while waiting sets ``cancel`` (the work stops
     at its next chunk) and is raised here.
     """
-    import numba
+    from .engine.executor import use_threads
 
     outcome: dict[str, Any] = {}
     cancel = threading.Event()
 
     def target() -> None:
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        use_threads(threads)
         try:
             outcome["result"] = work(cancel)
         except BaseException as exc:  # re-raised in the caller's thread

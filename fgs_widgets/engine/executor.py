@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["ensure_ray", "run_ray"]
+__all__ = ["ensure_ray", "run_ray", "use_threads"]
 
 _lock = threading.Lock()
 _remote_fit = None
@@ -148,3 +148,14 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
     finally:
         for ref in running:
             ray.cancel(ref)
+
+
+def use_threads(n: int) -> None:
+    """numba threads of the calling thread: ``n``, within 1..``NUMBA_NUM_THREADS``.
+
+    numba's count is per thread, so a fit run in a thread of its own with this
+    leaves every other thread (and the user's setting) as it was.
+    """
+    import numba
+
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))

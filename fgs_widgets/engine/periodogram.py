@@ -35,7 +35,7 @@ from scipy.ndimage import maximum_filter1d
 
 from .binning import _bin_statistics
 
-__all__ = ["MAX_GRID", "Periodogram", "fold", "periodograms"]
+__all__ = ["MAX_GRID", "Periodogram", "empty_peaks", "fold", "periodograms"]
 
 #: Most (frequency, power) points kept per periodogram.  The periodogram is always
 #: computed on the full grid (``samples_per_peak`` points per peak width, so no
@@ -52,6 +52,11 @@ _HALF_WIDTH = 12
 _BATCH = max(os.cpu_count() or 1, 2)
 
 _PEAK_COLUMNS = ["frequency", "period", "power", "false_alarm_probability"]
+
+
+def empty_peaks() -> pd.DataFrame:
+    """A `Periodogram.peaks` table with no rows (its columns, float)."""
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in _PEAK_COLUMNS})
 
 
 @dataclass(frozen=True, eq=False)
@@ -448,7 +453,7 @@ def _thin(frequency: np.ndarray, power: np.ndarray,
 def _peaks(model: LombScargle, frequency: np.ndarray, power: np.ndarray,
            n_peaks: int, separation: int) -> pd.DataFrame:
     if len(power) < 3 or n_peaks < 1:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in _PEAK_COLUMNS})
+        return empty_peaks()
     clean = np.where(np.isfinite(power), power, -np.inf)
     is_max = clean == maximum_filter1d(clean, 2 * separation + 1, mode="constant",
                                        cval=-np.inf)

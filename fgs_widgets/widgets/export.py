@@ -55,9 +55,10 @@ def export_table(table: pd.DataFrame, name: str, fmt: str,
 def _typed(table: pd.DataFrame, *, categories: bool) -> pd.DataFrame:
     """One type per column, as typed formats need: a column mixing text and numbers (the
     event table's ``value``) becomes text; categories too when the format has none."""
-    changed = {c: table[c].map(lambda v: v if v is None else str(v)) for c in table.columns
-               if table[c].dtype == object
-               and len({type(v) for v in table[c] if v is not None}) > 1}
+    from ..session_io import mixed_type_columns
+
+    changed = {c: table[c].map(lambda v: v if v is None else str(v))
+               for c in mixed_type_columns(table)}
     if categories:
         changed.update({c: table[c].astype(str) for c in table.columns
                         if isinstance(table[c].dtype, pd.CategoricalDtype)})
