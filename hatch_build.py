@@ -31,37 +31,40 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-BUNDLE = "fgs_widgets/static/frame_viewer.js"
+#: the ES modules `npm run build` writes (one per anywidget)
+BUNDLES = ("fgs_widgets/static/frame_viewer.js", "fgs_widgets/static/pointer.js")
 
 
 class FrontendBuildHook(BuildHookInterface):
-    """Build the frame viewer's ES module and ship it as a wheel/sdist artifact."""
+    """Build the widgets' ES modules and ship them as wheel/sdist artifacts."""
 
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         root = Path(self.root)
-        bundle = root / BUNDLE
+        bundles = [root / name for name in BUNDLES]
         js = root / "js"
         if os.environ.get("FGS_WIDGETS_SKIP_JS") != "1" and (js / "package.json").exists():
-            self._build(js, bundle)
-        if not bundle.exists():
-            raise RuntimeError(_missing(bundle, "FGS_WIDGETS_SKIP_JS=1 was set"))
-        # fgs_widgets/static is gitignored, which would otherwise exclude the bundle
-        build_data["artifacts"].append(BUNDLE)
+            self._build(js, bundles)
+        for bundle in bundles:
+            if not bundle.exists():
+                raise RuntimeError(_missing(bundle, "FGS_WIDGETS_SKIP_JS=1 was set"))
+        # fgs_widgets/static is gitignored, which would otherwise exclude the bundles
+        build_data["artifacts"].extend(BUNDLES)
 
-    def _build(self, js: Path, bundle: Path) -> None:
+    def _build(self, js: Path, bundles: list[Path]) -> None:
         sources = [*(js / "src").rglob("*"), js / "package.json", js / "package-lock.json"]
         newest = max(p.stat().st_mtime for p in sources if p.is_file())
-        if bundle.exists() and bundle.stat().st_mtime >= newest:
+        if all(b.exists() and b.stat().st_mtime >= newest for b in bundles):
             return
         node, npm = shutil.which("node"), shutil.which("npm")
         if node is None or npm is None:
-            if not bundle.exists():
-                raise RuntimeError(_missing(bundle, "node and npm were not found on PATH"))
+            missing = [b for b in bundles if not b.exists()]
+            if missing:
+                raise RuntimeError(_missing(missing[0], "node and npm were not found on PATH"))
             self.app.display_warning(
-                f"fgs_widgets: {bundle.name} is older than js/src but node/npm are missing; "
-                "using the existing bundle")
+                "fgs_widgets: the bundles are older than js/src but node/npm are missing; "
+                "using the existing bundles")
             return
         installed = js / "node_modules" / ".package-lock.json"
         lock = js / "package-lock.json"
@@ -72,9 +75,10 @@ class FrontendBuildHook(BuildHookInterface):
             install = "ci" if lock.exists() else "install"
             _run([npm, install, "--ignore-scripts", "--no-audit", "--no-fund"], js)
         _run([npm, "run", "build"], js)
-        if not bundle.exists():
-            raise RuntimeError(f"fgs_widgets: `npm run build` in {js} did not write {bundle}")
-        self.app.display_info(f"fgs_widgets: built {BUNDLE}")
+        for bundle in bundles:
+            if not bundle.exists():
+                raise RuntimeError(f"fgs_widgets: `npm run build` in {js} did not write {bundle}")
+        self.app.display_info(f"fgs_widgets: built {', '.join(BUNDLES)}")
 
 
 def _run(command: list[str], cwd: Path) -> None:
@@ -91,6 +95,6 @@ def _run(command: list[str], cwd: Path) -> None:
 
 def _missing(bundle: Path, why: str) -> str:
     return (
-        f"fgs_widgets: the frame viewer bundle {bundle} is missing and cannot be built "
+        f"fgs_widgets: the front-end bundle {bundle} is missing and cannot be built "
         f"({why}). Install Node.js >= 18 with npm (e.g. `apt-get install nodejs npm`) and "
         "run `pip install -e .` again, or install from a wheel/sdist that carries the bundle.")

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fgs_widgets.data import GuideStarData
+from fgs_widgets.data import GuideStarData, Quality
+from fgs_widgets.engine.scales import js_number
 from fgs_widgets.model import Session
 from fgs_widgets.widgets import (
     App,
@@ -264,3 +265,109 @@ def test_a_closed_app_no_longer_follows_the_session(session):
     assert observers() > before
     app.close()
     assert observers() == before
+
+
+def _levels_session(n: int = 20_000) -> Session:
+    """Two observations at different flux levels, a flagged frame far off, a lone spike."""
+    rng = np.random.default_rng(5)
+    time = 60000.0 + np.arange(n) * 0.0625 / 86400
+    half = n // 2
+    flux = np.r_[rng.normal(2.5e6, 3e3, half), rng.normal(1.0e6, 3e3, n - half)]
+    quality = np.zeros(n, dtype=np.uint16)
+    flux[1000], quality[1000] = -2.7e5, Quality.NEGATIVE_FLUX  # flagged: not data
+    flux[15_000] = 9e6  # a lone spike in a good frame: drawn, but no scale of its own
+    products = pd.DataFrame({"file_name": ["a_cal.fits", "b_cal.fits"], "path": ["a", "b"],
+                             "gs_id": ["A", "B"], "observation": [1, 2],
+                             "data_start": [time[0], time[half]],
+                             "data_end": [time[half - 1], time[-1]],
+                             "first_frame": [0, half], "n_frames": [half, n - half]})
+    data = GuideStarData(frames=np.zeros((n, 8, 8), dtype=np.float32), time=time, flux=flux,
+                         quality=quality, segments=np.r_[np.zeros(half), np.ones(n - half)]
+                         .astype(np.int32), products=products)
+    s = Session()
+    s.data = data
+    x = rng.normal(3.5, 0.05, n)
+    x[1000] = 0.45  # the flagged frame's fit is nonsense too
+    s.quick_fit = pd.DataFrame({"x_mean": x})
+    return s
+
+
+def _nice(labels: list[str]) -> bool:
+    values = np.array([float(v.replace("−", "-")) for v in labels])
+    steps = np.diff(values)
+    mantissa = steps[0] / 10 ** np.floor(np.log10(steps[0]) + 1e-9)
+    return bool(np.allclose(steps, steps[0]) and np.isclose(mantissa, [1, 2, 2.5, 5]).any())
+
+
+def test_timeseries_scales_from_the_good_bulk_per_observation():
+    s = _levels_session()
+    viewer = TimeseriesViewer(s, columns=("flux", "x_mean"))
+    flux, x_mean = viewer.panels
+    # both levels in view, neither the flagged frame (-2.7e5) nor the spike (9e6) sets it
+    assert 0.7e6 < flux.ys.min < 0.99e6 and 2.51e6 < flux.ys.max < 2.8e6
+    assert 3.0 < x_mean.ys.min < 3.4 and 3.6 < x_mean.ys.max < 4.0  # not down to 0.45
+    # flagged frames are not data: NaN in the line, a foot tick each, named in the status
+    assert not np.any(np.isclose(flux.line.y, -2.7e5))
+    assert np.isclose(flux.line.y, 9e6).any()  # the good spike is still drawn (clipped)
+    seconds = (s.data.time - s.data.time[0]) * 86400
+    np.testing.assert_allclose(flux.flags.x, [seconds[1000]])
+    assert "1 flagged" in viewer.status.value
+    # nice ticks with the power of ten in the label
+    assert flux.y_axis.label == "flux (×10⁶)" and _nice(list(flux.y_axis.tick_labels.values()))
+    assert _nice(list(x_mean.y_axis.tick_labels.values()))
+    assert set(flux.y_axis.tick_labels) == {js_number(v) for v in flux.y_axis.tick_values}
+    # "full range" and "show flagged": everything, flagged values as their own marks
+    viewer.show_flagged = True
+    viewer.full_range = True
+    assert flux.flagged_values.visible and flux.flagged_values.y.tolist() == [-2.7e5]
+    assert flux.ys.min < -2.7e5 and flux.ys.max > 9e6
+    viewer.full_range = viewer.show_flagged = False
+    assert flux.ys.min > 0.7e6 and not flux.flagged_values.visible
+
+
+def test_timeseries_time_axis_nice_on_every_zoom_and_in_view():
+    s = _levels_session()
+    viewer = TimeseriesViewer(s, columns=("flux", "x_mean"))
+    axis = viewer.panels[-1].x_axis
+    assert axis.label.startswith("time since start (min)") and "UTC, MJD 60000.00000" in axis.label
+    assert _nice(list(axis.tick_labels.values()))
+    assert not viewer.panels[0].x_axis.visible and axis.visible
+    for lo, hi in [(100.0, 130.0), (101.3, 101.9), (5.0, 1240.0)]:
+        viewer.xs.min, viewer.xs.max = lo, hi
+        values = np.asarray(axis.tick_values)
+        assert _nice(list(axis.tick_labels.values())) and len(values) >= 2
+        assert values.min() >= lo and values.max() <= hi
+        # the last label fits in the right margin: half its width within the margin
+        width = viewer.width_px
+        last = (values.max() - lo) / (hi - lo) * width
+        assert last + 3.5 * len(axis.tick_labels[js_number(values.max())]) <= width + 28
+        assert ("(s)" if hi - lo < 600 else "(min)") in axis.label  # the unit follows the zoom
+
+
+def test_timeseries_hover_readout_click_pick_and_height():
+    s = _levels_session()
+    viewer = TimeseriesViewer(s, columns=("flux", "x_mean"))
+    seconds = (s.data.time - s.data.time[0]) * 86400
+    viewer.pointer.hover = {"panel": 1, "x": float(seconds[5000]) + 0.01}
+    text = viewer.pointer.readout
+    assert "frame 5,000" in text and "x_mean = " in text and "MJD 60000.00361" in text
+    assert "2023-02-25 00:05:12.500 UTC" in text and "no flags" in text
+    # near a flagged frame (within 3 pixel columns) the readout names it and its flags
+    viewer.pointer.hover = {"panel": 0, "x": float(seconds[1002])}
+    assert "frame 1,000" in viewer.pointer.readout and "NEGATIVE_FLUX" in viewer.pointer.readout
+    viewer.pointer.hover = {}
+    assert "click picks a frame" in viewer.pointer.readout
+    viewer.pointer.pick = {"x": float(seconds[777]), "n": 1}
+    assert s.cursor == 777 and viewer.panels[0].cursor.x[0] == pytest.approx(seconds[777])
+    viewer.pointer.pick = {"x": float(seconds[777]), "n": 2}  # a second click, same place
+    assert s.cursor == 777
+    # height: at least 100 px, every panel follows, and more height gives more y ticks
+    few = len(viewer.panels[0].y_axis.tick_values)
+    viewer.height_slider.value = 400
+    assert all(p.figure.layout.height == "400px" for p in viewer.panels)
+    assert len(viewer.panels[0].y_axis.tick_values) > few
+    viewer.panel_height = 20
+    assert viewer.panel_height == 100
+    # the browser reports the plot's real width: decimation and ticks follow it
+    viewer.pointer.plot_width = 400
+    assert viewer.width_px == 400 and viewer.pointer.x_max == pytest.approx(viewer.xs.max)

@@ -1,12 +1,26 @@
 """TimeseriesViewer: flux and fit columns in stacked bqplot panels sharing one time axis.
 
-Every panel is re-decimated in the kernel (min/max per pixel column) whenever
-the shared x scale changes, so 10^6-point series never reach the browser.  The
-x axis is seconds since the first frame (its MJD is in the axis label).
+What a reader sees should be true at a glance:
+
+- each panel's y range is the bulk of its good frames (`engine.scales.robust_range`:
+  percentiles per observation, padded), not min/max of everything, so one flagged
+  frame or lone spike cannot flatten a star that moves ±0.05 px ("full range" shows
+  everything);
+- flagged frames are not drawn as data: they are red ticks at the panel's foot, and
+  the readout names their flags ("show flagged" draws their values too);
+- ticks sit at 1, 2, 2.5 or 5 × 10^k, recomputed on every zoom, with large values'
+  power of ten in the axis label; time is elapsed s / min / h since the first frame,
+  with the MJD and UTC of the pointer in the readout;
+- hovering any panel shows time, value, frame and flags; a click (one that does not
+  drag) picks the frame in every view, while wheel and drag zoom and pan.
+
+Every panel is re-decimated in the kernel (min/max per pixel column) whenever the
+shared x scale changes, so 10^6-point series never reach the browser.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 import bqplot as bq
@@ -14,17 +28,28 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
+from ..data import Quality
 from ..engine.binning import break_gaps, decimate_for_display
+from ..engine.scales import Ticks, js_number, nice_ticks, robust_range, time_ticks
 from ..model import Session
+from .pointer import PlotPointer
 
 __all__ = ["TimeseriesViewer"]
 
 _EVENT_COLORS = {"hga_move": "#ff7f0e", "guide_star_change": "#1f77b4", "file_boundary": "#999",
                  "jump": "#d62728", "outlier": "#9467bd", "transition": "#2ca02c"}
+_FLAG_COLOR = "#d62728"
+#: figure margins in pixels; the right one holds half of the last x label
+MARGIN = {"top": 10, "bottom": 8, "left": 72, "right": 28}
+MARGIN_X_AXIS = 34  # bottom margin of the panel that shows the time axis
+#: pixels per tick: x labels are ~40 px wide, y labels ~14 px tall
+PX_PER_X_TICK, PX_PER_Y_TICK = 90, 38
+CHAR_PX = 7  # width of a tick label character at bqplot's default font, for overhang checks
+HINT = "hover a plot for its values · click picks a frame · wheel zooms · drag pans"
 
 
 class _Panel:
-    """One figure: a series, its binned overlay, the cursor and event overlays."""
+    """One figure: a series, its flagged frames, binned overlay, cursor and events."""
 
     def __init__(self, column: str, xs: bq.LinearScale, height: int, show_x_axis: bool):
         self.column = column
@@ -32,8 +57,16 @@ class _Panel:
         unit = bq.LinearScale(min=0.0, max=1.0)
         self.line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": self.ys},
                              colors=["#333333"], stroke_width=0.8)
+        # flagged frames: a tick at the panel's foot each (their values are not data)
+        self.flags = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": unit},
+                                marker="triangle-up", default_size=18, colors=[_FLAG_COLOR],
+                                default_opacities=[0.8], enable_hover=False)
+        self.flagged_values = bq.Scatter(x=np.zeros(0), y=np.zeros(0),
+                                         scales={"x": xs, "y": self.ys}, default_size=10,
+                                         colors=[_FLAG_COLOR], enable_hover=False,
+                                         visible=False)
         self.binned = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": self.ys},
-                               colors=["#d62728"], marker="circle", marker_size=12,
+                               colors=["#1f77b4"], marker="circle", marker_size=12,
                                stroke_width=1.5, visible=False)
         self.bands = bq.Lines(x=np.zeros((0, 4)), y=np.zeros((0, 4)),
                               scales={"x": xs, "y": unit}, fill="inside",
@@ -43,17 +76,24 @@ class _Panel:
                                  line_style="dashed", stroke_width=1)
         self.cursor = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
                                scales={"x": xs, "y": unit}, colors=["#e377c2"], stroke_width=2)
-        x_axis = bq.Axis(scale=xs, label="", num_ticks=6, visible=show_x_axis)
-        y_axis = bq.Axis(scale=self.ys, side="left", label=column, num_ticks=4,
-                         tick_format=".4g", label_offset="55px")
+        self.x_axis = bq.Axis(scale=xs, label="", visible=show_x_axis, tick_values=np.zeros(0))
+        self.y_axis = bq.Axis(scale=self.ys, side="left", label=column, label_offset="52px",
+                              tick_values=np.zeros(0))
+        margin = {**MARGIN, "bottom": MARGIN_X_AXIS if show_x_axis else MARGIN["bottom"]}
         self.figure = bq.Figure(
-            marks=[self.bands, self.instants, self.line, self.binned, self.cursor],
-            axes=[x_axis, y_axis], fig_margin={"top": 8, "bottom": 30 if show_x_axis else 8,
-                                              "left": 80, "right": 10},
+            marks=[self.bands, self.instants, self.line, self.flagged_values, self.binned,
+                   self.flags, self.cursor],
+            axes=[self.x_axis, self.y_axis], fig_margin=margin,
             layout=W.Layout(height=f"{height}px", width="100%"), min_aspect_ratio=0.01,
             max_aspect_ratio=100)
         self.figure.add_class("fgs-timeseries-panel")
-        self.x_axis = x_axis
+
+    def set_ticks(self, axis: bq.Axis, ticks: Ticks) -> None:
+        """Explicit nice ticks: bqplot's own `num_ticks` spaces them evenly (283, 573…)."""
+        with axis.hold_sync():
+            axis.tick_values = ticks.values
+            axis.tick_labels = {js_number(v): label
+                                for v, label in zip(ticks.values, ticks.labels, strict=True)}
 
 
 class TimeseriesViewer(W.VBox):
@@ -65,61 +105,85 @@ class TimeseriesViewer(W.VBox):
     columns : iterable of str
         Series to show ("flux" and/or fit columns); changeable from the widget.
     width_px : int
-        Plot width used for decimation (points per pixel column).
+        Plot width used for decimation until the browser reports the real one.
     panel_height : int
-        Pixels per panel.
+        Pixels per panel (also a slider in the widget).
+
+    Notes
+    -----
+    Traits a script may set: ``columns``, ``binned``, ``bin_seconds``,
+    ``show_flagged`` (draw flagged frames' values), ``full_range`` (y from min/max
+    of everything drawn instead of the good frames' bulk), ``panel_height``.
     """
 
     columns = t.List(t.Unicode())
     binned = t.Bool(False)
     bin_seconds = t.Float(10.0)
-    mode = t.Enum(["zoom", "pick"], "zoom")
+    show_flagged = t.Bool(False)
+    full_range = t.Bool(False)
+    panel_height = t.Int(170, help="pixels per panel (at least 100)")
 
     def __init__(self, session: Session, columns: Iterable[str] = ("flux",), width_px: int = 900,
-                 panel_height: int = 150, **kwargs):
+                 panel_height: int = 170, **kwargs):
         self.session = session
         self.width_px = int(width_px)
-        self.panel_height = int(panel_height)
         self.xs = bq.LinearScale()
         self.panels: list[_Panel] = []
         self._t0 = 0.0
         self._updating = False
+        self._cache: dict = {}
         self.selector = W.SelectMultiple(description="series", rows=4,
-                                         layout=W.Layout(width="260px"))
-        self.binned_box = W.Checkbox(description="binned", indent=False,
-                                     layout=W.Layout(width="90px"))
-        self.mode_buttons = W.ToggleButtons(options=[("pan/zoom", "zoom"), ("pick frame", "pick")],
-                                            style={"button_width": "90px"})
-        self.reset_button = W.Button(description="reset zoom", layout=W.Layout(width="120px"))
+                                         layout=W.Layout(width="240px"))
+        box = {"indent": False, "layout": W.Layout(width="auto")}
+        self.binned_box = W.Checkbox(description="binned", **box)
+        self.flagged_box = W.Checkbox(description="show flagged", **box)
+        self.full_range_box = W.Checkbox(description="full range", **box)
+        self.height_slider = W.IntSlider(value=panel_height, min=100, max=600, step=10,
+                                         description="height", continuous_update=False,
+                                         layout=W.Layout(width="220px"))
+        self.reset_button = W.Button(description="reset zoom", icon="expand",
+                                     layout=W.Layout(width="120px"))
         self.status = W.HTML()
+        self.pointer = PlotPointer(margin_left=MARGIN["left"], margin_right=MARGIN["right"],
+                                   readout=html.escape(HINT))
         self.figures = W.VBox(layout=W.Layout(width="100%"))
-        controls = W.HBox([self.selector, W.VBox([self.binned_box, self.reset_button],
-                                                 layout=W.Layout(min_width="125px")),
-                           self.mode_buttons, self.status])
-        super().__init__([controls, self.figures], **kwargs)
+        toggles = W.VBox([self.binned_box, self.flagged_box, self.full_range_box],
+                         layout=W.Layout(width="auto"))
+        actions = W.VBox([self.reset_button, self.height_slider, self.status],
+                         layout=W.Layout(width="auto"))
+        controls = W.HBox([self.selector, toggles, actions],
+                          layout=W.Layout(flex_flow="row wrap"))
+        super().__init__([controls, self.pointer, self.figures], **kwargs)
+        self.layout.width = "100%"
         self.add_class("fgs-timeseries")
-        W.link((self.binned_box, "value"), (self, "binned"))
-        W.link((self.mode_buttons, "value"), (self, "mode"))
+        for widget, name in ((self.binned_box, "binned"), (self.flagged_box, "show_flagged"),
+                             (self.full_range_box, "full_range"),
+                             (self.height_slider, "panel_height")):
+            W.link((widget, "value"), (self, name))
+        self.panel_height = panel_height
         self.reset_button.on_click(lambda _: self.reset_zoom())
         self.selector.observe(self._on_select, names="value")
         self.xs.observe(self._on_scale, names=["min", "max"])
-        session.observe(self._on_data, names=["data", "fit", "quick_fit"])
-        session.observe(self._on_cursor, names="cursor")
-        session.observe(self._on_events, names="events")
-        session.observe(self._on_window, names="window")
+        self.pointer.observe(self._on_hover, names="hover")
+        self.pointer.observe(self._on_pointer_pick, names="pick")
+        self.pointer.observe(self._on_width, names="plot_width")
+        self._observed = ((self._on_data, ["data", "fit", "quick_fit"]),
+                          (self._on_cursor, "cursor"), (self._on_events, "events"),
+                          (self._on_window, "window"))
+        for handler, names in self._observed:
+            session.observe(handler, names=names)
         self._refresh_options()
         self.columns = list(columns)
         self._on_data()
 
     def close(self) -> None:
         """Stop following the session and close the widget."""
-        for handler, names in ((self._on_data, ["data", "fit", "quick_fit"]),
-                               (self._on_cursor, "cursor"), (self._on_events, "events"),
-                               (self._on_window, "window")):
+        for handler, names in self._observed:
             try:
                 self.session.unobserve(handler, names=names)
             except ValueError:  # already closed
                 pass
+        self.pointer.close()
         super().close()
 
     # -- building ---------------------------------------------------------------------
@@ -129,9 +193,9 @@ class TimeseriesViewer(W.VBox):
         wanted = [c for c in self.columns if c in available] or ["flux"]
         self.panels = [_Panel(c, self.xs, self.panel_height, i == len(wanted) - 1)
                        for i, c in enumerate(wanted)]
+        for panel in self.panels:
+            panel.figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
         self.figures.children = [p.figure for p in self.panels]
-        self._apply_mode()
-        self._label_axis()
         self._redraw()
         self._on_cursor()
         self._on_events()
@@ -142,23 +206,26 @@ class TimeseriesViewer(W.VBox):
         if list(change["new"]) and list(change["new"]) != self.columns:
             self.columns = list(change["new"])
 
-    @t.observe("mode")
-    def _apply_mode(self, change=None) -> None:
-        for panel in self.panels:
-            if self.mode == "zoom":
-                panel.figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
-            else:
-                picker = bq.interacts.IndexSelector(scale=self.xs, marks=[panel.line])
-                picker.observe(self._on_pick, names="selected")
-                panel.figure.interaction = picker
-
-    @t.observe("binned", "bin_seconds")
-    def _on_binned(self, change=None) -> None:
+    @t.observe("binned", "bin_seconds", "show_flagged", "full_range")
+    def _on_option(self, change=None) -> None:
         self._redraw()
 
-    def _label_axis(self) -> None:
-        if self.panels and self.session.data is not None and len(self.session.data):
-            self.panels[-1].x_axis.label = f"seconds since MJD {self._t0:.6f}"
+    @t.validate("panel_height")
+    def _valid_height(self, proposal) -> int:
+        return max(100, int(proposal["value"]))
+
+    @t.observe("panel_height")
+    def _on_height(self, change) -> None:
+        for panel in self.panels:
+            panel.figure.layout.height = f"{change['new']}px"
+        self._redraw()  # more height, more y ticks
+
+    def _on_width(self, change) -> None:
+        """The browser measured the plot area: decimate to its real width."""
+        width = int(change["new"])
+        if width > 50 and abs(width - self.width_px) > 0.05 * self.width_px:
+            self.width_px = width
+            self._redraw()
 
     # -- data and zoom ------------------------------------------------------------------
     def _refresh_options(self) -> None:
@@ -170,6 +237,7 @@ class TimeseriesViewer(W.VBox):
 
     def _on_data(self, change=None) -> None:
         data = self.session.data
+        self._cache.clear()
         self._refresh_options()
         if data is None or len(data) == 0:
             return
@@ -177,6 +245,42 @@ class TimeseriesViewer(W.VBox):
         if change is None or change["name"] == "data":
             self.reset_zoom()
         self._build()
+
+    def _frames(self) -> dict:
+        """Per-data arrays every redraw needs, computed once per data."""
+        data = self.session.data
+        if self._cache.get("data") is not data:
+            self._cache.clear()
+            good = data.good
+            self._cache.update(
+                data=data, seconds=(data.time - self._t0) * 86400.0, good=good,
+                flagged=np.flatnonzero(~good), groups=self._observations(data))
+        return self._cache
+
+    @staticmethod
+    def _observations(data) -> np.ndarray:
+        """Observation of each frame (levels differ between them), as small integers."""
+        products = data.products
+        column = "observation" if "observation" in products else None
+        if column is None or len(products) == 0:
+            return np.zeros(len(data), dtype=np.int32)
+        codes = products[column].astype(str).factorize()[0].astype(np.int32)
+        return codes[np.asarray(data.segments)]
+
+    def _values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, good) values of a series, good having flagged frames as NaN (not data).
+
+        Cached per source table: `Session.series` converts a float32 fit column anew
+        on every call, which at 4x10^6 frames is a 16 MB copy per panel per zoom.
+        """
+        s = self.session
+        sources = (s.data, s.fit, s.quick_fit)
+        cached = self._cache.get(("values", column))
+        if cached is None or any(a is not b for a, b in zip(cached[0], sources, strict=True)):
+            raw = np.asarray(s.series(column)[1], dtype=np.float64)
+            masked = np.where(self._frames()["good"], raw, np.nan)
+            self._cache[("values", column)] = cached = (sources, raw, masked)
+        return cached[1], cached[2]
 
     def reset_zoom(self) -> None:
         """Show the whole series."""
@@ -229,39 +333,118 @@ class TimeseriesViewer(W.VBox):
             self._updating = False
         self._redraw()
 
+    # -- drawing --------------------------------------------------------------------------
     def _redraw(self) -> None:
-        """Re-decimate every panel to the visible window (kernel side)."""
+        """Re-decimate every panel to the visible window and re-scale it (kernel side)."""
         data = self.session.data
-        if data is None or len(data) == 0:
+        if data is None or len(data) == 0 or not self.panels:
             return
-        window = self._window_seconds()
-        seconds = self._seconds(data.time)
+        frames = self._frames()
+        seconds = frames["seconds"]
+        window = self._window_seconds() or (0.0, float(seconds[-1]))
+        lo, hi = (int(np.searchsorted(seconds, window[0], "left")),
+                  int(np.searchsorted(seconds, window[1], "right")))
+        flagged = self._flagged_in_view(window)
         shown = 0
         for panel in self.panels:
             try:
-                _, values = self.session.series(panel.column)
+                values = self._values(panel.column)[1]
             except KeyError:
                 continue
             x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window),
-                               self._gap_seconds(window))
+                              self._gap_seconds(window))
             with panel.line.hold_sync():
                 panel.line.x, panel.line.y = x, y
             shown = max(shown, len(x))
-            finite = y[np.isfinite(y)]
-            if finite.size:
-                lo, hi = float(finite.min()), float(finite.max())
-                pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
-                panel.ys.min, panel.ys.max = lo - pad, hi + pad
-            panel.binned.visible = self.binned
-            if self.binned and panel.column in self.session.columns():
-                table = self.session.binned(panel.column, self.bin_seconds)
-                if len(table):
+            self._draw_flags(panel, flagged)
+            self._scale_y(panel, values, lo, hi, y)
+            self._draw_binned(panel)
+        self._time_axis(window)
+        with self.pointer.hold_sync():
+            self.pointer.x_min, self.pointer.x_max = window
+        n_flagged = int(np.count_nonzero((frames["flagged"] >= lo) & (frames["flagged"] < hi)))
+        flagged_text = (f", <span style='color:{_FLAG_COLOR}'>{n_flagged:,} flagged "
+                        "(▲)</span>" if n_flagged else "")
+        self.status.value = (f"<span class='fgs-ts-status'>{hi - lo:,} frames in view"
+                             f"{flagged_text}, {shown:,} points drawn</span>")
+
+    def _flagged_in_view(self, window: tuple[float, float]) -> np.ndarray:
+        """Flagged frames in the window, one per pixel column (what the foot ticks show)."""
+        frames = self._frames()
+        seconds, flagged = frames["seconds"], frames["flagged"]
+        times = seconds[flagged]
+        inside = flagged[(times >= window[0]) & (times <= window[1])]
+        if len(inside) <= self.width_px:
+            return inside
+        column = ((seconds[inside] - window[0]) / (window[1] - window[0])
+                  * self.width_px).astype(np.int64)
+        return inside[np.r_[True, np.diff(column) != 0]]
+
+    def _draw_flags(self, panel: _Panel, flagged: np.ndarray) -> None:
+        x = self._frames()["seconds"][flagged]
+        with panel.flags.hold_sync():
+            panel.flags.x, panel.flags.y = x, np.full(len(x), 0.04)
+        panel.flagged_values.visible = self.show_flagged
+        if self.show_flagged:
+            raw = self._values(panel.column)[0]
+            with panel.flagged_values.hold_sync():
+                panel.flagged_values.x, panel.flagged_values.y = x, raw[flagged]
+
+    def _scale_y(self, panel: _Panel, values: np.ndarray, lo: int, hi: int,
+                 drawn: np.ndarray) -> None:
+        """The bulk of the good frames in view, or everything drawn with "full range"."""
+        frames = self._frames()
+        if self.full_range:
+            parts = [drawn]
+            if self.show_flagged:
+                parts.append(np.asarray(panel.flagged_values.y, dtype=np.float64))
+            finite = np.concatenate(parts)
+            finite = finite[np.isfinite(finite)]
+            span = (float(finite.min()), float(finite.max())) if finite.size else None
+            if span is not None:
+                pad = (span[1] - span[0]) * 0.05 or abs(span[1]) * 0.01 or 1.0
+                span = (span[0] - pad, span[1] + pad)
+        else:
+            span = robust_range(values[lo:hi], frames["good"][lo:hi],
+                                groups=frames["groups"][lo:hi])
+        if span is None:
+            return
+        ticks = nice_ticks(*span, max_ticks=max(3, self.panel_height // PX_PER_Y_TICK),
+                           min_ticks=3)
+        with panel.ys.hold_trait_notifications():
+            panel.ys.min, panel.ys.max = span
+        panel.set_ticks(panel.y_axis, ticks)
+        panel.y_axis.label = panel.column + ticks.scale_suffix
+
+    def _draw_binned(self, panel: _Panel) -> None:
+        panel.binned.visible = self.binned
+        if self.binned and panel.column in self.session.columns():
+            table = self.session.binned(panel.column, self.bin_seconds)
+            if len(table):
+                with panel.binned.hold_sync():
                     panel.binned.x = self._seconds(table["time"].to_numpy())
                     panel.binned.y = table["mean"].to_numpy()
-        n_window = len(data) if window is None else int(np.searchsorted(
-            seconds, window[1], "right") - np.searchsorted(seconds, window[0], "left"))
-        self.status.value = (f"<span class='fgs-ts-status'>{n_window:,} frames in view, "
-                             f"{shown:,} points drawn</span>")
+
+    def _time_axis(self, window: tuple[float, float]) -> None:
+        """Elapsed-time ticks in the unit that suits the span; none that would be clipped."""
+        plot = max(self.width_px, 100)
+        ticks, unit = time_ticks(*window, max_ticks=max(2, plot // PX_PER_X_TICK))
+        span = window[1] - window[0]
+        keep = []
+        for i, (value, label) in enumerate(zip(ticks.values, ticks.labels, strict=True)):
+            pixel = (value - window[0]) / span * plot
+            half = CHAR_PX * len(label) / 2 + 2
+            if pixel - half >= -MARGIN["left"] and pixel + half <= plot + MARGIN["right"]:
+                keep.append(i)
+        ticks = Ticks(ticks.values[keep], [ticks.labels[i] for i in keep], 0, ticks.step)
+        from astropy.time import Time
+
+        start = Time(self._t0, format="mjd", scale="utc").isot[:19].replace("T", " ")
+        label = f"time since start ({unit}) · start {start} UTC, MJD {self._t0:.5f}"
+        for panel in self.panels:
+            panel.set_ticks(panel.x_axis, ticks)
+        if self.panels:
+            self.panels[-1].x_axis.label = label
 
     def _gap_seconds(self, window: tuple[float, float] | None) -> float:
         """Spacing that counts as a gap: 10 cadences, and at least two pixel columns."""
@@ -270,7 +453,7 @@ class TimeseriesViewer(W.VBox):
         cadence = data.cadence if np.isfinite(data.cadence) else 0.0
         return max(10 * cadence, 2 * span / self.width_px)
 
-    # -- cursor -----------------------------------------------------------------------------
+    # -- cursor, hover, pick ------------------------------------------------------------------
     def _on_cursor(self, change=None) -> None:
         data = self.session.data
         if data is None or len(data) == 0:
@@ -279,19 +462,63 @@ class TimeseriesViewer(W.VBox):
         for panel in self.panels:
             panel.cursor.x = np.array([x, x])
 
-    def _on_pick(self, change) -> None:
-        selected = change["new"]
-        if selected is None or len(selected) == 0 or self.session.data is None:
-            return
-        self.pick(float(selected[0]))
-
-    def pick(self, seconds: float) -> None:
-        """Move the session's cursor to the frame nearest ``seconds`` (as a click does)."""
-        times = self._seconds(self.session.data.time)
+    def _nearest(self, seconds: float) -> int:
+        times = self._frames()["seconds"]
         index = int(np.clip(np.searchsorted(times, seconds), 0, len(times) - 1))
         if index > 0 and abs(times[index - 1] - seconds) < abs(times[index] - seconds):
             index -= 1
-        self.session.cursor = index
+        return index
+
+    def pick(self, seconds: float) -> None:
+        """Move the session's cursor to the frame nearest ``seconds`` (as a click does)."""
+        if self.session.data is not None and len(self.session.data):
+            self.session.cursor = self._nearest(seconds)
+
+    def _on_pointer_pick(self, change) -> None:
+        if "x" in change["new"]:
+            self.pick(float(change["new"]["x"]))
+
+    def _on_hover(self, change) -> None:
+        where = change["new"]
+        if not where or self.session.data is None or not len(self.session.data):
+            self.pointer.readout = html.escape(HINT)
+            return
+        self.pointer.readout = self.describe(float(where["x"]), int(where.get("panel", 0)))
+
+    def describe(self, seconds: float, panel: int = 0) -> str:
+        """The readout (HTML) for the pointer at ``seconds`` over panel number ``panel``.
+
+        Time since start, MJD and UTC, frame index, the panel's value and its flags;
+        when a flagged frame is within 3 pixel columns, that frame and its flags.
+        """
+        from astropy.time import Time
+
+        data = self.session.data
+        frames = self._frames()
+        index = self._nearest(seconds)
+        window = self._window_seconds() or (0.0, float(frames["seconds"][-1]))
+        near = frames["flagged"]
+        if len(near):
+            tol = 3 * (window[1] - window[0]) / max(self.width_px, 1)
+            j = int(np.searchsorted(frames["seconds"][near], seconds))
+            close = [near[k] for k in (j - 1, j) if 0 <= k < len(near)
+                     and abs(frames["seconds"][near[k]] - seconds) <= tol]
+            if close:
+                index = min(close, key=lambda k: abs(frames["seconds"][k] - seconds))
+        column = self.panels[panel].column if 0 <= panel < len(self.panels) else "flux"
+        try:
+            value = float(self._values(column)[0][index])
+        except KeyError:
+            value = float("nan")
+        elapsed = float(frames["seconds"][index])
+        mjd = float(data.time[index])
+        utc = Time(mjd, format="mjd", scale="utc").isot.replace("T", " ")[:23]
+        flags = Quality.describe(int(data.quality[index]))
+        bad = not frames["good"][index]
+        flag_text = (f"<span class='fgs-ts-flag'>{'flagged: ' if bad else ''}"
+                     f"{html.escape(', '.join(flags))}</span>" if flags else "no flags")
+        return (f"t = {elapsed:,.3f} s · MJD {mjd:.6f} · {utc} UTC · frame {index:,} · "
+                f"{html.escape(column)} = {value:.6g} · {flag_text}")
 
     # -- events -------------------------------------------------------------------------------
     def _on_events(self, change=None) -> None:

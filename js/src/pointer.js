@@ -1,0 +1,126 @@
+// fgs_widgets plot pointer (anywidget ES module): hover readout and click-to-pick for the
+// bqplot panels of one TimeseriesViewer.
+//
+// bqplot 0.13 sends no pointer position to Python, and one figure holds one interaction
+// (PanZoom here).  So this view listens on the viewer's element itself (one delegated
+// listener, so panels rebuilt by Python need no re-binding), turns the pointer's pixel
+// into data x with the domain and margins Python last drew (`x_min`, `x_max`,
+// `margin_left`, `margin_right`), and sends `hover` {panel, x} at most every
+// HOVER_MS, or `pick` {x, n} on a click that did not drag (a drag is a pan).  Python
+// answers with the `readout` text this view shows.  The plot width it measures goes
+// back as `plot_width`, so decimation and tick counts follow the real size.
+
+const HOVER_MS = 50; // 20 readouts a second: smooth, and little kernel work
+const CLICK_SLOP_PX = 4; // a press that moves less than this is a click, not a pan
+
+const CSS = `
+.fgs-ts-readout { font-family: var(--jp-code-font-family, monospace); font-size: 12px;
+  min-height: 1.4em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  color: var(--jp-ui-font-color1, #222); }
+.fgs-ts-readout .fgs-ts-flag { color: #d62728; }
+`;
+
+function panelAt(root, target) {
+  const figure = target.closest ? target.closest(".fgs-timeseries-panel") : null;
+  if (!figure || !root.contains(figure)) return null;
+  const panels = [...root.querySelectorAll(".fgs-timeseries-panel")];
+  return { figure, index: panels.indexOf(figure) };
+}
+
+function render({ model, el }) {
+  if (!document.getElementById("fgs-ts-pointer-css")) {
+    const style = document.createElement("style");
+    style.id = "fgs-ts-pointer-css";
+    style.textContent = CSS;
+    document.head.append(style);
+  }
+  const readout = document.createElement("div");
+  readout.className = "fgs-ts-readout";
+  el.append(readout);
+  const show = () => { readout.innerHTML = model.get("readout"); };
+  model.on("change:readout", show);
+  show();
+
+  // the viewer's root appears once ipywidgets has attached this view to the page
+  let root = null;
+  const findRoot = () => (root = root || el.closest(".fgs-timeseries"));
+
+  // data x under the pointer in a panel, or null outside the plot area
+  function locate(event) {
+    if (!findRoot()) return null;
+    const hit = panelAt(root, event.target);
+    if (!hit) return null;
+    const box = hit.figure.getBoundingClientRect();
+    const left = model.get("margin_left");
+    const width = box.width - left - model.get("margin_right");
+    const px = event.clientX - box.left - left;
+    if (width <= 0 || px < 0 || px > width) return null;
+    const lo = model.get("x_min");
+    const hi = model.get("x_max");
+    return { panel: hit.index, x: lo + (px / width) * (hi - lo), width: Math.round(width) };
+  }
+
+  let last = 0;
+  let pending = null;
+  let timer = null;
+  function sendHover() {
+    timer = null;
+    last = performance.now();
+    model.set("hover", pending || {});
+    model.save_changes();
+  }
+  function onMove(event) {
+    const where = locate(event);
+    if (where && where.width !== model.get("plot_width")) {
+      model.set("plot_width", where.width);
+    }
+    pending = where ? { panel: where.panel, x: where.x } : null;
+    const wait = HOVER_MS - (performance.now() - last);
+    if (wait <= 0) sendHover();
+    else if (timer === null) timer = setTimeout(sendHover, wait);
+  }
+  function onLeave() {
+    pending = null;
+    if (timer === null) timer = setTimeout(sendHover, 0);
+  }
+  let press = null;
+  function onDown(event) { press = { x: event.clientX, y: event.clientY }; }
+  function onUp(event) {
+    if (!press) return;
+    const moved = Math.hypot(event.clientX - press.x, event.clientY - press.y);
+    press = null;
+    if (moved >= CLICK_SLOP_PX) return;
+    const where = locate(event);
+    if (!where) return;
+    model.set("pick", { x: where.x, n: (model.get("pick").n || 0) + 1 });
+    model.save_changes();
+  }
+
+  // attach once the root exists (the view is rendered before it is in the page)
+  let bound = null;
+  function bind() {
+    if (bound || !findRoot()) return Boolean(bound);
+    root.addEventListener("mousemove", onMove);
+    root.addEventListener("mouseleave", onLeave);
+    root.addEventListener("mousedown", onDown, true);
+    root.addEventListener("mouseup", onUp, true);
+    bound = root;
+    return true;
+  }
+  let tries = 0;
+  const poll = setInterval(() => { if (bind() || ++tries > 200) clearInterval(poll); }, 50);
+  bind();
+  return () => {
+    clearInterval(poll);
+    if (timer !== null) clearTimeout(timer);
+    model.off("change:readout", show);
+    if (bound) {
+      bound.removeEventListener("mousemove", onMove);
+      bound.removeEventListener("mouseleave", onLeave);
+      bound.removeEventListener("mousedown", onDown, true);
+      bound.removeEventListener("mouseup", onUp, true);
+    }
+  };
+}
+
+export default { render };
