@@ -8,20 +8,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import traitlets as t
 from ipywidgets.widgets.widget import _remove_buffers
 
-from fgs_widgets.data import GuideStarData
+from fgs_widgets.data import GuideStarData, Quality
 from fgs_widgets.engine.psf import PARAMETERS
 from fgs_widgets.model import Session
 from fgs_widgets.widgets import FrameViewer
+from fgs_widgets.widgets.frame_viewer import robust_limits
 
 CADENCE = 0.0625  # s
 
 
-def make_data(n: int = 1000, seed: int = 0) -> GuideStarData:
+def make_data(n: int = 1000, seed: int = 0, frames: np.ndarray | None = None,
+              quality: np.ndarray | None = None) -> GuideStarData:
     """A small hand-built GuideStarData: random frames, evenly spaced times, one file."""
     rng = np.random.default_rng(seed)
-    frames = rng.normal(100.0, 10.0, (n, 8, 8)).astype(np.float32)
+    if frames is None:
+        frames = rng.normal(100.0, 10.0, (n, 8, 8)).astype(np.float32)
     time = np.linspace(60000.0, 60000.0 + (n - 1) * CADENCE / 86400, n)
     products = pd.DataFrame({
         "file_name": ["jw01234001001_gs-fg_2026001000000_cal.fits"], "path": ["/nowhere"],
@@ -30,7 +34,8 @@ def make_data(n: int = 1000, seed: int = 0) -> GuideStarData:
         "n_frames": [n],
     })
     return GuideStarData(frames=frames, time=time, flux=frames.sum(axis=(1, 2)).astype(float),
-                         quality=np.zeros(n, dtype=np.uint16), segments=np.zeros(n, dtype=np.int32),
+                         quality=np.zeros(n, dtype=np.uint16) if quality is None else quality,
+                         segments=np.zeros(n, dtype=np.int32),
                          products=products)
 
 
@@ -198,6 +203,7 @@ def test_viewer_without_data_then_loaded():
 def test_display_traits_and_close(session):
     viewer = FrameViewer(session, scale="log", vmin=90.0, vmax=None, fps=500)
     assert viewer.scale == "log" and viewer.vmin == 90.0 and viewer.vmax is None
+    assert viewer.limits == "manual"  # old code passing vmin still gets what it asked for
     assert viewer.fps == 240.0  # clipped to what a browser timer can do
     viewer.play()
     assert viewer.playing
@@ -208,9 +214,96 @@ def test_display_traits_and_close(session):
 
 
 def test_missing_bundle_says_how_to_build_it(monkeypatch, tmp_path):
-    from fgs_widgets.widgets import frame_viewer
+    from fgs_widgets.widgets import _bundle, frame_viewer
 
-    monkeypatch.setattr(frame_viewer.resources, "files", lambda _package: tmp_path)
-    with pytest.raises(frame_viewer.BundleMissingError, match=r"pip install -e \."):
-        frame_viewer._bundle.__wrapped__()
+    monkeypatch.setattr(_bundle.resources, "files", lambda _package: tmp_path)
+    for name in ("frame_viewer.js", "pointer.js"):
+        with pytest.raises(frame_viewer.BundleMissingError,
+                           match=rf"static/{name}\) is missing.*pip install -e \."):
+            _bundle.bundle.__wrapped__(name)
     assert issubclass(frame_viewer.BundleMissingError, FileNotFoundError)  # App relies on it
+
+
+@pytest.fixture
+def spoiled() -> Session:
+    """100 frames of 100 +- 10 with a flagged frame of -10^4 (frame 10: 64 of 6400 pixels,
+    above the 1 % the low percentile drops), an all-NaN flagged frame (20) and a good frame
+    with one hot pixel 1000x the rest (30, within the 0.5 % the high percentile drops)."""
+    rng = np.random.default_rng(5)
+    frames = rng.normal(100.0, 10.0, (100, 8, 8)).astype(np.float32)
+    quality = np.zeros(100, dtype=np.uint16)
+    frames[10] = -1e4
+    quality[10] = Quality.NEGATIVE_FLUX
+    frames[20] = np.nan
+    quality[20] = Quality.ALL_NAN | Quality.NAN_PIXELS
+    frames[30, 4, 4] = 1e5
+    s = Session()
+    s.data = make_data(100, frames=frames, quality=quality)
+    return s
+
+
+def test_robust_limits_ignore_flagged_frames_and_hot_pixels(spoiled):
+    viewer = FrameViewer(spoiled, block_size=100)
+    assert viewer.limits == "robust" and viewer.vmin is None and viewer.vmax is None
+    good = np.delete(spoiled.data.frames, [10, 20], axis=0).astype(np.float64)
+    expected = np.nanpercentile(good, [1, 99.5])
+    assert (viewer.block_lo, viewer.block_hi) == pytest.approx(expected)
+    assert 60 < viewer.block_lo < viewer.block_hi < 140  # the noise, not -1e4 or 1e5
+    # counted in, the flagged frame would drag the low end far below zero
+    assert robust_limits(spoiled.data.frames)[0] < -1000
+
+
+def test_robust_limits_follow_the_block_and_fall_back_to_flagged_frames():
+    frames = np.full((40, 8, 8), 5.0, dtype=np.float32)
+    frames[20:] = 50.0
+    quality = np.zeros(40, dtype=np.uint16)
+    quality[:20] = Quality.NEGATIVE_FLUX  # the first block is all flagged
+    s = Session()
+    s.data = make_data(40, frames=frames, quality=quality)
+    viewer = FrameViewer(s, block_size=20)
+    assert (viewer.block_lo, viewer.block_hi) == (5.0, 6.0)  # flagged, but all there is; flat
+    s.cursor = 30  # a new block brings its own limits
+    assert viewer.block_start == 20 and (viewer.block_lo, viewer.block_hi) == (50.0, 51.0)
+    assert robust_limits(np.full((2, 8, 8), np.nan)) == (0.0, 1.0)
+
+
+def test_frame_limits_mode_is_left_to_the_browser(spoiled):
+    viewer = FrameViewer(spoiled, block_size=100, limits="frame")
+    assert viewer.limits == "frame" and viewer.vmin is None and viewer.vmax is None
+    frames, _, _ = decode(viewer)
+    assert np.nanmax(frames[30]) == 1e5  # the hot pixel is sent as it is, not clipped
+    assert viewer.block_hi < 140  # the robust limits travel anyway, for a switch back
+
+
+def test_vmin_vmax_select_manual_limits(spoiled):
+    viewer = FrameViewer(spoiled, block_size=100)
+    viewer.vmax = 500.0  # as scripts did before `limits` existed
+    assert viewer.limits == "manual" and viewer.vmin is None
+    viewer.vmin = 0.0
+    assert (viewer.limits, viewer.vmin, viewer.vmax) == ("manual", 0.0, 500.0)
+    viewer.vmin = viewer.vmax = None  # cleared: the automatic default again
+    assert viewer.limits == "robust"
+    explicit = FrameViewer(spoiled, block_size=100, limits="frame", vmin=1.0)
+    assert explicit.limits == "frame"  # an explicit choice beats the vmin shortcut
+
+
+def test_manual_without_ends_freezes_the_robust_limits(spoiled):
+    viewer = FrameViewer(spoiled, block_size=50)
+    lo, hi = viewer.block_lo, viewer.block_hi
+    viewer.limits = "manual"  # e.g. chosen in the browser's menu
+    assert (viewer.vmin, viewer.vmax) == (lo, hi)
+    spoiled.cursor = 90  # the next block's robust limits differ; manual ones stay
+    assert viewer.block_start > 0 and (viewer.block_lo, viewer.block_hi) != (lo, hi)
+    assert (viewer.vmin, viewer.vmax) == (lo, hi)
+    assert FrameViewer(spoiled, limits="manual").vmin is not None  # also from the constructor
+
+
+@pytest.mark.parametrize("stretch", ["linear", "log", "asinh"])
+def test_stretches_are_accepted(session, stretch):
+    viewer = FrameViewer(session, scale=stretch)
+    assert viewer.scale == stretch and viewer.get_state()["scale"] == stretch
+    viewer.scale = "linear"
+    with pytest.raises(t.TraitError):
+        viewer.scale = "sqrt"
+    with pytest.raises(t.TraitError):
+        viewer.limits = "zscale"

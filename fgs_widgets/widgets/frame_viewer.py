@@ -10,6 +10,15 @@ Only a block of frames around the cursor crosses to the browser, as binary trait
   columns.  The browser finds the columns it draws by name, so the two sides agree by
   construction whatever the order.
 
+Colour scale: ``scale`` is the stretch (``"linear"``, ``"log"``, ``"asinh"``) and
+``limits`` where its ends come from.  The default, ``"robust"``, is the 1st to 99.5th
+percentile of the finite pixels of the block's good frames (no `BAD_QUALITY` bit),
+computed here per block and sent as ``block_lo``/``block_hi`` with the frames: one hot
+pixel or one flagged frame does not set the scale, and the scale stays put while the
+browser plays through the block, so brightness changes between frames stay visible.
+``"frame"`` scales each frame to its own finite range; ``"manual"`` uses ``vmin`` and
+``vmax`` (setting either from Python selects it).
+
 The browser plays through the block at ``fps`` without a round trip per frame and
 reports the cursor back at most ten times a second and on pause.  When the cursor
 nears the end of the block the kernel sends the next one (re-centred on the cursor),
@@ -21,33 +30,56 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import anywidget
 import numpy as np
 import traitlets as t
 
+from ..data import BAD_QUALITY
 from ..engine.psf import PARAMETERS
 from ..model import Session
+from ._bundle import BundleMissingError, bundle
 
-__all__ = ["BundleMissingError", "FrameViewer"]
+__all__ = ["BundleMissingError", "FrameViewer", "robust_limits"]
+
+#: percentiles of the good pixels that bound the "robust" colour scale: the 1st rather
+#: than the minimum, because a dead or negative-going pixel would otherwise stretch the
+#: low end; 99.5th, not 99th, so a compact star's peak (a few of 64 pixels) is not clipped
+ROBUST_PERCENTILES = (1.0, 99.5)
 
 
-class BundleMissingError(FileNotFoundError):
-    """The front-end bundle was not built (the package was installed without node)."""
+def robust_limits(frames: np.ndarray, quality: np.ndarray | None = None) -> tuple[float, float]:
+    """Robust colour-scale limits of a stack of frames.
 
+    Parameters
+    ----------
+    frames : ndarray, shape (N, ny, nx)
+        The frames (NaN pixels are ignored).
+    quality : ndarray, shape (N,), optional
+        `fgs_widgets.data.Quality` bits per frame; frames with a `BAD_QUALITY` bit are left
+        out unless no good frame has a finite pixel.
 
-@cache
-def _bundle() -> str:
-    path = resources.files("fgs_widgets") / "static" / "frame_viewer.js"
-    if not path.is_file():
-        raise BundleMissingError(
-            "the frame viewer's JavaScript bundle (fgs_widgets/static/frame_viewer.js) is "
-            "missing: install Node.js >= 18 with npm and run `pip install -e .` again in the "
-            "fgs_widgets checkout (the build hook runs esbuild), or install a built wheel")
-    return path.read_text(encoding="utf-8")
+    Returns
+    -------
+    lo, hi : float
+        The `ROBUST_PERCENTILES` of the finite pixels, with ``hi > lo``; (0, 1) when no
+        pixel is finite.
+    """
+    frames = np.asarray(frames)
+    values = frames
+    if quality is not None:
+        values = frames[(np.asarray(quality) & int(BAD_QUALITY)) == 0]
+    values = values[np.isfinite(values)]
+    if values.size == 0:  # only flagged frames: better their range than none
+        values = frames[np.isfinite(frames)]
+    if values.size == 0:
+        return 0.0, 1.0
+    # float64: float32 percentiles of large counts would round the ends visibly
+    lo, hi = (float(v) for v in np.percentile(values.astype(np.float64), ROBUST_PERCENTILES))
+    if not hi > lo:  # a flat block: any non-empty range draws it in one colour
+        hi = lo + 1.0
+    return lo, hi
 
 
 class FrameViewer(anywidget.AnyWidget):
@@ -62,13 +94,29 @@ class FrameViewer(anywidget.AnyWidget):
         Frames sent to the browser at once (2048 frames are 512 KiB and about two
         minutes of playback at 16 fps).
     **kwargs
-        Initial trait values (``scale``, ``vmin``, ``vmax``, ``fps``, ``playing``) and
-        widget options.
+        Initial trait values (``scale``, ``limits``, ``vmin``, ``vmax``, ``fps``,
+        ``playing``) and widget options.  A ``vmin`` or ``vmax`` without ``limits``
+        selects ``limits="manual"``.
 
     Notes
     -----
-    ``vmin``/``vmax`` of None scale each frame to its own finite range. The full fit is
-    drawn when present, else the quick fit.
+    The colour scale is ``scale`` (the stretch) between limits chosen by ``limits``:
+
+    - ``"robust"`` (default): `robust_limits` of the block (``block_lo``, ``block_hi``),
+      constant while the browser plays through the block;
+    - ``"frame"``: each frame's own finite min/max;
+    - ``"manual"``: ``vmin``/``vmax``; an end left None takes the robust block limit.
+
+    Setting ``vmin`` or ``vmax`` to a number selects ``"manual"``; setting both back to
+    None returns to ``"robust"``.  Choosing ``"manual"`` (e.g. in the browser) with both
+    None freezes the current robust limits into ``vmin``/``vmax``.
+
+    ``"log"`` spans the three decades below the high limit; ``"asinh"`` maps ``v`` to
+    ``asinh((v - lo) / a) / asinh((hi - lo) / a)`` with ``a = 0.1 * (hi - lo)``: linear
+    over the faintest tenth of the range (noise stays noise, no log blow-up at ``lo``)
+    and logarithmic above, which shows the PSF wings and the core together.
+
+    The full fit is drawn when present, else the quick fit.
     """
 
     _esm = t.Unicode().tag(sync=True)
@@ -85,19 +133,31 @@ class FrameViewer(anywidget.AnyWidget):
                    ).tag(sync=True)
     fit_columns = t.List(t.Unicode(), list(PARAMETERS),
                          help="fit table columns in `fits`, in order").tag(sync=True)
-    scale = t.Enum(["linear", "log"], "linear").tag(sync=True)
-    vmin = t.Float(None, allow_none=True, help="colour-scale low end; None = auto").tag(sync=True)
-    vmax = t.Float(None, allow_none=True, help="colour-scale high end; None = auto").tag(sync=True)
+    # named `scale`, not `stretch`, because saved notebooks and scripts already use it
+    scale = t.Enum(["linear", "log", "asinh"], "linear", help="colour stretch").tag(sync=True)
+    limits = t.Enum(["robust", "frame", "manual"], "robust",
+                    help="colour-scale limits: block percentiles, each frame's range, or "
+                         "vmin/vmax").tag(sync=True)
+    vmin = t.Float(None, allow_none=True,
+                   help="manual low end; None = the robust block limit").tag(sync=True)
+    vmax = t.Float(None, allow_none=True,
+                   help="manual high end; None = the robust block limit").tag(sync=True)
+    block_lo = t.Float(0.0, help="robust low limit of the block").tag(sync=True)
+    block_hi = t.Float(1.0, help="robust high limit of the block").tag(sync=True)
     playing = t.Bool(False).tag(sync=True)
     fps = t.Float(16.0, help="playback speed, frames per second").tag(sync=True)
 
     #: what a notebook user may script (the rest is internal)
-    user_api = ("cursor", "scale", "vmin", "vmax", "playing", "fps", "play", "pause")
+    user_api = ("cursor", "scale", "limits", "vmin", "vmax", "playing", "fps", "play",
+                "pause")
 
     def __init__(self, session: Session, block_size: int = 2048, **kwargs: Any) -> None:
         if block_size < 1:
             raise ValueError(f"block_size must be at least 1, not {block_size}")
-        super().__init__(_esm=_bundle(), **kwargs)
+        # old code passes vmin/vmax alone and means them; an explicit `limits` wins
+        if "limits" not in kwargs and any(kwargs.get(k) is not None for k in ("vmin", "vmax")):
+            kwargs["limits"] = "manual"
+        super().__init__(_esm=bundle("frame_viewer.js"), **kwargs)
         self.session = session
         self.block_size = int(block_size)
         self._updating = False
@@ -106,7 +166,10 @@ class FrameViewer(anywidget.AnyWidget):
         session.observe(self._on_session_cursor, names="cursor")
         self.observe(self._on_widget_cursor, names="cursor")
         self.observe(self._on_fit, names="fit_columns")
+        self.observe(self._on_manual_ends, names=["vmin", "vmax"])
+        self.observe(self._on_limits, names="limits")
         self._on_data()
+        self._on_limits()
 
     # -- public ---------------------------------------------------------------------------
     def play(self) -> None:
@@ -170,6 +233,7 @@ class FrameViewer(anywidget.AnyWidget):
         if n == 0:
             self.block_start, self.block_count, self.block_shape = 0, 0, [0, 8, 8]
             self.frames = self.times = self.fits = b""
+            self.block_lo, self.block_hi = 0.0, 1.0
             return
         # start a little before the cursor so a few steps back stay in the block
         start = int(np.clip(around - self.block_size // 8, 0, max(n - self.block_size, 0)))
@@ -181,6 +245,9 @@ class FrameViewer(anywidget.AnyWidget):
         self.frames = block.tobytes()
         self.times = np.ascontiguousarray(seconds, dtype="<f8").tobytes()
         self.fits = self._fit_block(start, stop)
+        # computed whatever `limits` is, so the browser switches to "robust" without a
+        # round trip; sent in the same message as the frames they belong to
+        self.block_lo, self.block_hi = robust_limits(block, data.quality[start:stop])
 
     def _fit_block(self, start: int, stop: int) -> bytes:
         """The `fits` bytes of frames [start, stop): the `fit_columns` of the fit table."""
@@ -209,6 +276,20 @@ class FrameViewer(anywidget.AnyWidget):
         if self.block_count:
             with self._kernel_update():
                 self.fits = self._fit_block(self.block_start, self.block_start + self.block_count)
+
+    def _on_manual_ends(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.limits = "manual"
+        elif self.vmin is None and self.vmax is None and self.limits == "manual":
+            self.limits = "robust"  # both cleared: back to the automatic default
+
+    def _on_limits(self, change: dict[str, Any] | None = None) -> None:
+        # "manual" with nothing set would look just like "robust"; freezing the limits
+        # in view instead keeps them fixed across blocks, which is why one picks manual
+        if (self.limits == "manual" and self.vmin is None and self.vmax is None
+                and self.block_count):
+            with self.hold_sync():
+                self.vmin, self.vmax = self.block_lo, self.block_hi
 
     def _on_session_cursor(self, change: dict[str, Any]) -> None:
         index = int(change["new"])

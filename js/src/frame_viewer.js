@@ -11,11 +11,24 @@
 // Python re-centres the block when the cursor nears its end (prefetch); if playback
 // still runs off the end, the view asks for the next block by setting `cursor` past
 // it and waits.
+//
+// Colour scale: `scale` is the stretch (linear, log, asinh) and `limits` picks its ends:
+// "robust" uses `block_lo`/`block_hi`, percentiles Python computes over the block's good
+// frames (constant through the block, so frames played in it are comparable), "frame"
+// each frame's finite min/max, "manual" `vmin`/`vmax` (a null end: the robust one).
 import { LUT } from "./colormap.js";
 
 const SIZE = 320; // CSS pixels of the square canvas (the App gives the viewer 340 px)
 const SYNC_MS = 100; // at most 10 cursor updates a second reach the kernel while playing
 const SPEEDS = [1, 2, 4, 8, 16, 32, 64];
+const STRETCHES = ["linear", "log", "asinh"];
+const LIMITS = ["robust", "frame", "manual"];
+// log spans this many decades below the high limit, so faint wings show and v <= lo is
+// not -Infinity
+const LOG_DECADES = 3;
+// asinh softening as a fraction of the range: linear over the faintest tenth (noise),
+// logarithmic above (the PSF wings and core together)
+const ASINH_SOFTENING = 0.1;
 // fit columns the overlay draws, by their names in `fit_columns` (the fit table's,
 // fgs_widgets.engine.psf.PARAMETERS): the centre's cross, then the 1-sigma ellipse
 const FIT_NAMES = { x: "x_mean", y: "y_mean", sx: "x_stddev", sy: "y_stddev", theta: "theta" };
@@ -87,12 +100,17 @@ function render({ model, el }) {
   const play = element("button", "fgs-fv-play", { textContent: "▶", title: "play / pause" });
   const fwd = element("button", "fgs-fv-step-forward", { textContent: "▶|", title: "next frame" });
   const speed = element("select", "fgs-fv-speed", { title: "playback speed" });
-  const scale = element("select", "fgs-fv-scale", { title: "colour scale" });
-  choices(scale, ["linear", "log"]);
+  const scale = element("select", "fgs-fv-scale", { title: "colour stretch" });
+  choices(scale, STRETCHES);
+  const limitsSelect = element("select", "fgs-fv-limits", {
+    title: "colour limits: robust = 1–99.5th percentile of the block's good frames, "
+      + "frame = each frame's range, manual = vmin/vmax",
+  });
+  choices(limitsSelect, LIMITS);
   const controls = element("div", "fgs-fv-controls");
   const speedLabel = element("label", "");
   speedLabel.append(speed, "fps");
-  controls.append(back, play, fwd, speedLabel, scale);
+  controls.append(back, play, fwd, speedLabel, scale, limitsSelect);
   const readout = element("div", "fgs-fv-readout");
   root.append(style, canvas, controls, readout);
   el.appendChild(root);
@@ -101,7 +119,7 @@ function render({ model, el }) {
   const pixels = document.createElement("canvas"); // frame at 1 image pixel per detector pixel
 
   // -- state: the decoded block and the absolute index of the frame wanted --------------
-  let block = null; // { start, count, ny, nx, frames, times, fits, layout }
+  let block = null; // { start, count, ny, nx, frames, times, fits, layout, lo, hi }
   let index = model.get("cursor");
   let requested = null; // frame index asked from Python, outside the current block
   let timer = null;
@@ -122,6 +140,8 @@ function render({ model, el }) {
       times: typed(model.get("times"), Float64Array),
       fits,
       layout,
+      lo: model.get("block_lo"),
+      hi: model.get("block_hi"),
     };
     pixels.width = block.nx;
     pixels.height = block.ny;
@@ -130,31 +150,47 @@ function render({ model, el }) {
   const inBlock = (i) => block && block.frames && i >= block.start && i < block.start + block.count;
 
   // -- drawing ----------------------------------------------------------------------------
-  function limits(frame) {
-    let lo = model.get("vmin");
-    let hi = model.get("vmax");
-    if (lo === null || hi === null) { // auto: the frame's finite range
-      let mn = Infinity;
-      let mx = -Infinity;
+  // [lo, hi] of the colour scale for `frame`, by the `limits` mode (hi > lo always).
+  function colourLimits(frame) {
+    const mode = model.get("limits");
+    let lo = block.lo;
+    let hi = block.hi;
+    if (mode === "frame") {
+      lo = Infinity;
+      hi = -Infinity;
       for (const v of frame) {
-        if (v < mn) mn = v; // NaN compares false both ways, so it is skipped
-        if (v > mx) mx = v;
+        if (v < lo) lo = v; // NaN compares false both ways, so it is skipped
+        if (v > hi) hi = v;
       }
-      if (lo === null) lo = Number.isFinite(mn) ? mn : 0;
-      if (hi === null) hi = Number.isFinite(mx) ? mx : 1;
+      if (!Number.isFinite(lo)) [lo, hi] = [0, 1]; // an all-NaN frame
+    } else if (mode === "manual") {
+      lo = model.get("vmin") ?? lo;
+      hi = model.get("vmax") ?? hi;
     }
     if (!(hi > lo)) hi = lo + 1;
     return [lo, hi];
   }
 
+  // The map from a finite value to [0, 1] (not clipped) for the stretch `kind`.
+  function stretch(kind, lo, hi) {
+    const range = hi - lo;
+    if (kind === "log") {
+      const floor = range * 10 ** -LOG_DECADES;
+      return (v) => Math.log10(Math.max(v - lo, floor) / floor) / LOG_DECADES;
+    }
+    if (kind === "asinh") {
+      const a = ASINH_SOFTENING * range;
+      const top = Math.asinh(range / a);
+      return (v) => Math.asinh((v - lo) / a) / top;
+    }
+    return (v) => (v - lo) / range;
+  }
+
   function paintFrame(local) {
     const { nx, ny } = block;
     const frame = block.frames.subarray(local * nx * ny, (local + 1) * nx * ny);
-    const [lo, hi] = limits(frame);
-    const log = model.get("scale") === "log";
-    // log spans three decades below vmax so faint wings show without a NaN at v <= vmin
-    const floor = (hi - lo) * 1e-3;
-    const decades = Math.log10((hi - lo) / floor);
+    const [lo, hi] = colourLimits(frame);
+    const map = stretch(model.get("scale"), lo, hi);
     const image = new ImageData(nx, ny);
     for (let i = 0; i < nx * ny; i++) {
       const v = frame[i];
@@ -164,8 +200,7 @@ function render({ model, el }) {
         image.data.set([255, 0, 255, 255], j); // NaN pixels in magenta: flagged, not hidden
         continue;
       }
-      const u = log ? Math.log10(Math.max(v - lo, floor) / floor) / decades : (v - lo) / (hi - lo);
-      const k = 3 * Math.max(0, Math.min(255, Math.round(u * 255)));
+      const k = 3 * Math.max(0, Math.min(255, Math.round(map(v) * 255)));
       image.data[j] = LUT[k];
       image.data[j + 1] = LUT[k + 1];
       image.data[j + 2] = LUT[k + 2];
@@ -234,7 +269,8 @@ function render({ model, el }) {
     const mjd = model.get("t0_mjd") + seconds / 86400;
     const lines = [
       `frame ${index.toLocaleString()} of ${n.toLocaleString()}  t = ${seconds.toFixed(3)} s`,
-      `MJD ${mjd.toFixed(8)}  ${model.get("scale")} ${lo.toPrecision(4)}…${hi.toPrecision(4)}`,
+      `MJD ${mjd.toFixed(8)}  ${model.get("scale")} ${model.get("limits")} `
+        + `${lo.toPrecision(4)}…${hi.toPrecision(4)}`,
     ];
     if (fit) {
       const widths = block.layout.shape ? `  σ ${fit.sx.toFixed(2)}/${fit.sy.toFixed(2)}` : "";
@@ -334,6 +370,10 @@ function render({ model, el }) {
     model.set("scale", scale.value);
     model.save_changes();
   });
+  limitsSelect.addEventListener("change", () => {
+    model.set("limits", limitsSelect.value);
+    model.save_changes();
+  });
 
   // One kernel message sets several traits at once and fires one event per trait; handle
   // them together after the message so a block and its cursor are never seen apart.
@@ -357,14 +397,19 @@ function render({ model, el }) {
       draw();
     });
   }
-  for (const name of ["frames", "fits", "fit_columns", "times", "block_start", "block_shape"]) {
+  for (const name of ["frames", "fits", "fit_columns", "times", "block_start", "block_shape",
+    "block_lo", "block_hi"]) {
     model.on(`change:${name}`, () => later("block"));
   }
   model.on("change:cursor", () => {
     if (model.get("cursor") !== index) later("cursor");
   });
-  for (const name of ["scale", "vmin", "vmax", "n_frames", "t0_mjd"]) {
-    model.on(`change:${name}`, () => { scale.value = model.get("scale"); draw(); });
+  function showScale() {
+    scale.value = model.get("scale");
+    limitsSelect.value = model.get("limits");
+  }
+  for (const name of ["scale", "limits", "vmin", "vmax", "n_frames", "t0_mjd"]) {
+    model.on(`change:${name}`, () => { showScale(); draw(); });
   }
   model.on("change:fps", () => {
     showSpeed();
@@ -380,7 +425,7 @@ function render({ model, el }) {
   });
 
   showSpeed();
-  scale.value = model.get("scale");
+  showScale();
   decode();
   draw();
   if (model.get("playing")) startTimer();

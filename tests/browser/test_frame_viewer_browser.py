@@ -59,10 +59,19 @@ def _log(name):
 session.observe(_log("cursor.log"), names="cursor")
 viewer.observe(_log("block.log"), names="block_start")
 viewer.observe(_log("scale.log"), names="scale")
+viewer.observe(_log("limits.log"), names="limits")
 W.VBox([viewer, slider])
 """
 
 READOUT = "document.querySelector('.fgs-fv-readout')"
+# a checksum of the canvas pixels: tells whether a redraw changed the picture
+CANVAS_SUM = """() => {
+    const c = document.querySelector('canvas.fgs-frame-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 0;
+    for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
+    return h;
+}"""
 
 
 def test_frame_viewer_steps_plays_and_syncs(tmp_path, chromium):
@@ -139,6 +148,24 @@ def test_frame_viewer_steps_plays_and_syncs(tmp_path, chromium):
         page.locator(".fgs-fv-scale").first.select_option("log")
         wait_for_lines(tmp_path / "scale.log", lambda lines: lines[-1:] == ["log"])
         page.wait_for_function(f"() => {READOUT}.innerText.includes(' log ')", timeout=5_000)
+
+        # asinh redraws the same (paused) frame with other colours
+        before = page.evaluate(CANVAS_SUM)
+        page.locator(".fgs-fv-scale").first.select_option("asinh")
+        wait_for_lines(tmp_path / "scale.log", lambda lines: lines[-1:] == ["asinh"])
+        page.wait_for_function(f"() => {READOUT}.innerText.includes(' asinh ')", timeout=5_000)
+        assert page.evaluate(CANVAS_SUM) != before, "asinh left the canvas as it was"
+        assert int(page.evaluate(f"() => {READOUT}.dataset.index")) == shown + 2
+
+        # the limits menu sits by the stretch menu, robust by default, shown in the readout
+        limits = page.locator(".fgs-fv-controls .fgs-fv-limits").first
+        assert limits.input_value() == "robust"
+        text = page.locator(".fgs-fv-readout").first.inner_text()
+        assert text.startswith(f"frame {shown + 2:,} ") and " asinh robust " in text, text
+        limits.select_option("frame")
+        wait_for_lines(tmp_path / "limits.log", lambda lines: lines[-1:] == ["frame"])
+        page.wait_for_function(f"() => {READOUT}.innerText.includes(' asinh frame ')",
+                               timeout=5_000)
 
         path = run.screenshot("frame_viewer_lab.png")
         run.screenshot("frame_viewer_widget.png", selector=".fgs-frame-viewer")
