@@ -536,8 +536,11 @@ class Session(t.HasTraits):
             for i, name in enumerate(names):
                 if run.cancelled:
                     break
-                results.update(periodograms(data.time, table, [name], good=data.good,
-                                            window=window, **kwargs))
+                result = periodograms(data.time, table, [name], good=data.good,
+                                      window=window, **kwargs)
+                if run.cancelled:  # cancelled while it ran: keep only what came before
+                    break
+                results.update(result)
                 run.report(i + 1, len(names))
             return results
 
@@ -723,5 +726,8 @@ class Session(t.HasTraits):
         self.data = saved.pop("data")
         for name, value in saved.items():
             setattr(self, name, value)
+        # a periodogram a panel started when the data went in (none was there yet) must not
+        # land over the saved ones
+        self.periodogram_job.abandon()
         self.message = f"reopened {path}"
         return self

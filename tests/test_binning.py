@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fgs_widgets.engine.binning import bin_series, decimate_for_display
@@ -55,3 +56,34 @@ def test_decimation_window_and_nan():
     assert t.min() >= 4000 and t.max() <= 6000 and not np.isnan(v).any()
     small_t, _ = decimate_for_display(time[:50], values[:50], 100)
     np.testing.assert_array_equal(small_t, time[:50])
+
+
+def test_block_extrema_decimation_keeps_the_envelope_at_a_fraction_of_the_work():
+    from fgs_widgets.engine.binning import block_extrema
+
+    rng = np.random.default_rng(11)
+    n = 2_000_000
+    time = np.arange(n) * 0.0625
+    values = rng.normal(0.0, 1.0, n)
+    values[1_234_567] = 40.0  # one spike, inside a block
+    values[rng.integers(0, n, 500)] = np.nan
+    values[256 * 100: 256 * 101] = np.nan  # an all-NaN block has no extremes
+    blocks = block_extrema(values)
+    assert blocks.i_min[100] == -1 and blocks.i_max[100] == -1
+    for window in (None, (5_000.0, 110_000.0)):
+        exact = decimate_for_display(time, values, 900, window)
+        fast = decimate_for_display(time, values, 900, window, blocks=blocks)
+        assert len(fast[0]) <= 1800 and np.all(np.diff(fast[0]) >= 0)
+        assert fast[1].max() == exact[1].max() and fast[1].min() == exact[1].min()
+        # every column's extremes agree but for the blocks straddling column edges
+        columns = np.linspace(fast[0][0], fast[0][-1], 901)
+        top_exact = pd.Series(exact[1]).groupby(np.digitize(exact[0], columns)).max()
+        top_fast = pd.Series(fast[1]).groupby(np.digitize(fast[0], columns)).max()
+        shared = top_exact.index.intersection(top_fast.index)
+        close = np.isclose(top_exact[shared], top_fast[shared], atol=0.5)
+        assert close.mean() > 0.95
+    assert 40.0 in decimate_for_display(time, values, 900, blocks=blocks)[1]
+    # a window narrower than four blocks per column takes the exact path
+    small = (100.0, 200.0)
+    np.testing.assert_array_equal(decimate_for_display(time, values, 900, small, blocks=blocks)[1],
+                                  decimate_for_display(time, values, 900, small)[1])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba as nb
 import numpy as np
 import pandas as pd
 
-__all__ = ["bin_series", "break_gaps", "decimate_for_display"]
+__all__ = ["BlockExtrema", "bin_series", "block_extrema", "break_gaps", "decimate_for_display"]
 
 
 def bin_series(time: np.ndarray, values: np.ndarray, *, n_bins: int | None = None,
@@ -128,8 +130,67 @@ def _envelope(time, values, lo, hi, width_px, out_t, out_v):
     return m
 
 
+@dataclass(frozen=True)
+class BlockExtrema:
+    """Where each block of ``size`` consecutive values has its min and max (-1: all NaN).
+
+    Made once per series by `block_extrema`; lets `decimate_for_display` scan N/size
+    candidates instead of N values when a pixel column holds many blocks.
+    """
+
+    size: int
+    i_min: np.ndarray
+    i_max: np.ndarray
+
+
+@nb.njit(cache=True)
+def _block_extrema(values, size, i_min, i_max):
+    for b in range(len(i_min)):
+        lo, hi = b * size, min((b + 1) * size, len(values))
+        a = z = -1
+        for i in range(lo, hi):
+            v = values[i]
+            if v != v:
+                continue
+            if a < 0:
+                a = z = i
+            else:
+                if v < values[a]:
+                    a = i
+                if v > values[z]:
+                    z = i
+        i_min[b], i_max[b] = a, z
+
+
+def block_extrema(values: np.ndarray, size: int = 256) -> BlockExtrema:
+    """Index of the min and max of every block of ``size`` values (NaN skipped).
+
+    One O(N) pass; keep the result with the series (it is valid for these values
+    only) and pass it to `decimate_for_display` as ``blocks``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_blocks = -(-len(values) // size)
+    i_min = np.empty(n_blocks, dtype=np.int64)
+    i_max = np.empty(n_blocks, dtype=np.int64)
+    _block_extrema(values, int(size), i_min, i_max)
+    return BlockExtrema(int(size), i_min, i_max)
+
+
+def _candidates(lo: int, hi: int, blocks: BlockExtrema) -> np.ndarray:
+    """Indices in [lo, hi) that can be a pixel column's extreme: the blocks' extremes
+    in time order, and every value of the partial blocks at the two ends."""
+    size = blocks.size
+    first, last = -(-lo // size), hi // size  # blocks wholly inside
+    a, z = blocks.i_min[first:last], blocks.i_max[first:last]
+    pairs = np.column_stack([np.minimum(a, z), np.maximum(a, z)]).ravel()
+    pairs = pairs[pairs >= 0]
+    return np.concatenate([np.arange(lo, min(first * size, hi)), pairs,
+                           np.arange(max(last * size, lo), hi)])
+
+
 def decimate_for_display(time: np.ndarray, values: np.ndarray, width_px: int,
-                         window: tuple[float, float] | None = None
+                         window: tuple[float, float] | None = None, *,
+                         blocks: BlockExtrema | None = None
                          ) -> tuple[np.ndarray, np.ndarray]:
     """At most two points per pixel column (its min and max), so spikes stay visible.
 
@@ -143,6 +204,12 @@ def decimate_for_display(time: np.ndarray, values: np.ndarray, width_px: int,
         Plot width in pixels.
     window : (start, stop), optional
         Only points with start <= time <= stop.
+    blocks : BlockExtrema, optional
+        `block_extrema` of these ``values``.  When a pixel column holds at least
+        four blocks, only the blocks' extremes are scanned (N / size work instead
+        of N: ~100x less at 256 values per block).  The result is then exact except
+        in the at most two blocks that straddle each column's edges, whose extreme
+        is drawn in its own column: invisible at four or more blocks per column.
 
     Returns
     -------
@@ -165,6 +232,11 @@ def decimate_for_display(time: np.ndarray, values: np.ndarray, width_px: int,
         return t[keep], v[keep]
     out_t = np.empty(2 * width_px)
     out_v = np.empty(2 * width_px)
+    if blocks is not None and hi - lo >= 4 * blocks.size * width_px:
+        pick = _candidates(int(lo), int(hi), blocks)
+        if len(pick) == 0:
+            return out_t[:0], out_v[:0]
+        time, values, lo, hi = time[pick], values[pick], 0, len(pick)
     m = _envelope(time, values, lo, hi, int(width_px), out_t, out_v)
     return out_t[:m], out_v[:m]
 

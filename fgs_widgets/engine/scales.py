@@ -55,6 +55,12 @@ class Ticks:
         return f" (×10{_superscript(self.exponent)})" if self.exponent else ""
 
 
+def _clean(values: np.ndarray) -> np.ndarray:
+    """Values at 12 significant digits: 18.0, not 18.000000000000004 (labels are keyed by
+    the value's text, so the two sides must print it alike)."""
+    return np.array([float(f"{v:.12g}") for v in values], dtype=np.float64)
+
+
 def _superscript(n: int) -> str:
     return str(n).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
@@ -119,7 +125,7 @@ def nice_ticks(lo: float, hi: float, max_ticks: int = 6, *, unit: float = 1.0,
     if biggest >= 1e4 or step < 1e-3:
         exponent = math.floor(math.log10(max(biggest, step)))
     labels = _labels(values, step, exponent)
-    return Ticks(values * unit, labels, exponent, step * unit)
+    return Ticks(_clean(values * unit), labels, exponent, step * unit)
 
 
 def _labels(values: np.ndarray, step: float, exponent: int) -> list[str]:
@@ -172,9 +178,9 @@ def log_ticks(lo: float, hi: float, max_ticks: int = 8, *,
     if len(chosen) < 2:  # less than a decade in view: linear steps read best
         linear = nice_ticks(a, b, min(max_ticks, 5))
         chosen = linear.values[linear.values > 0]
-        return Ticks(chosen * unit, [_log_label(v) for v in chosen])
+        return Ticks(_clean(chosen * unit), [_log_label(v) for v in chosen])
     labels = [_log_label(v) for v in chosen]
-    return Ticks(chosen * unit, labels)
+    return Ticks(_clean(chosen * unit), labels)
 
 
 def _log_label(value: float) -> str:

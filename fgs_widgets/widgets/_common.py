@@ -135,8 +135,13 @@ class JobProgress(W.HBox):
         self._on_progress()
 
     def close(self) -> None:
-        self.job.unobserve(self._on_progress, names=["progress", "rate", "eta"])
-        self.job.unobserve(self._on_state, names="state")
+        """Stop following the job; closing twice (ipywidgets' __del__ at exit) is harmless."""
+        for handler, names in ((self._on_progress, ["progress", "rate", "eta"]),
+                               (self._on_state, "state")):
+            try:
+                self.job.unobserve(handler, names=names)
+            except ValueError:  # already closed
+                pass
         super().close()
 
     def _on_progress(self, change: dict | None = None) -> None:

@@ -58,6 +58,8 @@ class App(W.VBox):
                      titles=("Periodogram", "Events & telemetry", "Tables & export",
                              "Python equivalent"))
         super().__init__([self.header, setup, main, tabs], **kwargs)
+        if "layout" not in kwargs:  # the notebook's width, a side panel's, Voila's page
+            self.layout.width = "100%"
         self.add_class("fgs-app")
         s.observe(self._on_state, names=["data", "message", "program"])
         s.observe(self._on_history, names="history")

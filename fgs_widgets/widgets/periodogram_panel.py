@@ -2,33 +2,138 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
 from ..engine.binning import decimate_for_display
-from ..jobs import JobState
+from ..engine.periodogram import Periodogram
+from ..engine.scales import Ticks, js_number, log_ticks, nice_ticks
+from ..jobs import JobState, Run
 from ..model import Session
-from ._common import Panel
+from ._common import JobProgress, Panel
 
 __all__ = ["PeriodogramPanel"]
 
+#: peaks marked and labelled on the plot (the Select lists every peak of the table)
+N_LABELLED = 3
+#: the period axis is in minutes once the longest period shown reaches this (s)
+MINUTES_FROM = 600.0
+#: power axis top = this x the highest power: room for the peak labels above the peaks
+HEADROOM = 1.25
+
+
+def _period_text(seconds: float) -> str:
+    """A period as people read it: "12.5 s" below 2 min, "5.02 min" below 2 h, else "h"."""
+    for limit, per, unit in ((120.0, 1.0, "s"), (7200.0, 60.0, "min"), (np.inf, 3600.0, "h")):
+        if seconds < limit:
+            value = seconds / per
+            # 3 significant digits, never exponent notation (112 s, not 1.12e+02 s)
+            text = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+            return f"{text} {unit}"
+    return f"{seconds:.3g} s"  # pragma: no cover - NaN only
+
+
+def _apply_ticks(axis: bq.Axis, ticks: Ticks) -> None:
+    """Put `ticks` on a bqplot axis: positions in scale units, labels keyed as bqplot does."""
+    with axis.hold_sync():
+        axis.tick_values = np.asarray(ticks.values, dtype=np.float64)
+        axis.tick_labels = {js_number(v): text for v, text in zip(ticks.values, ticks.labels,
+                                                                   strict=True)}
+
 
 class PeriodogramPanel(Panel):
-    """Periodogram (log period axis), its peaks, and the series folded on a chosen peak.
+    """Periodogram (log period axis), its top peaks, and the series folded on a chosen peak.
 
-    Computing is the session's ``periodogram_job`` (in the background); the panel draws
-    whatever ``session.periodograms`` holds for the chosen series, however it got there
-    (this panel, a script, the seed API's ``periodogram()``).
+    Computing is the session's ``periodogram_job`` (in the background, with its
+    progress and Cancel here); the panel draws whatever ``session.periodograms``
+    holds for the chosen series, however it got there (this panel, a script, the
+    seed API's ``periodogram()``).  With ``auto`` on, the chosen series'
+    periodogram is computed without a click: after a fit, when data arrive,
+    and when a series without one is chosen.
+
+    Parameters
+    ----------
+    session : Session
+    auto : bool
+        Compute the chosen series' periodogram after a fit, for new data and
+        on choosing a series that has none (the "compute after fit" box).
+    follow_zoom : bool
+        Recompute whenever the session's window changes (the "update on zoom" box).
+    **kwargs
+        Passed to `ipywidgets.VBox`.
+
+    Attributes
+    ----------
+    column : ipywidgets.Dropdown
+        The series shown; a choice here also sets ``session.parameter``.
+    auto, follow_zoom : ipywidgets.Checkbox
+        The two options above.
+    compute_button : ipywidgets.Button
+    job_view : JobProgress
+        ``session.periodogram_job``'s progress; ``progress`` and ``cancel_button``
+        are its bar and button.
+    last_run : fgs_widgets.jobs.Run or None
+        The last run this panel started in the background.
+    figure, line, period_axis, power_axis, period_scale, power_scale
+        The periodogram plot (periods in seconds on the scale; the axis labels
+        them in s or min).
+    peak_marks : bqplot.Scatter
+        Markers on the top `N_LABELLED` peaks.
+    peak_labels : bqplot.Label
+        Their periods as text ("37.4 s"), at (period, power).
+    peaks : ipywidgets.Select
+        Every peak of the table; choosing one draws ``marker`` and folds the series.
+    marker, folded, fold_figure
+        The chosen peak's line, and the series folded on it.
     """
 
-    def __init__(self, session: Session, auto: bool = False, **kwargs):
+    def __init__(self, session: Session, auto: bool = True, follow_zoom: bool = False,
+                 **kwargs: Any):
         self.column = W.Dropdown(description="series", layout=W.Layout(width="220px"))
         self.compute_button = W.Button(description="Periodogram", icon="signal",
                                        button_style="primary")
-        self.auto = W.Checkbox(value=auto, description="update on zoom", indent=False)
+        self.auto = W.Checkbox(value=auto, description="compute after fit", indent=False,
+                               layout=W.Layout(width="140px"))
+        self.follow_zoom = W.Checkbox(value=follow_zoom, description="update on zoom",
+                                      indent=False, layout=W.Layout(width="130px"))
+        self._build_figure()
+        self._build_fold()
+        super().__init__(session, **kwargs)
+        # before the panel's own observer of the job: on DONE/CANCELLED the panel's
+        # message (what is drawn, or that nothing is) is the one left on the status line
+        self.job_view = JobProgress(session.periodogram_job, self.status)
+        self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
+        self.children = [W.HBox([self.column, self.compute_button, self.auto,
+                                 self.follow_zoom]),
+                         self.job_view, self.status, self.figure,
+                         W.HBox([self.peaks, self.fold_figure])]
+        self.add_class("fgs-periodogram-panel")
+        #: the last run this panel started in the background (None before any)
+        self.last_run: Run | None = None
+        self._lock = threading.RLock()  # auto starts come from the kernel and fit threads
+        self._local = threading.local()  # per thread: is the panel itself setting `column`?
+        self._chosen = ""  # the series last chosen by the user in `column`
+        # results a run delivered before it ended, and those of runs that ended CANCELLED
+        self._pending: dict[str, Periodogram] = {}
+        self._ignored: dict[str, Periodogram] = {}
+        self.compute_button.on_click(lambda _: self.compute())
+        self.peaks.observe(self._on_peak, names="value")
+        self.column.observe(self._on_column, names="value")
+        self.watch(session, self._on_data, ["data", "fit", "quick_fit"])
+        self.watch(session, self._on_window, "window")
+        self.watch(session, self._on_periodograms, "periodograms")
+        self.watch(session.periodogram_job, self._on_job, "state")
+        self.watch(session.fit_job, self._on_fit_state, "state")
+        self._on_data()
+
+    def _build_figure(self) -> None:
         # explicit domains until there is data: an empty log scale renders NaN ticks
         xs = self.period_scale = bq.LogScale(min=1.0, max=1000.0)
         ys = self.power_scale = bq.LinearScale(min=0.0, max=1.0)
@@ -37,73 +142,216 @@ class PeriodogramPanel(Panel):
         self.marker = bq.Lines(x=np.ones(2), y=np.array([0.0, 1.0]),
                                scales={"x": xs, "y": bq.LinearScale(min=0.0, max=1.0)},
                                colors=["#d62728"], visible=False)
-        self.figure = bq.Figure(marks=[self.line, self.marker], axes=[
-            bq.Axis(scale=xs, label="period (s)"),
-            bq.Axis(scale=ys, side="left", label="power", tick_format=".2g")],
-            layout=W.Layout(height="260px", width="100%"),
-            fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
+        self.peak_marks = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": ys},
+                                     marker="triangle-down", default_size=36,
+                                     colors=["#ff7f0e"])
+        # not clipped to the plot area: a peak near either end keeps its whole label
+        self.peak_labels = bq.Label(x=np.zeros(0), y=np.zeros(0), text=[],
+                                    scales={"x": xs, "y": ys}, y_offset=-10, align="middle",
+                                    default_size=12, colors=["#a04000"], apply_clip=False)
+        self.period_axis = bq.Axis(scale=xs, label="period (s)")
+        self.power_axis = bq.Axis(scale=ys, side="left", label="power", label_offset="50px")
+        # right margin: the last period label is centred on the axis end
+        self.figure = bq.Figure(marks=[self.line, self.marker, self.peak_marks,
+                                       self.peak_labels],
+                                axes=[self.period_axis, self.power_axis],
+                                layout=W.Layout(height="260px", width="100%"),
+                                fig_margin={"top": 20, "bottom": 40, "left": 65, "right": 30})
         self.figure.add_class("fgs-periodogram")
+        self._set_axes(1.0, 1000.0, 1.0)
+
+    def _build_fold(self) -> None:
         self.peaks = W.Select(description="peaks", rows=5, layout=W.Layout(width="360px"))
         fx, fy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale(min=0.0, max=1.0)
         self.fold_scale = fy
         self.folded = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": fx, "y": fy},
                                  default_size=8, colors=["#1f77b4"])
-        self.fold_figure = bq.Figure(marks=[self.folded], axes=[
-            bq.Axis(scale=fx, label="phase"),
-            bq.Axis(scale=fy, side="left", tick_format=".4g")],
-            layout=W.Layout(height="220px", width="360px"),
-            fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10})
-        super().__init__(session, **kwargs)
-        self.children = [W.HBox([self.column, self.compute_button, self.auto]), self.status,
-                         self.figure, W.HBox([self.peaks, self.fold_figure])]
-        self.add_class("fgs-periodogram-panel")
-        self.compute_button.on_click(lambda _: self.compute())
-        self.peaks.observe(self._on_peak, names="value")
-        self.column.observe(self._on_column, names="value")
-        self.watch(session, self._on_data, ["data", "fit", "quick_fit"])
-        self.watch(session, self._on_window, "window")
-        self.watch(session, self._draw, "periodograms")
-        self.watch(session.periodogram_job, self._on_job, "state")
-        self._on_data()
+        self.fold_value_axis = bq.Axis(scale=fy, side="left")
+        phase_axis = bq.Axis(scale=fx, label="phase")
+        _apply_ticks(phase_axis, nice_ticks(0.0, 1.0, 6))
+        _apply_ticks(self.fold_value_axis, nice_ticks(0.0, 1.0, 5))
+        self.fold_figure = bq.Figure(marks=[self.folded], axes=[phase_axis, self.fold_value_axis],
+                                     layout=W.Layout(height="220px", width="360px"),
+                                     fig_margin={"top": 30, "bottom": 40, "left": 60,
+                                                 "right": 20})
 
-    def _on_data(self, change=None) -> None:
-        columns = self.session.columns() if self.session.data is not None else []
-        self.column.options = columns
-        if self.session.parameter in columns:
-            self.column.value = self.session.parameter
+    def close(self) -> None:
+        """Stop following the session and its jobs (a run in progress goes on)."""
+        self.job_view.close()
+        super().close()
+
+    # -- choosing the series -------------------------------------------------------------
+    @contextlib.contextmanager
+    def _picking(self) -> Iterator[None]:
+        """The panel, not the user, sets `column` inside this block."""
+        before, self._local.picking = getattr(self._local, "picking", False), True
+        try:
+            yield
+        finally:
+            self._local.picking = before  # blocks may nest
+
+    def _pick(self, column: str) -> None:
+        with self._picking():
+            self.column.value = column
+
+    def _default_column(self) -> str:
+        """The series to show when the panel chooses: the user's last choice if there,
+        ``session.parameter`` if it is a fit column, else "x_mean", else "flux"."""
+        columns = list(self.column.options)
+        if self._chosen in columns:
+            return self._chosen
+        if self.session.parameter in columns and self.session.parameter != "flux":
+            return self.session.parameter
+        return "x_mean" if "x_mean" in columns else "flux"
+
+    def _on_data(self, change: dict | None = None) -> None:
+        session = self.session
+        columns = session.columns() if session.data is not None else []
+        current = self.column.value
+        with self._picking():  # new options reset the value: not the user's choice
+            self.column.options = columns
+        new_data = change is None or change["name"] == "data"
+        if new_data:
+            self._ignored.clear()  # of the data before
+        if columns:
+            self._pick(current if current in columns and not new_data
+                       else self._default_column())
         self.compute_button.disabled = not columns
-        if len(self.line.x) == 0:  # nothing drawn yet: say how to get something
-            self.status.info(
-                "Pick a series and press Periodogram: Lomb–Scargle over the time window zoomed "
-                "in the plots (all of it when not zoomed). Click a peak to fold the series on it."
-                if columns else "Load data first; the periodogram of any series shows here.")
+        self._draw()
+        if not columns:
+            return
+        if new_data:
+            self._auto_compute()  # data shown without a periodogram of the chosen series
+        elif change["new"] is not None and not session.fit_job.running:
+            # a fit table put in place (restore, script); a fit run is handled at its end
+            self._pick(self._default_column())
+            self._auto_compute()
 
-    def _on_column(self, change) -> None:
-        if change["new"]:
-            self.session.parameter = change["new"]
+    def _on_column(self, change: dict) -> None:
+        column = change["new"]
+        if not column:
+            return
+        if getattr(self._local, "picking", False):
             self._draw()
+            return
+        self._chosen = column
+        self.session.parameter = column
+        self._draw()
+        self._auto_compute()  # the user's choice: computed if it has no periodogram yet
 
-    def _on_window(self, change) -> None:
-        if self.auto.value and self.session.data is not None:
-            self.compute()
-
+    # -- computing -----------------------------------------------------------------------
     def compute(self, block: bool = False) -> None:
-        """Periodogram of the selected series over the current window (in the background)."""
+        """Periodogram of the selected series over the current window.
+
+        Parameters
+        ----------
+        block : bool
+            Wait for it (scripts, tests); default: in the background, as
+            ``session.periodogram_job`` (a newer request replaces a running one).
+        """
         column = self.column.value
         if column:
-            self.attempt(lambda: self.session.compute_periodograms([column], block=block))
+            self.attempt(lambda: self._start(column, block))
 
-    def _on_job(self, change) -> None:
+    def _start(self, column: str, block: bool) -> None:
+        result = self.session.compute_periodograms([column], block=block)
+        if isinstance(result, Run):
+            self.last_run = result
+
+    def _shown(self, column: str | None) -> Periodogram | None:
+        """The periodogram drawn for ``column``: the session's, unless a cancelled run left it."""
+        result = self.session.periodograms.get(column) if column else None
+        return None if result is not None and result is self._ignored.get(column) else result
+
+    def _auto_compute(self, *, stale: bool = False) -> None:
+        """Compute the selected series in the background if ``auto`` is on and it has no
+        periodogram (or, with ``stale``, one of fit values a new fit replaced)."""
+        column, job = self.column.value, self.session.periodogram_job
+        with self._lock:  # the check and the start as one: two threads must not both start
+            if not self.auto.value or not column or self.session.data is None \
+                    or column not in self.session.columns():
+                return
+            if self._shown(column) is not None and not stale:
+                return
+            if job.running and job.kind == column:
+                return  # already under way: a second run would only restart it
+            self.compute()
+
+    def _on_fit_state(self, change: dict) -> None:
+        if change["new"] is not JobState.DONE or self.session.data is None:
+            return
+        self._pick(self._default_column())
+        # a fit column's periodogram was of the values this fit just replaced
+        self._auto_compute(stale=self.column.value != "flux")
+
+    def _on_window(self, change: dict) -> None:
+        if self.follow_zoom.value and self.session.data is not None \
+                and self.column.value in self.session.columns():
+            self.compute()
+
+    def _on_periodograms(self, change: dict) -> None:
         job = self.session.periodogram_job
-        if change["new"] is JobState.RUNNING:
-            self.status.busy(f"periodogram of {job.kind}…")
-        elif change["new"] is JobState.FAILED:
-            self.fail(job.error)
+        old, new = change["old"], change["new"]
+        arrived = {k: v for k, v in new.items() if old.get(k) is not v}
+        if job.running and threading.current_thread().name == f"fgs-{job.name}":
+            # from the run itself, just before it ends: drawn when it ends DONE, not if
+            # it was cancelled meanwhile (see `_on_job`)
+            self._pending.update(arrived)
+            if self.column.value in arrived:
+                return
+        self._draw()
 
-    def _draw(self, change=None) -> None:
+    def _on_job(self, change: dict) -> None:
+        job, state = self.session.periodogram_job, change["new"]
+        if state is JobState.RUNNING:
+            self._pending.clear()
+            self.status.busy(f"periodogram of {job.kind}…")
+            return
+        pending, self._pending = self._pending, {}
+        if state is JobState.CANCELLED:
+            # what a cancelled run delivered is not drawn: the user asked to stop
+            self._ignored.update(pending)
+            self._draw(say=False)
+            self.status.info(f"periodogram of {job.kind} cancelled; press Periodogram to "
+                             "compute it")
+        else:
+            # FAILED: JobProgress's red line stays; DONE: what is drawn now says itself
+            self._draw(say=state is JobState.DONE)
+
+    # -- drawing -------------------------------------------------------------------------
+    def _set_axes(self, lo: float, hi: float, top: float) -> None:
+        """Nice ticks: log periods in s or min (by the longest period), linear power."""
+        unit, per = ("min", 60.0) if hi >= MINUTES_FROM else ("s", 1.0)
+        _apply_ticks(self.period_axis, log_ticks(lo, hi, 8, unit=per))
+        self.period_axis.label = f"period ({unit})"
+        power = nice_ticks(0.0, top, 5)
+        _apply_ticks(self.power_axis, power)
+        self.power_axis.label = f"power{power.scale_suffix}"
+
+    def _clear(self) -> None:
+        with self.line.hold_sync():
+            self.line.x, self.line.y = np.zeros(0), np.zeros(0)
+        self._label_peaks(np.zeros(0), np.zeros(0))
+        self.peaks.options = []
+        self.marker.visible = False
+        self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
+        self.fold_figure.title = ""
+
+    def _label_peaks(self, periods: np.ndarray, power: np.ndarray) -> None:
+        with self.peak_marks.hold_sync():
+            self.peak_marks.x, self.peak_marks.y = periods, power
+        with self.peak_labels.hold_sync():
+            self.peak_labels.x, self.peak_labels.y = periods, power
+            self.peak_labels.text = [_period_text(p) for p in periods]
+
+    def _draw(self, change: dict | None = None, *, say: bool = True) -> None:
         column = self.column.value
-        result = self.session.periodograms.get(column)
+        result = self._shown(column)
         if result is None:
+            self._clear()
+            job = self.session.periodogram_job
+            if say and not job.running:
+                self._hint(column)
             return
         keep = result.frequency > 0
         periods, power = 1.0 / result.frequency[keep][::-1], result.power[keep][::-1]
@@ -111,20 +359,42 @@ class PeriodogramPanel(Panel):
         # the axis the plot uses) so peaks stay visible and the browser gets ~2,000 points
         log_x, power = decimate_for_display(np.log10(periods), power, 1000)
         periods = 10.0**log_x
+        top = result.peaks.head(N_LABELLED)
+        highest = max(float(np.nanmax(power)) if len(power) else 0.0,
+                      float(top["power"].max()) if len(top) else 0.0)
         with self.line.hold_sync():
             self.line.x, self.line.y = periods, power
-        self.period_scale.min, self.period_scale.max = float(periods[0]), float(periods[-1])
-        self.power_scale.min, self.power_scale.max = 0.0, float(np.nanmax(power)) * 1.05 or 1.0
+        lo, hi = (float(periods[0]), float(periods[-1])) if len(periods) else (1.0, 1000.0)
+        top_power = highest * HEADROOM if np.isfinite(highest) and highest > 0 else 1.0
+        self.period_scale.min, self.period_scale.max = lo, hi
+        self.power_scale.min, self.power_scale.max = 0.0, top_power
+        self._set_axes(lo, hi, top_power)
+        self._label_peaks(top["period"].to_numpy(dtype=float), top["power"].to_numpy(dtype=float))
         self.peaks.options = [
             (f"{row.period:10.3f} s  power {row.power:.3g}  FAP {row.false_alarm_probability:.1e}",
              float(row.period)) for row in result.peaks.itertuples()]
-        where = "window" if self.session.window else "whole series"
-        self.status.info(f"{column}: {result.n_used:,} frames ({where}), "
-                         f"{result.n_excluded:,} excluded (flagged or NaN)")
+        if self.peaks.value is None and len(result.peaks):  # fold on the top peak at once
+            self.peaks.value = float(result.peaks["period"].iloc[0])
+        if say:
+            where = "window" if self.session.window else "whole series"
+            self.status.info(f"{column}: {result.n_used:,} frames ({where}), "
+                             f"{result.n_excluded:,} excluded (flagged or NaN)")
 
-    def _on_peak(self, change) -> None:
+    def _hint(self, column: str | None) -> None:
+        if not self.column.options:
+            self.status.info("Load data first; the periodogram of any series shows here.")
+        elif self.auto.value:
+            self.status.info(f"No periodogram of {column} yet: press Periodogram (Lomb–Scargle "
+                             "over the zoomed time window, all of it when not zoomed).")
+        else:
+            self.status.info(
+                "Pick a series and press Periodogram: Lomb–Scargle over the time window zoomed "
+                "in the plots (all of it when not zoomed). Click a peak to fold the series on it.")
+
+    def _on_peak(self, change: dict) -> None:
         period = change["new"]
         if period is None:
+            self.marker.visible = False
             return
         self.marker.x = np.array([period, period])
         self.marker.visible = True
@@ -134,6 +404,10 @@ class PeriodogramPanel(Panel):
         finite = finite[np.isfinite(finite)]
         if finite.size:
             pad = (finite.max() - finite.min()) * 0.1 or 1.0
-            self.fold_scale.min = float(finite.min() - pad)
-            self.fold_scale.max = float(finite.max() + pad)
-        self.fold_figure.title = html.escape(f"{self.column.value} folded at {period:.3f} s")
+            lo, hi = float(finite.min() - pad), float(finite.max() + pad)
+            self.fold_scale.min, self.fold_scale.max = lo, hi
+            ticks = nice_ticks(lo, hi, 5, min_ticks=3)
+            _apply_ticks(self.fold_value_axis, ticks)
+            self.fold_value_axis.label = f"{self.column.value}{ticks.scale_suffix}"
+        self.fold_figure.title = html.escape(f"{self.column.value} folded at {period:.3f} s "
+                                             f"({_period_text(period)})")

@@ -29,7 +29,7 @@ import numpy as np
 import traitlets as t
 
 from ..data import Quality
-from ..engine.binning import break_gaps, decimate_for_display
+from ..engine.binning import block_extrema, break_gaps, decimate_for_display
 from ..engine.scales import Ticks, js_number, nice_ticks, robust_range, time_ticks
 from ..model import Session
 from .pointer import PlotPointer
@@ -88,6 +88,14 @@ class _Panel:
             max_aspect_ratio=100)
         self.figure.add_class("fgs-timeseries-panel")
 
+    def close(self) -> None:
+        """Close every widget of the figure (marks, axes, scales are widgets of their own)."""
+        widgets = [*self.figure.marks, *self.figure.axes, self.ys, self.figure]
+        if self.figure.interaction is not None:
+            widgets.append(self.figure.interaction)
+        for widget in widgets:
+            widget.close()
+
     def set_ticks(self, axis: bq.Axis, ticks: Ticks) -> None:
         """Explicit nice ticks: bqplot's own `num_ticks` spaces them evenly (283, 573…)."""
         with axis.hold_sync():
@@ -131,6 +139,8 @@ class TimeseriesViewer(W.VBox):
         self.panels: list[_Panel] = []
         self._t0 = 0.0
         self._updating = False
+        self._ready = False  # build once, at the end of __init__
+        self._drawn: tuple | None = None  # the window last drawn
         self._cache: dict = {}
         self.selector = W.SelectMultiple(description="series", rows=4,
                                          layout=W.Layout(width="240px"))
@@ -174,6 +184,7 @@ class TimeseriesViewer(W.VBox):
             session.observe(handler, names=names)
         self._refresh_options()
         self.columns = list(columns)
+        self._ready = True
         self._on_data()
 
     def close(self) -> None:
@@ -184,13 +195,19 @@ class TimeseriesViewer(W.VBox):
             except ValueError:  # already closed
                 pass
         self.pointer.close()
+        for panel in self.panels:
+            panel.close()
         super().close()
 
     # -- building ---------------------------------------------------------------------
     @t.observe("columns")
     def _build(self, change=None) -> None:
+        if not self._ready:
+            return
         available = self.session.columns() if self.session.data is not None else ["flux"]
         wanted = [c for c in self.columns if c in available] or ["flux"]
+        for panel in self.panels:  # replaced: their widgets would stay open in the kernel
+            panel.close()
         self.panels = [_Panel(c, self.xs, self.panel_height, i == len(wanted) - 1)
                        for i, c in enumerate(wanted)]
         for panel in self.panels:
@@ -243,7 +260,11 @@ class TimeseriesViewer(W.VBox):
             return
         self._t0 = float(data.time[0])
         if change is None or change["name"] == "data":
-            self.reset_zoom()
+            self._updating = True  # the build below draws the new range once
+            try:
+                self.reset_zoom()
+            finally:
+                self._updating = False
         self._build()
 
     def _frames(self) -> dict:
@@ -254,7 +275,8 @@ class TimeseriesViewer(W.VBox):
             good = data.good
             self._cache.update(
                 data=data, seconds=(data.time - self._t0) * 86400.0, good=good,
-                flagged=np.flatnonzero(~good), groups=self._observations(data))
+                flagged=np.flatnonzero(~good), groups=self._observations(data),
+                cadence=data.cadence if np.isfinite(data.cadence) else 0.0)
         return self._cache
 
     @staticmethod
@@ -267,8 +289,9 @@ class TimeseriesViewer(W.VBox):
         codes = products[column].astype(str).factorize()[0].astype(np.int32)
         return codes[np.asarray(data.segments)]
 
-    def _values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
-        """(raw, good) values of a series, good having flagged frames as NaN (not data).
+    def _values(self, column: str) -> tuple[np.ndarray, np.ndarray, object]:
+        """(raw, good, blocks) of a series: good has flagged frames as NaN (not data),
+        blocks its `block_extrema` (a zoom then scans N/256 values, not N).
 
         Cached per source table: `Session.series` converts a float32 fit column anew
         on every call, which at 4x10^6 frames is a 16 MB copy per panel per zoom.
@@ -279,8 +302,9 @@ class TimeseriesViewer(W.VBox):
         if cached is None or any(a is not b for a, b in zip(cached[0], sources, strict=True)):
             raw = np.asarray(s.series(column)[1], dtype=np.float64)
             masked = np.where(self._frames()["good"], raw, np.nan)
-            self._cache[("values", column)] = cached = (sources, raw, masked)
-        return cached[1], cached[2]
+            cached = (sources, raw, masked, block_extrema(masked))
+            self._cache[("values", column)] = cached
+        return cached[1], cached[2], cached[3]
 
     def reset_zoom(self) -> None:
         """Show the whole series."""
@@ -300,9 +324,11 @@ class TimeseriesViewer(W.VBox):
         return float(self.xs.min), float(self.xs.max)
 
     def _on_scale(self, change=None) -> None:
-        if self._updating or self.session.data is None:
-            return
         window = self._window_seconds()
+        # a zoom sets min and max together (ipywidgets holds the notifications), so the
+        # second notification finds this window drawn already
+        if self._updating or self.session.data is None or window == self._drawn:
+            return
         if window is not None:  # the session's window first: the binned overlay uses it
             data = self.session.data
             full = (0.0, (data.time[-1] - data.time[0]) * 86400.0)
@@ -341,17 +367,19 @@ class TimeseriesViewer(W.VBox):
             return
         frames = self._frames()
         seconds = frames["seconds"]
-        window = self._window_seconds() or (0.0, float(seconds[-1]))
+        self._drawn = self._window_seconds()
+        window = self._drawn or (0.0, float(seconds[-1]))
         lo, hi = (int(np.searchsorted(seconds, window[0], "left")),
                   int(np.searchsorted(seconds, window[1], "right")))
         flagged = self._flagged_in_view(window)
         shown = 0
         for panel in self.panels:
             try:
-                values = self._values(panel.column)[1]
+                _, values, blocks = self._values(panel.column)
             except KeyError:
                 continue
-            x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window),
+            x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window,
+                                                    blocks=blocks),
                               self._gap_seconds(window))
             with panel.line.hold_sync():
                 panel.line.x, panel.line.y = x, y
@@ -365,7 +393,11 @@ class TimeseriesViewer(W.VBox):
         n_flagged = int(np.count_nonzero((frames["flagged"] >= lo) & (frames["flagged"] < hi)))
         flagged_text = (f", <span style='color:{_FLAG_COLOR}'>{n_flagged:,} flagged "
                         "(▲)</span>" if n_flagged else "")
-        self.status.value = (f"<span class='fgs-ts-status'>{hi - lo:,} frames in view"
+        from astropy.time import Time
+
+        start = Time(self._t0, format="mjd", scale="utc").isot[:19].replace("T", " ")
+        self.status.value = (f"<span class='fgs-ts-status'>start {start} UTC (MJD "
+                             f"{self._t0:.5f})<br>{hi - lo:,} frames in view"
                              f"{flagged_text}, {shown:,} points drawn</span>")
 
     def _flagged_in_view(self, window: tuple[float, float]) -> np.ndarray:
@@ -437,21 +469,17 @@ class TimeseriesViewer(W.VBox):
             if pixel - half >= -MARGIN["left"] and pixel + half <= plot + MARGIN["right"]:
                 keep.append(i)
         ticks = Ticks(ticks.values[keep], [ticks.labels[i] for i in keep], 0, ticks.step)
-        from astropy.time import Time
 
-        start = Time(self._t0, format="mjd", scale="utc").isot[:19].replace("T", " ")
-        label = f"time since start ({unit}) · start {start} UTC, MJD {self._t0:.5f}"
         for panel in self.panels:
             panel.set_ticks(panel.x_axis, ticks)
-        if self.panels:
-            self.panels[-1].x_axis.label = label
+        if self.panels:  # short: it must fit a narrow side panel; the start is in the status
+            self.panels[-1].x_axis.label = f"time since start ({unit})"
 
     def _gap_seconds(self, window: tuple[float, float] | None) -> float:
         """Spacing that counts as a gap: 10 cadences, and at least two pixel columns."""
         data = self.session.data
         span = (window[1] - window[0]) if window else (data.time[-1] - data.time[0]) * 86400
-        cadence = data.cadence if np.isfinite(data.cadence) else 0.0
-        return max(10 * cadence, 2 * span / self.width_px)
+        return max(10 * self._frames()["cadence"], 2 * span / self.width_px)
 
     # -- cursor, hover, pick ------------------------------------------------------------------
     def _on_cursor(self, change=None) -> None:

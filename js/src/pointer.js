@@ -7,8 +7,9 @@
 // into data x with the domain and margins Python last drew (`x_min`, `x_max`,
 // `margin_left`, `margin_right`), and sends `hover` {panel, x} at most every
 // HOVER_MS, or `pick` {x, n} on a click that did not drag (a drag is a pan).  Python
-// answers with the `readout` text this view shows.  The plot width it measures goes
-// back as `plot_width`, so decimation and tick counts follow the real size.
+// answers with the `readout` text this view shows.  The plot width, measured whenever the
+// viewer's size changes, goes back as `plot_width`, so decimation and tick counts follow
+// the real size.
 
 const HOVER_MS = 50; // 20 readouts a second: smooth, and little kernel work
 const CLICK_SLOP_PX = 4; // a press that moves less than this is a click, not a pan
@@ -57,7 +58,7 @@ function render({ model, el }) {
     if (width <= 0 || px < 0 || px > width) return null;
     const lo = model.get("x_min");
     const hi = model.get("x_max");
-    return { panel: hit.index, x: lo + (px / width) * (hi - lo), width: Math.round(width) };
+    return { panel: hit.index, x: lo + (px / width) * (hi - lo) };
   }
 
   let last = 0;
@@ -71,9 +72,6 @@ function render({ model, el }) {
   }
   function onMove(event) {
     const where = locate(event);
-    if (where && where.width !== model.get("plot_width")) {
-      model.set("plot_width", where.width);
-    }
     pending = where ? { panel: where.panel, x: where.x } : null;
     const wait = HOVER_MS - (performance.now() - last);
     if (wait <= 0) sendHover();
@@ -98,12 +96,27 @@ function render({ model, el }) {
 
   // attach once the root exists (the view is rendered before it is in the page)
   let bound = null;
+  let resize = null;
   function bind() {
     if (bound || !findRoot()) return Boolean(bound);
     root.addEventListener("mousemove", onMove);
     root.addEventListener("mouseleave", onLeave);
     root.addEventListener("mousedown", onDown, true);
-    root.addEventListener("mouseup", onUp, true);
+    // on the window, capturing, and bound before any press: bqplot's PanZoom (d3-drag)
+    // takes each mouseup on the window's capture phase and stops it there
+    window.addEventListener("mouseup", onUp, true);
+    // the plot width follows the page (a side panel, a resized window), not only hovers
+    resize = new ResizeObserver(() => {
+      const figure = root.querySelector(".fgs-timeseries-panel");
+      if (!figure) return;
+      const width = Math.round(figure.getBoundingClientRect().width
+        - model.get("margin_left") - model.get("margin_right"));
+      if (width > 0 && width !== model.get("plot_width")) {
+        model.set("plot_width", width);
+        model.save_changes();
+      }
+    });
+    resize.observe(root);
     bound = root;
     return true;
   }
@@ -114,11 +127,12 @@ function render({ model, el }) {
     clearInterval(poll);
     if (timer !== null) clearTimeout(timer);
     model.off("change:readout", show);
+    if (resize) resize.disconnect();
     if (bound) {
       bound.removeEventListener("mousemove", onMove);
       bound.removeEventListener("mouseleave", onLeave);
       bound.removeEventListener("mousedown", onDown, true);
-      bound.removeEventListener("mouseup", onUp, true);
+      window.removeEventListener("mouseup", onUp, true);
     }
   };
 }

@@ -1,0 +1,263 @@
+"""PeriodogramPanel driven from Python: computed after a fit, top peaks labelled, nice axes,
+cancellable, and an opt-out."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fgs_widgets.engine.periodogram as engine
+from fgs_widgets.engine.periodogram import Periodogram, empty_peaks
+from fgs_widgets.engine.scales import js_number
+from fgs_widgets.jobs import JobState
+from fgs_widgets.model import Session
+from fgs_widgets.widgets import PeriodogramPanel
+
+TIMEOUT = 60.0
+LOG_MANTISSAS = {1.0, 2.0, 2.5, 3.0, 5.0}
+STEP_MANTISSAS = {1.0, 2.0, 2.5, 5.0}
+SECONDS_PER = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+@pytest.fixture
+def session(sample):
+    s = Session()
+    s.read_files(sample.paths)
+    return s
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """Count the series the engine is asked for; ``gate`` (set by default) holds them."""
+    real = engine.periodograms
+    calls: list[str] = []
+    gate = threading.Event()
+    gate.set()
+
+    def counted(time, table, columns, **kwargs):
+        calls.extend(columns)
+        assert gate.wait(TIMEOUT), "test never opened the gate"
+        return real(time, table, columns, **kwargs)
+
+    monkeypatch.setattr(engine, "periodograms", counted)
+    counted.calls, counted.gate = calls, gate
+    return counted
+
+
+def mantissa(value: float) -> float:
+    return round(value / 10.0 ** math.floor(math.log10(value)), 9)
+
+
+def parse_label(text: str) -> float:
+    return float(text.replace("−", "-"))
+
+
+def parse_period(text: str) -> float:
+    """ "37.4 s" -> 37.4, "5.02 min" -> 301.2 (seconds)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) (s|min|h)", text)
+    assert match, f"period label {text!r} is not '<number> <unit>'"
+    return float(match[1]) * SECONDS_PER[match[2]]
+
+
+def wait_for_periodogram(session: Session) -> None:
+    session.periodogram_job.wait(TIMEOUT)
+    assert not session.periodogram_job.running, "periodogram still running after the timeout"
+
+
+def check_peak_labels(panel: PeriodogramPanel, result: Periodogram) -> None:
+    top = result.peaks.head(3)
+    assert len(top) == 3  # the sample has more than three peaks in every fit column
+    np.testing.assert_allclose(panel.peak_labels.x, top["period"])
+    np.testing.assert_allclose(panel.peak_labels.y, top["power"])
+    np.testing.assert_allclose(panel.peak_marks.x, top["period"])
+    for text, period in zip(panel.peak_labels.text, top["period"], strict=True):
+        unit = text.split()[-1]
+        assert unit == ("s" if period < 120 else "min" if period < 7200 else "h")
+        # three significant digits (fewer when they end in zeros: "12 s")
+        digits = re.sub(r"\D", "", text.split()[0]).lstrip("0")
+        assert len(digits) <= 3 and parse_period(text) == pytest.approx(period, rel=5e-3)
+
+
+def check_period_axis(panel: PeriodogramPanel, unit: str) -> None:
+    axis, per = panel.period_axis, SECONDS_PER[unit]
+    assert axis.label == f"period ({unit})"
+    values = np.asarray(axis.tick_values)
+    assert len(values) >= 3 and axis.num_ticks is None
+    assert set(axis.tick_labels) == {js_number(v) for v in values}  # how bqplot finds them
+    lo, hi = panel.period_scale.min, panel.period_scale.max
+    assert lo * (1 - 1e-9) <= values.min() and values.max() <= hi * (1 + 1e-9)
+    for value in values:
+        label = parse_label(axis.tick_labels[js_number(value)])
+        assert mantissa(label) in LOG_MANTISSAS, (label, sorted(axis.tick_labels.values()))
+        assert label * per == pytest.approx(value, rel=1e-9)
+
+
+def check_power_axis(panel: PeriodogramPanel) -> None:
+    axis = panel.power_axis
+    values = np.asarray(axis.tick_values)
+    assert len(values) >= 2 and axis.num_ticks is None
+    assert values[0] == 0.0 and values[-1] <= panel.power_scale.max
+    steps = np.diff(values)
+    step = float(steps[0])
+    np.testing.assert_allclose(steps, step, rtol=1e-9)
+    assert mantissa(step) in STEP_MANTISSAS
+    suffix = re.search(r"×10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", axis.label)
+    exponent = 0 if suffix is None else int(suffix[1].translate(
+        str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
+    for value in values:
+        label = parse_label(axis.tick_labels[js_number(value)])
+        assert label * 10.0**exponent == pytest.approx(value, rel=1e-9, abs=1e-15)
+
+
+def test_a_fit_draws_the_periodogram_without_a_click(session):
+    panel = PeriodogramPanel(session)
+    wait_for_periodogram(session)  # the data's own series, shown at once
+    assert panel.column.value == "flux" and len(panel.line.x) > 0
+    session.fit_frames("quick", block=True)
+    job = session.periodogram_job
+    assert job.kind == "x_mean"  # started by the end of the fit, before fit_frames returned
+    wait_for_periodogram(session)
+    assert job.state is JobState.DONE and panel.column.value == "x_mean"
+    result = session.periodograms["x_mean"]
+    assert len(panel.line.x) > 100 and np.nanmax(panel.line.y) == pytest.approx(
+        float(np.nanmax(result.power)))
+    check_peak_labels(panel, result)
+    assert max(panel.line.x) >= 600  # so the axis must be in minutes
+    check_period_axis(panel, "min")
+    check_power_axis(panel)
+    assert panel.figure.fig_margin["right"] >= 20
+    assert panel.cancel_button.disabled and panel.progress.value == 1.0
+    assert "x_mean" in panel.status.value
+    # the computing is the Session's: a script of the history does the same
+    assert session.history[-1] == "session.compute_periodograms(['x_mean'])"
+    # a clicked peak still draws the red marker and the fold
+    period = panel.peaks.options[0][1]
+    panel.peaks.value = period
+    assert panel.marker.visible and list(panel.marker.x) == [period, period]
+    assert 0 < len(panel.folded.x) <= 100
+
+
+def test_parameter_of_the_session_is_the_series_after_a_fit(session):
+    session.parameter = "y_mean"  # not a column before the fit: flux shown
+    panel = PeriodogramPanel(session)
+    wait_for_periodogram(session)
+    assert panel.column.value == "flux"
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    assert panel.column.value == "y_mean" and "y_mean" in session.periodograms
+    check_peak_labels(panel, session.periodograms["y_mean"])
+
+
+def test_choosing_a_series_computes_it_once(session, engine_calls):
+    panel = PeriodogramPanel(session)
+    wait_for_periodogram(session)
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    assert engine_calls.calls == ["flux", "x_mean"]
+    panel.column.value = "y_mean"  # as the browser does
+    assert session.parameter == "y_mean"
+    wait_for_periodogram(session)
+    assert engine_calls.calls[-1] == "y_mean"
+    check_peak_labels(panel, session.periodograms["y_mean"])
+    panel.column.value = "x_mean"  # has one: drawn, not computed again
+    panel.column.value = "y_mean"
+    wait_for_periodogram(session)
+    assert engine_calls.calls == ["flux", "x_mean", "y_mean"]
+    check_peak_labels(panel, session.periodograms["y_mean"])
+
+
+def test_cancelling_the_auto_run_draws_nothing(session, engine_calls):
+    panel = PeriodogramPanel(session)
+    wait_for_periodogram(session)
+    engine_calls.gate.clear()  # the next periodogram waits until the test lets it go
+    session.fit_frames("quick", block=True)
+    job = session.periodogram_job
+    assert job.running and job.kind == "x_mean" and panel.column.value == "x_mean"
+    assert not panel.cancel_button.disabled and "fa-spin" in panel.status.value
+    assert len(panel.line.x) == 0  # the flux line is not left under the x_mean title
+    run = panel.last_run
+    # the same series again while it runs: no second run
+    session.quick_fit = session.quick_fit.copy()
+    panel.column.value = "flux"
+    panel.column.value = "x_mean"
+    assert panel.last_run is run and engine_calls.calls == ["flux", "x_mean"]
+    panel.cancel_button.click()
+    engine_calls.gate.set()
+    wait_for_periodogram(session)
+    assert job.state is JobState.CANCELLED
+    assert len(panel.line.x) == 0 and len(panel.peak_labels.text) == 0
+    assert panel.peaks.options == () and not panel.marker.visible
+    assert "cancelled" in panel.status.value
+    # choosing it again is asking for it: computed, and drawn this time
+    panel.column.value = "flux"
+    assert len(panel.line.x) > 0  # flux's periodogram (whole run, DONE) is still shown
+    panel.column.value = "x_mean"
+    wait_for_periodogram(session)
+    assert job.state is JobState.DONE and engine_calls.calls[-1] == "x_mean"
+    check_peak_labels(panel, session.periodograms["x_mean"])
+
+
+def test_opting_out_computes_nothing_after_a_fit(session, engine_calls):
+    panel = PeriodogramPanel(session, auto=False)
+    assert not panel.auto.value and panel.auto.description == "compute after fit"
+    session.fit_frames("quick", block=True)
+    panel.column.value = "y_mean"
+    session.wait(TIMEOUT)
+    assert session.periodogram_job.state is JobState.IDLE
+    assert engine_calls.calls == [] and session.periodograms == {}
+    assert len(panel.line.x) == 0 and "press Periodogram" in panel.status.value
+    panel.compute(block=True)  # the button still works
+    assert engine_calls.calls == ["y_mean"] and len(panel.line.x) > 0
+    # the box turned off after building: the same
+    other = PeriodogramPanel(session)
+    wait_for_periodogram(session)
+    other.auto.value = False
+    before = list(engine_calls.calls)
+    session.fit_frames("quick", block=True)
+    session.wait(TIMEOUT)
+    assert engine_calls.calls == before
+    other.close()
+    panel.close()
+
+
+def test_update_on_zoom_and_a_seconds_axis(session):
+    panel = PeriodogramPanel(session, follow_zoom=True)
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    session.window = (session.data.time[0], session.data.time[4095])  # 256 s
+    wait_for_periodogram(session)
+    assert max(panel.line.x) < 600
+    check_period_axis(panel, "s")
+    check_power_axis(panel)
+    check_peak_labels(panel, session.periodograms["x_mean"])
+    assert "window" in panel.status.value
+
+
+def test_weak_power_ticks_are_keyed_as_javascript_writes_them(session):
+    panel = PeriodogramPanel(session, auto=False)
+    frequency = np.linspace(0.01, 4.0, 4000)  # periods 0.25-100 s
+    power = 1.2e-4 * np.abs(np.sin(frequency * 7.0))
+    session.periodograms = {"flux": Periodogram("flux", frequency, power, empty_peaks(),
+                                                n_used=100, n_excluded=0, start=60000.0)}
+    assert len(panel.line.x) > 0 and panel.power_axis.label == "power (×10⁻⁴)"
+    # JavaScript's String(0.00005) is "0.00005" (exponent notation only below 1e-6)
+    keys = set(panel.power_axis.tick_labels)
+    assert {"0", "0.00005", "0.0001"} <= keys and not any("e" in key for key in keys)
+    check_period_axis(panel, "s")
+
+
+def test_new_data_clear_the_plot_and_compute_again(session, sample):
+    panel = PeriodogramPanel(session)
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    assert len(panel.peak_labels.text) == 3
+    session.read_files(sample.paths[:1])
+    wait_for_periodogram(session)
+    assert panel.column.value == "flux" and list(panel.column.options) == ["flux"]
+    assert set(session.periodograms) == {"flux"} and len(panel.line.x) > 0
+    assert isinstance(session.periodograms["flux"].peaks, pd.DataFrame)
