@@ -120,9 +120,6 @@ class PeriodogramPanel(Panel):
         self._lock = threading.RLock()  # auto starts come from the kernel and fit threads
         self._local = threading.local()  # per thread: is the panel itself setting `column`?
         self._chosen = ""  # the series last chosen by the user in `column`
-        # results a run delivered before it ended, and those of runs that ended CANCELLED
-        self._pending: dict[str, Periodogram] = {}
-        self._ignored: dict[str, Periodogram] = {}
         self.compute_button.on_click(lambda _: self.compute())
         self.peaks.observe(self._on_peak, names="value")
         self.column.observe(self._on_column, names="value")
@@ -166,13 +163,13 @@ class PeriodogramPanel(Panel):
         self.fold_scale = fy
         self.folded = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": fx, "y": fy},
                                  default_size=8, colors=["#1f77b4"])
-        self.fold_value_axis = bq.Axis(scale=fy, side="left")
+        self.fold_value_axis = bq.Axis(scale=fy, side="left", label_offset="52px")
         phase_axis = bq.Axis(scale=fx, label="phase")
         _apply_ticks(phase_axis, nice_ticks(0.0, 1.0, 6))
         _apply_ticks(self.fold_value_axis, nice_ticks(0.0, 1.0, 5))
         self.fold_figure = bq.Figure(marks=[self.folded], axes=[phase_axis, self.fold_value_axis],
                                      layout=W.Layout(height="220px", width="360px"),
-                                     fig_margin={"top": 30, "bottom": 40, "left": 60,
+                                     fig_margin={"top": 30, "bottom": 40, "left": 72,
                                                  "right": 20})
 
     def close(self) -> None:
@@ -211,8 +208,6 @@ class PeriodogramPanel(Panel):
         with self._picking():  # new options reset the value: not the user's choice
             self.column.options = columns
         new_data = change is None or change["name"] == "data"
-        if new_data:
-            self._ignored.clear()  # of the data before
         if columns:
             self._pick(current if current in columns and not new_data
                        else self._default_column())
@@ -259,9 +254,9 @@ class PeriodogramPanel(Panel):
             self.last_run = result
 
     def _shown(self, column: str | None) -> Periodogram | None:
-        """The periodogram drawn for ``column``: the session's, unless a cancelled run left it."""
-        result = self.session.periodograms.get(column) if column else None
-        return None if result is not None and result is self._ignored.get(column) else result
+        """The session's periodogram of ``column`` (complete: a cancelled run stores only
+        the series it finished before the cancel)."""
+        return self.session.periodograms.get(column) if column else None
 
     def _auto_compute(self, *, stale: bool = False) -> None:
         """Compute the selected series in the background if ``auto`` is on and it has no
@@ -290,27 +285,13 @@ class PeriodogramPanel(Panel):
             self.compute()
 
     def _on_periodograms(self, change: dict) -> None:
-        job = self.session.periodogram_job
-        old, new = change["old"], change["new"]
-        arrived = {k: v for k, v in new.items() if old.get(k) is not v}
-        if job.running and threading.current_thread().name == f"fgs-{job.name}":
-            # from the run itself, just before it ends: drawn when it ends DONE, not if
-            # it was cancelled meanwhile (see `_on_job`)
-            self._pending.update(arrived)
-            if self.column.value in arrived:
-                return
         self._draw()
 
     def _on_job(self, change: dict) -> None:
         job, state = self.session.periodogram_job, change["new"]
         if state is JobState.RUNNING:
-            self._pending.clear()
             self.status.busy(f"periodogram of {job.kind}…")
-            return
-        pending, self._pending = self._pending, {}
-        if state is JobState.CANCELLED:
-            # what a cancelled run delivered is not drawn: the user asked to stop
-            self._ignored.update(pending)
+        elif state is JobState.CANCELLED:
             self._draw(say=False)
             self.status.info(f"periodogram of {job.kind} cancelled; press Periodogram to "
                              "compute it")
@@ -409,5 +390,4 @@ class PeriodogramPanel(Panel):
             ticks = nice_ticks(lo, hi, 5, min_ticks=3)
             _apply_ticks(self.fold_value_axis, ticks)
             self.fold_value_axis.label = f"{self.column.value}{ticks.scale_suffix}"
-        self.fold_figure.title = html.escape(f"{self.column.value} folded at {period:.3f} s "
-                                             f"({_period_text(period)})")
+        self.fold_figure.title = html.escape(f"folded at {_period_text(period)}")

@@ -60,7 +60,7 @@ class _Panel:
         # flagged frames: a tick at the panel's foot each (their values are not data)
         self.flags = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": unit},
                                 marker="triangle-up", default_size=18, colors=[_FLAG_COLOR],
-                                default_opacities=[0.8], enable_hover=False)
+                                opacities=[0.8], enable_hover=False)
         self.flagged_values = bq.Scatter(x=np.zeros(0), y=np.zeros(0),
                                          scales={"x": xs, "y": self.ys}, default_size=10,
                                          colors=[_FLAG_COLOR], enable_hover=False,
@@ -443,7 +443,7 @@ class TimeseriesViewer(W.VBox):
             return
         ticks = nice_ticks(*span, max_ticks=max(3, self.panel_height // PX_PER_Y_TICK),
                            min_ticks=3)
-        with panel.ys.hold_trait_notifications():
+        with panel.ys.hold_sync():  # one message: each one costs the browser a re-render
             panel.ys.min, panel.ys.max = span
         panel.set_ticks(panel.y_axis, ticks)
         panel.y_axis.label = panel.column + ticks.scale_suffix
@@ -471,7 +471,8 @@ class TimeseriesViewer(W.VBox):
         ticks = Ticks(ticks.values[keep], [ticks.labels[i] for i in keep], 0, ticks.step)
 
         for panel in self.panels:
-            panel.set_ticks(panel.x_axis, ticks)
+            if panel.x_axis.visible:  # hidden axes draw nothing: no message for them
+                panel.set_ticks(panel.x_axis, ticks)
         if self.panels:  # short: it must fit a narrow side panel; the start is in the status
             self.panels[-1].x_axis.label = f"time since start ({unit})"
 
