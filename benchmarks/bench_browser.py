@@ -377,8 +377,12 @@ def zoom_series(page: Any, traffic: Traffic, log: Path, selector: str, zooms: in
 
 
 def aggregate_zooms(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the complete zooms only: one whose kernel redraw never arrived would
+    bias the settled time low (its count is reported as ``incomplete``)."""
+    complete = [r for r in results if r["complete"]]
+
     def pick(key: str) -> list[float]:
-        return [r[key] for r in results if r.get(key) is not None]
+        return [r[key] for r in complete if r.get(key) is not None]
 
     out: dict[str, Any] = {"n": len(results),
                            "incomplete": sum(not r["complete"] for r in results)}

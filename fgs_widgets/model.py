@@ -201,6 +201,17 @@ class Session(t.HasTraits):
                                "session.compute_periodograms(...)")
         return proposal["value"]
 
+    @t.observe("fit", "quick_fit")
+    def _drop_stale_periodograms(self, change: dict) -> None:
+        """A fit column's periodogram is of the table the column came from (the full fit,
+        else the quick fit): when that table is replaced, the periodogram is stale."""
+        source = self.fit if self.fit is not None else self.quick_fit
+        if source is getattr(self, "_fit_source", None):
+            return  # e.g. a quick fit under a full one: the fit columns did not change
+        self._fit_source = source
+        if any(name != "flux" for name in self.periodograms):
+            self.periodograms = {k: v for k, v in self.periodograms.items() if k == "flux"}
+
     @t.observe("data")
     def _reset_for_new_data(self, change: dict) -> None:
         old, new = change["old"], change["new"]
@@ -520,7 +531,7 @@ class Session(t.HasTraits):
             column -> Periodogram (also merged into the ``periodograms`` trait),
             or the run with ``block=False``.
         """
-        from .engine.periodogram import periodograms
+        from .engine.periodogram import PeriodogramCancelled, periodograms
 
         data = self._need_data("analyse")
         names = list(columns) if columns is not None else self.columns()
@@ -536,9 +547,13 @@ class Session(t.HasTraits):
             for i, name in enumerate(names):
                 if run.cancelled:
                     break
-                result = periodograms(data.time, table, [name], good=data.good,
-                                      window=window, **kwargs)
-                if run.cancelled:  # cancelled while it ran: keep only what came before
+                try:
+                    result = periodograms(data.time, table, [name], good=data.good,
+                                          window=window, cancelled=lambda: run.cancelled,
+                                          **kwargs)
+                except PeriodogramCancelled:  # keep only the series finished before
+                    break
+                if run.cancelled:  # cancelled after its last check: as good as unfinished
                     break
                 results.update(result)
                 run.report(i + 1, len(names))
@@ -551,7 +566,9 @@ class Session(t.HasTraits):
                 results = {k: v for k, v in results.items() if k != "flux"}  # new photometry
             self.periodograms = {**self.periodograms, **results}
             where = "the window" if window is not None else "the whole series"
-            return f"periodogram of {', '.join(results) or 'nothing'} over {where}"
+            if not results:
+                return f"periodogram of {', '.join(names)} cancelled before it finished"
+            return f"periodogram of {', '.join(results)} over {where}"
 
         run = self.periodogram_job.start(work, finish, kind=", ".join(names), block=block)
         if not block:
@@ -724,10 +741,12 @@ class Session(t.HasTraits):
         # not under hold_trait_notifications: the reset that new data triggers must run
         # first, then the saved values go in
         self.data = saved.pop("data")
+        periodograms = saved.pop("periodograms", {})
         for name, value in saved.items():
             setattr(self, name, value)
-        # a periodogram a panel started when the data went in (none was there yet) must not
-        # land over the saved ones
+        # last, after any periodogram a panel started while the data and fits went in (none
+        # was there yet) is dropped: it must not land over the saved ones
         self.periodogram_job.abandon()
+        self.periodograms = periodograms
         self.message = f"reopened {path}"
         return self

@@ -198,3 +198,22 @@ def test_fold_of_nothing_is_an_empty_table_with_the_columns():
         fold(time, np.ones(100), 0.0)
     with pytest.raises(ValueError, match="good"):
         fold(time, np.ones(100), 10.0, good=np.ones(3, dtype=bool))
+
+
+def test_a_cancelled_periodogram_stops_between_its_stages():
+    from fgs_widgets.engine.periodogram import PeriodogramCancelled
+
+    rng = np.random.default_rng(2)
+    time = 60000 + np.arange(20_000) * 0.0625 / 86400
+    values = np.sin(2 * np.pi * np.arange(20_000) * 0.0625 / 37.0) + rng.normal(0, 1, 20_000)
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) >= 2  # the user pressed Cancel during the first stage
+
+    with pytest.raises(PeriodogramCancelled):
+        periodograms(time, {"x": values}, cancelled=cancelled)
+    assert len(asked) == 2  # stopped at the second check, not run to the end
+    result = periodograms(time, {"x": values}, cancelled=lambda: False)["x"]
+    assert result.peaks["period"].iloc[0] == pytest.approx(37.0, rel=0.01)

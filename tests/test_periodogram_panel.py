@@ -261,3 +261,39 @@ def test_new_data_clear_the_plot_and_compute_again(session, sample):
     assert panel.column.value == "flux" and list(panel.column.options) == ["flux"]
     assert set(session.periodograms) == {"flux"} and len(panel.line.x) > 0
     assert isinstance(session.periodograms["flux"].peaks, pd.DataFrame)
+
+
+def test_a_new_fit_makes_the_fit_periodograms_stale(session):
+    session.data = session.data[:3000]
+    session.fit_frames("quick", block=True)
+    session.wait(TIMEOUT)
+    session.compute_periodograms(["flux", "x_mean", "y_mean"])
+    before = session.periodograms["x_mean"]
+    session.quick_fit = session.quick_fit.copy()  # another table: what was computed is stale
+    assert set(session.periodograms) == {"flux"}
+    session.compute_periodograms(["x_mean"])
+    session.fit = session.quick_fit.copy()  # a full fit takes over the fit columns
+    assert "x_mean" not in session.periodograms
+    session.compute_periodograms(["x_mean"])
+    kept = session.periodograms["x_mean"]
+    session.quick_fit = session.quick_fit.copy()  # under the full fit: columns unchanged
+    assert session.periodograms["x_mean"] is kept and kept is not before
+
+
+def test_reopening_a_session_keeps_its_saved_periodograms_whatever_the_panel_starts(
+        session, tmp_path):
+    session.data = session.data[:3000]
+    session.fit_frames("quick", block=True)
+    session.window = (float(session.data.time[100]), float(session.data.time[1500]))
+    session.compute_periodograms(["x_mean"])
+    saved = session.periodograms["x_mean"]
+    folder = session.save(tmp_path / "s")
+    again = Session()
+    panel = PeriodogramPanel(again)  # computes a series as soon as data and fits arrive
+    again.restore(folder)
+    again.wait(TIMEOUT)
+    restored = again.periodograms["x_mean"]
+    np.testing.assert_array_equal(restored.power, saved.power)  # the window's, not the panel's
+    assert restored.n_used == saved.n_used
+    assert len(panel.line.x) > 0
+    panel.close()

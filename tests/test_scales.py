@@ -61,12 +61,25 @@ def test_time_axis_picks_the_unit_that_reads_best():
     assert unit == "s" and _step_is_nice(ticks.values) and ticks.exponent == 0
 
 
+@pytest.mark.parametrize("lo, hi", [(10_800, 11_100), (20_000, 20_100), (36_000, 36_600),
+                                    (86_400, 86_401.5)])
+def test_time_ticks_far_from_the_start_keep_their_digits(lo, hi):
+    ticks, unit = time_ticks(lo, hi, 6)
+    per = {"s": 1, "min": 60, "h": 3600}[unit]
+    np.testing.assert_allclose([float(t) * per for t in ticks.labels], ticks.values)
+    assert _step_is_nice(ticks.values / per)  # nice in the unit shown
+
+
 def test_log_ticks_at_1_2_5_or_linear_within_a_decade():
     ticks = log_ticks(0.125, 1000, 8)
     mantissas = ticks.values / 10 ** np.floor(np.log10(ticks.values) + 1e-9)
     assert np.all(np.isin(np.round(mantissas, 6), [1, 2, 3, 5])) and len(ticks.values) <= 8
     assert log_ticks(30, 90).labels == ["40", "60", "80"]
     assert log_ticks(1, 1e8, 5).labels == ["1", "100", "10000", "1e6", "1e8"]
+    for lo, hi in [(3e5, 4e5), (1.2e5, 1.8e5), (0.31, 0.39)]:
+        ticks = log_ticks(lo, hi)
+        assert len(set(ticks.labels)) == len(ticks.labels) >= 2, ticks.labels
+        np.testing.assert_allclose([float(t) for t in ticks.labels], ticks.values)
     minutes = log_ticks(60, 6000, 8, unit=60)  # labels in minutes, values in seconds
     assert minutes.labels[0] == "1" and minutes.values[0] == 60
 
@@ -87,6 +100,20 @@ def test_robust_range_ignores_flagged_frames_and_spikes_and_keeps_every_level():
     assert robust_range(np.ones(10), np.zeros(10, bool)) is None
     flat = robust_range(np.full(10, 5.0))
     assert flat[0] < 5.0 < flat[1]
+
+
+def test_a_handful_of_frames_of_another_observation_set_no_range():
+    # a window ending three frames into the next observation, one a good-frame spike
+    values = np.r_[np.random.default_rng(4).normal(1.0, 0.01, 2000), 50.0, 1.0, 1.0]
+    groups = np.r_[np.zeros(2000, int), np.ones(3, int)]
+    lo, hi = robust_range(values, groups=groups)
+    assert 0.9 < lo < 1.0 < hi < 1.1
+
+
+def test_values_at_the_float_limits_give_no_range_and_no_ticks():
+    assert robust_range(np.array([1e308, -1e308])) is None
+    assert len(nice_ticks(-1.7e308, 1.7e308).values) == 0
+    assert len(nice_ticks(5e-324, 1e-323).values) == 0
 
 
 def test_js_number_matches_javascript_string():

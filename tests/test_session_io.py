@@ -114,11 +114,12 @@ def test_failed_save_keeps_the_previous_one(session, tmp_path):
         def to_parquet(self, path, *args, **kwargs):
             raise OSError("disk full")
 
-    good = session.fit
-    session.fit = Broken(good)
+    good, periodograms = session.fit, session.periodograms
+    session.fit = Broken(good)  # a new fit table: the session drops its fit periodograms
+    assert "x_mean" not in session.periodograms
     with pytest.raises(OSError, match="disk full"):
         save_session(session, tmp_path / "s")
-    session.fit = good
+    session.fit, session.periodograms = good, periodograms
     assert (folder / "manifest.json").read_text() == before
     assert_same(session, open_session(folder))
     assert [p.name for p in tmp_path.iterdir()] == ["s.fgs"]

@@ -356,9 +356,18 @@ def test_timeseries_hover_readout_click_pick_and_height():
     text = viewer.pointer.readout
     assert "frame 5,000" in text and "x_mean = " in text and "MJD 60000.00361" in text
     assert "2023-02-25 00:05:12.500 UTC" in text and "no flags" in text
-    # near a flagged frame (within 3 pixel columns) the readout names it and its flags
+    # the readout names the frame under the pointer, the one a click picks; a flagged
+    # frame within the same pixel column (its foot tick is there) is named too
     viewer.pointer.hover = {"panel": 0, "x": float(seconds[1002])}
-    assert "frame 1,000" in viewer.pointer.readout and "NEGATIVE_FLUX" in viewer.pointer.readout
+    text = viewer.pointer.readout
+    assert "frame 1,002 · flux" in text and "▲ frame 1,000 flagged: NEGATIVE_FLUX" in text
+    viewer.pointer.pick = {"x": float(seconds[1002]), "n": 7}
+    assert s.cursor == 1002
+    viewer.pointer.hover = {"panel": 0, "x": float(seconds[1000])}
+    assert "frame 1,000 · flux = -270000 · <span class='fgs-ts-flag'>flagged: NEGATIVE_FLUX" \
+        in viewer.pointer.readout and "▲" not in viewer.pointer.readout
+    viewer.pointer.hover = {"panel": 0, "x": float(seconds[1100])}  # 100 frames: 4 columns
+    assert "▲" not in viewer.pointer.readout
     viewer.pointer.hover = {}
     assert "click picks a frame" in viewer.pointer.readout
     viewer.pointer.pick = {"x": float(seconds[777]), "n": 1}

@@ -23,6 +23,8 @@ import numpy as np
 __all__ = ["Ticks", "js_number", "log_ticks", "nice_ticks", "robust_range", "time_ticks",
            "time_unit"]
 
+#: frames a group needs in view before its own percentiles count (`robust_range`)
+MIN_GROUP = 20
 #: the steps a tick interval may take, times a power of ten
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
@@ -107,7 +109,10 @@ def nice_ticks(lo: float, hi: float, max_ticks: int = 6, *, unit: float = 1.0,
         Labels share one power of ten when the values are large or small
         (``|value| >= 10^4`` or step < 10^-3), as matplotlib's offset text.
     """
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo or unit <= 0:
+    with np.errstate(over="ignore"):
+        span = (hi - lo) / unit if unit > 0 else np.nan
+    if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(span)) or span <= 0 \
+            or span < 1e-300:
         return Ticks(np.zeros(0), [])
     a, b = lo / unit, hi / unit
     step = _nice_step(b - a, max_ticks)
@@ -178,7 +183,11 @@ def log_ticks(lo: float, hi: float, max_ticks: int = 8, *,
     if len(chosen) < 2:  # less than a decade in view: linear steps read best
         linear = nice_ticks(a, b, min(max_ticks, 5))
         chosen = linear.values[linear.values > 0]
-        return Ticks(_clean(chosen * unit), [_log_label(v) for v in chosen])
+        labels = [_log_label(v) for v in chosen]
+        if len(set(labels)) < len(labels):  # 3.2e5, 3.4e5 ...: the linear labels tell apart
+            labels = [f"{text}e{linear.exponent}" if linear.exponent else text
+                      for text in np.array(linear.labels)[linear.values > 0]]
+        return Ticks(_clean(chosen * unit), labels)
     labels = [_log_label(v) for v in chosen]
     return Ticks(_clean(chosen * unit), labels)
 
@@ -186,8 +195,8 @@ def log_ticks(lo: float, hi: float, max_ticks: int = 8, *,
 def _log_label(value: float) -> str:
     if 1e-4 <= value < 1e5:
         return f"{value:.10g}"
-    mantissa, exponent = f"{value:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
+    mantissa, exponent = f"{value:.6e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 #: (name, seconds per unit, span from which it is used)
@@ -213,10 +222,16 @@ def time_ticks(lo_seconds: float, hi_seconds: float, max_ticks: int = 6) -> tupl
     ticks = nice_ticks(lo_seconds, hi_seconds, max_ticks, unit=per)
     if ticks.exponent:  # elapsed times read better unscaled: 1.25 s, not 12.5 ×10⁻¹
         decimals = max(0, -math.floor(math.log10(ticks.step / per) + 1e-9) + 1)
-        labels = [f"{v / per:.{decimals}f}".rstrip("0").rstrip(".") or "0"
-                  for v in ticks.values]
+        labels = [_strip(f"{v / per:.{decimals}f}", decimals) for v in ticks.values]
         ticks = Ticks(ticks.values, labels, 0, ticks.step)
     return ticks, name
+
+
+def _strip(text: str, decimals: int) -> str:
+    """Trailing zeros of the decimals only: "1.250" -> "1.25", "110" stays "110"."""
+    if decimals == 0:
+        return text
+    return text.rstrip("0").rstrip(".") or "0"
 
 
 def robust_range(values: np.ndarray, good: np.ndarray | None = None, *,
@@ -234,7 +249,9 @@ def robust_range(values: np.ndarray, good: np.ndarray | None = None, *,
     groups : ndarray of int, shape (N,), optional
         Group of each value (e.g. the observation).  The range covers every
         group's own percentile range, so a series whose level changes between
-        observations shows each level, not only the most common one.
+        observations shows each level, not only the most common one.  Groups
+        with fewer than `MIN_GROUP` sampled values (or 1 % of them) do not count
+        on their own: a few frames have no bulk.
     percentiles : (float, float)
         Lower and upper percentile of each group.
     margin : float
@@ -261,8 +278,12 @@ def robust_range(values: np.ndarray, good: np.ndarray | None = None, *,
         spans = [_percentiles(values[keep], percentiles)]
     else:
         groups = np.asarray(groups)[::stride]
-        spans = [_percentiles(values[keep & (groups == g)], percentiles)
-                 for g in _unique_sorted(groups)]
+        members = [keep & (groups == g) for g in _unique_sorted(groups)]
+        # a group with a handful of frames in view (a window that ends just inside the
+        # next observation) has no bulk: its percentiles are its outliers
+        enough = max(MIN_GROUP, int(0.01 * np.count_nonzero(keep)))
+        large = [m for m in members if np.count_nonzero(m) >= enough]
+        spans = [_percentiles(values[m], percentiles) for m in (large or [keep])]
     spans = [s for s in spans if s is not None]
     if not spans:
         return None
@@ -271,6 +292,8 @@ def robust_range(values: np.ndarray, good: np.ndarray | None = None, *,
         pad = abs(lo) * 0.01 or 1.0
         return lo - pad, hi + pad
     pad = (hi - lo) * margin
+    if not np.isfinite(pad):  # a range near the float limits: no room for padding
+        return lo, hi
     return lo - pad, hi + pad
 
 
@@ -286,8 +309,10 @@ def _percentiles(values: np.ndarray,
                  percentiles: tuple[float, float]) -> tuple[float, float] | None:
     if len(values) == 0:
         return None
-    lo, hi = np.percentile(values, percentiles)
-    return float(lo), float(hi)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = np.percentile(values, percentiles)
+    # values near the float limits overflow the interpolation: no range to show
+    return (float(lo), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else None
 
 
 def js_number(value: float) -> str:

@@ -78,7 +78,7 @@ def robust_limits(frames: np.ndarray, quality: np.ndarray | None = None) -> tupl
     # float64: float32 percentiles of large counts would round the ends visibly
     lo, hi = (float(v) for v in np.percentile(values.astype(np.float64), ROBUST_PERCENTILES))
     if not hi > lo:  # a flat block: any non-empty range draws it in one colour
-        hi = lo + 1.0
+        hi = lo + max(1.0, abs(lo) * 1e-6)  # + 1 is lost at |lo| > 2**53
     return lo, hi
 
 

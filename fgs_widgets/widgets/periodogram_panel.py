@@ -351,11 +351,10 @@ class PeriodogramPanel(Panel):
         self.power_scale.min, self.power_scale.max = 0.0, top_power
         self._set_axes(lo, hi, top_power)
         self._label_peaks(top["period"].to_numpy(dtype=float), top["power"].to_numpy(dtype=float))
+        # new options select the first, the highest peak: the fold shows at once
         self.peaks.options = [
             (f"{row.period:10.3f} s  power {row.power:.3g}  FAP {row.false_alarm_probability:.1e}",
              float(row.period)) for row in result.peaks.itertuples()]
-        if self.peaks.value is None and len(result.peaks):  # fold on the top peak at once
-            self.peaks.value = float(result.peaks["period"].iloc[0])
         if say:
             where = "window" if self.session.window else "whole series"
             self.status.info(f"{column}: {result.n_used:,} frames ({where}), "

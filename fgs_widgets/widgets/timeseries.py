@@ -54,7 +54,7 @@ class _Panel:
     def __init__(self, column: str, xs: bq.LinearScale, height: int, show_x_axis: bool):
         self.column = column
         self.ys = bq.LinearScale()
-        unit = bq.LinearScale(min=0.0, max=1.0)
+        self.unit = unit = bq.LinearScale(min=0.0, max=1.0)
         self.line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": self.ys},
                              colors=["#333333"], stroke_width=0.8)
         # flagged frames: a tick at the panel's foot each (their values are not data)
@@ -90,9 +90,11 @@ class _Panel:
 
     def close(self) -> None:
         """Close every widget of the figure (marks, axes, scales are widgets of their own)."""
-        widgets = [*self.figure.marks, *self.figure.axes, self.ys, self.figure]
-        if self.figure.interaction is not None:
-            widgets.append(self.figure.interaction)
+        figure = self.figure
+        widgets = [*figure.marks, *figure.axes, self.ys, self.unit, figure.scale_x,
+                   figure.scale_y, figure.layout, figure]
+        if figure.interaction is not None:
+            widgets.append(figure.interaction)
         for widget in widgets:
             widget.close()
 
@@ -254,7 +256,7 @@ class TimeseriesViewer(W.VBox):
 
     def _on_data(self, change=None) -> None:
         data = self.session.data
-        self._cache.clear()
+        self._cache = {}  # swapped, not cleared: a redraw in another thread keeps its own
         self._refresh_options()
         if data is None or len(data) == 0:
             return
@@ -268,16 +270,20 @@ class TimeseriesViewer(W.VBox):
         self._build()
 
     def _frames(self) -> dict:
-        """Per-data arrays every redraw needs, computed once per data."""
+        """Per-data arrays every redraw needs, computed once per data.
+
+        A new dict replaces the old one: observers of a fit run in its thread while
+        hovers and zooms run in the kernel's, so a dict in use is never emptied.
+        """
         data = self.session.data
-        if self._cache.get("data") is not data:
-            self._cache.clear()
+        cache = self._cache
+        if cache.get("data") is not data:
             good = data.good
-            self._cache.update(
-                data=data, seconds=(data.time - self._t0) * 86400.0, good=good,
-                flagged=np.flatnonzero(~good), groups=self._observations(data),
-                cadence=data.cadence if np.isfinite(data.cadence) else 0.0)
-        return self._cache
+            cache = {"data": data, "seconds": (data.time - self._t0) * 86400.0, "good": good,
+                     "flagged": np.flatnonzero(~good), "groups": self._observations(data),
+                     "cadence": data.cadence if np.isfinite(data.cadence) else 0.0}
+            self._cache = cache
+        return cache
 
     @staticmethod
     def _observations(data) -> np.ndarray:
@@ -298,12 +304,13 @@ class TimeseriesViewer(W.VBox):
         """
         s = self.session
         sources = (s.data, s.fit, s.quick_fit)
-        cached = self._cache.get(("values", column))
+        frames = self._frames()
+        cached = frames.get(("values", column))
         if cached is None or any(a is not b for a, b in zip(cached[0], sources, strict=True)):
             raw = np.asarray(s.series(column)[1], dtype=np.float64)
-            masked = np.where(self._frames()["good"], raw, np.nan)
+            masked = np.where(frames["good"], raw, np.nan)
             cached = (sources, raw, masked, block_extrema(masked))
-            self._cache[("values", column)] = cached
+            frames[("values", column)] = cached
         return cached[1], cached[2], cached[3]
 
     def reset_zoom(self) -> None:
@@ -428,14 +435,18 @@ class TimeseriesViewer(W.VBox):
         frames = self._frames()
         if self.full_range:
             parts = [drawn]
-            if self.show_flagged:
-                parts.append(np.asarray(panel.flagged_values.y, dtype=np.float64))
+            if self.show_flagged:  # every flagged frame in view, not only those drawn
+                flagged = frames["flagged"]
+                parts.append(self._values(panel.column)[0][flagged[(flagged >= lo)
+                                                                   & (flagged < hi)]])
             finite = np.concatenate(parts)
             finite = finite[np.isfinite(finite)]
             span = (float(finite.min()), float(finite.max())) if finite.size else None
             if span is not None:
                 pad = (span[1] - span[0]) * 0.05 or abs(span[1]) * 0.01 or 1.0
                 span = (span[0] - pad, span[1] + pad)
+                if not all(np.isfinite(span)):  # values near the float limits
+                    span = (float(finite.min()), float(finite.max()))
         else:
             span = robust_range(values[lo:hi], frames["good"][lo:hi],
                                 groups=frames["groups"][lo:hi])
@@ -517,37 +528,47 @@ class TimeseriesViewer(W.VBox):
     def describe(self, seconds: float, panel: int = 0) -> str:
         """The readout (HTML) for the pointer at ``seconds`` over panel number ``panel``.
 
-        Time since start, MJD and UTC, frame index, the panel's value and its flags;
-        when a flagged frame is within 3 pixel columns, that frame and its flags.
+        Time since start, MJD and UTC, the frame under the pointer (the one a click
+        picks), the panel's value and the frame's flags; when another frame within one
+        pixel column is flagged (its ▲ is under the pointer), that frame and its flags.
         """
         from astropy.time import Time
 
         data = self.session.data
         frames = self._frames()
         index = self._nearest(seconds)
-        window = self._window_seconds() or (0.0, float(frames["seconds"][-1]))
-        near = frames["flagged"]
-        if len(near):
-            tol = 3 * (window[1] - window[0]) / max(self.width_px, 1)
-            j = int(np.searchsorted(frames["seconds"][near], seconds))
-            close = [near[k] for k in (j - 1, j) if 0 <= k < len(near)
-                     and abs(frames["seconds"][near[k]] - seconds) <= tol]
-            if close:
-                index = min(close, key=lambda k: abs(frames["seconds"][k] - seconds))
         column = self.panels[panel].column if 0 <= panel < len(self.panels) else "flux"
         try:
             value = float(self._values(column)[0][index])
         except KeyError:
             value = float("nan")
-        elapsed = float(frames["seconds"][index])
         mjd = float(data.time[index])
         utc = Time(mjd, format="mjd", scale="utc").isot.replace("T", " ")[:23]
         flags = Quality.describe(int(data.quality[index]))
-        bad = not frames["good"][index]
-        flag_text = (f"<span class='fgs-ts-flag'>{'flagged: ' if bad else ''}"
+        flag_text = (f"<span class='fgs-ts-flag'>{'flagged: ' if not frames['good'][index] else ''}"
                      f"{html.escape(', '.join(flags))}</span>" if flags else "no flags")
-        return (f"t = {elapsed:,.3f} s · MJD {mjd:.6f} · {utc} UTC · frame {index:,} · "
-                f"{html.escape(column)} = {value:.6g} · {flag_text}")
+        text = (f"t = {float(frames['seconds'][index]):,.3f} s · MJD {mjd:.6f} · {utc} UTC · "
+                f"frame {index:,} · {html.escape(column)} = {value:.6g} · {flag_text}")
+        near = self._flagged_near(seconds)
+        if near is not None and near != index:
+            names = ", ".join(Quality.describe(int(data.quality[near])))
+            text += (f" · <span class='fgs-ts-flag'>▲ frame {near:,} flagged: "
+                     f"{html.escape(names)}</span>")
+        return text
+
+    def _flagged_near(self, seconds: float) -> int | None:
+        """The flagged frame nearest ``seconds`` if within one pixel column, else None."""
+        frames = self._frames()
+        flagged = frames["flagged"]
+        if not len(flagged):
+            return None
+        window = self._window_seconds() or (0.0, float(frames["seconds"][-1]))
+        tolerance = (window[1] - window[0]) / max(self.width_px, 1)
+        times = frames["seconds"][flagged]
+        j = int(np.searchsorted(times, seconds))
+        near = [k for k in (j - 1, j) if 0 <= k < len(flagged)
+                and abs(times[k] - seconds) <= tolerance]
+        return int(flagged[min(near, key=lambda k: abs(times[k] - seconds))]) if near else None
 
     # -- events -------------------------------------------------------------------------------
     def _on_events(self, change=None) -> None:

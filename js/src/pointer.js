@@ -82,7 +82,10 @@ function render({ model, el }) {
     if (timer === null) timer = setTimeout(sendHover, 0);
   }
   let press = null;
-  function onDown(event) { press = { x: event.clientX, y: event.clientY }; }
+  function onDown(event) {
+    // the main button only: a right click opens the browser's menu, not a pick
+    press = event.button === 0 ? { x: event.clientX, y: event.clientY } : null;
+  }
   function onUp(event) {
     if (!press) return;
     const moved = Math.hypot(event.clientX - press.x, event.clientY - press.y);
