@@ -92,8 +92,10 @@ QUICKSTART = [
            "fit runs in the background — the progress bar in the app below follows it."),
     ("code", "session.fit_frames('quick', block=True)\nsession.fit_frames('full')"),
     ("md", "## 3 · Look\n\nThe frame viewer (left) plays frames in the browser; the series "
-           "(right) share one time axis. Scroll to zoom (the periodogram uses the zoomed "
-           "window), switch to *pick frame* and click to move the cursor everywhere. "
+           "(right) share one time axis. Hover a plot for time, value and flags; click to "
+           "move the cursor everywhere; scroll to zoom and drag to pan (the periodogram uses "
+           "the zoomed window). Each panel's y range is the bulk of its good frames; flagged "
+           "frames are the red ▲ at its foot (*show flagged*, *full range* show everything). "
            "Events (guide-star change, file boundaries, HGA moves) are under *Events*."),
     ("code", "session.add_local_events()\n"
              "app = App(session, columns=('flux', 'x_mean', 'y_mean'))\napp"),
