@@ -267,9 +267,8 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
         peaks), with astropy's Baluev false-alarm probability over the grid's
         frequency range.
     cancelled : callable, optional
-        Asked between the stages of the computation (a few tenths of a second
-        apart at 10^6 points); when it returns True the work stops with
-        `PeriodogramCancelled`.
+        Asked between the stages of the work (~0.2 s apart per 10^6 points); when
+        it returns True the work stops with `PeriodogramCancelled`.
 
     Returns
     -------
@@ -284,6 +283,8 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
         Shapes disagree, fewer than 10 usable points, or an empty frequency range.
     PeriodogramCancelled
         ``cancelled()`` returned True.
+
+    Length: ~55 lines of parameter documentation over ~25 lines of code.
     """
     time = np.asarray(time, dtype=np.float64)
     if time.ndim != 1:
