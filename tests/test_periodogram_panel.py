@@ -88,7 +88,7 @@ def check_period_axis(panel: PeriodogramPanel, unit: str) -> None:
     assert axis.label == f"period ({unit})"
     values = np.asarray(axis.tick_values)
     assert len(values) >= 3 and axis.num_ticks is None
-    assert set(axis.tick_labels) == {js_number(v) for v in values}  # how bqplot finds them
+    assert set(axis.tick_labels) >= {js_number(v) for v in values}  # how bqplot finds them
     lo, hi = panel.period_scale.min, panel.period_scale.max
     assert lo * (1 - 1e-9) <= values.min() and values.max() <= hi * (1 + 1e-9)
     for value in values:

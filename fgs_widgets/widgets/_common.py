@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
 import traitlets as t
 
+from ..engine.scales import Ticks, js_number
 from ..jobs import Job, JobState
 from ..model import Session
 
-__all__ = ["JobProgress", "Panel", "StatusLine", "describe_error"]
+__all__ = ["JobProgress", "Panel", "StatusLine", "describe_error", "set_ticks"]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -171,3 +173,25 @@ class JobProgress(W.HBox):
 def _rate_text(job: Job) -> str:
     unit = job.unit or "items"
     return f"{job.progress:.0%} · {job.rate:,.0f} {unit}/s · ETA {job.eta:.0f} s"
+
+
+def set_ticks(axis: Any, ticks: Ticks) -> None:
+    """Put nice ticks on a bqplot axis: values in scale units, labels keyed as bqplot does.
+
+    The labels go first, in their own message, and keep the outgoing ticks' labels too:
+    bqplot draws new ``tick_values`` through a d3 transition that writes the labels on
+    its next frame with the formatter of the moment it started, so values sent with (or
+    before) their labels can come out with the previous labels.  Labels first means the
+    transition already has them, and the frame in between shows the old ticks rightly.
+
+    Parameters
+    ----------
+    axis : bqplot.Axis
+    ticks : fgs_widgets.engine.scales.Ticks
+    """
+    new = {js_number(v): label for v, label in zip(ticks.values, ticks.labels, strict=True)}
+    old = axis.tick_labels or {}
+    shown = {js_number(v) for v in (axis.tick_values if axis.tick_values is not None else [])}
+    axis.tick_labels = {**{k: v for k, v in old.items() if k in shown}, **new}
+    axis.tick_values = np.asarray(ticks.values, dtype=np.float64)
+

@@ -14,10 +14,10 @@ import numpy as np
 
 from ..engine.binning import decimate_for_display
 from ..engine.periodogram import Periodogram
-from ..engine.scales import Ticks, js_number, log_ticks, nice_ticks
+from ..engine.scales import log_ticks, nice_ticks
 from ..jobs import JobState, Run
 from ..model import Session
-from ._common import JobProgress, Panel
+from ._common import JobProgress, Panel, set_ticks
 
 __all__ = ["PeriodogramPanel"]
 
@@ -38,14 +38,6 @@ def _period_text(seconds: float) -> str:
             text = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
             return f"{text} {unit}"
     return f"{seconds:.3g} s"  # pragma: no cover - NaN only
-
-
-def _apply_ticks(axis: bq.Axis, ticks: Ticks) -> None:
-    """Put `ticks` on a bqplot axis: positions in scale units, labels keyed as bqplot does."""
-    with axis.hold_sync():
-        axis.tick_values = np.asarray(ticks.values, dtype=np.float64)
-        axis.tick_labels = {js_number(v): text for v, text in zip(ticks.values, ticks.labels,
-                                                                   strict=True)}
 
 
 class PeriodogramPanel(Panel):
@@ -119,6 +111,8 @@ class PeriodogramPanel(Panel):
         self.last_run: Run | None = None
         self._lock = threading.RLock()  # auto starts come from the kernel and fit threads
         self._local = threading.local()  # per thread: is the panel itself setting `column`?
+        # its own lock: `_lock` is held while starting a job, whose thread draws
+        self._draw_lock = threading.RLock()
         self._chosen = ""  # the series last chosen by the user in `column`
         self.compute_button.on_click(lambda _: self.compute())
         self.peaks.observe(self._on_peak, names="value")
@@ -165,8 +159,8 @@ class PeriodogramPanel(Panel):
                                  default_size=8, colors=["#1f77b4"])
         self.fold_value_axis = bq.Axis(scale=fy, side="left", label_offset="52px")
         phase_axis = bq.Axis(scale=fx, label="phase")
-        _apply_ticks(phase_axis, nice_ticks(0.0, 1.0, 6))
-        _apply_ticks(self.fold_value_axis, nice_ticks(0.0, 1.0, 5))
+        set_ticks(phase_axis, nice_ticks(0.0, 1.0, 6))
+        set_ticks(self.fold_value_axis, nice_ticks(0.0, 1.0, 5))
         self.fold_figure = bq.Figure(marks=[self.folded], axes=[phase_axis, self.fold_value_axis],
                                      layout=W.Layout(height="220px", width="360px"),
                                      fig_margin={"top": 30, "bottom": 40, "left": 72,
@@ -303,10 +297,10 @@ class PeriodogramPanel(Panel):
     def _set_axes(self, lo: float, hi: float, top: float) -> None:
         """Nice ticks: log periods in s or min (by the longest period), linear power."""
         unit, per = ("min", 60.0) if hi >= MINUTES_FROM else ("s", 1.0)
-        _apply_ticks(self.period_axis, log_ticks(lo, hi, 8, unit=per))
+        set_ticks(self.period_axis, log_ticks(lo, hi, 8, unit=per))
         self.period_axis.label = f"period ({unit})"
         power = nice_ticks(0.0, top, 5)
-        _apply_ticks(self.power_axis, power)
+        set_ticks(self.power_axis, power)
         self.power_axis.label = f"power{power.scale_suffix}"
 
     def _clear(self) -> None:
@@ -326,6 +320,11 @@ class PeriodogramPanel(Panel):
             self.peak_labels.text = [_period_text(p) for p in periods]
 
     def _draw(self, change: dict | None = None, *, say: bool = True) -> None:
+        # one drawing at a time: the periodogram job's thread and the kernel's both draw
+        with self._draw_lock:
+            self._draw_unlocked(say)
+
+    def _draw_unlocked(self, say: bool) -> None:
         column = self.column.value
         result = self._shown(column)
         if result is None:
@@ -387,6 +386,6 @@ class PeriodogramPanel(Panel):
             lo, hi = float(finite.min() - pad), float(finite.max() + pad)
             self.fold_scale.min, self.fold_scale.max = lo, hi
             ticks = nice_ticks(lo, hi, 5, min_ticks=3)
-            _apply_ticks(self.fold_value_axis, ticks)
+            set_ticks(self.fold_value_axis, ticks)
             self.fold_value_axis.label = f"{self.column.value}{ticks.scale_suffix}"
         self.fold_figure.title = html.escape(f"folded at {_period_text(period)}")

@@ -20,8 +20,10 @@ shared x scale changes, so 10^6-point series never reach the browser.
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 
 import bqplot as bq
 import ipywidgets as W
@@ -30,8 +32,9 @@ import traitlets as t
 
 from ..data import Quality
 from ..engine.binning import block_extrema, break_gaps, decimate_for_display
-from ..engine.scales import Ticks, js_number, nice_ticks, robust_range, time_ticks
+from ..engine.scales import Ticks, nice_ticks, robust_range, time_ticks
 from ..model import Session
+from ._common import set_ticks
 from .pointer import PlotPointer
 
 __all__ = ["TimeseriesViewer"]
@@ -42,10 +45,23 @@ _FLAG_COLOR = "#d62728"
 #: figure margins in pixels; the right one holds half of the last x label
 MARGIN = {"top": 10, "bottom": 8, "left": 72, "right": 28}
 MARGIN_X_AXIS = 34  # bottom margin of the panel that shows the time axis
-#: pixels per tick: x labels are ~40 px wide, y labels ~14 px tall
-PX_PER_X_TICK, PX_PER_Y_TICK = 90, 38
+#: pixels per tick: x labels are up to ~40 px wide, y labels ~14 px tall
+PX_PER_X_TICK, PX_PER_Y_TICK = 70, 38
 CHAR_PX = 7  # width of a tick label character at bqplot's default font, for overhang checks
 HINT = "hover a plot for its values · click picks a frame · wheel zooms · drag pans"
+
+
+def _drawing(method: Callable) -> Callable:
+    """One drawing at a time: a fit's observers draw in its thread while zooms and the
+    browser's size reports draw in the kernel's, and two interleaved drawings leave an
+    axis with one's tick values and the other's labels."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._draw_lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class _Panel:
@@ -98,13 +114,6 @@ class _Panel:
         for widget in widgets:
             widget.close()
 
-    def set_ticks(self, axis: bq.Axis, ticks: Ticks) -> None:
-        """Explicit nice ticks: bqplot's own `num_ticks` spaces them evenly (283, 573…)."""
-        with axis.hold_sync():
-            axis.tick_values = ticks.values
-            axis.tick_labels = {js_number(v): label
-                                for v, label in zip(ticks.values, ticks.labels, strict=True)}
-
 
 class TimeseriesViewer(W.VBox):
     """Stacked time series linked to a `Session` (cursor, window, events).
@@ -142,6 +151,7 @@ class TimeseriesViewer(W.VBox):
         self._t0 = 0.0
         self._updating = False
         self._ready = False  # build once, at the end of __init__
+        self._draw_lock = threading.RLock()
         self._drawn: tuple | None = None  # the window last drawn
         self._cache: dict = {}
         self.selector = W.SelectMultiple(description="series", rows=4,
@@ -203,6 +213,7 @@ class TimeseriesViewer(W.VBox):
 
     # -- building ---------------------------------------------------------------------
     @t.observe("columns")
+    @_drawing
     def _build(self, change=None) -> None:
         if not self._ready:
             return
@@ -367,6 +378,7 @@ class TimeseriesViewer(W.VBox):
         self._redraw()
 
     # -- drawing --------------------------------------------------------------------------
+    @_drawing
     def _redraw(self) -> None:
         """Re-decimate every panel to the visible window and re-scale it (kernel side)."""
         data = self.session.data
@@ -456,7 +468,7 @@ class TimeseriesViewer(W.VBox):
                            min_ticks=3)
         with panel.ys.hold_sync():  # one message: each one costs the browser a re-render
             panel.ys.min, panel.ys.max = span
-        panel.set_ticks(panel.y_axis, ticks)
+        set_ticks(panel.y_axis, ticks)
         panel.y_axis.label = panel.column + ticks.scale_suffix
 
     def _draw_binned(self, panel: _Panel) -> None:
@@ -483,7 +495,7 @@ class TimeseriesViewer(W.VBox):
 
         for panel in self.panels:
             if panel.x_axis.visible:  # hidden axes draw nothing: no message for them
-                panel.set_ticks(panel.x_axis, ticks)
+                set_ticks(panel.x_axis, ticks)
         if self.panels:  # short: it must fit a narrow side panel; the start is in the status
             self.panels[-1].x_axis.label = f"time since start ({unit})"
 
@@ -494,6 +506,7 @@ class TimeseriesViewer(W.VBox):
         return max(10 * self._frames()["cadence"], 2 * span / self.width_px)
 
     # -- cursor, hover, pick ------------------------------------------------------------------
+    @_drawing
     def _on_cursor(self, change=None) -> None:
         data = self.session.data
         if data is None or len(data) == 0:
@@ -571,6 +584,7 @@ class TimeseriesViewer(W.VBox):
         return int(flagged[min(near, key=lambda k: abs(times[k] - seconds))]) if near else None
 
     # -- events -------------------------------------------------------------------------------
+    @_drawing
     def _on_events(self, change=None) -> None:
         events = self.session.events
         if events is None or len(events) == 0 or self.session.data is None:
