@@ -268,6 +268,8 @@ def test_a_closed_app_no_longer_follows_the_session(session):
     assert observers() > before
     app.close()
     assert observers() == before
+    app.close()  # again, as ipywidgets does when the App is garbage-collected: harmless
+    assert observers() == before
 
 
 def _levels_session(n: int = 20_000) -> Session:

@@ -67,11 +67,16 @@ class App(W.VBox):
         self._on_history()
 
     def close(self) -> None:
-        """Stop following the session and close every panel."""
-        self.session.unobserve(self._on_state, names=["data", "message", "program"])
-        self.session.unobserve(self._on_history, names="history")
-        self.session.unobserve(self._refresh_exports,
-                               names=["data", "fit", "quick_fit", "events", "periodograms"])
+        """Stop following the session and close every panel (a second close does nothing:
+        ipywidgets closes again when the App is garbage-collected)."""
+        for handler, names in ((self._on_state, ["data", "message", "program"]),
+                               (self._on_history, "history"),
+                               (self._refresh_exports,
+                                ["data", "fit", "quick_fit", "events", "periodograms"])):
+            try:
+                self.session.unobserve(handler, names=names)
+            except ValueError:  # already closed
+                pass
         for panel in (self.picker, self.fit_runner, self.frame_viewer, self.timeseries,
                       self.periodogram, self.mnemonics):
             panel.close()
