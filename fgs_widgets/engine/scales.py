@@ -15,7 +15,6 @@ matplotlib plots:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -278,7 +277,7 @@ def robust_range(values: np.ndarray, good: np.ndarray | None = None, *,
         spans = [_percentiles(values[keep], percentiles)]
     else:
         groups = np.asarray(groups)[::stride]
-        members = [keep & (groups == g) for g in _unique_sorted(groups)]
+        members = [keep & (groups == g) for g in np.unique(groups)]  # of <= max_samples
         # a group with a handful of frames in view (a window that ends just inside the
         # next observation) has no bulk: its percentiles are its outliers
         enough = max(MIN_GROUP, int(0.01 * np.count_nonzero(keep)))
@@ -295,14 +294,6 @@ def robust_range(values: np.ndarray, good: np.ndarray | None = None, *,
     if not np.isfinite(pad):  # a range near the float limits: no room for padding
         return lo, hi
     return lo - pad, hi + pad
-
-
-def _unique_sorted(groups: np.ndarray) -> Sequence[int]:
-    """Distinct values of a mostly run-length series (segments) without sorting N values."""
-    if len(groups) == 0:
-        return []
-    starts = np.flatnonzero(np.diff(groups)) + 1
-    return sorted(set(groups[np.concatenate([[0], starts])].tolist()))
 
 
 def _percentiles(values: np.ndarray,

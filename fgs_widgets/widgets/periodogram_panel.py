@@ -252,15 +252,15 @@ class PeriodogramPanel(Panel):
         the series it finished before the cancel)."""
         return self.session.periodograms.get(column) if column else None
 
-    def _auto_compute(self, *, stale: bool = False) -> None:
+    def _auto_compute(self) -> None:
         """Compute the selected series in the background if ``auto`` is on and it has no
-        periodogram (or, with ``stale``, one of fit values a new fit replaced)."""
+        periodogram (the Session drops a fit column's one when its fit table is replaced)."""
         column, job = self.column.value, self.session.periodogram_job
         with self._lock:  # the check and the start as one: two threads must not both start
             if not self.auto.value or not column or self.session.data is None \
                     or column not in self.session.columns():
                 return
-            if self._shown(column) is not None and not stale:
+            if self._shown(column) is not None:
                 return
             if job.running and job.kind == column:
                 return  # already under way: a second run would only restart it
@@ -270,8 +270,7 @@ class PeriodogramPanel(Panel):
         if change["new"] is not JobState.DONE or self.session.data is None:
             return
         self._pick(self._default_column())
-        # a fit column's periodogram was of the values this fit just replaced
-        self._auto_compute(stale=self.column.value != "flux")
+        self._auto_compute()
 
     def _on_window(self, change: dict) -> None:
         if self.follow_zoom.value and self.session.data is not None \

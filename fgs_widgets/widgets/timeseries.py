@@ -289,10 +289,14 @@ class TimeseriesViewer(W.VBox):
         data = self.session.data
         cache = self._cache
         if cache.get("data") is not data:
-            good = data.good
-            cache = {"data": data, "seconds": (data.time - self._t0) * 86400.0, "good": good,
-                     "flagged": np.flatnonzero(~good), "groups": self._observations(data),
-                     "cadence": data.cadence if np.isfinite(data.cadence) else 0.0}
+            from astropy.time import Time
+
+            good, seconds, cadence = data.good, data.seconds, data.cadence
+            flagged = np.flatnonzero(~good)
+            start = Time(data.time[0], format="mjd", scale="utc").isot[:19].replace("T", " ")
+            cache = {"data": data, "seconds": seconds, "good": good, "flagged": flagged,
+                     "flagged_seconds": seconds[flagged], "groups": self._observations(data),
+                     "cadence": cadence if np.isfinite(cadence) else 0.0, "start_utc": start}
             self._cache = cache
         return cache
 
@@ -409,22 +413,24 @@ class TimeseriesViewer(W.VBox):
         self._time_axis(window)
         with self.pointer.hold_sync():
             self.pointer.x_min, self.pointer.x_max = window
-        n_flagged = int(np.count_nonzero((frames["flagged"] >= lo) & (frames["flagged"] < hi)))
+        n_flagged = len(self._flagged_between(lo, hi))
         flagged_text = (f", <span style='color:{_FLAG_COLOR}'>{n_flagged:,} flagged "
                         "(▲)</span>" if n_flagged else "")
-        from astropy.time import Time
-
-        start = Time(self._t0, format="mjd", scale="utc").isot[:19].replace("T", " ")
-        self.status.value = (f"<span class='fgs-ts-status'>start {start} UTC (MJD "
+        self.status.value = (f"<span class='fgs-ts-status'>start {frames['start_utc']} UTC (MJD "
                              f"{self._t0:.5f})<br>{hi - lo:,} frames in view"
                              f"{flagged_text}, {shown:,} points drawn</span>")
+
+    def _flagged_between(self, lo: int, hi: int) -> np.ndarray:
+        """Flagged frames with index in [lo, hi) (the indices are sorted)."""
+        flagged = self._frames()["flagged"]
+        return flagged[np.searchsorted(flagged, lo):np.searchsorted(flagged, hi)]
 
     def _flagged_in_view(self, window: tuple[float, float]) -> np.ndarray:
         """Flagged frames in the window, one per pixel column (what the foot ticks show)."""
         frames = self._frames()
-        seconds, flagged = frames["seconds"], frames["flagged"]
-        times = seconds[flagged]
-        inside = flagged[(times >= window[0]) & (times <= window[1])]
+        seconds, times = frames["seconds"], frames["flagged_seconds"]
+        inside = frames["flagged"][np.searchsorted(times, window[0], "left"):
+                                   np.searchsorted(times, window[1], "right")]
         if len(inside) <= self.width_px:
             return inside
         column = ((seconds[inside] - window[0]) / (window[1] - window[0])
@@ -448,9 +454,7 @@ class TimeseriesViewer(W.VBox):
         if self.full_range:
             parts = [drawn]
             if self.show_flagged:  # every flagged frame in view, not only those drawn
-                flagged = frames["flagged"]
-                parts.append(self._values(panel.column)[0][flagged[(flagged >= lo)
-                                                                   & (flagged < hi)]])
+                parts.append(self._values(panel.column)[0][self._flagged_between(lo, hi)])
             finite = np.concatenate(parts)
             finite = finite[np.isfinite(finite)]
             span = (float(finite.min()), float(finite.max())) if finite.size else None
@@ -499,10 +503,9 @@ class TimeseriesViewer(W.VBox):
         if self.panels:  # short: it must fit a narrow side panel; the start is in the status
             self.panels[-1].x_axis.label = f"time since start ({unit})"
 
-    def _gap_seconds(self, window: tuple[float, float] | None) -> float:
+    def _gap_seconds(self, window: tuple[float, float]) -> float:
         """Spacing that counts as a gap: 10 cadences, and at least two pixel columns."""
-        data = self.session.data
-        span = (window[1] - window[0]) if window else (data.time[-1] - data.time[0]) * 86400
+        span = window[1] - window[0]
         return max(10 * self._frames()["cadence"], 2 * span / self.width_px)
 
     # -- cursor, hover, pick ------------------------------------------------------------------
@@ -511,7 +514,7 @@ class TimeseriesViewer(W.VBox):
         data = self.session.data
         if data is None or len(data) == 0:
             return
-        x = float(self._seconds(data.time[self.session.cursor]))
+        x = float(self._frames()["seconds"][self.session.cursor])
         for panel in self.panels:
             panel.cursor.x = np.array([x, x])
 
@@ -572,12 +575,11 @@ class TimeseriesViewer(W.VBox):
     def _flagged_near(self, seconds: float) -> int | None:
         """The flagged frame nearest ``seconds`` if within one pixel column, else None."""
         frames = self._frames()
-        flagged = frames["flagged"]
+        flagged, times = frames["flagged"], frames["flagged_seconds"]
         if not len(flagged):
             return None
         window = self._window_seconds() or (0.0, float(frames["seconds"][-1]))
         tolerance = (window[1] - window[0]) / max(self.width_px, 1)
-        times = frames["seconds"][flagged]
         j = int(np.searchsorted(times, seconds))
         near = [k for k in (j - 1, j) if 0 <= k < len(flagged)
                 and abs(times[k] - seconds) <= tolerance]

@@ -50,6 +50,7 @@ __all__ = [
     "open_and_run_all",
     "open_notebook",
     "run_all",
+    "voila",
     "wait_for_file_line",
     "wait_for_kernel_idle",
     "wait_for_lines",
@@ -199,13 +200,7 @@ class JupyterLab:
 
     def stop(self) -> None:
         """Terminate the server (it shuts its kernels down), then remove a private workdir."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        _terminate(self.proc)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -214,6 +209,60 @@ class JupyterLab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _terminate(proc: subprocess.Popen | None) -> None:
+    """Terminate a server process; kill it if it has not exited 10 s later."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextmanager
+def voila(notebook: str | os.PathLike, env: dict[str, str] | None = None,
+          startup_timeout: float = 60.0) -> Iterator[str]:
+    """Serve ``notebook`` as a Voila page on a free loopback port; yields its URL.
+
+    Voila has no status endpoint and ``GET /`` runs the notebook, so any HTTP answer on
+    a static path means it is up.  Its connection files go to a private runtime folder
+    (``--Voila.connection_dir_root``), not the system temp dir; the log is kept beside
+    the notebook (``voila.log``).
+    """
+    notebook = Path(notebook).resolve()
+    port, token = _free_port(), secrets.token_hex(16)
+    workdir = Path(tempfile.mkdtemp(prefix="fgs-voila-"))
+    log_path = notebook.parent / "voila.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+         f"--token={token}", "--show_tracebacks=True",
+         f"--Voila.connection_dir_root={workdir}", str(notebook)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=notebook.parent,
+        env={**os.environ, **(env or {})})
+    log.close()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"voila exited with {proc.returncode}:\n"
+                                   f"{log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # an answer: the server is up
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"voila did not answer in {startup_timeout} s") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/?token={token}"
+    finally:
+        _terminate(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Browser:

@@ -2,61 +2,21 @@
 
 from __future__ import annotations
 
-import secrets
 import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from harness import ARTIFACTS, Browser, _free_port
+from harness import ARTIFACTS, Browser, voila
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _voila(notebook: Path, workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """Start Voila on a free loopback port; (process, page url).  It has no status
-    endpoint, and any HTTP answer on the port means it is up."""
-    port, token = _free_port(), secrets.token_hex(16)
-    runtime = workdir / "runtime"
-    runtime.mkdir()
-    log = (workdir / "voila.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-         f"--token={token}", "--show_tracebacks=True",
-         f"--Voila.connection_dir_root={runtime}", str(notebook)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=notebook.parent, env=env)
-    log.close()
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"voila exited: {(workdir / 'voila.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
-            break
-        except urllib.error.HTTPError:
-            break  # an answer: the server is up
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                proc.terminate()
-                raise TimeoutError("voila did not answer in 60 s") from None
-            time.sleep(0.2)
-    return proc, f"http://127.0.0.1:{port}/?token={token}"
-
-
 def test_app_as_a_narrow_voila_page(tmp_path, chromium):
-    import os
-
     notebook = tmp_path / "quickstart.ipynb"
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", notebook)
-    env = {**os.environ, "FGS_CACHE_DIR": str(tmp_path / "cache"),
-           "FGS_MAST_SERVER": "http://127.0.0.1:9"}
-    proc, url = _voila(notebook, tmp_path, env)
-    try:
+    env = {"FGS_CACHE_DIR": str(tmp_path / "cache"), "FGS_MAST_SERVER": "http://127.0.0.1:9"}
+    with voila(notebook, env) as url:
         with Browser(viewport=(720, 1000)) as browser:
             page = browser.new_page(default_timeout_ms=180_000)
             # the template's icon font comes from a CDN: answer it here (no network)
@@ -92,9 +52,3 @@ def test_app_as_a_narrow_voila_page(tmp_path, chromium):
                 timeout=15_000)
             serious = [e for e in browser.errors if "favicon" not in e]
             assert not serious, serious
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
