@@ -4,6 +4,10 @@
 `Session` model and the widgets consume.  It holds plain numpy arrays plus the
 per-file product table (the seed's ``fg_table``); slicing keeps all of them
 consistent.  Frames are *flagged*, never dropped.
+
+`ScienceInput` is a science time series as read from its source (its own
+clock); `ScienceSeries` is the same series on the observatory's UTC clock, the
+one the guide-star frames are stamped with.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FRAME_SHAPE", "GuideStarData", "HGAMotion", "Problem", "Quality"]
+__all__ = ["FRAME_SHAPE", "GuideStarData", "HGAMotion", "Problem", "Quality", "ScienceInput",
+           "ScienceSeries"]
 
 FRAME_SHAPE = (8, 8)
 
@@ -252,3 +257,132 @@ def _normalize(value: Any) -> Any:
             return int(stripped)
         return stripped.lower()
     return value
+
+
+@dataclass(frozen=True, eq=False)
+class ScienceInput:
+    """A science time series as its source gives it (one row per integration).
+
+    Made by `fgs_widgets.archive.science.read_science`; turned into a
+    `ScienceSeries` on the observatory's UTC clock by
+    `fgs_widgets.engine.timesystems.to_observatory_utc`.
+
+    Attributes
+    ----------
+    time : ndarray, float64
+        The source's time column, untouched (e.g. BJD_TDB as a JD).
+    flux, error : ndarray, float64
+        Flux and its 1-sigma error (error all NaN when the source has none).
+    time_format : {"jd", "mjd"}
+    time_scale : str
+        astropy scale of `time` ("tdb", "utc", "tt", ...).
+    barycentric : bool
+        True when `time` is a barycentric time (BJD): the light-travel time
+        to the solar-system barycentre has been added.
+    int_times : pandas.DataFrame or None
+        ``start, mid, end`` in MJD UTC per row, from a JWST ``INT_TIMES``
+        table matched to the rows (then no conversion is needed).
+    columns : dict
+        Role ("time", "flux", "error") -> the source column used.
+    source : str
+        Path, or a description of an in-memory table.
+    notes : tuple of str
+        What a user should know about how the source was read.
+    """
+
+    time: np.ndarray
+    flux: np.ndarray
+    error: np.ndarray
+    time_format: str
+    time_scale: str
+    barycentric: bool
+    int_times: pd.DataFrame | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.time)
+        for name in ("flux", "error"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} rows but time has {n}")
+        if self.int_times is not None and len(self.int_times) != n:
+            raise ValueError(f"int_times has {len(self.int_times)} rows but time has {n}")
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    @property
+    def system(self) -> str:
+        """The time system as astronomers write it: "BJD_TDB", "MJD_UTC", "JD_TT"..."""
+        kind = "BJD" if self.barycentric else self.time_format.upper()
+        if self.barycentric and self.time_format == "mjd":
+            kind = "BMJD"
+        return f"{kind}_{self.time_scale.upper()}"
+
+
+@dataclass(frozen=True, eq=False)
+class ScienceSeries:
+    """A science time series on the observatory's UTC clock (one row per integration).
+
+    The guide-star frames are stamped in MJD UTC as the observatory saw them;
+    `time`, `start` and `end` are on that clock, so a science integration
+    covers the frames in ``[start, end)``.
+
+    Attributes
+    ----------
+    time, start, end : ndarray, float64
+        Mid, start and end of each integration, MJD UTC at the observatory.
+    flux, error : ndarray, float64
+        As read (error all NaN when the source has none).
+    original_time : ndarray, float64
+        The source's time column, untouched.
+    original_system : str
+        Its time system ("BJD_TDB", "MJD_UTC", ...).
+    source : str
+    direction : (ra, dec) in degrees, or None
+        Sky direction used for the light-travel time (None: not needed).
+    intervals : {"int_times", "midpoints"}
+        Where `start`/`end` came from: the file's INT_TIMES, or midway to the
+        neighbouring integrations.
+    notes : tuple of str
+        How the series was read and converted, with the size of any approximation.
+    """
+
+    time: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    flux: np.ndarray
+    error: np.ndarray
+    original_time: np.ndarray
+    original_system: str
+    source: str = ""
+    direction: tuple[float, float] | None = None
+    intervals: str = "midpoints"
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.time)
+        for name in ("start", "end", "flux", "error", "original_time"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} rows but time has {n}")
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def table(self) -> pd.DataFrame:
+        """One row per integration: time, start, end (MJD UTC), flux, error, original time."""
+        return pd.DataFrame({"time": self.time, "start": self.start, "end": self.end,
+                             "flux": self.flux, "error": self.error,
+                             self.original_system.lower(): self.original_time})
+
+    def summary(self) -> str:
+        """One line for messages."""
+        if len(self) == 0:
+            return "no integrations"
+        span = (self.end[-1] - self.start[0]) * 24
+        return (f"{len(self):,} integrations, MJD UTC {self.start[0]:.5f}–{self.end[-1]:.5f} "
+                f"({span:.2f} h), read as {self.original_system}")
+
+    def __repr__(self) -> str:
+        return f"<ScienceSeries {self.summary()}>"
