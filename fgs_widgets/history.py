@@ -40,6 +40,8 @@ def python_literal(value: Any) -> str:
         return repr(value.item())
     if isinstance(value, np.ndarray):
         return repr(value.tolist()) if value.size <= MAX_ARRAY_ITEMS else "..."
+    if type(value).__name__ in ("DataFrame", "Table", "QTable"):  # a table given in memory
+        return "..."
     if isinstance(value, (list, tuple)):
         items = ", ".join(python_literal(v) for v in value)
         if isinstance(value, list):

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
-from .data import GuideStarData
+from .data import GuideStarData, ScienceSeries
+from .engine.decorrelation import Decorrelation
 from .history import recorded
 from .jobs import Job, Run
 
@@ -119,6 +120,12 @@ class Session(t.HasTraits):
         The common event table (time, end, kind, label, source, value).
     telemetry : dict
         mnemonic -> DataFrame (time, utc, value, mnemonic).
+    science : fgs_widgets.data.ScienceSeries or None
+        The user's science time series on the observatory's UTC clock (`load_science`).
+    science_binned : pandas.DataFrame or None
+        Guide-star series averaged over each science integration (`bin_to_science`).
+    decorrelation : fgs_widgets.engine.decorrelation.Decorrelation or None
+        The science flux explained by guide-star regressors (`decorrelate`).
     message : str
         Last user-facing status or error message.
     history : list of str
@@ -148,12 +155,15 @@ class Session(t.HasTraits):
     periodograms = t.Dict()
     events = t.Instance(pd.DataFrame, allow_none=True)
     telemetry = t.Dict()
+    science = t.Instance(ScienceSeries, allow_none=True)
+    science_binned = t.Instance(pd.DataFrame, allow_none=True)
+    decorrelation = t.Instance(Decorrelation, allow_none=True)
     message = t.Unicode("")
     history = t.List(t.Unicode())
 
     #: traits a save keeps and `restore` brings back (``message`` is the moment's status)
     SAVED_TRAITS = ("program", "data", "fit", "quick_fit", "cursor", "window", "parameter",
-                    "periodograms", "events", "telemetry", "history")
+                    "periodograms", "events", "telemetry", "science", "history")
 
     def __init__(self, **kwargs: Any):
         # the jobs first: traits given here (data=...) already reset them
@@ -211,6 +221,21 @@ class Session(t.HasTraits):
         self._fit_source = source
         if any(name != "flux" for name in self.periodograms):
             self.periodograms = {k: v for k, v in self.periodograms.items() if k == "flux"}
+
+    @t.observe("data", "fit", "quick_fit", "science")
+    def _drop_stale_science(self, change: dict) -> None:
+        """Binned series and a decorrelation are of the data, the fit table and the science
+        series they came from: any of those replaced, they are stale (a quick fit under a
+        full one changes no column: nothing is dropped)."""
+        if self._science_sources() == getattr(self, "_binned_from", None):
+            return
+        self.science_binned = None
+        self.decorrelation = None
+
+    def _science_sources(self) -> tuple:
+        """What binned series depend on, by identity: data, fit table, science series."""
+        fit = self.fit if self.fit is not None else self.quick_fit
+        return (id(self.data), id(fit), id(self.science))
 
     @t.observe("data")
     def _reset_for_new_data(self, change: dict) -> None:
@@ -699,6 +724,247 @@ class Session(t.HasTraits):
             self._add_events(events)
         self.message = telemetry.attrs.get("note") or f"{mnemonic}: {len(telemetry):,} samples"
         return telemetry
+
+    # -- a science time series explained by the guide star ------------------------------
+    def _guide_star_direction(self, around_mjd: float | None) -> tuple[float, float, str]:
+        """(ra, dec, where from) of the guide star observing at ``around_mjd`` (any, if None)."""
+        data = self._need_data(
+            "take the light-travel direction from (pass ra= and dec= of the target, or load "
+            "the guide-star data first)")
+        products = data.products
+        if not {"gs_ra", "gs_dec"} <= set(products) or len(data) == 0:
+            raise ValueError("the guide-star files have no GS_RA/GS_DEC: pass ra= and dec= "
+                             "(degrees) of the target")
+        row = 0
+        if around_mjd is not None:
+            index = int(np.clip(np.searchsorted(data.time, around_mjd), 0, len(data) - 1))
+            row = int(data.segments[index])
+        ra, dec = float(products["gs_ra"].iloc[row]), float(products["gs_dec"].iloc[row])
+        if not (np.isfinite(ra) and np.isfinite(dec)):
+            name = products["file_name"].iloc[row] if "file_name" in products else "the file"
+            raise ValueError(f"{name}: GS_RA/GS_DEC missing: pass ra= and dec= (degrees) of "
+                             "the target")
+        star = products["gs_id"].iloc[row] if "gs_id" in products else "?"
+        return ra, dec, (f"the guide star {star} (GS_RA {ra:.5f}°, GS_DEC {dec:+.5f}°; within "
+                         "~12′ of the target: ≤ 2 s; pass ra=, dec= for the target's own)")
+
+    @recorded()
+    def load_science(self, source: Any, *, time: str | int | None = None,
+                     flux: str | int | None = None, error: str | int | None = None,
+                     time_format: str | None = None, time_scale: str | None = None,
+                     ra: float | None = None, dec: float | None = None,
+                     location: Any = None) -> ScienceSeries:
+        """Read a science time series (a light curve) onto the guide star's clock.
+
+        Parameters
+        ----------
+        source : path, astropy Table or pandas DataFrame
+            A whitespace ``.dat``/CSV/ECSV table, a FITS table, or a JWST
+            ``*_x1dints``/``*_calints``/``*_rateints`` file (its ``INT_TIMES``);
+            see `fgs_widgets.archive.science.read_science`.
+        time, flux, error : str or int, optional
+            Columns by name or index (default: by name, else the first three).
+        time_format, time_scale : str, optional
+            e.g. "jd"/"mjd"/"bjd" and "tdb"/"utc"; default: from names and values
+            (a JD-like unnamed first column is taken as BJD_TDB, and the message says so).
+        ra, dec : float, optional
+            Direction of the barycentric light-travel time (degrees); default the
+            guide star's GS_RA/GS_DEC (within ~12′ of the target: ≤ 2 s).
+        location : optional
+            The observer: JWST's GCRS position (x, y, z) in km, shape (3,) or (3, N);
+            default the geocentre (≤ 6 s for JWST).  See
+            `fgs_widgets.engine.timesystems.light_travel_seconds`.
+
+        Returns
+        -------
+        fgs_widgets.data.ScienceSeries
+            Also in the ``science`` trait; its ``notes`` say what was assumed.
+
+        Raises
+        ------
+        fgs_widgets.archive.science.ScienceReadError
+            Unreadable source, missing or non-numeric columns (the message names them).
+        ValueError
+            Barycentric times and no direction (no ra/dec and no guide-star data).
+        """
+        from astropy.time import Time
+
+        from .archive.science import read_science
+        from .engine.timesystems import to_observatory_utc
+
+        if (ra is None) != (dec is None):
+            raise ValueError(f"ra={ra!r}, dec={dec!r}: give both (degrees), or neither to use "
+                             "the guide star's GS_RA/GS_DEC")
+        read = read_science(source, time=time, flux=flux, error=error,
+                            time_format=time_format, time_scale=time_scale)
+        note = ""
+        if read.barycentric and read.int_times is None and (ra is None or dec is None):
+            rough = Time(float(np.median(read.time)), format=read.time_format,
+                         scale=read.time_scale).utc.mjd  # within the light-travel time
+            ra, dec, note = self._guide_star_direction(rough)
+        science = to_observatory_utc(read, ra=ra, dec=dec, location=location,
+                                     direction_note=note)
+        self.science = science
+        overlap = ""
+        if self.data is not None and len(self.data):
+            inside = (science.end > self.data.time[0]) & (science.start < self.data.time[-1])
+            overlap = f"; {int(inside.sum()):,} of them overlap the guide-star data"
+            if not inside.any():
+                overlap += " — none: is this the same visit, and the time system right?"
+        self.message = f"science: {science.summary()}{overlap}. {' '.join(science.notes)}"
+        return science
+
+    def _need_science(self, what: str) -> ScienceSeries:
+        if self.science is None:
+            raise ValueError(f"no science series to {what}: session.load_science(path) first")
+        return self.science
+
+    def _per_frame(self, columns: Iterable[str] | None) -> dict[str, np.ndarray]:
+        available = self.columns()
+        names = list(columns) if columns is not None else available
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise KeyError(f"no per-frame series {unknown}: available {available} "
+                           "(fit first for the fit columns: session.fit_frames('quick'))")
+        return {name: self.series(name)[1] for name in names}
+
+    @recorded()
+    def bin_to_science(self, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Every guide-star series averaged over each science integration's [start, end).
+
+        Good frames only (`GuideStarData.good`); vectorized (cumulative sums).
+
+        Parameters
+        ----------
+        columns : iterable of str, optional
+            Per-frame series ("flux", fit columns); default all of `columns()`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per integration: ``integration, time, start, end`` (MJD UTC),
+            ``science_flux, science_error``, ``count`` (good frames inside), and per
+            series its mean and ``<name>_err`` (standard error); also the
+            ``science_binned`` trait.
+
+        Raises
+        ------
+        RuntimeError
+            The data, fit or science series changed while binning (a fit finished):
+            nothing is kept; run it again.
+        """
+        table = self._bin_science(columns)
+        names = [c for c in table.columns[7:] if not c.endswith(("_err", "_count"))]
+        empty = int((table["count"] == 0).sum())
+        self.message = (f"binned {len(names)} series onto {len(table):,} integrations"
+                        + (f"; {empty:,} have no good guide-star frame" if empty else ""))
+        return table
+
+    def _bin_science(self, columns: Iterable[str] | None) -> pd.DataFrame:
+        from .engine.decorrelation import bin_to_intervals
+
+        sources = self._science_sources()
+        data = self._need_data("bin")
+        science = self._need_science("bin onto")
+        binned = bin_to_intervals(data.time, self._per_frame(columns), science.start,
+                                  science.end, good=data.good)
+        head = pd.DataFrame({"integration": np.arange(len(science)), "time": science.time,
+                             "start": science.start, "end": science.end,
+                             "science_flux": science.flux, "science_error": science.error})
+        table = pd.concat([head, binned], axis=1)
+        self._keep_if_current(sources, "binning")
+        self._binned_from = sources
+        self.science_binned = table
+        return table
+
+    def _keep_if_current(self, sources: tuple, what: str) -> None:
+        """Refuse to store a result whose inputs were replaced meanwhile (a fit finishing in
+        its own thread drops what was binned from the old table)."""
+        if self._science_sources() != sources:
+            raise RuntimeError(f"the data, fit or science series changed during the {what} "
+                               "(a fit finished?): nothing was kept; run it again")
+
+    @recorded()
+    def decorrelate(self, regressors: Iterable[str] = ("x_mean", "y_mean"), *,
+                    polynomial: int = 1, standardize: bool = True,
+                    lags: Iterable[float] | None = None) -> Decorrelation:
+        """Explain the science flux by guide-star series: least squares on the integrations.
+
+        flux = polynomial(time) + Σ c_k × regressor_k, each regressor binned to the
+        integrations (`bin_to_science`) and, by default, standardized.
+
+        Parameters
+        ----------
+        regressors : iterable of str
+            Per-frame series ("x_mean", "y_stddev", "flux", ...).
+        polynomial : int
+            Degree of the baseline in time.
+        standardize : bool
+            Coefficients in flux per 1 σ of each regressor (False: per unit).
+        lags : iterable of float, optional
+            Shifts (s) for a lag scan: the correlation of each regressor with the
+            detrended flux when the guide-star series is shifted (peak at 0 s when
+            the clocks are aligned).  In ``result.lags``.
+
+        Returns
+        -------
+        fgs_widgets.engine.decorrelation.Decorrelation
+            Also the ``decorrelation`` trait.
+        """
+        from .engine.decorrelation import IntervalSums, decorrelate, lag_correlation
+
+        sources = self._science_sources()
+        data = self._need_data("decorrelate with")
+        science = self._need_science("decorrelate")
+        names = list(regressors)
+        table = self.science_binned
+        if table is None or any(n not in table for n in names):
+            table = self._bin_science(sorted(set(names) | set(self.columns())))
+        units = {n: ("DN/s" if n in ("flux", "amplitude", "offset") else
+                     "rad" if n == "theta" else "px") for n in names}
+        result = decorrelate(science.time, science.flux, science.error,
+                             {n: table[n].to_numpy() for n in names}, polynomial=polynomial,
+                             standardize=standardize, units=units)
+        if lags is not None:
+            sums = IntervalSums(data.time, self._per_frame(names), good=data.good)
+            baseline = decorrelate(science.time, science.flux, science.error, {},
+                                   polynomial=polynomial)
+
+            def binned_at(lag_s: float) -> pd.DataFrame:
+                shift = lag_s / 86400.0
+                return sums.bin(science.start + shift, science.end + shift)
+
+            result.lags = lag_correlation(np.asarray(list(lags), dtype=np.float64), binned_at,
+                                          np.where(baseline.used, baseline.residuals, np.nan),
+                                          names)
+        self._keep_if_current(sources, "decorrelation")
+        self.decorrelation = result
+        self.message = result.summary()
+        return result
+
+    @recorded()
+    def detect_tilts(self, columns: Iterable[str] = ("x_mean", "y_mean", "x_stddev",
+                                                     "y_stddev")) -> pd.DataFrame:
+        """Tilt events: jumps in the guide star's position and width, added to ``events``.
+
+        Returns the events found: kind "tilt", labelled with the column and the step
+        (`fgs_widgets.engine.events.detect_jumps` on each fitted column given).
+        """
+        available = [c for c in columns if c in self.columns()]
+        if not available:
+            raise ValueError("tilt events are found in the fit columns: fit first "
+                             "(session.fit_frames('quick'))")
+        from .engine import events as ev
+
+        found = []
+        for column in available:
+            time_, values = self.series(column)
+            found.append(ev.detect_jumps(time_, values, label=column))
+        new = ev.concat_events(*found)
+        new["kind"] = "tilt"  # a jump of the star's position or width, not of any series
+        self._add_events(new)
+        self.message = f"{len(new)} tilt event(s) in {', '.join(available)}"
+        return new
 
     # -- saving -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, include_frames: bool = False) -> Path:

@@ -12,6 +12,8 @@ Layout of ``<name>.fgs/``::
     periodograms.npz     column -> frequency, power
     peaks.parquet        every periodogram's peaks (a ``column`` column says whose)
     telemetry/<M>.parquet  each fetched mnemonic
+    science.parquet      the science series (times, flux, error, original time), if any;
+                         its time system, source and notes are in the manifest
 
 The folder is written under a temporary name and swapped in only when
 complete (`fgs_widgets.atomic.atomic_directory`), so a crash mid-save never
@@ -34,15 +36,16 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_directory
-from .data import GuideStarData
+from .data import GuideStarData, ScienceSeries
 
 if TYPE_CHECKING:
     from .model import Session
 
 __all__ = ["SessionFileError", "open_session", "read_session", "save_session"]
 
-#: 2: periodograms with peaks and counts, telemetry, history (1 still opens)
-FORMAT_VERSION = 2
+#: 2: periodograms with peaks and counts, telemetry, history (1 still opens);
+#: 3: the science series (an older fgs_widgets refuses it rather than drop it)
+FORMAT_VERSION = 3
 _TABLES = ("fit", "quick_fit", "events")
 
 
@@ -107,9 +110,38 @@ def save_session(session: Session, path: str | os.PathLike, *,
                 _write_table(table, staging / "telemetry" / f"{mnemonic}.parquet", manifest,
                              f"telemetry/{mnemonic}")
             manifest["telemetry"] = list(session.telemetry)  # in the order fetched
+        if session.science is not None:
+            _write_science(session.science, staging, manifest)
         # the manifest goes last: a folder without one is visibly incomplete
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return target
+
+
+def _write_science(science: ScienceSeries, staging: Path, manifest: dict) -> None:
+    table = science.table().rename(columns={science.original_system.lower(): "original_time"})
+    table.to_parquet(staging / "science.parquet")
+    manifest["science"] = {"original_system": science.original_system,
+                           "source": science.source, "intervals": science.intervals,
+                           "direction": list(science.direction) if science.direction else None,
+                           "notes": list(science.notes)}
+
+
+def _read_science(folder: Path, manifest: dict, table: Any) -> ScienceSeries | None:
+    meta = manifest.get("science")
+    if not meta:
+        return None
+    frame = table("science")
+    try:
+        return ScienceSeries(
+            **{c: frame[c].to_numpy(np.float64) for c in
+               ("time", "start", "end", "flux", "error", "original_time")},
+            original_system=str(meta["original_system"]), source=str(meta.get("source", "")),
+            direction=tuple(meta["direction"]) if meta.get("direction") else None,
+            intervals=str(meta.get("intervals", "midpoints")),
+            notes=tuple(str(n) for n in meta.get("notes", [])))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SessionFileError(f"{folder / 'science.parquet'}: not a science series "
+                               f"({type(exc).__name__}: {exc})") from exc
 
 
 def mixed_type_columns(table: pd.DataFrame) -> list[str]:
@@ -215,6 +247,7 @@ def read_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLik
     saved["parameter"] = manifest.get("parameter") or "flux"
     saved["window"] = tuple(manifest["window"]) if manifest.get("window") else None
     saved["cursor"] = int(manifest.get("cursor", 0))
+    saved["science"] = _read_science(folder, manifest, table)
     return saved
 
 

@@ -796,6 +796,88 @@ class Spelunker:
         fig.tight_layout()
         return axes
 
+    # -- science integrations -------------------------------------------------------
+    def bin_to_times(self, times: Any, columns: Any = None, *, start: Any = None,
+                     end: Any = None, table: Any = None, time_system: str = "MJD_UTC",
+                     ra: float | None = None, dec: float | None = None) -> Table:
+        """Flux and fit columns averaged over science integrations (good frames only).
+
+        What the reference tool's TSO tutorial does with a loop per integration,
+        in one vectorized pass, on the right clock.
+
+        Parameters
+        ----------
+        times : array
+            Mid-times of the science integrations.
+        columns : list of str, optional
+            Default: "flux" and every column of the fit table (full fit, else quick).
+        start, end : array, optional
+            Integration edges (same system as ``times``); default midway between
+            neighbouring mid-times.
+        table : Table or DataFrame, optional
+            Fit table (default: ``gaussfit_results``, else ``quickfit_results``).
+        time_system : {"MJD_UTC", "BJD_TDB"}
+            "MJD_UTC": the guide star's own clock.  "BJD_TDB": JD values as light
+            curves are published; converted with the barycentric light-travel time
+            toward ``ra``/``dec`` (default: the guide star's GS_RA/GS_DEC, ≤ 2 s)
+            at the geocentre (≤ 6 s), never by ``- 2400000.5`` (off by > 69 s).
+        ra, dec : float, optional
+
+        Returns
+        -------
+        astropy.table.Table
+            ``time`` (the given mid-times), ``time_utc`` (MJD UTC), ``count``, and per
+            column its mean and ``<name>_err``.
+        """
+        from .engine.decorrelation import bin_to_intervals
+        from .engine.timesystems import bjd_tdb_to_utc, science_intervals
+
+        mid = np.asarray(times, dtype=np.float64)
+        system = time_system.upper()
+        if system not in ("MJD_UTC", "BJD_TDB"):
+            raise ValueError(f"time_system must be 'MJD_UTC' or 'BJD_TDB', not {time_system!r}")
+        if _given(start) != _given(end):
+            raise ValueError("give both start and end (or neither: midway between the times)")
+        edges = [np.asarray(e, dtype=np.float64) for e in (start, end) if _given(e)]
+        if system == "BJD_TDB":
+            if (ra is None) != (dec is None):
+                raise ValueError("give both ra and dec (or neither: the guide star's)")
+            if ra is None:  # the guide star observing then (observations change stars)
+                rough = float(np.median(mid)) - 2400000.5  # within the light-travel time
+                ra, dec, _ = self.session._guide_star_direction(rough)
+            utc = bjd_tdb_to_utc(mid, ra, dec)
+            shift = mid - 2400000.5 - utc  # changes < 10^-4 s per s: one for the edges too
+            edges = [e - 2400000.5 - shift for e in edges]
+            mid = utc
+        if not edges:
+            edges = list(science_intervals(mid))
+        names = list(columns) if _given(columns) else None
+        fit = None
+        if names is None or any(n != "flux" for n in names):
+            try:
+                fit = self._fit_table(table)
+            except ValueError:
+                if names is not None:
+                    raise
+        names = names or ["flux", *(c for c in PARAMETERS if fit is not None and c in fit)]
+        series: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "flux":
+                series["flux"] = np.asarray(self.fg_flux, dtype=np.float64)
+            elif fit is not None and name in fit:
+                series[name] = fit[name].to_numpy(dtype=np.float64)
+            else:
+                raise KeyError(f"no column {name!r}: flux or a fit column {list(PARAMETERS)}")
+        n = min(len(v) for v in series.values())
+        time = self._time_for(n)
+        data = self.data
+        good = data.good[:n] if data is not None and len(data) >= n else None
+        binned = bin_to_intervals(time, {k: v[:n] for k, v in series.items()}, *edges,
+                                  good=good)
+        binned.insert(0, "time_utc", mid)
+        binned.insert(0, "time", np.asarray(times, dtype=np.float64))
+        return Table.from_pandas(binned)
+
     # -- periodograms --------------------------------------------------------------
     def periodogram(self, table: Any = None, time: Any = None, save: bool = False,
                     plot: bool = True, *, columns: Iterable[str] | None = None, **kwargs: Any):

@@ -64,6 +64,8 @@ def test_quickstart_runs(tmp_path, monkeypatch):
     assert views  # the App was displayed as a widget
     peaks = next(c for c in notebook.cells if "compute_periodograms" in c.source)
     assert "period" in outputs(peaks)
+    lag = next(c for c in notebook.cells if "correlates best" in c.source)
+    assert "at a lag of +0 s" in outputs(lag)
 
 
 def test_committed_notebooks_match_their_generator():

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from fgs_widgets.engine.periodogram import Periodogram
+from fgs_widgets.engine.timesystems import utc_to_bjd_tdb
 from fgs_widgets.model import Session
 from fgs_widgets.session_io import SessionFileError, open_session, save_session
 from fgs_widgets.widgets.export import FORMATS, export_table, session_tables
@@ -142,6 +143,13 @@ def _same_value(name: str, a, b) -> None:
         np.testing.assert_array_equal(a.frequency, b.frequency)
         np.testing.assert_array_equal(a.power, b.power)
         pd.testing.assert_frame_equal(a.peaks, b.peaks)
+    elif name == "science":
+        for field in dataclasses.fields(a):
+            x, y = getattr(a, field.name), getattr(b, field.name)
+            if isinstance(x, np.ndarray):
+                np.testing.assert_array_equal(x, y, err_msg=field.name)
+            else:
+                assert x == y, f"science.{field.name}: {x!r} became {y!r}"
     elif name == "data":
         for field in ("frames", "time", "flux", "quality", "segments"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
@@ -169,6 +177,10 @@ def test_every_saved_trait_round_trips_with_its_type(sample_data, tmp_path):
                                         "value": [0.1, 0.2, 0.3], "mnemonic": "INIS_FWMTRCURR"})}
     s.window = (float(t[10]), float(t[900]))
     s.parameter, s.cursor, s.program = "x_mean", 77, "1534"
+    mid = t[100:3900:64]  # a light curve over these frames, in BJD_TDB toward the guide star
+    star = s.data.products.iloc[0]
+    s.load_science(pd.DataFrame({"bjd_tdb": utc_to_bjd_tdb(mid, star["gs_ra"], star["gs_dec"]),
+                                 "flux": 1 + 0.01 * np.sin(mid), "flux_err": 1e-4}))
     empty = [n for n in Session.SAVED_TRAITS
              if getattr(s, n) is None or (isinstance(getattr(s, n), (dict, list, str))
                                           and not getattr(s, n))]

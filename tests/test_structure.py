@@ -9,8 +9,9 @@ Layers, bottom to top.  A module may import (see `LAYERS`, the one rule table):
     ``engine/*``: numbers only.  ``base`` and the engine.
 ``archive``
     ``archive/*``: files and services.  ``base``, the archive, and of the engine
-    only its pure-math helpers ``engine.psf`` and ``engine.simulate`` (the
-    bundled sample program draws simulated guide-star frames).
+    only its pure-math helpers ``engine.psf``, ``engine.simulate`` and
+    ``engine.timesystems`` (the bundled sample program draws simulated
+    guide-star frames and stamps its science light curve in BJD_TDB).
 ``session``
     ``model.py``, ``session_io.py`` and the Session's own machinery ``history.py``
     (its recorded script) and ``jobs.py`` (its long-running jobs): the `Session`.
@@ -75,7 +76,8 @@ LAYERS: dict[str, Rule] = {
     "base": Rule(frozenset({"base"})),
     "engine": Rule(frozenset({"base", "engine"})),
     "archive": Rule(frozenset({"base", "archive", "fgs_widgets.engine.psf",
-                               "fgs_widgets.engine.simulate"})),
+                               "fgs_widgets.engine.simulate",
+                               "fgs_widgets.engine.timesystems"})),
     "session": Rule(frozenset(_BELOW_FRONT_ENDS)),
     "cli": Rule(frozenset(_BELOW_FRONT_ENDS | {"cli"})),
     "spelunker": Rule(frozenset(_BELOW_FRONT_ENDS | {"spelunker"}), lazy=frozenset({"widgets"})),

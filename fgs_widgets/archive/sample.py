@@ -30,7 +30,13 @@ What is in it (`SampleTruth` has the numbers):
   match the engineering telemetry (``SA_ZHGAUPST``, ``INIS_FWMTRCURR``) served
   by the loopback engineering database; the last file's Pointing HDU is
   header-only, as the pipeline leaves it when a table has no rows;
-* file names stamped with the end of their data, as the pipeline does.
+* file names stamped with the end of their data, as the pipeline does;
+* ``science_lightcurve.dat``: a science white-light curve taken during
+  observation 1 (4 s integrations, BJD_TDB toward a target ~1′ from guide
+  star A, as light curves are published) whose flux follows the guide star's
+  x_mean (`SCIENCE_COUPLING` per px: its 37.5 s oscillation, its drift and the
+  first tilt-like jump) plus white noise, so the decorrelation workflow has
+  a known answer.
 
 Writing needs ``stdatamodels`` (``pip install 'fgs-widgets[jwst]'``; the
 ``demo`` and ``test`` extras have it); reading the files does not.
@@ -51,12 +57,13 @@ from astropy.time import Time
 from ..atomic import atomic_directory
 from ..data import HGAMotion
 from ..engine.simulate import simulate_count_rates
+from ..engine.timesystems import utc_to_bjd_tdb
 from .config import conf
 from .names import file_name, folder_name
 
 __all__ = ["SampleProgram", "SampleTruth", "sample_program", "write_sample_program"]
 
-SAMPLE_VERSION = "3"
+SAMPLE_VERSION = "4"
 PROGRAM = 1534
 CADENCE = 0.0625  # s, fine guide at 16 Hz
 GAIN = 2.0  # e-/DN (the pipeline's fallback is 1.97)
@@ -73,6 +80,12 @@ _LAYOUT = (
     (2, 2, None, 2, "B", 2048, 180.0, 0.06),
 )
 _HEADER_ONLY_POINTING = (3,)  # files whose Pointing table has no rows
+#: the science light curve: during observation 1 (files 0 and 1, guide star A)
+SCIENCE_FILE = "science_lightcurve.dat"
+SCIENCE_TARGET = (80.52061, -69.48217)  # ra, dec (deg) of the made-up target
+SCIENCE_INTEGRATION = 4.0  # s: 64 fine-guide frames
+SCIENCE_COUPLING = 2.0e-3  # relative flux per px of guide-star x_mean
+SCIENCE_NOISE = 30e-6  # relative flux per integration (white)
 _START = Time("2022-12-06T00:08:25", scale="utc").mjd
 
 _STARS = {
@@ -109,6 +122,10 @@ class SampleTruth:
     zero_centroid_rows: np.ndarray = field(
         default_factory=lambda: np.zeros(0, int))  #: frames whose packet row has no position
     header_only_pointing: list[int] = field(default_factory=list)  #: files without Pointing rows
+    #: the science light curve: mid (MJD UTC at the observatory), start, end, flux,
+    #: error, bjd_tdb, and the true x_mean averaged over each integration
+    science: pd.DataFrame | None = None
+    science_coupling: float = SCIENCE_COUPLING  #: relative flux per px of x_mean
 
 
 @dataclass
@@ -126,6 +143,8 @@ class SampleProgram:
         mnemonic -> DataFrame (time MJD, utc, value, mnemonic), as the
         engineering database would return over the whole program.
     program : int
+    science_path : Path or None
+        The science light curve (`SCIENCE_FILE`), BJD_TDB.
     """
 
     directory: Path
@@ -133,6 +152,7 @@ class SampleProgram:
     truth: SampleTruth
     telemetry: dict[str, pd.DataFrame]
     program: int = PROGRAM
+    science_path: Path | None = None
 
 
 # -- the truth -------------------------------------------------------------
@@ -254,7 +274,43 @@ def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
         header_only_pointing=list(_HEADER_ONLY_POINTING),
         **_bad_frames(files, len(time), scale, rng),
     )
+    truth.science = _science(truth, files, np.random.default_rng(seed + 2))
     return files, truth
+
+
+def _science(truth: SampleTruth, files: list[dict], rng: np.random.Generator) -> pd.DataFrame:
+    """Integrations over observation 1 whose flux follows the true x_mean (its mean per
+    integration) by `SCIENCE_COUPLING`, plus white noise."""
+    first, last = files[0]["first"], files[1]["first"] + files[1]["n"]
+    t0, t1 = truth.time[first], truth.time[last - 1]
+    length = SCIENCE_INTEGRATION / 86400.0
+    start = t0 + np.arange(int((t1 - t0) / length)) * length
+    end = start + length
+    lo, hi = np.searchsorted(truth.time, start), np.searchsorted(truth.time, end)
+    total = np.concatenate([[0.0], np.cumsum(truth.params[:, 1])])
+    x_mean = (total[hi] - total[lo]) / (hi - lo)
+    flux = 1.0 + SCIENCE_COUPLING * (x_mean - x_mean.mean())
+    flux += rng.normal(0.0, SCIENCE_NOISE, len(flux))
+    mid = 0.5 * (start + end)
+    return pd.DataFrame({"mid": mid, "start": start, "end": end, "flux": flux,
+                         "error": np.full(len(flux), SCIENCE_NOISE),
+                         "bjd_tdb": utc_to_bjd_tdb(mid, *SCIENCE_TARGET), "x_mean": x_mean})
+
+
+def _write_science(truth: SampleTruth, path: Path) -> None:
+    """The light curve as observers publish them: a whitespace table, BJD_TDB."""
+    science = truth.science
+    lines = [
+        f"# Synthetic white-light curve, fgs_widgets sample program {PROGRAM} observation 1",
+        f"# flux = 1 + {SCIENCE_COUPLING:g} x (guide-star x_mean - its mean) + noise "
+        f"({SCIENCE_NOISE * 1e6:.0f} ppm)",
+        f"# target RA {SCIENCE_TARGET[0]} deg, Dec {SCIENCE_TARGET[1]} deg; "
+        f"{SCIENCE_INTEGRATION:g} s integrations; times BJD_TDB (geocentric)",
+        "bjd_tdb flux flux_err",
+    ]
+    lines += [f"{b:.10f} {f:.10f} {e:.10f}" for b, f, e in
+              science[["bjd_tdb", "flux", "error"]].itertuples(index=False)]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _telemetry(truth: SampleTruth) -> dict[str, pd.DataFrame]:
@@ -488,7 +544,10 @@ def write_sample_program(
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
         paths.append(path)
-    return SampleProgram(directory=directory, paths=paths, truth=truth, telemetry=_telemetry(truth))
+    science_path = directory / SCIENCE_FILE
+    _write_science(truth, science_path)
+    return SampleProgram(directory=directory, paths=paths, truth=truth,
+                         telemetry=_telemetry(truth), science_path=science_path)
 
 
 def _default_directory() -> Path:
@@ -503,12 +562,14 @@ def _complete(target: Path) -> SampleProgram | None:
     try:
         listed = json.loads(manifest.read_text())
         paths = [target / p for p in listed["files"]]
+        science = target / SCIENCE_FILE
         if listed.get("version") == SAMPLE_VERSION and all(
             p.exists() and p.stat().st_size == size
-            for p, size in zip(paths, listed["sizes"], strict=True)
+            for p, size in zip([*paths, science], [*listed["sizes"], listed["science_size"]],
+                               strict=True)
         ):
             _, truth = _truth(listed["seed"])
-            return SampleProgram(target, paths, truth, _telemetry(truth))
+            return SampleProgram(target, paths, truth, _telemetry(truth), science_path=science)
     except (ValueError, KeyError, OSError):
         pass  # unreadable manifest: rebuilt
     return None
@@ -560,6 +621,7 @@ def sample_program(directory: str | os.PathLike | None = None) -> SampleProgram:
                         "seed": 1534,
                         "files": relative,
                         "sizes": [p.stat().st_size for p in written.paths],
+                        "science_size": written.science_path.stat().st_size,
                     },
                     indent=1,
                 )
@@ -574,7 +636,8 @@ def sample_program(directory: str | os.PathLike | None = None) -> SampleProgram:
             return ready
         raise
     paths = [target / p for p in relative]
-    return SampleProgram(target, paths, written.truth, written.telemetry)
+    return SampleProgram(target, paths, written.truth, written.telemetry,
+                         science_path=target / SCIENCE_FILE)
 
 
 if __name__ == "__main__":  # `python -m fgs_widgets.archive.sample [DIR]`: write it, say where

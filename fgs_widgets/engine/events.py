@@ -3,7 +3,8 @@
 Every panel and plot uses one shape: a DataFrame with columns
 
 ``time`` (MJD), ``end`` (MJD, NaN for instants), ``kind`` (e.g. "hga_move",
-"guide_star_change", "file_boundary", "transition", "jump", "outlier"),
+"guide_star_change", "file_boundary", "transition", "jump", "outlier", "tilt": a jump
+of the guide star's position or width, `fgs_widgets.model.Session.detect_tilts`),
 ``label``, ``source`` ("local", "edb", "detected") and ``value``.
 """
 
