@@ -13,9 +13,14 @@ from .fit_runner import FitRunner
 from .mnemonic_panel import MnemonicPanel
 from .periodogram_panel import PeriodogramPanel
 from .picker import ProgramPicker
+from .science_panel import SciencePanel
 from .timeseries import TimeseriesViewer
 
 __all__ = ["App"]
+
+#: the session traits the exportable tables come from (`session_tables`)
+_EXPORT_TRAITS = ["data", "fit", "quick_fit", "events", "periodograms", "science",
+                  "science_binned", "decorrelation"]
 
 
 class App(W.VBox):
@@ -43,6 +48,8 @@ class App(W.VBox):
             self.frame_viewer = W.HTML(f"<p class='fgs-error'>{html.escape(str(exc))}</p>")
         self.timeseries = TimeseriesViewer(s, columns=columns)
         self.periodogram = PeriodogramPanel(s)
+        # in view once its tab is chosen (figures laid out in a hidden tab have no size)
+        self.science = SciencePanel(s, self.timeseries, shown=False)
         self.mnemonics = MnemonicPanel(s)
         self.exports = self._export_panel()
         self.python = W.Textarea(layout=W.Layout(width="100%", height="140px"),
@@ -54,9 +61,11 @@ class App(W.VBox):
         main = W.HBox([viewer_box, series_box],
                       layout=W.Layout(flex_flow="row wrap", align_items="flex-start",
                                       width="100%"))
-        tabs = W.Tab(children=[self.periodogram, self.mnemonics, self.exports, self.python],
-                     titles=("Periodogram", "Events & telemetry", "Tables & export",
-                             "Python equivalent"))
+        self.tabs = tabs = W.Tab(
+            children=[self.periodogram, self.science, self.mnemonics, self.exports, self.python],
+            titles=("Periodogram", "Science", "Events & telemetry", "Tables & export",
+                    "Python equivalent"))
+        tabs.observe(self._on_tab, names="selected_index")
         super().__init__([self.header, setup, main, tabs], **kwargs)
         if "layout" not in kwargs:  # the notebook's width, a side panel's, Voila's page
             self.layout.width = "100%"
@@ -71,16 +80,19 @@ class App(W.VBox):
         ipywidgets closes again when the App is garbage-collected)."""
         for handler, names in ((self._on_state, ["data", "message", "program"]),
                                (self._on_history, "history"),
-                               (self._refresh_exports,
-                                ["data", "fit", "quick_fit", "events", "periodograms"])):
+                               (self._refresh_exports, _EXPORT_TRAITS)):
             try:
                 self.session.unobserve(handler, names=names)
             except ValueError:  # already closed
                 pass
-        for panel in (self.picker, self.fit_runner, self.frame_viewer, self.timeseries,
-                      self.periodogram, self.mnemonics):
+        for panel in (self.picker, self.fit_runner, self.frame_viewer, self.science,
+                      self.timeseries, self.periodogram, self.mnemonics):
             panel.close()
         super().close()
+
+    def _on_tab(self, change=None) -> None:
+        if self.tabs.selected_index == list(self.tabs.children).index(self.science):
+            self.science.shown = True
 
     def _on_state(self, change=None) -> None:
         s = self.session
@@ -134,7 +146,7 @@ class App(W.VBox):
         button.on_click(export)
         png.on_click(lambda _: figures("png"))
         svg.on_click(lambda _: figures("svg"))
-        self.session.observe(refresh, names=["data", "fit", "quick_fit", "events", "periodograms"])
+        self.session.observe(refresh, names=_EXPORT_TRAITS)
         refresh()
         return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]),
                        self._session_files(status), status, links])

@@ -16,7 +16,8 @@ FORMATS = ("csv", "ecsv", "parquet")
 
 
 def session_tables(session) -> dict[str, pd.DataFrame]:
-    """The session's tables that exist now (products, fits, events, periodogram peaks)."""
+    """The session's tables that exist now (products, fits, events, periodogram peaks, the
+    science series, binned, and its decorrelation)."""
     tables: dict[str, pd.DataFrame] = {}
     if session.data is not None:
         tables["products"] = session.data.products
@@ -26,6 +27,14 @@ def session_tables(session) -> dict[str, pd.DataFrame]:
         table = getattr(session, name)
         if table is not None:
             tables[name] = table
+    science, result = session.science, session.decorrelation
+    if science is not None:
+        tables["science"] = science.table()
+    if session.science_binned is not None:
+        tables["science_binned"] = session.science_binned
+    if result is not None and science is not None:
+        tables["decorrelation"] = result.table(science.time)
+        tables["decorrelation_coefficients"] = result.coefficients
     if session.periodograms:
         tables["peaks"] = pd.concat(
             [p.peaks.assign(column=c) for c, p in session.periodograms.items()

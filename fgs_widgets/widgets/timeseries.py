@@ -37,10 +37,11 @@ from ..model import Session
 from ._common import set_ticks
 from .pointer import PlotPointer
 
-__all__ = ["TimeseriesViewer"]
+__all__ = ["TimeseriesViewer", "draw_events", "event_marks", "visible_time_ticks"]
 
 _EVENT_COLORS = {"hga_move": "#ff7f0e", "guide_star_change": "#1f77b4", "file_boundary": "#999",
-                 "jump": "#d62728", "outlier": "#9467bd", "transition": "#2ca02c"}
+                 "jump": "#d62728", "tilt": "#d62728", "outlier": "#9467bd",
+                 "transition": "#2ca02c"}
 _FLAG_COLOR = "#d62728"
 #: figure margins in pixels; the right one holds half of the last x label
 MARGIN = {"top": 10, "bottom": 8, "left": 72, "right": 28}
@@ -84,12 +85,7 @@ class _Panel:
         self.binned = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": self.ys},
                                colors=["#1f77b4"], marker="circle", marker_size=12,
                                stroke_width=1.5, visible=False)
-        self.bands = bq.Lines(x=np.zeros((0, 4)), y=np.zeros((0, 4)),
-                              scales={"x": xs, "y": unit}, fill="inside",
-                              fill_opacities=[0.25], colors=["#ff7f0e"], stroke_width=0.5)
-        self.instants = bq.Lines(x=np.zeros((0, 2)), y=np.zeros((0, 2)),
-                                 scales={"x": xs, "y": unit}, colors=["#1f77b4"],
-                                 line_style="dashed", stroke_width=1)
+        self.bands, self.instants = event_marks(xs, unit)
         self.cursor = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
                                scales={"x": xs, "y": unit}, colors=["#e377c2"], stroke_width=2)
         self.x_axis = bq.Axis(scale=xs, label="", visible=show_x_axis, tick_values=np.zeros(0))
@@ -486,17 +482,7 @@ class TimeseriesViewer(W.VBox):
 
     def _time_axis(self, window: tuple[float, float]) -> None:
         """Elapsed-time ticks in the unit that suits the span; none that would be clipped."""
-        plot = max(self.width_px, 100)
-        ticks, unit = time_ticks(*window, max_ticks=max(2, plot // PX_PER_X_TICK))
-        span = window[1] - window[0]
-        keep = []
-        for i, (value, label) in enumerate(zip(ticks.values, ticks.labels, strict=True)):
-            pixel = (value - window[0]) / span * plot
-            half = CHAR_PX * len(label) / 2 + 2
-            if pixel - half >= -MARGIN["left"] and pixel + half <= plot + MARGIN["right"]:
-                keep.append(i)
-        ticks = Ticks(ticks.values[keep], [ticks.labels[i] for i in keep], 0, ticks.step)
-
+        ticks, unit = visible_time_ticks(window, self.width_px)
         for panel in self.panels:
             if panel.x_axis.visible:  # hidden axes draw nothing: no message for them
                 set_ticks(panel.x_axis, ticks)
@@ -588,29 +574,74 @@ class TimeseriesViewer(W.VBox):
     # -- events -------------------------------------------------------------------------------
     @_drawing
     def _on_events(self, change=None) -> None:
-        events = self.session.events
-        if events is None or len(events) == 0 or self.session.data is None:
-            for panel in self.panels:
-                panel.bands.x, panel.bands.y = np.zeros((0, 4)), np.zeros((0, 4))
-                panel.instants.x, panel.instants.y = np.zeros((0, 2)), np.zeros((0, 2))
-            return
-        intervals = events[np.isfinite(events["end"]) & (events["kind"] != "file_boundary")]
-        instants = events[~events.index.isin(intervals.index)]
-        bx = np.column_stack([self._seconds(intervals["time"])] * 2
-                             + [self._seconds(intervals["end"])] * 2)
-        by = np.tile([0.0, 1.0, 1.0, 0.0], (len(intervals), 1))
-        ix = np.repeat(self._seconds(instants["time"])[:, None], 2, axis=1)
-        iy = np.tile([0.0, 1.0], (len(instants), 1))
-        band_colors = [_EVENT_COLORS.get(k, "#888") for k in intervals["kind"]] or ["#ff7f0e"]
-        line_colors = [_EVENT_COLORS.get(k, "#888") for k in instants["kind"]] or ["#1f77b4"]
+        events = self.session.events if self.session.data is not None else None
         for panel in self.panels:
-            with panel.bands.hold_sync():
-                panel.bands.x, panel.bands.y = bx, by
-                panel.bands.colors = band_colors
-                panel.bands.fill_colors = band_colors
-                panel.bands.fill_opacities = [0.25] * max(len(intervals), 1)
-                panel.bands.labels = list(intervals["label"].astype(str))
-            with panel.instants.hold_sync():
-                panel.instants.x, panel.instants.y = ix, iy
-                panel.instants.colors = line_colors
-                panel.instants.labels = list(instants["label"].astype(str))
+            draw_events(panel.bands, panel.instants, events, self._seconds)
+
+
+def visible_time_ticks(window: tuple[float, float], plot_px: int) -> tuple[Ticks, str]:
+    """Elapsed-time ticks for a plot ``plot_px`` wide, without those whose label the
+    figure's margins would clip; returns (ticks, unit)."""
+    plot = max(int(plot_px), 100)
+    ticks, unit = time_ticks(*window, max_ticks=max(2, plot // PX_PER_X_TICK))
+    span = window[1] - window[0]
+    keep = []
+    for i, (value, label) in enumerate(zip(ticks.values, ticks.labels, strict=True)):
+        pixel = (value - window[0]) / span * plot
+        half = CHAR_PX * len(label) / 2 + 2
+        if pixel - half >= -MARGIN["left"] and pixel + half <= plot + MARGIN["right"]:
+            keep.append(i)
+    return Ticks(ticks.values[keep], [ticks.labels[i] for i in keep], 0, ticks.step), unit
+
+
+def event_marks(xs: bq.Scale, unit: bq.Scale) -> tuple[bq.Lines, bq.Lines]:
+    """The two marks that show the session's events: (bands, instants), both empty.
+
+    Parameters
+    ----------
+    xs : bqplot.Scale
+        The time scale (seconds since the first frame).
+    unit : bqplot.Scale
+        A 0–1 scale: bands and instants span the plot's whole height.
+    """
+    bands = bq.Lines(x=np.zeros((0, 4)), y=np.zeros((0, 4)), scales={"x": xs, "y": unit},
+                     fill="inside", fill_opacities=[0.25], colors=["#ff7f0e"], stroke_width=0.5)
+    instants = bq.Lines(x=np.zeros((0, 2)), y=np.zeros((0, 2)), scales={"x": xs, "y": unit},
+                        colors=["#1f77b4"], line_style="dashed", stroke_width=1)
+    return bands, instants
+
+
+def draw_events(bands: bq.Lines, instants: bq.Lines, events, seconds: Callable) -> None:
+    """Events with an end as shaded bands, the others (and file boundaries) as dashed lines.
+
+    Parameters
+    ----------
+    bands, instants : bqplot.Lines
+        The marks of `event_marks`.
+    events : pandas.DataFrame or None
+        The session's event table (None or empty: both marks are cleared).
+    seconds : callable
+        MJD -> x in the marks' scale (``TimeseriesViewer._seconds``).
+    """
+    if events is None or len(events) == 0:
+        bands.x, bands.y = np.zeros((0, 4)), np.zeros((0, 4))
+        instants.x, instants.y = np.zeros((0, 2)), np.zeros((0, 2))
+        return
+    intervals = events[np.isfinite(events["end"]) & (events["kind"] != "file_boundary")]
+    moments = events[~events.index.isin(intervals.index)]
+    bx = np.column_stack([seconds(intervals["time"])] * 2 + [seconds(intervals["end"])] * 2)
+    by = np.tile([0.0, 1.0, 1.0, 0.0], (len(intervals), 1))
+    ix = np.repeat(seconds(moments["time"])[:, None], 2, axis=1)
+    iy = np.tile([0.0, 1.0], (len(moments), 1))
+    band_colors = [_EVENT_COLORS.get(k, "#888") for k in intervals["kind"]] or ["#ff7f0e"]
+    line_colors = [_EVENT_COLORS.get(k, "#888") for k in moments["kind"]] or ["#1f77b4"]
+    with bands.hold_sync():
+        bands.x, bands.y = bx, by
+        bands.colors = band_colors
+        bands.fill_colors = band_colors
+        bands.fill_opacities = [0.25] * max(len(intervals), 1)
+        bands.labels = list(intervals["label"].astype(str))
+    with instants.hold_sync():
+        instants.x, instants.y = ix, iy
+        instants.colors = line_colors
+        instants.labels = list(moments["label"].astype(str))

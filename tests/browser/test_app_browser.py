@@ -43,6 +43,9 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
     with jupyterlab(tmp_path, env) as (url, token), browser_page() as (page, errors):
         open_and_run_all(page, url, token, "quickstart.ipynb")
         page.wait_for_selector("canvas.fgs-frame-canvas", timeout=120_000)
+        # run-all leaves the notebook scrolled to its last cell; JupyterLab renders only the
+        # cells in view (innerText of an off-screen one is empty), so bring the App back
+        page.locator("canvas.fgs-frame-canvas").first.scroll_into_view_if_needed()
         page.wait_for_function(
             "() => [...document.querySelectorAll('.fgs-timeseries-panel path')]"
             ".some(p => (p.getAttribute('d')||'').length > 1000)", timeout=120_000)
