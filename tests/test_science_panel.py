@@ -76,6 +76,30 @@ def test_flux_points_at_seconds_since_first_frame(views):
     assert panel.flux_axis.label.startswith("science flux")
 
 
+def test_hover_names_the_integration_and_a_click_picks_the_frame(views):
+    s, viewer, panel = views
+    x = seconds(s, s.science.time)
+    assert panel.pointer.root_class == "fgs-science-panel"
+    assert panel.pointer in panel.plots.children
+    panel.pointer.hover = {"panel": 0, "x": float(x[40] + 0.4)}
+    text = panel.pointer.readout
+    assert "integration 40 " in text and f"MJD UTC {s.science.time[40]:.6f}" in text
+    assert f"BJD_TDB {s.science.original_time[40]:.6f}" in text and "residual" not in text
+    panel.decorrelate(["x_mean"])
+    s.bin_to_science(["x_mean"])
+    panel.pointer.hover = {"panel": 1, "x": float(x[40])}
+    residual = s.decorrelation.residuals[40] * 1e6
+    assert f"residual {residual:+.1f} ppm" in panel.pointer.readout
+    assert f"{int(s.science_binned['count'][40])} good frames" in panel.pointer.readout
+    panel.pointer.hover = {}
+    assert "hover a plot" in panel.pointer.readout
+    panel.pointer.pick = {"x": float(x[100]), "n": 1}
+    assert abs(s.data.time[s.cursor] - s.science.time[100]) * 86400 <= 0.0625
+    assert panel.cursor.x[0] == pytest.approx(seconds(s, s.data.time[s.cursor]))
+    viewer.xs.min, viewer.xs.max = 100.0, 200.0
+    assert (panel.pointer.x_min, panel.pointer.x_max) == (100.0, 200.0)
+
+
 def test_decorrelate_button_fills_model_residuals_and_table(views):
     s, _, panel = views
     assert s.decorrelation is None and len(panel.model_line.x) == 0

@@ -1,4 +1,4 @@
-"""PlotPointer: where the pointer is over a TimeseriesViewer's panels (hover and click).
+"""PlotPointer: where the pointer is over a view's bqplot panels (hover and click).
 
 bqplot 0.13 reports no pointer position, and a figure takes one interaction (our
 PanZoom), so a small anywidget listens on the viewer's element and sends the data x
@@ -20,7 +20,8 @@ __all__ = ["PlotPointer"]
 
 
 class PlotPointer(anywidget.AnyWidget):
-    """Pointer position over the panels of the enclosing ``.fgs-timeseries`` element.
+    """Pointer position over the panels (``panel_class``) of the enclosing ``root_class``
+    element (default: a TimeseriesViewer's).
 
     Traits set by Python: ``x_min``/``x_max`` (the x domain drawn), the figures'
     left and right margins in pixels, ``readout`` (HTML shown by the view).  Traits set by the
@@ -30,6 +31,9 @@ class PlotPointer(anywidget.AnyWidget):
     """
 
     _esm = t.Unicode().tag(sync=True)
+    #: CSS classes of the element listened on and of the figures in it
+    root_class = t.Unicode("fgs-timeseries").tag(sync=True)
+    panel_class = t.Unicode("fgs-timeseries-panel").tag(sync=True)
     x_min = t.Float(0.0).tag(sync=True)
     x_max = t.Float(1.0).tag(sync=True)
     margin_left = t.Int(0).tag(sync=True)

@@ -29,6 +29,7 @@ from ..engine.scales import nice_ticks, robust_range
 from ..model import Session
 from ._common import Panel, set_ticks
 from .export import FORMATS, export_table, link, session_tables
+from .pointer import PlotPointer
 from .timeseries import (
     MARGIN,
     MARGIN_X_AXIS,
@@ -48,6 +49,9 @@ FLUX_COLOR, MODEL_COLOR, TILT_COLOR, CURSOR_COLOR = "#1f77b4", "#111111", "#d627
 REGRESSOR_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f",
                     "#ff9896", "#aec7e8")
 FLUX_HEIGHT, LOWER_HEIGHT = 280, 190  # pixels
+MARGIN_LEFT = 80  # pixels: the science flux' tick labels are 9 characters wide
+POINTER_HINT = ("hover a plot for the integration's times and values · click picks the "
+                "frame · wheel zooms · drag pans (every panel)")
 DEFAULT_REGRESSORS = ("x_mean", "y_mean")
 
 
@@ -154,6 +158,8 @@ class SciencePanel(Panel):
         self.watch(session, self._on_events, "events")
         self.watch(session, self._on_cursor, "cursor")
         self.watch(self.xs, self._on_zoom, ["min", "max"])
+        self.watch(self.pointer, self._on_hover, "hover")
+        self.watch(self.pointer, self._on_pick, "pick")
         self._on_columns()
 
     # -- building ---------------------------------------------------------------------
@@ -167,7 +173,7 @@ class SciencePanel(Panel):
         """
         if not hasattr(self, "plots"):
             return  # still building
-        wanted = [self.legend, self.figure, self.lower_figure, self.coefficients]
+        wanted = [self.pointer, self.legend, self.figure, self.lower_figure, self.coefficients]
         if self.session.science is None:
             self.plots.children = []
         elif self.shown and list(self.plots.children) != wanted:
@@ -244,13 +250,17 @@ class SciencePanel(Panel):
             [self.lower_bands, self.lower_instants, self.zero_line, self.lower_marks,
              self.lower_cursor, self.lower_hint], [self.time_axis, self.lower_axis],
             LOWER_HEIGHT, MARGIN_X_AXIS)
-        self.legend = W.HTML(layout=W.Layout(margin="0 0 0 80px", width="auto"))
+        self.legend = W.HTML(layout=W.Layout(margin=f"0 0 0 {MARGIN_LEFT}px", width="auto"))
         self.coefficients = W.HTML()
+        self.pointer = PlotPointer(root_class="fgs-science-panel",
+                                   panel_class="fgs-science-figure", margin_left=MARGIN_LEFT,
+                                   margin_right=MARGIN["right"],
+                                   readout=html.escape(POINTER_HINT))
 
     def _figure(self, marks: list, axes: list, height: int, bottom: int) -> bq.Figure:
         """A figure with the viewer's margins and a PanZoom on the shared x scale."""
         figure = bq.Figure(marks=marks, axes=axes,
-                           fig_margin={**MARGIN, "left": 80, "bottom": bottom},
+                           fig_margin={**MARGIN, "left": MARGIN_LEFT, "bottom": bottom},
                            layout=W.Layout(height=f"{height}px", width="100%"),
                            min_aspect_ratio=0.01, max_aspect_ratio=100)
         figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
@@ -271,6 +281,7 @@ class SciencePanel(Panel):
     def close(self) -> None:
         """Stop following the session and the shared scale; close the figures' widgets."""
         super().close()
+        self.pointer.close()
         for figure in (self.figure, self.lower_figure):
             widgets = [*figure.marks, *figure.axes, figure.scale_x, figure.scale_y,
                        figure.layout, figure]
@@ -385,6 +396,36 @@ class SciencePanel(Panel):
     def _on_decorrelation(self, change: dict | None = None) -> None:
         self.export_decorrelation_button.disabled = self.session.decorrelation is None
         self._redraw()
+
+    def _on_hover(self, change: dict) -> None:
+        where = change["new"]
+        self.pointer.readout = (self.describe(float(where["x"])) if where
+                                else html.escape(POINTER_HINT))
+
+    def _on_pick(self, change: dict) -> None:
+        if "x" in change["new"]:
+            self.viewer.pick(float(change["new"]["x"]))  # the frame nearest, in every view
+
+    def describe(self, seconds: float) -> str:
+        """The readout (HTML) for the pointer at ``seconds``: the nearest integration's
+        times (MJD UTC and as read), flux, model, residual and good frames binned."""
+        s = self.session
+        science = s.science
+        if science is None or len(science) == 0:
+            return html.escape(POINTER_HINT)
+        x = self._seconds(science.time)
+        i = int(np.argmin(np.abs(x - seconds)))
+        parts = [f"integration {i:,}", f"t = {x[i]:,.2f} s", f"MJD UTC {science.time[i]:.6f}",
+                 f"{science.original_system} {science.original_time[i]:.6f}",
+                 f"flux {format_pm(float(science.flux[i]), float(science.error[i]))}"]
+        result = s.decorrelation
+        if result is not None and len(result.model) == len(science) and result.used[i]:
+            parts += [f"model {result.model[i]:.6f}",
+                      f"residual {result.residuals[i] * 1e6:+.1f} ppm"]
+        binned = s.science_binned
+        if binned is not None and len(binned) == len(science):
+            parts.append(f"{int(binned['count'].iloc[i]):,} good frames")
+        return " · ".join(html.escape(p) for p in parts)
 
     def _on_zoom(self, change: dict | None = None) -> None:
         with self._draw_lock:
@@ -588,5 +629,7 @@ class SciencePanel(Panel):
         """Elapsed-time ticks as the viewer draws them (none whose label would be clipped)."""
         ticks, unit = visible_time_ticks(window, self.viewer.width_px)
         set_ticks(self.time_axis, ticks)
+        with self.pointer.hold_sync():  # pixels map to seconds as drawn
+            self.pointer.x_min, self.pointer.x_max = window
         since = "start" if self.session.data is not None else "first integration"
         self.time_axis.label = f"time since {since} ({unit})"

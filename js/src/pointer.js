@@ -1,5 +1,6 @@
 // fgs_widgets plot pointer (anywidget ES module): hover readout and click-to-pick for the
-// bqplot panels of one TimeseriesViewer.
+// bqplot panels (class `panel_class`) inside one element (class `root_class`): a
+// TimeseriesViewer's, or the science panel's.
 //
 // bqplot 0.13 sends no pointer position to Python, and one figure holds one interaction
 // (PanZoom here).  So this view listens on the viewer's element itself (one delegated
@@ -21,10 +22,10 @@ const CSS = `
 .fgs-ts-readout .fgs-ts-flag { color: #d62728; }
 `;
 
-function panelAt(root, target) {
-  const figure = target.closest ? target.closest(".fgs-timeseries-panel") : null;
+function panelAt(root, target, panelClass) {
+  const figure = target.closest ? target.closest(`.${panelClass}`) : null;
   if (!figure || !root.contains(figure)) return null;
-  const panels = [...root.querySelectorAll(".fgs-timeseries-panel")];
+  const panels = [...root.querySelectorAll(`.${panelClass}`)];
   return { figure, index: panels.indexOf(figure) };
 }
 
@@ -44,12 +45,12 @@ function render({ model, el }) {
 
   // the viewer's root appears once ipywidgets has attached this view to the page
   let root = null;
-  const findRoot = () => (root = root || el.closest(".fgs-timeseries"));
+  const findRoot = () => (root = root || el.closest(`.${model.get("root_class")}`));
 
   // data x under the pointer in a panel, or null outside the plot area
   function locate(event) {
     if (!findRoot()) return null;
-    const hit = panelAt(root, event.target);
+    const hit = panelAt(root, event.target, model.get("panel_class"));
     if (!hit) return null;
     const box = hit.figure.getBoundingClientRect();
     const left = model.get("margin_left");
@@ -110,7 +111,7 @@ function render({ model, el }) {
     window.addEventListener("mouseup", onUp, true);
     // the plot width follows the page (a side panel, a resized window), not only hovers
     resize = new ResizeObserver(() => {
-      const figure = root.querySelector(".fgs-timeseries-panel");
+      const figure = root.querySelector(`.${model.get("panel_class")}`);
       if (!figure) return;
       const width = Math.round(figure.getBoundingClientRect().width
         - model.get("margin_left") - model.get("margin_right"));

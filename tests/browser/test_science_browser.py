@@ -127,6 +127,18 @@ def test_science_tab_in_jupyterlab(tmp_path, chromium):
         legend = page.locator(".fgs-science-legend").first.inner_text()
         assert "model" in legend and "x_mean" in legend and "tilt" in legend, legend
         assert page.locator(".fgs-science-panel .fgs-error").count() == 0
+        # hover: the integration under the pointer; a click picks its frame in every view
+        box = page.locator(".fgs-science-figure").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        _wait(run, """() => (document.querySelector('.fgs-science-panel .fgs-ts-readout')
+                             ?.textContent || '').includes('integration')""", "hover readout")
+        page.screenshot(path=str(SCREENSHOTS / "science_hover.png"))
+        readout = page.locator(".fgs-science-panel .fgs-ts-readout").first.text_content()
+        assert "MJD UTC" in readout and "BJD_TDB" in readout and "residual" in readout, readout
+        page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        _wait(run, """() => { const r = document.querySelector('.fgs-fv-readout');
+                              return r && /^frame [1-9]/.test(r.textContent); }""",
+              "the frame picked in the science panel")
         printed = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
         assert "science 127 " in printed and "residual rms" in printed, printed
         print("notebook:", [line for line in printed.splitlines() if line.startswith("science")])
