@@ -15,6 +15,7 @@ import argparse
 import time
 
 import numpy as np
+from bench_analysis import best_of  # this folder: the scripts run from it
 
 from fgs_widgets.engine.decorrelation import (
     IntervalSums,
@@ -24,16 +25,6 @@ from fgs_widgets.engine.decorrelation import (
 )
 
 NAMES = ["flux", "amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset"]
-
-
-def best_of(function, repeats: int = 5) -> float:
-    """Median wall time of `repeats` calls."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def loop_binning(time_: np.ndarray, series: dict, start: np.ndarray, end: np.ndarray,

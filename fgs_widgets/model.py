@@ -559,12 +559,8 @@ class Session(t.HasTraits):
         from .engine.periodogram import PeriodogramCancelled, periodograms
 
         data = self._need_data("analyse")
-        names = list(columns) if columns is not None else self.columns()
-        unknown = [n for n in names if n not in self.columns()]
-        if unknown:
-            raise KeyError(f"no per-frame series {unknown}: available {self.columns()} "
-                           "(fit first for the fit columns: session.fit_frames('quick'))")
-        table = {name: self.series(name)[1] for name in names}
+        table = self._per_frame(columns)
+        names = list(table)
         window = self.window
 
         def work(run: Run) -> dict:
@@ -820,6 +816,7 @@ class Session(t.HasTraits):
         return self.science
 
     def _per_frame(self, columns: Iterable[str] | None) -> dict[str, np.ndarray]:
+        """name -> values of per-frame series (default every one of `columns()`)."""
         available = self.columns()
         names = list(columns) if columns is not None else available
         unknown = [n for n in names if n not in available]

@@ -589,25 +589,30 @@ def test_unknown_binary_format(tmp_path):
         read_science(path)
 
 
-def test_fits_named_file_that_is_not_fits(tmp_path):
-    path = tmp_path / "fake.fits"
-    path.write_text("1 2 3\n4 5 6\n")
-    with pytest.raises(ScienceReadError, match=r"fake\.fits: named like a FITS file"):
-        read_science(path)
+#: text files that cannot be read: (name, content, the message expected, as a regex)
+_UNREADABLE_TEXT = [
+    ("fake.fits", "1 2 3\n4 5 6\n", r"fake\.fits: named like a FITS file"),
+    ("ragged.csv", "time,flux\n2459738.8,1.0\n2459738.9,1.0,5,6\n",
+     r"ragged\.csv: cannot be read as a CSV table"),
+    ("words.csv", "name,kind\nHAT-P-14,b\nWASP-39,b\n",
+     r"words\.csv: has no numeric column.*'name' \(text\)"),
+    ("when.csv", "when,flux\n1.0,1.0\n2.0,1.0\n",
+     r"when\.csv: found no time column.*'when'.*time="),
+    ("text.dat", "2459738.8 SOSS 1.0\n2459738.9 SOSS 1.0\n",
+     r"text\.dat: the flux column 1 is not numeric.*'SOSS'"),
+    ("stray.csv", "time,flux\n2459738.8,1.0\n2459738.9,oops\n2459739.0,1.0\n",
+     r"stray\.csv: the flux column 'flux' is not numeric at row 1.*'oops'"),
+    ("one.csv", "time,flux\n2459738.8,1.0\n", r"one\.csv: has 1 data row\(s\); .*at least 2"),
+    ("empty.dat", "# nothing here\n\n", r"empty\.dat: has no data rows"),
+]
 
 
-def test_ragged_text_table(tmp_path):
-    path = tmp_path / "ragged.csv"
-    path.write_text("time,flux\n2459738.8,1.0\n2459738.9,1.0,5,6\n")
-    with pytest.raises(ScienceReadError, match=r"ragged\.csv: cannot be read as a CSV table"):
-        read_science(path)
-
-
-def test_no_numeric_column(tmp_path):
-    path = tmp_path / "words.csv"
-    path.write_text("name,kind\nHAT-P-14,b\nWASP-39,b\n")
-    with pytest.raises(ScienceReadError, match=r"words\.csv: has no numeric column.*'name' "
-                                               r"\(text\)"):
+@pytest.mark.parametrize(("name", "content", "message"), _UNREADABLE_TEXT,
+                         ids=[case[0] for case in _UNREADABLE_TEXT])
+def test_unreadable_text_files_say_which_and_why(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ScienceReadError, match=message):
         read_science(path)
 
 
@@ -620,40 +625,6 @@ def test_named_column_not_present_lists_the_columns(tmp_path):
         read_science(path, flux="relflux")
     with pytest.raises(ScienceReadError, match=r"lc\.csv: error=5 is out of range"):
         read_science(path, error=5)
-
-
-def test_no_default_time_column(tmp_path):
-    path = tmp_path / "lc.csv"
-    pd.DataFrame({"when": [1.0, 2.0], "flux": [1.0, 1.0]}).to_csv(path, index=False)
-    with pytest.raises(ScienceReadError, match=r"lc\.csv: found no time column.*'when'.*time="):
-        read_science(path)
-
-
-def test_text_column_picked_as_flux(tmp_path):
-    path = tmp_path / "lc.dat"
-    path.write_text("2459738.8 SOSS 1.0\n2459738.9 SOSS 1.0\n")
-    with pytest.raises(ScienceReadError, match=r"lc\.dat: the flux column 1 is not numeric.*"
-                                               "'SOSS'"):
-        read_science(path)
-
-
-def test_stray_text_in_a_numeric_column_names_the_row(tmp_path):
-    path = tmp_path / "lc.csv"
-    path.write_text("time,flux\n2459738.8,1.0\n2459738.9,oops\n2459739.0,1.0\n")
-    with pytest.raises(ScienceReadError, match=r"lc\.csv: the flux column 'flux' is not "
-                                               r"numeric at row 1.*'oops'"):
-        read_science(path)
-
-
-def test_fewer_than_two_rows(tmp_path):
-    path = tmp_path / "one.csv"
-    path.write_text("time,flux\n2459738.8,1.0\n")
-    with pytest.raises(ScienceReadError, match=r"one\.csv: has 1 data row\(s\); .*at least 2"):
-        read_science(path)
-    empty = tmp_path / "empty.dat"
-    empty.write_text("# nothing here\n\n")
-    with pytest.raises(ScienceReadError, match=r"empty\.dat: has no data rows"):
-        read_science(empty)
 
 
 def test_time_not_increasing_names_the_row(tmp_path):
