@@ -401,30 +401,29 @@ def test_segment_whose_int_times_lists_only_its_own_rows(dm, tmp_path):
     assert_array_equal(series.int_times["mid"], table["int_mid_MJD_UTC"])
 
 
-def test_segment_without_its_int_times_rows_raises(dm, tmp_path):
-    path = tmp_path / "seg003_calints.fits"
-    _cube(dm, path, 10, _int_times(dm, np.arange(1, 31)), first=25)
-    with pytest.raises(ScienceReadError, match=r"seg003_calints.fits.*no rows for "
-                                               r"integration\(s\) 31–34.*lists.*1–30"):
-        read_science(path)
+#: cubes whose INT_TIMES cannot be matched: (file, integrations listed, a duplicated one,
+#: planes in the cube, INTSTART, INTEND, the message expected)
+_UNMATCHED_CUBES = [
+    ("seg003_calints.fits", 30, None, 10, 25, None,
+     r"seg003_calints.fits.*no rows for integration\(s\) 31–34.*lists.*1–30"),
+    ("bad_calints.fits", 30, None, 10, 11, 25,
+     r"bad_calints.fits.*INTSTART=11 and INTEND=25 say 15 integration\(s\) but the file "
+     r"holds 10"),
+    ("dup_calints.fits", 5, 3, 5, 1, None,
+     r"dup_calints.fits.*INT_TIMES lists integration\(s\) 3 more than once"),
+]
 
 
-def test_intstart_intend_disagreeing_with_the_cube_raises(dm, tmp_path):
-    path = tmp_path / "bad_calints.fits"
-    _cube(dm, path, 10, _int_times(dm, np.arange(1, 31)), first=11, intend=25)
-    with pytest.raises(ScienceReadError, match=r"bad_calints.fits.*INTSTART=11 and INTEND=25 "
-                                               r"say 15 integration\(s\) but the file holds 10"):
-        read_science(path)
-
-
-def test_duplicate_int_times_rows_raise(dm, tmp_path):
-    path = tmp_path / "dup_calints.fits"
-    table = _int_times(dm, np.arange(1, 6))
-    table["integration_number"][3] = 3
-    _cube(dm, path, 5, table)
-    with pytest.raises(ScienceReadError, match=r"dup_calints.fits.*INT_TIMES lists "
-                                               r"integration\(s\) 3 more than once"):
-        read_science(path)
+@pytest.mark.parametrize(("name", "listed", "duplicate", "n", "first", "intend", "message"),
+                         _UNMATCHED_CUBES, ids=[case[0] for case in _UNMATCHED_CUBES])
+def test_int_times_that_cannot_be_matched_raise(dm, tmp_path, name, listed, duplicate, n,
+                                                first, intend, message):
+    table = _int_times(dm, np.arange(1, listed + 1))
+    if duplicate is not None:
+        table["integration_number"][duplicate] = duplicate  # row 4 says 3 as well
+    _cube(dm, tmp_path / name, n, table, first=first, intend=intend)
+    with pytest.raises(ScienceReadError, match=message):
+        read_science(tmp_path / name)
 
 
 def test_unfilled_bjd_falls_back_to_mjd_utc(dm, tmp_path):

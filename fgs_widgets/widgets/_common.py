@@ -12,11 +12,15 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
-from ..engine.scales import Ticks, js_number
+from ..engine.scales import Ticks, js_number, nice_ticks
 from ..jobs import Job, JobState
 from ..model import Session
 
-__all__ = ["JobProgress", "Panel", "StatusLine", "describe_error", "set_ticks"]
+#: pixels per y tick: labels are ~14 px tall
+PX_PER_Y_TICK = 38
+
+__all__ = ["JobProgress", "Panel", "StatusLine", "close_figure", "describe_error", "set_ticks",
+           "show_range"]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -195,3 +199,35 @@ def set_ticks(axis: Any, ticks: Ticks) -> None:
     axis.tick_labels = {**{k: v for k, v in old.items() if k in shown}, **new}
     axis.tick_values = np.asarray(ticks.values, dtype=np.float64)
 
+
+
+def show_range(scale: Any, axis: Any, span: tuple[float, float], height_px: int,
+               label: str) -> None:
+    """Set a y scale to ``span`` with nice ticks for a plot ``height_px`` tall, and the
+    axis label (with the ticks' power of ten, if any).
+
+    Parameters
+    ----------
+    scale : bqplot.LinearScale
+    axis : bqplot.Axis
+    span : (lo, hi)
+    height_px : int
+        One tick per `PX_PER_Y_TICK` pixels, at least three.
+    label : str
+    """
+    ticks = nice_ticks(*span, max_ticks=max(3, int(height_px) // PX_PER_Y_TICK), min_ticks=3)
+    with scale.hold_sync():  # one message: each one costs the browser a re-render
+        scale.min, scale.max = float(span[0]), float(span[1])
+    set_ticks(axis, ticks)
+    axis.label = label + ticks.scale_suffix
+
+
+def close_figure(figure: Any, *scales: Any) -> None:
+    """Close a bqplot figure and every widget it holds (marks, axes, scales, interaction,
+    layout), plus ``scales`` its marks use that it does not list."""
+    widgets = [*figure.marks, *figure.axes, *scales, figure.scale_x, figure.scale_y,
+               figure.layout, figure]
+    if figure.interaction is not None:
+        widgets.append(figure.interaction)
+    for widget in widgets:
+        widget.close()

@@ -25,15 +25,14 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
-from ..engine.scales import nice_ticks, robust_range
+from ..engine.scales import robust_range
 from ..model import Session
-from ._common import Panel, set_ticks
+from ._common import Panel, close_figure, set_ticks, show_range
 from .export import FORMATS, export_table, link, session_tables
 from .pointer import PlotPointer
 from .timeseries import (
     MARGIN,
     MARGIN_X_AXIS,
-    PX_PER_Y_TICK,
     TimeseriesViewer,
     draw_events,
     event_marks,
@@ -282,15 +281,8 @@ class SciencePanel(Panel):
         """Stop following the session and the shared scale; close the figures' widgets."""
         super().close()
         self.pointer.close()
-        for figure in (self.figure, self.lower_figure):
-            widgets = [*figure.marks, *figure.axes, figure.scale_x, figure.scale_y,
-                       figure.layout, figure]
-            if figure.interaction is not None:
-                widgets.append(figure.interaction)
-            for widget in widgets:
-                widget.close()
-        for scale in (self.flux_scale, self.lower_scale, self.unit, self.unit_x):
-            scale.close()
+        close_figure(self.figure, self.flux_scale, self.unit)
+        close_figure(self.lower_figure, self.lower_scale, self.unit_x)
 
     # -- actions ------------------------------------------------------------------------
     def decorrelate(self, regressors: Iterable[str] | None = None) -> bool:
@@ -617,13 +609,8 @@ class SciencePanel(Panel):
     def _scale_axis(scale: bq.LinearScale, axis: bq.Axis, values: np.ndarray, height: int,
                     label: str) -> None:
         span = robust_range(values) if len(values) else None
-        if span is None:
-            return
-        ticks = nice_ticks(*span, max_ticks=max(3, height // PX_PER_Y_TICK), min_ticks=3)
-        with scale.hold_sync():
-            scale.min, scale.max = float(span[0]), float(span[1])
-        set_ticks(axis, ticks)
-        axis.label = label + ticks.scale_suffix
+        if span is not None:
+            show_range(scale, axis, span, height, label)
 
     def _time_axis(self, window: tuple[float, float]) -> None:
         """Elapsed-time ticks as the viewer draws them (none whose label would be clipped)."""

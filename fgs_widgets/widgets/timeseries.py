@@ -32,9 +32,9 @@ import traitlets as t
 
 from ..data import Quality
 from ..engine.binning import block_extrema, break_gaps, decimate_for_display
-from ..engine.scales import Ticks, nice_ticks, robust_range, time_ticks
+from ..engine.scales import Ticks, robust_range, time_ticks
 from ..model import Session
-from ._common import set_ticks
+from ._common import close_figure, set_ticks, show_range
 from .pointer import PlotPointer
 
 __all__ = ["TimeseriesViewer", "draw_events", "event_marks", "visible_time_ticks"]
@@ -46,8 +46,8 @@ _FLAG_COLOR = "#d62728"
 #: figure margins in pixels; the right one holds half of the last x label
 MARGIN = {"top": 10, "bottom": 8, "left": 72, "right": 28}
 MARGIN_X_AXIS = 34  # bottom margin of the panel that shows the time axis
-#: pixels per tick: x labels are up to ~40 px wide, y labels ~14 px tall
-PX_PER_X_TICK, PX_PER_Y_TICK = 70, 38
+#: pixels per x tick: labels are up to ~40 px wide
+PX_PER_X_TICK = 70
 CHAR_PX = 7  # width of a tick label character at bqplot's default font, for overhang checks
 HINT = "hover a plot for its values · click picks a frame · wheel zooms · drag pans"
 
@@ -102,13 +102,7 @@ class _Panel:
 
     def close(self) -> None:
         """Close every widget of the figure (marks, axes, scales are widgets of their own)."""
-        figure = self.figure
-        widgets = [*figure.marks, *figure.axes, self.ys, self.unit, figure.scale_x,
-                   figure.scale_y, figure.layout, figure]
-        if figure.interaction is not None:
-            widgets.append(figure.interaction)
-        for widget in widgets:
-            widget.close()
+        close_figure(self.figure, self.ys, self.unit)
 
 
 class TimeseriesViewer(W.VBox):
@@ -464,12 +458,7 @@ class TimeseriesViewer(W.VBox):
                                 groups=frames["groups"][lo:hi])
         if span is None:
             return
-        ticks = nice_ticks(*span, max_ticks=max(3, self.panel_height // PX_PER_Y_TICK),
-                           min_ticks=3)
-        with panel.ys.hold_sync():  # one message: each one costs the browser a re-render
-            panel.ys.min, panel.ys.max = span
-        set_ticks(panel.y_axis, ticks)
-        panel.y_axis.label = panel.column + ticks.scale_suffix
+        show_range(panel.ys, panel.y_axis, span, self.panel_height, panel.column)
 
     def _draw_binned(self, panel: _Panel) -> None:
         panel.binned.visible = self.binned
