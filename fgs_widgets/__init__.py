@@ -24,7 +24,7 @@ _EXPORTS = {
     "fit_gaussians": "fgs_widgets.engine.gaussian",
     "quick_fit": "fgs_widgets.engine.quickfit",
 }
-_SUBMODULES = {"archive", "engine", "widgets", "spelunker", "model", "data", "cli"}
+_SUBMODULES = {"archive", "engine", "widgets", "spelunker", "model", "data", "cli", "survey"}
 
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, frozenset(_SUBMODULES))

@@ -6,9 +6,12 @@ Commands::
     fgs-widgets fit PATHS... | --program N    fit every frame, write Parquet or ECSV
     fgs-widgets periodogram RESULTS           peaks of every column of a results file
     fgs-widgets sample DIR                    write the bundled sample program
+    fgs-widgets survey OUT --programs N... | --programs-file F | --between A B | --paths P...
+                                              many programs on ray -> one Parquet dataset
 
-Exit codes: 0 success, 1 the data or a service failed (message on stderr),
-2 bad command line, 130 interrupted (finished chunks are kept in the cache).
+Exit codes: 0 success, 1 the data or a service failed (message on stderr; for a
+survey: some programs failed, recorded in OUT/_survey, retried by running it again),
+2 bad command line, 130 interrupted (finished chunks or partitions are kept).
 """
 
 from __future__ import annotations
@@ -201,6 +204,68 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _survey_tasks(args: argparse.Namespace):
+    from .survey import tasks as survey_tasks
+
+    given = [name for name in ("programs", "programs_file", "between", "paths")
+             if getattr(args, name)]
+    if len(given) != 1:
+        print("fgs-widgets survey: give one of --programs, --programs-file, --between or "
+              "--paths", file=sys.stderr)
+        raise SystemExit(2)  # a bad command line, as argparse's own errors
+    if args.paths:
+        return survey_tasks.tasks_from_paths(args.paths), {}
+    if args.between:
+        return survey_tasks.tasks_observed_between(*args.between, guider=args.guider), {}
+    programs = (args.programs if args.programs
+                else survey_tasks.programs_from_file(args.programs_file))
+    return survey_tasks.tasks_for_programs(programs, guider=args.guider)
+
+
+def cmd_survey(args: argparse.Namespace) -> int:
+    from .survey.dataset import survey_status
+    from .survey.run import Survey
+
+    if args.status:
+        table = survey_status(args.output)
+        if table.empty:
+            raise SystemExit(f"{args.output}: no survey recorded here")
+        with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+            print(table[["program", "state", "runs", "n_frames", "seconds", "error"]
+                        if "runs" in table else table.columns].to_string(index=False))
+        return 0
+    if args.retries < 0:
+        print("fgs-widgets survey: --retries must be 0 or more", file=sys.stderr)
+        return 2
+    tasks, missing = _survey_tasks(args)
+    files = sum(len(t) for t in tasks)
+    print(f"survey of {len(tasks) + len(missing)} program(s), {files} file(s) -> "
+          f"{args.output}", file=sys.stderr)
+    survey = Survey(tasks, args.output, fit=args.fit, cache_dir=args.cache_dir,
+                    address=args.address, retries=args.retries, missing=missing)
+
+    def line(program: int, state: str, record: dict) -> None:
+        print(survey.message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    try:
+        survey.run(line)
+    except KeyboardInterrupt:
+        survey.cancel()
+        print("interrupted: finished partitions are kept; run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
+    elapsed = time.perf_counter() - started
+    print(f"{survey.n_done} done, {survey.n_skipped} already complete, {survey.n_failed} "
+          f"failed; {survey.n_frames:,} frames in {elapsed:.1f} s", file=sys.stderr)
+    if survey.n_failed:
+        print(f"failed programs are recorded in {Path(args.output) / '_survey'} "
+              "(`fgs-widgets survey OUT --status`); run the same command again to retry them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fgs-widgets", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +297,25 @@ def _parser() -> argparse.ArgumentParser:
     pgram.add_argument("--peaks", type=int, default=3, help="peaks listed per column")
     pgram.add_argument("-o", "--output", help="also write the peaks table")
     pgram.set_defaults(func=cmd_periodogram)
+
+    survey = sub.add_parser("survey", help="per-visit statistics of many programs on ray")
+    survey.add_argument("output", help="the dataset folder (shared by every node)")
+    survey.add_argument("--programs", nargs="+", type=int, help="program ids")
+    survey.add_argument("--programs-file", help="text file of program ids, or a table "
+                        "with a 'program' column")
+    survey.add_argument("--between", nargs=2, metavar=("START", "END"),
+                        help="every program with fine-guide data in this UTC range "
+                             "(MAST query), e.g. 2023-01-01 2023-02-01")
+    survey.add_argument("--paths", nargs="+", help="fine-guide files or folders on disk")
+    survey.add_argument("--guider", type=int, choices=(1, 2))
+    survey.add_argument("--fit", default="gaussian", choices=("gaussian", "quick"))
+    survey.add_argument("--address", help="ray cluster address (default: a local ray)")
+    survey.add_argument("--cache-dir", help="download cache on each node")
+    survey.add_argument("--retries", type=int, default=2,
+                        help="attempts after a worker died or a transient failure")
+    survey.add_argument("--status", action="store_true",
+                        help="print each program's recorded state and exit")
+    survey.set_defaults(func=cmd_survey)
 
     sample = sub.add_parser("sample", help="write the bundled sample program")
     sample.add_argument("directory")

@@ -135,8 +135,76 @@ QUICKSTART = [
              "every panel"),
 ]
 
+# A survey of several programs: ray tasks write one Parquet dataset; pandas reads it.
+SURVEY = [
+    ("md", "# Surveying many programs\n\n"
+           "`fgs_widgets.survey` runs one ray task per program: the task downloads (or reads) "
+           "the program's fine-guide files where it runs, fits every frame, and writes one "
+           "row of statistics per visit into the partition `program=…/observation=…` of one "
+           "Parquet dataset. The head sends task descriptions only; re-running skips what is "
+           "complete and retries what failed. From a terminal: `fgs-widgets survey OUT "
+           "--programs 1534 2079` (or `--programs-file`, `--between 2023-01-01 2023-02-01`, "
+           "`--address` for a cluster).\n\n"
+           "Offline, this notebook surveys four sample programs written to disk (each a "
+           "copy of the bundled sample under another program id and date, with its own "
+           "noise)."),
+    ("code", "from pathlib import Path\n"
+             "import matplotlib\nmatplotlib.use('Agg')\n"
+             "import matplotlib.pyplot as plt\n"
+             "import pandas as pd\n"
+             "from fgs_widgets.archive.sample import write_sample_program\n"
+             "from fgs_widgets.engine.stability import STATISTICS\n"
+             "from fgs_widgets import survey\n\n"
+             "folder = Path('survey_programs')\n"
+             "for i, program in enumerate((4001, 4002, 4003, 4004)):\n"
+             "    if not (folder / str(program)).exists():\n"
+             "        write_sample_program(folder / str(program), seed=program, "
+             "program=program, start=59950.0 + 7 * i)\n"
+             "tasks = survey.tasks_from_paths([folder])\n"
+             "[(t.program, len(t), list(t.observations())) for t in tasks]"),
+    ("md", "## Run it\n\nThe panel follows the survey as ray works (here a local ray on this "
+           "machine's cores; pass `address=` to use a cluster)."),
+    ("code", "run = survey.Survey(tasks, 'survey_dataset', fit='gaussian')\n"
+             "panel = run.widget()\n"
+             "display(panel)\n"
+             "run.start().join()\n"
+             "print(run.message)"),
+    ("md", "## What each statistic means"),
+    ("code", "pd.DataFrame([(name, unit, text) for name, (unit, text) in STATISTICS.items()],\n"
+             "             columns=['statistic', 'unit', 'definition']).style.hide(axis='index')"),
+    ("md", "## Read the dataset with pandas"),
+    ("code", "table = survey.read_survey('survey_dataset')\n"
+             "table[['program', 'observation', 'visit', 'n_frames', 'stability_mas', "
+             "'jitter_15s_mas', 'psf_width_px', 'n_tilts', 'n_hga_moves', "
+             "'fit_failure_rate']]"),
+    ("code", "fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), dpi=90)\n"
+             "label = table['program'].astype(str) + '/' + table['observation'].astype(str) "
+             "+ '/' + table['visit'].astype(str)\n"
+             "axes[0].bar(label, table['stability_mas'])\n"
+             "axes[0].set_ylabel('pointing stability (mas, 15 s windows)')\n"
+             "axes[1].scatter(table['jitter_15s_mas'], table['stability_mas'], "
+             "c=table['program'])\n"
+             "axes[1].set_xlabel('jitter within 15 s (mas)')\n"
+             "axes[1].set_ylabel('stability (mas)')\n"
+             "axes[2].errorbar(table['start_mjd'], table['psf_width_px'], fmt='o')\n"
+             "axes[2].set_xlabel('MJD')\naxes[2].set_ylabel('PSF width (px)')\n"
+             "for ax in axes[:1]:\n    ax.tick_params(axis='x', rotation=60)\n"
+             "fig.tight_layout()\nfig.savefig('survey.png')\n"
+             "print('saved survey.png')"),
+    ("md", "## Resuming\n\nA second run finds every partition complete and verified "
+           "(checksums, inputs, settings) and does nothing; a failed program would be "
+           "retried. `survey_status` lists each program's recorded state."),
+    ("code", "again = survey.run_survey(tasks, 'survey_dataset', fit='gaussian')\n"
+             "print(again.message)\n"
+             "survey.survey_status('survey_dataset')[['program', 'state', 'runs', "
+             "'n_frames', 'seconds']]"),
+]
+
+NOTEBOOKS = (("quickstart.ipynb", QUICKSTART),
+             ("spelunker_quickstart.ipynb", SPELUNKER_QUICKSTART),
+             ("survey.ipynb", SURVEY))
+
 if __name__ == "__main__":
-    for name, cells in (("quickstart.ipynb", QUICKSTART),
-                        ("spelunker_quickstart.ipynb", SPELUNKER_QUICKSTART)):
+    for name, cells in NOTEBOOKS:
         nbf.write(notebook(cells), HERE / name)
         print("wrote", HERE / name)

@@ -56,6 +56,23 @@ class Behaviour:
     column_configs: list[str] = field(default_factory=list)  # colConfigId of each call
 
 
+def _matches(row: dict, criterion: dict) -> bool:
+    """A MAST filter on one row: discrete values or ``{"min", "max"}`` ranges.
+
+    Discrete filters match the stored text exactly, as MAST's keyword tables do (the
+    rows hold the header values, e.g. program "01534", observtn "002"); a range matches
+    a number within it, inclusive, and never a row without the column.
+    """
+    value = row.get(criterion["paramName"])
+    for allowed in criterion["values"]:
+        if isinstance(allowed, dict):
+            if value is not None and allowed["min"] <= float(value) <= allowed["max"]:
+                return True
+        elif str(value) == str(allowed):
+            return True
+    return False
+
+
 class _Handler(BaseHTTPRequestHandler):
     behaviour: Behaviour
 
@@ -113,12 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         b = self.behaviour
         if request.get("service") != "Mast.Jwst.Filtered.GuideStar":
             return {"status": "ERROR", "msg": f"unknown service {request.get('service')}"}
-        filters = {f["paramName"]: [str(v) for v in f["values"]]
-                   for f in request["params"].get("filters", [])}
-        # discrete filters match the stored text exactly, as MAST's keyword tables do
-        # (the rows hold the header values, e.g. program "01534", observtn "002")
-        rows = [r for r in b.rows
-                if all(str(r.get(k)) in vals for k, vals in filters.items())]
+        filters = request["params"].get("filters", [])
+        rows = [r for r in b.rows if all(_matches(r, f) for f in filters)]
         size = min(int(request.get("pagesize") or b.page_size), b.page_size)
         page = int(request.get("page") or 1)
         pages = max(math.ceil(len(rows) / size), 1)
@@ -331,6 +344,7 @@ def serve_sample(behaviour: Behaviour, sample) -> None:
             "fileSize": path.stat().st_size, "program": header["PROGRAM"],
             "observtn": header["OBSERVTN"], "visit": header["VISIT"],
             "detector": header["DETECTOR"], "exp_type": header["EXP_TYPE"],
+            "date_beg_mjd": header["DATASTRT"],
         })
     behaviour.telemetry.update(sample.telemetry)
     for gs_id, gaia, j, h in (("N13I000018", 4657982334521456768, 11.02, 10.71),

@@ -14,6 +14,7 @@ from loopback import leaked_in_traceback
 
 from fgs_widgets.archive import conf, find_products
 from fgs_widgets.archive.errors import ArchiveError, AuthenticationError, MastUnreachable
+from fgs_widgets.archive.mast import find_products_between
 from fgs_widgets.cli import main
 
 TOKEN = "query-token-8d2e41"
@@ -72,15 +73,18 @@ def test_command_line_prints_the_error_not_a_traceback(mast, shape, capsys):
 
 @pytest.mark.parametrize("fault", ["unreachable", "401", "500", "odd shape"])
 def test_query_errors_keep_no_frame_with_the_token(mast, fault):
-    if fault == "unreachable":
-        override = conf.override(mast_server="http://127.0.0.1:9")
-    else:
-        override = conf.override()
+    settings = {"mast_server": "http://127.0.0.1:9"} if fault == "unreachable" else {}
+    if fault != "unreachable":
         mast.behaviour.status = {"401": 401, "500": 500}.get(fault)
         if fault == "odd shape":
             mast.behaviour.answers["invoke"] = SHAPES["data is a string"]
-    with override, pytest.raises(ArchiveError) as info:
+    with conf.override(**settings), pytest.raises(ArchiveError) as info:
         find_products(1534, token=TOKEN)
+    # the survey's date-range query
+    with conf.override(**settings), pytest.raises(ArchiveError) as ranged:
+        find_products_between("2022-12-01", "2022-12-31", token=TOKEN)
+    assert type(ranged.value) is type(info.value)
+    assert leaked_in_traceback(ranged.value, TOKEN) == []
     if fault == "unreachable":
         assert isinstance(info.value, MastUnreachable)
     if fault == "401":

@@ -17,8 +17,13 @@ Layers, bottom to top.  A module may import (see `LAYERS`, the one rule table):
     (its recorded script) and ``jobs.py`` (its long-running jobs): the `Session`.
     Everything above, and the root package (``session_io`` reads
     ``fgs_widgets.__version__``); never widgets.
+``survey``
+    ``survey/*``: many programs on ray into one dataset.  ``root``, ``base``,
+    ``engine``, ``archive`` and the survey; not the Session; widgets only inside a
+    function (``Survey.widget()``), like ``spelunker``.
 ``cli``
-    ``cli.py``: ``root``, ``base``, ``engine``, ``archive``, ``session``; never widgets.
+    ``cli.py``: ``root``, ``base``, ``engine``, ``archive``, ``session``, ``survey``;
+    never widgets.
 ``spelunker``
     ``spelunker.py``: like ``cli``; widgets only inside a function (its
     ``widgets()``/``show()`` method), so ``import fgs_widgets.spelunker`` never
@@ -69,7 +74,8 @@ class Rule:
     lazy: frozenset[str] = field(default=frozenset())  # also, in functions and lazy tables
 
 
-_ALL = frozenset({"root", "base", "engine", "archive", "session", "cli", "spelunker", "widgets"})
+_ALL = frozenset({"root", "base", "engine", "archive", "session", "survey", "cli", "spelunker",
+                  "widgets"})
 
 #: The one rule table (see the module docstring).
 LAYERS: dict[str, Rule] = {
@@ -79,9 +85,11 @@ LAYERS: dict[str, Rule] = {
                                "fgs_widgets.engine.simulate",
                                "fgs_widgets.engine.timesystems"})),
     "session": Rule(frozenset(_BELOW_FRONT_ENDS)),
-    "cli": Rule(frozenset(_BELOW_FRONT_ENDS | {"cli"})),
+    "survey": Rule(frozenset({"root", "base", "engine", "archive", "survey"}),
+                   lazy=frozenset({"widgets"})),
+    "cli": Rule(frozenset(_BELOW_FRONT_ENDS | {"cli", "survey"})),
     "spelunker": Rule(frozenset(_BELOW_FRONT_ENDS | {"spelunker"}), lazy=frozenset({"widgets"})),
-    "widgets": Rule(frozenset(_BELOW_FRONT_ENDS | {"widgets"})),
+    "widgets": Rule(frozenset(_BELOW_FRONT_ENDS | {"survey", "widgets"})),
     "root": Rule(frozenset({"root", "base"}), lazy=_ALL),
 }
 
@@ -94,7 +102,7 @@ def layer_of(module: str) -> str | None:
     top = name.split(".")[0]
     if name in {"_lazy", "atomic", "data"}:
         return "base"
-    if top in {"engine", "archive", "widgets"}:
+    if top in {"engine", "archive", "survey", "widgets"}:
         return top
     if name in {"model", "session_io", "history", "jobs"}:
         return "session"

@@ -27,7 +27,7 @@ from .http import add_default_timeout, response_error, unreachable
 from .names import parse_file_name, parse_folder_name
 from .tokens import Token, resolve_token
 
-__all__ = ["PRODUCT_COLUMNS", "SERVICE", "find_products"]
+__all__ = ["PRODUCT_COLUMNS", "SERVICE", "find_products", "find_products_between"]
 
 SERVICE = "Mast.Jwst.Filtered.GuideStar"
 PRODUCT_COLUMNS = ("file_name", "uri", "size", "program", "observation", "visit", "guider",
@@ -122,16 +122,75 @@ def find_products(program: int | str, *, observation: int | str | None = None,
         filters.append(_filter("observtn", observation_n, 3))
     if visit_n is not None:
         filters.append(_filter("visit", visit_n, 3))
-    params = {"columns": "*", "filters": filters}
-    # rebound: no frame keeps the plain string (tracebacks printed with locals show frames)
-    token = resolve_token(token)
-    client = _client(token)
-    what = f"MAST ({conf.mast_server})"
-    table = _query(client, params, what, program_n)
-    rows = table.to_pandas() if len(table) else pd.DataFrame()
-    products = _products(rows, calib_level)
     asked = {"program": program_n, "observation": observation_n, "visit": visit_n,
              "guider": guider_n}
+    # rebound: no frame keeps the plain string (tracebacks printed with locals show frames)
+    token = resolve_token(token)
+    return _find(filters, asked, calib_level, token, f" for program {program_n}")
+
+
+def find_products_between(start, end, *, calib_level: int = 2,
+                          guider: int | str | None = None,
+                          token: str | Token | None = None) -> pd.DataFrame:
+    """Every fine-guide file whose data began between `start` and `end` (UTC), any program.
+
+    The survey's "all programs in a date range": one query of the same service with a
+    range filter on ``date_beg_mjd`` (MAST's JWST keyword services filter times through
+    their ``_mjd`` columns, ``{"min": ..., "max": ...}``).
+
+    Parameters
+    ----------
+    start, end : str, datetime, astropy Time or float
+        UTC; a float is an MJD.  ``start < end``.
+    calib_level, guider, token
+        As in `find_products`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As `find_products`, over every program.  Proprietary files are listed too;
+        downloading them needs a token with rights to them.
+    """
+    lo, hi = _mjd(start, "start"), _mjd(end, "end")
+    if not lo < hi:
+        raise ValueError(f"start ({start}) must be before end ({end})")
+    guider_n = _number(guider, "guider")
+    if guider_n not in (None, 1, 2):
+        raise ValueError(f"guider must be 1 or 2, not {guider!r}")
+    if calib_level not in _LEVEL_SUFFIX:
+        raise ValueError(f"calib_level must be 1 (uncal) or 2 (cal), not {calib_level!r}")
+    filters = [{"paramName": "exp_type", "values": ["FGS_FINEGUIDE"]},
+               {"paramName": "date_beg_mjd", "values": [{"min": lo, "max": hi}]}]
+    token = resolve_token(token)  # rebound, as in find_products
+    return _find(filters, {"guider": guider_n}, calib_level, token,
+                 f" between MJD {lo:.5f} and {hi:.5f}")
+
+
+def _mjd(value, name: str) -> float:
+    from astropy.time import Time
+
+    if isinstance(value, int | float | np.number):
+        return float(value)
+    try:
+        return float(str(value))  # "59956.5" from a command line: an MJD
+    except ValueError:
+        pass
+    try:
+        return float(Time(value, scale="utc").mjd)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} must be a UTC date (e.g. '2023-01-01' or an MJD), "
+                         f"not {value!r}") from None
+
+
+def _find(filters: list[dict], asked: dict, calib_level: int, token: Token,
+          scope: str) -> pd.DataFrame:
+    """Run one GuideStar query; products of `calib_level` that match `asked`, by end time."""
+    params = {"columns": "*", "filters": filters}
+    client = _client(token)
+    what = f"MAST ({conf.mast_server})"
+    table = _query(client, params, what, scope)
+    rows = table.to_pandas() if len(table) else pd.DataFrame()
+    products = _products(rows, calib_level)
     for column, value in asked.items():
         if value is not None and len(products):
             # checked here too: the service may ignore a filter, and guider is not one
@@ -139,13 +198,14 @@ def find_products(program: int | str, *, observation: int | str | None = None,
     if products.empty:
         said = ", ".join(f"{k}={v}" for k, v in asked.items() if v is not None)
         level = _LEVEL_SUFFIX[calib_level].removesuffix(".fits").lstrip("_")
-        raise NoFineGuideData(f"MAST has no fine-guide (_gs-fg_ {level}) files for {said}; "
-                              "check the program id and filters, that the data are public, "
-                              "or pass a token with rights to them")
+        raise NoFineGuideData(f"MAST has no fine-guide (_gs-fg_ {level}) files{scope}"
+                              f"{' (' + said + ')' if said else ''}; check the program "
+                              "id and filters, that the data are public, or pass a token "
+                              "with rights to them")
     return products.sort_values(["end", "file_name"]).reset_index(drop=True)
 
 
-def _query(client, params: dict, what: str, program: int) -> Table:
+def _query(client, params: dict, what: str, scope: str) -> Table:
     """Run the service query; every failure is an `ArchiveError` that chains nothing.
 
     Errors are built inside ``except`` and raised after it: the requests and
@@ -161,7 +221,7 @@ def _query(client, params: dict, what: str, program: int) -> Table:
             warnings.simplefilter("ignore")  # astroquery's NoResultsWarning: we raise instead
             table = client.service_request(SERVICE, params)
     except requests.HTTPError as exc:
-        failure = _http_failure(exc.response, what, program)
+        failure = _http_failure(exc.response, what, scope)
     except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
         failure = unreachable(what, exc)
     except RemoteServiceError as exc:
@@ -180,11 +240,11 @@ def _query(client, params: dict, what: str, program: int) -> Table:
     return table
 
 
-def _http_failure(response: requests.Response | None, what: str, program: int) -> ArchiveError:
+def _http_failure(response: requests.Response | None, what: str, scope: str) -> ArchiveError:
     if response is None:
         return ArchiveError(f"{what}: the {SERVICE} query failed without an HTTP answer; "
                             "try again later")
-    return (response_error(response, what, f" for program {program}")
+    return (response_error(response, what, scope)
             or ArchiveError(f"{what}: HTTP {response.status_code} from the {SERVICE} query"))
 
 

@@ -156,10 +156,10 @@ class SampleProgram:
 
 
 # -- the truth -------------------------------------------------------------
-def _timeline(scale: int = 1) -> tuple[list[dict], np.ndarray]:
+def _timeline(scale: int = 1, start: float = _START) -> tuple[list[dict], np.ndarray]:
     """Per-file metadata and the stitched frame times (MJD)."""
     files, times = [], []
-    t = _START
+    t = start
     first = 0
     for index, (obs, visit, seg, guider, star, n, gap, step) in enumerate(_LAYOUT):
         n *= scale
@@ -242,9 +242,9 @@ def _bad_frames(files: list[dict], n: int, scale: int,
                 spikes=spikes, zero_centroid_rows=zero_rows)
 
 
-def _truth(seed: int, scale: int = 1) -> tuple[list[dict], SampleTruth]:
+def _truth(seed: int, scale: int = 1, start: float = _START) -> tuple[list[dict], SampleTruth]:
     rng = np.random.default_rng(seed)
-    files, time = _timeline(scale)
+    files, time = _timeline(scale, start)
     seconds = (time - time[0]) * 86400.0
     params = _star_parameters(files, seconds)
     periods = {"x_mean": 37.5, "y_mean": 11.3}
@@ -432,7 +432,7 @@ def _set_meta(model, meta: dict, star: dict, t_start: float, t_end: float, name:
     m.exposure.group_time = CADENCE
     m.exposure.start_time = t_start
     m.exposure.end_time = t_end
-    m.observation.program_number = f"{PROGRAM:05d}"
+    m.observation.program_number = f"{meta.get('program', PROGRAM):05d}"
     m.observation.observation_number = f"{meta['observation']:03d}"
     m.observation.visit_number = f"{meta['visit']:03d}"
     m.observation.visit_group = "03"
@@ -477,7 +477,8 @@ def _data_model():
 
 
 def write_sample_program(
-    directory: str | os.PathLike, seed: int = 1534, scale: int = 1
+    directory: str | os.PathLike, seed: int = 1534, scale: int = 1, *,
+    program: int = PROGRAM, start: float = _START
 ) -> SampleProgram:
     """Write the sample program's files under ``directory/mastDownload/JWST/``.
 
@@ -491,6 +492,10 @@ def write_sample_program(
         files differ only in the DATE the data model stamps them with).
     scale : int
         Multiplies every file's frame count (benchmarks use ~70 for 10^6 frames).
+    program : int
+        Program id in the headers and names (surveys of many programs use others).
+    start : float
+        MJD (UTC) of the first frame.
 
     Returns
     -------
@@ -498,7 +503,7 @@ def write_sample_program(
     """
     guider_cal_model = _data_model()
     directory = Path(directory)
-    files, truth = _truth(seed, scale)
+    files, truth = _truth(seed, scale, start)
     noise = np.random.default_rng(seed + 1)
     paths = []
     for meta in files:
@@ -528,14 +533,15 @@ def write_sample_program(
             err[:, 0, 7] = np.nan
         t_start, t_end = truth.time[a], truth.time[b - 1]
         end_dt = Time(t_end, format="mjd").to_datetime(timezone=UTC).replace(microsecond=0)
-        name = file_name(PROGRAM, meta["observation"], meta["visit"], end_dt, meta["segment"])
-        folder = folder_name(PROGRAM, meta["observation"], meta["visit"], 3, 1, "01", 1,
+        name = file_name(program, meta["observation"], meta["visit"], end_dt, meta["segment"])
+        folder = folder_name(program, meta["observation"], meta["visit"], 3, 1, "01", 1,
                              meta["guider"], meta["segment"])
         zero_rows = truth.zero_centroid_rows[
             (truth.zero_centroid_rows >= a) & (truth.zero_centroid_rows < b)] - a
         with guider_cal_model() as model:
             model.data, model.err, model.dq = sci, err, dq
-            _set_meta(model, meta, star, t_start, t_end, name, meta["n"])
+            _set_meta(model, {**meta, "program": program}, star, t_start, t_end, name,
+                      meta["n"])
             if meta["index"] not in truth.header_only_pointing:
                 model.pointing_table = _pointing(truth.time[a:b], truth.hga_moves, noise)
             model.centroid_table = _centroids(star, truth.time[a:b], truth.params[a:b],
@@ -547,7 +553,8 @@ def write_sample_program(
     science_path = directory / SCIENCE_FILE
     _write_science(truth, science_path)
     return SampleProgram(directory=directory, paths=paths, truth=truth,
-                         telemetry=_telemetry(truth), science_path=science_path)
+                         telemetry=_telemetry(truth), program=program,
+                         science_path=science_path)
 
 
 def _default_directory() -> Path:

@@ -11,6 +11,7 @@ _EXPORTS = {
     "ProgramPicker": "picker",
     "PeriodogramPanel": "periodogram_panel",
     "MnemonicPanel": "mnemonic_panel",
+    "SurveyPanel": "survey_panel",
     "App": "app",
 }
 
