@@ -62,6 +62,29 @@ def _load_kernels(kind: str, data: GuideStarData) -> float:
     return time.perf_counter() - started
 
 
+def _await_warmup(session: Session, kind: str, run: Run) -> float:
+    """Wait for a background warm-up still compiling (`fgs_widgets.engine.warmup`), saying
+    so in ``session.message``: not in silence behind numba's compiler lock, and no kernel
+    compiled twice.  Returns the seconds waited; raises if the run was cancelled meanwhile
+    (it then ends "cancelled")."""
+    from .engine.warmup import wait_for_warmup
+
+    said = []
+
+    def report(warm) -> None:
+        said.append(warm)
+        session.message = f"{warm.status()}; the {kind} fit starts when they are ready"
+
+    waited = wait_for_warmup(["quick" if kind == "quick" else "fit"], cancel=run.cancel,
+                             report=report)
+    if run.cancelled:
+        raise RuntimeError("before it started (the fit kernels are still compiling in the "
+                           "background)")
+    if said:
+        session.message = f"fit kernels ready after {waited:.0f} s: {kind} fit running…"
+    return waited
+
+
 def _window_line(session: Session, arguments: Mapping[str, Any]) -> list[str]:
     """The window a periodogram depended on, as the line a script needs before the call."""
     window = session.window
@@ -256,6 +279,19 @@ class Session(t.HasTraits):
         self.telemetry = {}
         self.cursor = 0
 
+    @t.observe("data")
+    def _warm_up_kernels(self, change: dict) -> None:
+        """New frames: compile (or load from numba's cache) the fit kernels in the background
+        at once, so the first fit does not begin with a compile (`fgs_widgets.engine.warmup`;
+        ``FGS_WARMUP=0`` switches it off)."""
+        data = change["new"]
+        if data is None or not len(data):
+            return
+        from .engine import warmup
+
+        if warmup.enabled():
+            warmup.start_warmup(data.frames, data.errors)
+
     def _need_data(self, what: str) -> GuideStarData:
         if self.data is None:
             raise ValueError(f"no data to {what}: load the sample (session.load_sample()), "
@@ -440,6 +476,7 @@ class Session(t.HasTraits):
             from .engine.executor import use_threads
 
             use_threads(threads)
+            compiling.append(_await_warmup(self, kind, run))
             compiling.append(_load_kernels(kind, data))
             run.restart_clock()
             if kind == "quick":

@@ -6,6 +6,30 @@ cluster the head sends each byte once in all, not the whole program to every
 node.  Progress is reported per finished chunk; cancellation stops
 scheduling, cancels what is queued and keeps what finished; ray retries
 tasks whose worker died (``max_retries``).
+
+Compiled once per node, not once per worker.  numba keeps the compiled kernels on
+disk (``cache=True``) in one directory per node that every worker process of that
+node shares: ``$NUMBA_CACHE_DIR`` if set, else ``__pycache__`` next to the package's
+sources when that is writable, else the user's cache directory (``~/.cache/numba``).
+The rule for the workers' ``NUMBA_CACHE_DIR`` (`_worker_env`):
+
+* a local instance (`ensure_ray` without an address): nothing is passed.  Its
+  workers inherit this process's environment and import the same files, so they use
+  this process's cache directory, which its own fits and the warm-up
+  (`fgs_widgets.engine.warmup`, kernel "ray") fill;
+* joining a cluster: the workers have the environment their node's ``ray start``
+  had, not this one's.  If ``NUMBA_CACHE_DIR`` is set here it is passed to them (the
+  job's ``runtime_env``; made absolute), so every node's workers use that path (on each
+  node's own disk, or one shared folder on a shared file system); if it is not set,
+  nothing is passed and each node uses numba's default above, one folder per node.
+
+A folder numba cannot write is skipped by numba itself (it tries the next one), so no
+rule depends on whether the package folder is writable.
+
+Then, before the chunks of a run, one two-frame task per node (`_warm_nodes`, once
+per node and input type in this process) compiles the kernel there, or loads it from
+that cache: the node's other workers find it on disk, instead of each compiling its own
+copy at the same time.
 """
 
 from __future__ import annotations
@@ -15,6 +39,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -23,6 +48,15 @@ __all__ = ["ensure_ray", "run_ray", "use_threads"]
 
 _lock = threading.Lock()
 _remote_fit = None
+#: (node id, input kind) whose numba cache a warm task has filled (`_warm_nodes`)
+_warm: set[tuple[str, tuple]] = set()
+log = logging.getLogger(__name__)
+
+
+def _worker_env() -> dict[str, str]:
+    """Environment variables for a cluster's workers: ``NUMBA_CACHE_DIR`` if set here."""
+    folder = os.environ.get("NUMBA_CACHE_DIR", "").strip()
+    return {"NUMBA_CACHE_DIR": os.path.abspath(os.path.expanduser(folder))} if folder else {}
 
 
 def _object_store_options() -> dict:
@@ -72,6 +106,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
     WARNING.  In containers with a small /dev/shm (JupyterHub) the object
     store is sized to fit it, instead of ray warning and falling back to
     /tmp.  Calling it again reuses the running instance (whatever it is).
+    Joining a cluster passes this process's ``NUMBA_CACHE_DIR``, if set, to its
+    workers (the module docstring says why).
     Nothing is left behind for a later plain ``ray.init()``: ``ray.init`` does not
     write ``ray_current_cluster`` (only ``ray start`` and ``ray.cluster_utils`` do, in
     ray 2.60), so there is no address file to clean up at exit.
@@ -89,7 +125,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
         logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
             _drop_auth_enabled_notice)
         if address:
-            ray.init(address=address, **kwargs)
+            # the cluster's workers do not inherit this environment (see the module docstring)
+            env = _worker_env()
+            ray.init(address=address, **({"runtime_env": {"env_vars": env}} if env else {}),
+                     **kwargs)
         else:
             # "local" starts a fresh instance: never join a cluster some earlier `ray start`
             # left recorded in /tmp/ray (that would also refuse num_cpus)
@@ -132,6 +171,12 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
     def put(array: np.ndarray | None, a: int, b: int):
         return None if array is None else ray.put(np.ascontiguousarray(array[a:b]))
 
+    if len(pending) > 1:  # one chunk: no second worker could compile alongside
+        kind = (frames.dtype.str, errors is not None, initial is not None)
+        _warm_nodes(ray, fit_remote, (put(frames, 0, 2), put(errors, 0, 2),
+                                      put(initial, 0, 2)), kind, settings, cancel)
+        if cancel is not None and cancel.is_set():
+            return
     running = {}
     for i, a, b, key in pending:
         ref = fit_remote.remote(put(frames, a, b), put(errors, a, b), put(initial, a, b),
@@ -148,6 +193,58 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
     finally:
         for ref in running:
             ray.cancel(ref)
+
+
+def _nodes(ray) -> list[str]:
+    """Ids of the alive nodes that run tasks (a CPU or more); [] if ray cannot say."""
+    try:
+        return [node["NodeID"] for node in ray.nodes()
+                if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) >= 1]
+    except Exception:  # e.g. an older ray client: no warm-up, workers compile as before
+        log.debug("cannot list the ray nodes", exc_info=True)
+        return []
+
+
+def _warm_nodes(ray, fit_remote, refs: tuple, kind: tuple, settings: dict,
+                cancel: threading.Event | None, timeout: float = 120.0) -> set[str]:
+    """Fit two frames on every node not yet warmed for this input `kind`; wait for them.
+
+    ``refs`` are the (frames, errors, initial) objects (or None) of the two frames: the
+    task sees what a chunk's task sees (read-only arrays of the same dtypes), so it
+    compiles, or loads from the node's cache, the very kernel the chunks need.  A node
+    whose task fails is left for its workers to compile as before (the chunks have
+    their retries).  Stops at `cancel` (the tasks are cancelled) or after `timeout` s
+    (a node whose CPUs are all busy must not hold the fit back: its task is left to
+    finish and fill the cache).  Returns the nodes warmed now.
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    todo = [node for node in _nodes(ray) if (node, kind) not in _warm]
+    tasks = {fit_remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        node, soft=False)).remote(*refs, settings["max_iter"], settings["tol"]): node
+        for node in todo}
+    warmed = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while tasks and time.monotonic() < deadline:
+            if cancel is not None and cancel.is_set():
+                break
+            ready, _ = ray.wait(list(tasks), num_returns=1, timeout=0.2)
+            for ref in ready:
+                node = tasks.pop(ref)
+                try:
+                    ray.get(ref)
+                except Exception:  # the node went away, say: its chunks go elsewhere
+                    log.warning("warming the fit kernel on ray node %s failed", node,
+                                exc_info=True)
+                else:
+                    warmed.add(node)
+                    _warm.add((node, kind))
+    finally:
+        if cancel is not None and cancel.is_set():
+            for ref in tasks:
+                ray.cancel(ref)
+    return warmed
 
 
 def use_threads(n: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
+from ..engine.warmup import WAITING
 from ..jobs import JobState
 from ..model import Session
 from ._common import JobProgress, Panel
@@ -38,6 +39,8 @@ class FitRunner(Panel):
         self.run_button.on_click(lambda _: self.run())
         self.watch(session.fit_job, self._on_state, "state")
         self.watch(session, self._on_data, "data")
+        self.watch(session, self._on_message, "message")
+        self._waiting = False
         self._on_data()
 
     def close(self) -> None:
@@ -64,8 +67,21 @@ class FitRunner(Panel):
             self.kind.value, executor="ray" if executor == "cluster" else executor,
             address=address, chunk_size=int(self.chunk_size.value)))
 
+    def _on_message(self, change) -> None:
+        """A fit pressed before the background warm-up finished says it waits for it
+        (`fgs_widgets.engine.warmup`), then that it runs."""
+        if not self.session.fit_job.running:
+            return
+        if change["new"].startswith(WAITING):
+            self._waiting = True
+            self.status.busy(change["new"])
+        elif self._waiting:
+            self._waiting = False
+            self.status.busy(f"{self.session.fit_job.kind} fit running…")
+
     def _on_state(self, change) -> None:
         running = change["new"] is JobState.RUNNING
         self.run_button.disabled = running or self.session.data is None
+        self._waiting = False
         if running:
             self.status.busy(f"{self.session.fit_job.kind} fit running…")
