@@ -14,6 +14,7 @@ may use it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_write"]
+__all__ = ["atomic_directory", "atomic_write", "file_sha256"]
 
 
 def _temp_name(path: Path) -> Path:
@@ -107,3 +108,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         for leftover in (staging, old):
             if leftover is not None and leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 4 MiB blocks: how a written file is
+    later checked to be the one that was written."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

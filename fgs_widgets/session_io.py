@@ -25,7 +25,6 @@ filters come back exactly; no fit is redone.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_directory
+from .atomic import atomic_directory, file_sha256
 from .data import GuideStarData, ScienceSeries
 
 if TYPE_CHECKING:
@@ -52,13 +51,6 @@ _TABLES = ("fit", "quick_fit", "events")
 class SessionFileError(ValueError):
     """A saved session is missing, incomplete, corrupt, or its data files changed."""
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_session(session: Session, path: str | os.PathLike, *,
@@ -171,7 +163,7 @@ def _write_data(data: GuideStarData, staging: Path, manifest: dict, include_fram
     else:
         manifest["files"] = [
             {"name": row.file_name, "path": row.path, "size": Path(row.path).stat().st_size,
-             "sha256": _sha256(Path(row.path))}
+             "sha256": file_sha256(Path(row.path))}
             for row in data.products.itertuples() if Path(row.path).exists()]
     frames.to_parquet(staging / "frames.parquet")
     manifest["n_frames"] = len(data)
@@ -328,7 +320,7 @@ def _locate(entry: dict, folder: Path, search_paths: list | None, verify: bool) 
         candidates += list(Path(root).rglob(entry["name"]))
     for candidate in candidates:
         if candidate.exists() and candidate.stat().st_size == entry["size"]:
-            if not verify or _sha256(candidate) == entry["sha256"]:
+            if not verify or file_sha256(candidate) == entry["sha256"]:
                 return candidate
     raise SessionFileError(
         f"{folder}: data file {entry['name']} not found unchanged at {entry['path']}; pass "

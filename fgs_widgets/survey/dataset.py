@@ -16,7 +16,6 @@ the manifest last, so a worker killed mid-write leaves no partition that looks d
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import atomic_directory, atomic_write
+from ..atomic import atomic_directory, atomic_write, file_sha256
 
 __all__ = [
     "MANIFEST",
@@ -49,13 +48,6 @@ def partition_dir(root: str | os.PathLike, program: int, observation: int) -> Pa
     """``root/program=<p>/observation=<o>`` (hive partitioning, plain integers)."""
     return Path(root) / f"program={int(program)}" / f"observation={int(observation)}"
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> dict | None:
@@ -103,7 +95,7 @@ def write_partition(root: str | os.PathLike, program: int, observation: int,
         body.to_parquet(target, index=False)
         record = {**manifest, "program": int(program), "observation": int(observation),
                   "rows": len(body), "bytes": target.stat().st_size,
-                  "sha256": _sha256(target), "host": socket.gethostname(), "pid": os.getpid(),
+                  "sha256": file_sha256(target), "host": socket.gethostname(), "pid": os.getpid(),
                   "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (staging / MANIFEST).write_text(json.dumps(record, indent=1, default=str))
     return folder
@@ -122,7 +114,7 @@ def verify_partition(root: str | os.PathLike, program: int, observation: int, *,
     try:
         if target.stat().st_size != manifest.get("bytes"):
             return None
-        if _sha256(target) != manifest.get("sha256"):
+        if file_sha256(target) != manifest.get("sha256"):
             return None
         import pyarrow.parquet as pq
 
