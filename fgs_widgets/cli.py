@@ -252,8 +252,15 @@ def cmd_survey(args: argparse.Namespace) -> int:
         survey.run(line)
     except KeyboardInterrupt:
         survey.cancel()
-        print("interrupted: finished partitions are kept; run the same command again to "
-              "resume", file=sys.stderr)
+        print("interrupted: waiting for the running programs to finish the observation "
+              "they are writing (Ctrl-C again to leave now: that observation is redone "
+              "next time)", file=sys.stderr, flush=True)
+        try:
+            survey.settle()
+        except KeyboardInterrupt:
+            pass
+        print("finished partitions are kept; run the same command again to resume",
+              file=sys.stderr)
         return 130
     elapsed = time.perf_counter() - started
     print(f"{survey.n_done} done, {survey.n_skipped} already complete, {survey.n_failed} "

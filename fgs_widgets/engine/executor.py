@@ -3,9 +3,11 @@
 Each chunk of frames (and its ERR) goes into the object store once, as its
 own object (`ray.put`): a task pulls only its chunk, so on a multi-node
 cluster the head sends each byte once in all, not the whole program to every
-node.  Progress is reported per finished chunk; cancellation stops
-scheduling, cancels what is queued and keeps what finished; ray retries
-tasks whose worker died (``max_retries``).
+node.  Progress is reported per finished chunk; a bounded number of chunks is
+in flight; cancellation is cooperative: it stops submitting and keeps what
+finished, and never interrupts a running task (`run_bounded`); ray retries tasks
+whose worker died (``max_retries``), and a worker whose imports are broken ends
+itself so that its chunk is retried on a fresh one (`_fit_remote`).
 
 Compiled once per node, not once per worker.  numba keeps the compiled kernels on
 disk (``cache=True``) in one directory per node that every worker process of that
@@ -40,11 +42,15 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["ensure_ray", "run_ray", "use_threads"]
+__all__ = ["ensure_ray", "in_flight_limit", "run_bounded", "run_ray", "use_threads"]
+
+T = TypeVar("T")
+_END = object()
 
 _lock = threading.Lock()
 _remote_fit = None
@@ -144,13 +150,34 @@ def _remote():
 
         @ray.remote(max_retries=3, num_cpus=1)
         def fit_remote(frames, errors, initial, max_iter, tol):
+            fit_chunk = _fit_chunk_or_exit()
             # one worker per core already: the single-threaded kernel avoids oversubscribing
-            from fgs_widgets.engine.gaussian import fit_chunk
-
             return fit_chunk(frames, errors, initial, max_iter, tol, parallel=False)
 
         _remote_fit = fit_remote
     return _remote_fit
+
+
+def _fit_chunk_or_exit():
+    """The fit kernel, imported in a ray worker; a worker whose imports are broken exits.
+
+    An import cut in half (by an interrupt in an earlier task, or a crash) leaves a
+    module in ``sys.modules`` without its attributes ("module 'numba' has no attribute
+    'core'"), and every later task ray gives that worker fails the same way.  Such a
+    worker ends its own process: ray sees a dead worker and re-runs the chunk on a fresh
+    one (``max_retries``).  A package that is missing (``ModuleNotFoundError``) is the
+    node's installation, not the worker's state: that error is raised as it is.
+    """
+    try:
+        from fgs_widgets.engine.gaussian import fit_chunk
+    except ModuleNotFoundError:
+        raise
+    except (ImportError, AttributeError):
+        log.error("this ray worker's imports are broken; it exits so that its task is "
+                  "retried on a fresh worker", exc_info=True)
+        logging.shutdown()
+        os._exit(70)  # EX_SOFTWARE; nothing of ours is open for writing in a fit task
+    return fit_chunk
 
 
 def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray | None,
@@ -160,10 +187,12 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
     """Fit the ``pending`` chunks (index, start, stop, cache key) on ray.
 
     ``finished(index, rows, key)`` is called in this thread for each chunk as
-    it completes (any order).  Between completions `cancel` is checked; once
-    set, the remaining tasks are cancelled and their rows left to the caller
-    (status "cancelled").  A chunk that still fails after ray's retries
-    raises here; chunks finished before it have been delivered.
+    it completes (any order); at most `in_flight_limit` chunks are submitted at
+    once.  Once `cancel` is set no chunk is submitted; those in flight are kept if
+    they finish within a second, else left to finish unobserved (`run_bounded`), and
+    the rows not delivered are the caller's (status "cancelled").  A chunk whose
+    worker died is re-run by ray (``max_retries``), on a new worker; one that still
+    fails raises here; chunks finished before it have been delivered.
     """
     ray = ensure_ray(address)
     fit_remote = _remote()
@@ -177,22 +206,95 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
                                       put(initial, 0, 2)), kind, settings, cancel)
         if cancel is not None and cancel.is_set():
             return
-    running = {}
-    for i, a, b, key in pending:
-        ref = fit_remote.remote(put(frames, a, b), put(errors, a, b), put(initial, a, b),
-                                settings["max_iter"], settings["tol"])
-        running[ref] = (i, key)
+    def submit(chunk):
+        _, a, b, _key = chunk
+        return fit_remote.remote(put(frames, a, b), put(errors, a, b), put(initial, a, b),
+                                 settings["max_iter"], settings["tol"])
+
+    def collect(chunk, ref):
+        i, _, _, key = chunk
+        finished(i, ray.get(ref), key)
+
+    run_bounded(ray, pending, submit, collect, cancel)
+
+
+def in_flight_limit(ray) -> int:
+    """Tasks to keep submitted at once: two per CPU of the cluster (at least two).
+
+    Enough that a worker finishing a task finds the next one queued on its node, few
+    enough that a cancel leaves at most a couple of tasks per worker to finish.
+    """
     try:
-        while running:
-            if cancel is not None and cancel.is_set():
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+    except Exception:  # an older client that cannot say: a small window still works
+        log.debug("cannot read the cluster's CPUs", exc_info=True)
+        cpus = 1
+    return max(2, 2 * cpus)
+
+
+def run_bounded(ray, items: Iterable[T], submit: Callable[[T], object],
+                collect: Callable[[T, object], None], cancel: threading.Event | None, *,
+                limit: int | None = None, grace: float = 1.0) -> dict:
+    """Run one ray task per item, at most `limit` submitted at once; cancel cooperatively.
+
+    ``submit(item)`` returns the task's ``ObjectRef``; ``collect(item, ref)`` is called
+    in this thread as each task finishes (any order) and may ``ray.get`` it (an exception
+    it raises propagates; what is still in flight is left to finish on its own).
+
+    A cancel (`cancel` set, or ``KeyboardInterrupt`` in this thread) stops submitting;
+    the tasks in flight are collected if they finish within `grace` seconds and left
+    running otherwise, never interrupted: ``ray.cancel`` raises ``KeyboardInterrupt``
+    inside a running task, which can land in the middle of an import (that worker keeps
+    a half-imported module and ray reuses it) or of a write, and it races ray's own
+    bookkeeping of tasks that are completing (a core abort that kills this process).
+
+    Returns
+    -------
+    dict
+        ``ObjectRef -> item`` of the tasks still running when it returned (empty unless
+        cancelled): their results are not collected; a caller whose tasks write may
+        wait for them before starting the same work again.
+    """
+    limit = limit or in_flight_limit(ray)
+    todo = iter(items)
+    running: dict = {}
+    exhausted = False
+    try:
+        while True:
+            stop = cancel is not None and cancel.is_set()
+            while not stop and not exhausted and len(running) < limit:
+                item = next(todo, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    running[submit(item)] = item
+            if stop or not running:
                 break
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
             for ref in ready:
-                i, key = running.pop(ref)
-                finished(i, ray.get(ref), key)
+                collect(running.pop(ref), ref)
+    except KeyboardInterrupt:
+        if cancel is not None:
+            cancel.set()
+        raise
     finally:
-        for ref in running:
-            ray.cancel(ref)
+        if cancel is not None and cancel.is_set() and running:
+            _drain(ray, running, collect, grace)
+    return running
+
+
+def _drain(ray, running: dict, collect: Callable, grace: float) -> None:
+    """Collect the tasks of `running` that finish within `grace` s; leave the rest."""
+    deadline = time.monotonic() + grace
+    while running and (left := deadline - time.monotonic()) > 0:
+        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=left)
+        for ref in ready:
+            try:
+                collect(running.pop(ref), ref)
+            except Exception:  # cancelled anyway: a late failure is the next run's to see
+                log.debug("a task finishing after the cancel failed", exc_info=True)
+        if not ready:
+            break
 
 
 def _nodes(ray) -> list[str]:
@@ -213,7 +315,7 @@ def _warm_nodes(ray, fit_remote, refs: tuple, kind: tuple, settings: dict,
     task sees what a chunk's task sees (read-only arrays of the same dtypes), so it
     compiles, or loads from the node's cache, the very kernel the chunks need.  A node
     whose task fails is left for its workers to compile as before (the chunks have
-    their retries).  Stops at `cancel` (the tasks are cancelled) or after `timeout` s
+    their retries).  Stops waiting at `cancel` or after `timeout` s
     (a node whose CPUs are all busy must not hold the fit back: its task is left to
     finish and fill the cache).  Returns the nodes warmed now.
     """
@@ -225,25 +327,22 @@ def _warm_nodes(ray, fit_remote, refs: tuple, kind: tuple, settings: dict,
         for node in todo}
     warmed = set()
     deadline = time.monotonic() + timeout
-    try:
-        while tasks and time.monotonic() < deadline:
-            if cancel is not None and cancel.is_set():
-                break
-            ready, _ = ray.wait(list(tasks), num_returns=1, timeout=0.2)
-            for ref in ready:
-                node = tasks.pop(ref)
-                try:
-                    ray.get(ref)
-                except Exception:  # the node went away, say: its chunks go elsewhere
-                    log.warning("warming the fit kernel on ray node %s failed", node,
-                                exc_info=True)
-                else:
-                    warmed.add(node)
-                    _warm.add((node, kind))
-    finally:
+    # the tasks left at a cancel or past the timeout finish on their own and fill their
+    # node's cache: never interrupted (`run_bounded` says why)
+    while tasks and time.monotonic() < deadline:
         if cancel is not None and cancel.is_set():
-            for ref in tasks:
-                ray.cancel(ref)
+            break
+        ready, _ = ray.wait(list(tasks), num_returns=1, timeout=0.2)
+        for ref in ready:
+            node = tasks.pop(ref)
+            try:
+                ray.get(ref)
+            except Exception:  # the node went away, say: its chunks go elsewhere
+                log.warning("warming the fit kernel on ray node %s failed", node,
+                            exc_info=True)
+            else:
+                warmed.add(node)
+                _warm.add((node, kind))
     return warmed
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import traitlets
 
-from .dataset import read_status, verify_partition, write_status
+from .dataset import STATUS_DIR, read_status, verify_partition, write_status
 from .tasks import ProgramTask
 from .worker import SurveyError, TransientSurveyError, settings_key, survey_program
 
@@ -30,6 +31,21 @@ PROGRAM_STATES = ("pending", "running", "done", "skipped", "failed", "cancelled"
 
 _remote_program = None
 _remote_lock = threading.Lock()
+#: dataset folder -> {ObjectRef: ProgramTask} a cancelled run left running (never
+#: interrupted); the next run on that folder waits for them first
+_stragglers: dict[str, dict] = {}
+_stragglers_lock = threading.Lock()
+
+
+def _root_key(root: Path) -> str:
+    return str(root.expanduser().resolve())
+
+
+def _stop_file(root: Path) -> Path:
+    """A new run's stop file: its workers stop between observations once it exists."""
+    folder = root / STATUS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"stop-{uuid.uuid4().hex}"
 
 
 def _remote(retries: int):
@@ -105,6 +121,7 @@ class Survey(traitlets.HasTraits):
         self.missing = dict(missing or {})
         self.reports: dict[int, dict] = {}
         self._cancel = threading.Event()
+        self._stop_file: Path | None = None
         self._thread: threading.Thread | None = None
         self.total = len(self.tasks) + len(self.missing)
         self.states = {**{t.program: "pending" for t in self.tasks},
@@ -152,6 +169,7 @@ class Survey(traitlets.HasTraits):
                 self._run_on_ray(pending, progress)
         finally:
             self.running = False
+            self._stop_file = None
         return self.reports
 
     def start(self, progress: Callable[[int, str, dict], None] | None = None
@@ -169,8 +187,16 @@ class Survey(traitlets.HasTraits):
         return self._thread
 
     def cancel(self) -> None:
-        """Stop: queued programs are cancelled (a re-run resumes them); finished ones stay."""
+        """Stop cooperatively: no program is started any more; the running ones stop
+        after the observation they are writing (written whole), and `run` returns within
+        about a second.  A re-run resumes from the written partitions; finished programs
+        stay done."""
         self._cancel.set()
+        if self._stop_file is not None:
+            try:
+                self._stop_file.touch()
+            except OSError:  # the folder went away: nothing is running there
+                pass
 
     def widget(self):
         """A `fgs_widgets.widgets.SurveyPanel` showing this survey's progress."""
@@ -233,46 +259,64 @@ class Survey(traitlets.HasTraits):
         return record
 
     def _run_on_ray(self, pending: list[ProgramTask], progress) -> None:
-        from ..engine.executor import ensure_ray
+        from ..engine.executor import ensure_ray, run_bounded
 
         ray = ensure_ray(self.address)
+        self.settle()
         remote = _remote(self.retries)
         key = settings_key(self.settings)
-        running = {}
-        for task in pending:
-            running[remote.remote(task.to_dict(), str(self.root), self.settings)] = task
-            self.states = {**self.states, task.program: "running"}
-        try:
-            while running:
-                if self._cancel.is_set():
-                    break
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
-                for ref in ready:
-                    task = running.pop(ref)
-                    self._collect(ray, ref, task, key, progress)
-        finally:
-            self._stop(ray, running, key, progress)
+        stop = _stop_file(self.root)
+        self._stop_file = stop
+        if self._cancel.is_set():  # cancelled before this run reached ray
+            stop.touch()
+        settings = {**self.settings, "stop_file": str(stop)}
 
-    def _stop(self, ray, running: dict, key: str, progress) -> None:
-        """Cancel what is still running and wait for it to stop (compiled code sees the
-        cancel only when it returns to Python), so no worker writes after `run` returns."""
-        if not running:
-            return
-        for ref in running:
-            ray.cancel(ref)
-        ready, stuck = ray.wait(list(running), num_returns=len(running), timeout=30)
-        for ref in stuck:
-            ray.cancel(ref, force=True)
-        for ref in ready:
-            task = running[ref]
-            try:
-                ray.get(ref, timeout=0)
-            except Exception:  # cancelled or failed: resumed by the next run
-                self.states = {**self.states, task.program: "cancelled"}
-                continue
-            self._collect(ray, ref, task, key, progress)  # it had finished: keep it
-        for ref in stuck:
-            self.states = {**self.states, running[ref].program: "cancelled"}
+        def submit(task: ProgramTask):
+            self.states = {**self.states, task.program: "running"}
+            return remote.remote(task.to_dict(), str(self.root), settings)
+
+        left = {}
+        try:
+            left = run_bounded(ray, pending, submit,
+                               lambda task, ref: self._collect(ray, ref, task, key, progress),
+                               self._cancel)
+        finally:
+            # never interrupted (`run_bounded` says why): a program still running finishes
+            # the observation it is in (its worker sees the stop file) and writes it whole;
+            # the next run on this folder waits for it before surveying it again
+            if self._cancel.is_set():  # also after Ctrl-C, which `run_bounded` turns into it
+                stop.touch()
+            if left:
+                with _stragglers_lock:
+                    _stragglers.setdefault(_root_key(self.root), {}).update(left)
+            self.states = {**self.states, **{t.program: "cancelled" for t in pending
+                                             if self.states.get(t.program) in
+                                             ("pending", "running")}}
+
+    def settle(self, timeout: float | None = None) -> int:
+        """Wait for the programs a cancelled run on this folder left running.
+
+        They stop after the observation they are writing (never interrupted); a process
+        about to exit calls this so that ray does not end them half-way.  Returns how
+        many are still running after `timeout` seconds (0: all ended; they are waited
+        for again by the next run).
+        """
+        with _stragglers_lock:
+            left = _stragglers.pop(_root_key(self.root), {})
+        if left:
+            import ray
+
+            self.message = (f"waiting for {len(left)} program(s) of the cancelled run to "
+                            "finish the observation they are writing")
+            _, still = ray.wait(list(left), num_returns=len(left), timeout=timeout)
+            if still:
+                with _stragglers_lock:
+                    _stragglers.setdefault(_root_key(self.root), {}).update(
+                        {ref: left[ref] for ref in still})
+                return len(still)
+        for old in (self.root / STATUS_DIR).glob("stop-*"):
+            old.unlink(missing_ok=True)
+        return 0
 
     def _collect(self, ray, ref, task: ProgramTask, key: str, progress) -> None:
         error = None
@@ -293,6 +337,9 @@ class Survey(traitlets.HasTraits):
         if error is not None:
             self._set(task.program, "failed", self._failure_record(task.program, error),
                       progress)
+            return
+        if report.get("state") == "cancelled":  # stopped between observations
+            self.states = {**self.states, task.program: "cancelled"}
             return
         before = read_status(self.root, task.program) or {}
         record = {**report, "inputs": task.inputs_key(), "settings": key,

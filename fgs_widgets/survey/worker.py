@@ -137,14 +137,16 @@ def survey_program(task: dict | ProgramTask, root: str | os.PathLike,
         ``fit`` ("gaussian" or "quick"), ``cache_dir`` (download cache on this node;
         default ``conf.cache_dir``), ``window`` (s) and ``plate_scale_mas`` for the
         statistics, ``archive``: `fgs_widgets.archive.conf` values to apply (the
-        head's servers and limits).
+        head's servers and limits), ``stop_file``: a path whose existence asks the
+        task to stop before its next observation (a cooperative cancel).
 
     Returns
     -------
     dict
         ``program, state ("done"), observations`` (each ``written`` or ``skipped``),
         ``n_frames`` (all observations'), ``problems`` (files that could not be read),
-        ``downloaded_bytes``, ``seconds``, ``host``, ``pid``.
+        ``downloaded_bytes``, ``seconds``, ``host``, ``pid``; or, stopped by the
+        ``stop_file``, ``state`` "cancelled" with the observations done before it.
 
     Raises
     ------
@@ -162,7 +164,11 @@ def _program(task: ProgramTask, root: str | os.PathLike, settings: dict) -> dict
     key = settings_key(settings)
     started = time.perf_counter()
     done = []
+    stop = settings.get("stop_file")
     for observation, refs in task.observations().items():
+        if stop and os.path.exists(stop):  # the survey was cancelled: stop between writes
+            return {"program": task.program, "state": "cancelled", "observations": done,
+                    "n_frames": sum(o["n_frames"] for o in done)}
         kept = verify_partition(root, task.program, observation,
                                 inputs=task.inputs_key(observation), settings=key)
         if kept is not None:  # written before (a retry after a worker died, a re-run)

@@ -1,0 +1,136 @@
+"""Cooperative cancel on ray: many cancels at random moments leave ray's workers whole.
+
+``ray.cancel`` raised ``KeyboardInterrupt`` inside running tasks: one landing in a
+worker's first ``import numba`` left that worker with a half-imported numba, and the
+*next* fit failed on it ("module 'numba' has no attribute 'core'"); its race with a
+completing task aborted ray's core worker and with it the process.  Fits and surveys now
+stop submitting and never interrupt a task; these tests cancel many times, at random
+moments, in this one process (a notebook kernel's life), then check that the next run
+gives exactly what an uninterrupted one gives.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fgs_widgets.archive.sample import write_sample_program
+from fgs_widgets.engine.gaussian import fit_chunk, fit_gaussians
+from fgs_widgets.engine.psf import gaussian2d
+from fgs_widgets.survey import Survey, read_survey, survey_status, tasks_from_paths
+from fgs_widgets.survey.dataset import STATUS_DIR
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def frames():
+    rng = np.random.default_rng(11)
+    n = 20_000
+    p = np.column_stack([rng.uniform(5e3, 3e4, n), rng.uniform(3, 4.5, n),
+                         rng.uniform(3, 4.5, n), rng.uniform(0.6, 1.2, n),
+                         rng.uniform(0.6, 0.9, n), rng.uniform(-1.5, 1.5, n),
+                         rng.uniform(10, 30, n)])
+    clean = gaussian2d(p)
+    sigma = np.sqrt(clean + 150)
+    return (clean + rng.normal(0, sigma)).astype(np.float32), sigma.astype(np.float32)
+
+
+def test_fits_cancelled_at_random_moments_then_a_fit_equal_to_the_serial_one(
+        ray_local, frames):
+    data, sigma = frames
+    serial = fit_gaussians(data, sigma, executor="serial", chunk_size=2000)
+    rng = np.random.default_rng(3)
+    kept = 0
+    for _ in range(24):
+        cancel = threading.Event()
+        timer = threading.Timer(rng.uniform(0, 0.6), cancel.set)
+        timer.start()
+        result = fit_gaussians(data, sigma, executor="ray", chunk_size=2000, cancel=cancel)
+        timer.join()
+        # nothing dropped, nothing mixed up: every row is the serial fit's or "cancelled"
+        assert len(result) == len(data)
+        done = (result["status"] != "cancelled").to_numpy()
+        assert result.loc[~done, "x_mean"].isna().all()
+        pd.testing.assert_frame_equal(result[done], serial[done])
+        kept += int(done.sum())
+    assert 0 < kept < 24 * len(data)  # the cancels landed at different moments
+    pd.testing.assert_frame_equal(
+        fit_gaussians(data, sigma, executor="ray", chunk_size=2000), serial)
+
+
+def test_a_worker_with_broken_imports_ends_and_its_chunk_runs_on_a_fresh_one(
+        ray_local, frames):
+    from fgs_widgets.engine import executor
+
+    ray = ray_local
+    data, sigma = frames[0][:500], frames[1][:500]
+    tests = str(Path(__file__).parent)
+    # a runtime env of its own: a pool of workers that only these two tasks use, so the
+    # fit goes to the worker the first task broke (ray reuses an idle worker of its env)
+    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
+        filter(None, [tests, os.environ.get("PYTHONPATH")]))}}
+    import broken_worker
+
+    poisoned = ray.get(ray.remote(num_cpus=1)(broken_worker.poison).options(
+        runtime_env=env).remote(), timeout=300)
+    rows = ray.get(executor._remote().options(runtime_env=env).remote(
+        data, sigma, None, 100, 1e-8), timeout=300)
+    np.testing.assert_array_equal(rows, fit_chunk(data, sigma, None, 100, 1e-8,
+                                                  parallel=False))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(poisoned):
+        time.sleep(0.1)
+    assert not _alive(poisoned), "the broken worker should have ended itself"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stress-programs")
+    return [write_sample_program(root / str(p), seed=p, program=p, start=59950.0 + p - 3001)
+            for p in (3001, 3002, 3003, 3004)]
+
+
+def test_a_survey_cancelled_at_random_moments_resumes_to_the_uninterrupted_dataset(
+        ray_local, programs, tmp_path):
+    tasks = tasks_from_paths([p.directory for p in programs])
+    reference = tmp_path / "reference"
+    started = time.monotonic()
+    Survey(tasks, reference, fit="quick").run()
+    uninterrupted = time.monotonic() - started
+    want = read_survey(reference)
+    out = tmp_path / "survey"
+    rng = np.random.default_rng(5)
+    seen = set()
+    for moment in (0.05, *rng.uniform(0.1, 0.5, 4)):  # the first right after the start
+        survey = Survey(tasks, out, fit="quick")
+        survey.start()
+        time.sleep(moment * uninterrupted)
+        survey.cancel()
+        assert survey.wait(120)
+        states = set(survey.states.values())
+        assert states <= {"done", "skipped", "cancelled"}, survey.errors
+        seen |= states
+    final = Survey(tasks, out, fit="quick")
+    final.run()
+    assert final.n_failed == 0 and final.n_done + final.n_skipped == len(tasks)
+    assert "cancelled" in seen  # some cancel did stop work
+    pd.testing.assert_frame_equal(read_survey(out), want)
+    assert list(survey_status(out)["state"]) == ["done"] * len(tasks)
+    assert not list((out / STATUS_DIR).glob("stop-*"))  # no stop file left for later runs
+    leftovers = [p for p in out.rglob("*") if p.name.startswith((".", "tmp"))]
+    assert not leftovers, leftovers
