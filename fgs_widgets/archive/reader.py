@@ -45,6 +45,7 @@ PRODUCT_COLUMNS = (
     "gs_dec",
     "gs_mag",
     "gs_order",
+    "gsc_version",  # GSC_VER: the Guide Star Catalog version the star is from
     "data_start",
     "data_end",
     "n_frames",
@@ -290,6 +291,7 @@ def _metadata(path: Path, header: fits.Header, start: float, end: float, n: int)
         "gs_dec": header.get("GS_DEC", np.nan),
         "gs_mag": header.get("GS_MAG", np.nan),
         "gs_order": _int_or_none(header.get("GS_ORDER")),
+        "gsc_version": _text(header, "GSC_VER"),
         "data_start": start,
         "data_end": end,
         "n_frames": n,
