@@ -732,10 +732,14 @@ class Session(t.HasTraits):
         start, end : float, optional
             MJD range; default: the data's first and last frame.
 
+        ``message`` reports each retry of the engineering DB while it lasts
+        (``conf.eng_retries``, as the JWST pipeline: up to minutes).
+
         Raises
         ------
         fgs_widgets.archive.errors.TelemetryError
-            No token (local events need none), bad name.
+            No token (local events need none), bad name, HTTP 404 (a wrong
+            ``conf.eng_server`` or an unknown mnemonic), a service error.
         fgs_widgets.archive.errors.AuthenticationError, MastUnreachable
         """
         from .archive.engdb import get_mnemonic
@@ -747,8 +751,10 @@ class Session(t.HasTraits):
         if start is None or end is None:
             data = self._need_data("fetch telemetry for (the time range comes from the data)")
         mnemonic = name.strip().upper()
+        # retries can last minutes (the pipeline's policy): the status line says so meanwhile
         telemetry = get_mnemonic(mnemonic, data.time[0] if start is None else start,
-                                 data.time[-1] if end is None else end, token=token)
+                                 data.time[-1] if end is None else end, token=token,
+                                 progress=lambda text: setattr(self, "message", text))
         if self.data is not data:
             return telemetry  # data replaced while fetching: this belongs to the old range
         self.telemetry = {**self.telemetry, mnemonic: telemetry}

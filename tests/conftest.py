@@ -11,6 +11,9 @@ from ray_address import RayAddressFile, ray_address_path
 # Keep ray quiet and small in tests; the suite shares one instance (starting ray costs seconds).
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+# The engineering DB keeps the pipeline's 10 retries in tests, but their backoff (1 s doubling,
+# minutes in all) would stall every test meeting a refusing or absent EDB: make it ~1 ms.
+os.environ.setdefault("FGS_ENG_BACKOFF", "0.0001")
 
 
 @pytest.fixture(scope="session", autouse=True)

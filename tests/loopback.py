@@ -43,6 +43,11 @@ class Behaviour:
     trickle: float | None = None  # send downloads at this many bytes/s, one byte at a time
     stall_after: int | None = None  # send this many bytes of a download, then nothing
     redirect: str | None = None  # answer downloads with 302 to this base URL + the same path
+    header_drip: float | None = None  # a download's status line and headers: 1 byte per this s
+    # MAST query (invoke) behaviour, per invoke request (each page, each re-poll)
+    executing: int = 0  # answer this many invokes "EXECUTING" (no rows) before the real answer
+    invoke_delay: float = 0.0  # seconds before answering each invoke
+    invoke_statuses: list[int] = field(default_factory=list)  # HTTP status of the next invokes
     release: threading.Event = field(default_factory=threading.Event)  # ends stalls (teardown)
     telemetry: dict[str, pd.DataFrame] = field(default_factory=dict)
     catalog: dict[str, str] = field(default_factory=dict)  # gs_id -> CSV text
@@ -120,8 +125,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(config).encode())
         elif path.endswith("/api/v0/invoke"):
             request = json.loads(parse_qs(body)["request"][0])
-            self.behaviour.invokes.append(request)
-            if not self._hostile("invoke"):
+            b = self.behaviour
+            b.invokes.append(request)
+            if b.invoke_delay:
+                time.sleep(b.invoke_delay)
+            if b.invoke_statuses:
+                status = b.invoke_statuses.pop(0)
+                self._send(status, json.dumps({"status": "ERROR", "msg": "forced"}).encode())
+            elif b.executing > 0:
+                # MAST's long poll: the client must send the same request again
+                b.executing -= 1
+                self._send(200, json.dumps({"status": "EXECUTING", "msg": "", "fields": [],
+                                            "data": []}).encode())
+            elif not self._hostile("invoke"):
                 self._send(200, json.dumps(self._invoke(request)).encode())
         else:
             self._send(404, b"{}")
@@ -202,6 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         body = data[start:]
         announced = len(body) + (1000 if b.wrong_length else 0)
+        if b.header_drip:
+            self._drip_headers(data, start, announced)
+            return
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(announced))
         self.end_headers()
@@ -232,6 +251,28 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += len(piece)
                 if b.block_delay:
                     time.sleep(b.block_delay)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _drip_headers(self, data: bytes, start: int, announced: int) -> None:
+        """Status line and headers one byte every ``header_drip`` s, then the body at once.
+
+        Every socket read of the client gets a byte well within its timeout, so
+        only a limit on the whole request stops it.
+        """
+        b = self.behaviour
+        self._headers_buffer = []  # what send_response buffered: written by hand below
+        self.close_connection = True
+        status = "206 Partial Content" if start else "200 OK"
+        ranged = f"Content-Range: bytes {start}-{len(data) - 1}/{len(data)}\r\n" if start else ""
+        head = (f"HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\n{ranged}"
+                f"Content-Length: {announced}\r\n\r\n").encode()
+        try:
+            for i in range(len(head)):
+                if b.release.wait(b.header_drip):
+                    return
+                self.wfile.write(head[i : i + 1])
+            self.wfile.write(data[start:])
         except (BrokenPipeError, ConnectionResetError):
             pass
 

@@ -364,3 +364,66 @@ def test_symlinked_folder_cannot_redirect_writes(mast, tmp_path):
     with pytest.raises(UnsafeFileName, match="outside"):
         download(products)
     assert list(outside.iterdir()) == []
+
+
+# -- polling, slow pages, retries and the query's own deadline -------------------------------
+
+
+def test_executing_answers_are_polled_again_until_complete(mast, sample):
+    mast.behaviour.executing = 3  # MAST's long poll: "still working, ask again"
+    products = find_products(1534)
+    assert list(products["file_name"]) == [p.name for p in sample.paths]
+    # the same page-1 request three more times, then page 2
+    assert [r["page"] for r in mast.behaviour.invokes] == [1, 1, 1, 1, 2]
+
+
+def test_slow_pages_all_arrive_under_the_query_deadline_not_the_socket_timeout(mast, sample):
+    mast.behaviour.page_size = 1  # 4 pages
+    mast.behaviour.invoke_delay = 0.3  # each page alone well within the socket timeout
+    with conf.override(timeout=0.8, query_deadline=30):  # the whole query takes > 0.8 s
+        products = find_products(1534)
+    assert list(products["file_name"]) == [p.name for p in sample.paths]  # none dropped
+    assert [r["page"] for r in mast.behaviour.invokes] == [1, 2, 3, 4]
+
+
+def test_query_deadline_passed_names_the_setting(mast, monkeypatch):
+    from fgs_widgets.archive.mast import QueryDeadlinePassed, _client
+    from fgs_widgets.archive.tokens import Token
+
+    monkeypatch.setenv("FGS_QUERY_DEADLINE", "123")
+    assert conf.query_deadline == 123
+    assert _client(Token(None))._portal_api_connection.TIMEOUT == 123
+    mast.behaviour.page_size = 1
+    mast.behaviour.invoke_delay = 0.3
+    mast.behaviour.executing = 100
+    with conf.override(query_deadline=0.5), pytest.raises(QueryDeadlinePassed) as info:
+        find_products(1534)
+    message = str(info.value)
+    assert "took longer than 0.5 s" in message and "program 1534" in message
+    assert "conf.query_deadline" in message and "FGS_QUERY_DEADLINE" in message
+    assert "unreachable" not in message
+    assert isinstance(info.value, MastUnreachable)  # callers' offline fallback still applies
+    assert len(mast.behaviour.invokes) <= 3
+
+
+def test_invoke_answered_500_once_is_retried(mast, sample):
+    mast.behaviour.page_size = 50  # one page: the only invokes are the failed one and its retry
+    mast.behaviour.invoke_statuses = [500]
+    with conf.override(retries=2):
+        products = find_products(1534)
+    assert len(mast.behaviour.invokes) == 2  # astroquery's POST was really sent again
+    assert list(products["file_name"]) == [p.name for p in sample.paths]
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_invoke_500_message_says_retried_only_when_it_was(mast, retries):
+    mast.behaviour.page_size = 50
+    mast.behaviour.invoke_statuses = [500] * 5
+    with conf.override(retries=retries), pytest.raises(ArchiveError, match="HTTP 500") as info:
+        find_products(1534)
+    assert len(mast.behaviour.invokes) == retries + 1
+    message = str(info.value)
+    if retries:
+        assert "already retried 1 time" in message
+    else:
+        assert "retried" not in message

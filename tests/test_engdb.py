@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,9 @@ from fgs_widgets.archive.errors import AuthenticationError, MastUnreachable, Tel
 from fgs_widgets.engine.events import hga_moves
 
 TOKEN = EDB_TOKEN
+#: a real MAST engineering-DB answer (CRLF, header theTime,MJD,euvalue,sqldataType)
+REAL_ANSWER = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real_answers"
+               / "edb_mast_SA_ZATTEST2-20220202T222458-20220202T222459.csv")
 
 
 def span(sample):
@@ -100,7 +105,7 @@ def test_service_error_and_unreachable_messages(services, sample):
     services.behaviour.status = 403
     with pytest.raises(AuthenticationError, match="403"):
         get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN)
-    with conf.override(eng_server="http://127.0.0.1:9", retries=0), pytest.raises(
+    with conf.override(eng_server="http://127.0.0.1:9", eng_retries=0), pytest.raises(
             MastUnreachable, match="local events") as info:
         get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN)
     assert "127.0.0.1:9" in str(info.value) and TOKEN not in str(info.value)
@@ -184,3 +189,126 @@ def test_header_spellings_and_the_recorded_service_answer(services, sample):
     assert get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN)["value"].dtype == object
     with pytest.raises(TelemetryError, match="lacks column"):
         _parse("when,value\r\n1,2\r\n", "X")
+
+
+# -- the pipeline client's policy: real answer, retries, 404, refusals, settings ----------
+
+
+def edb_requests(server) -> int:
+    return len([e for e in server.behaviour.log if "jwstedb" in e[1]])
+
+
+def test_real_answer_served_verbatim_is_parsed(services):
+    if not REAL_ANSWER.is_file():
+        pytest.skip(f"the real EDB answer {REAL_ANSWER} is not here (../shared missing)")
+    body = REAL_ANSWER.read_bytes()
+    assert body.startswith(b"theTime,MJD,euvalue,sqldataType\r\n")
+    services.behaviour.answers["telemetry"] = (200, "text/csv", body)
+    table = get_mnemonic("SA_ZATTEST2", "2022-02-02T22:24:58", "2022-02-02T22:24:59",
+                         token=TOKEN, bracket=True)
+    # the file the service was asked for is the one this answer came from
+    (entry,) = [e for e in services.behaviour.log if "jwstedb" in e[1]]
+    assert entry[1].endswith("SA_ZATTEST2-20220202T222458-20220202T222459.csv")
+    assert table["value"].dtype == np.float64 and list(table["mnemonic"]) == ["SA_ZATTEST2"] * 6
+    np.testing.assert_allclose(table["time"], [59612.9340022801, 59612.9340052431,
+                                               59612.9340082060, 59612.9340111690,
+                                               59612.9340141319, 59612.9340170949], rtol=0,
+                               atol=1e-10)
+    np.testing.assert_allclose(table["value"], [-0.7914493680, -0.7914494276, -0.7914494276,
+                                                -0.7914494276, -0.7914493680, -0.7914493680],
+                               rtol=0, atol=1e-12)
+    assert table["utc"].iloc[0] == pd.Timestamp("2022-02-02 22:24:57.797")
+    inside = get_mnemonic("SA_ZATTEST2", "2022-02-02T22:24:58", "2022-02-02T22:24:59",
+                          token=TOKEN)  # from the cache: the same bytes, brackets cut
+    assert len(inside) == 4 and edb_requests(services) == 1
+
+
+@pytest.mark.parametrize("status", [503, 400])
+def test_passing_error_is_retried_and_reported(services, sample, status):
+    services.behaviour.status, services.behaviour.status_count = status, 2
+    said: list[str] = []
+    with conf.override(eng_backoff=0.01):
+        table = get_mnemonic("INIS_FWMTRCURR", *span(sample), token=TOKEN, cache=False,
+                             progress=said.append)
+    assert len(table) and edb_requests(services) == 3  # two refusals, then the answer
+    assert said == [f"engineering DB: HTTP {status} for INIS_FWMTRCURR, retry 1 of 10 in 0 s",
+                    f"engineering DB: HTTP {status} for INIS_FWMTRCURR, retry 2 of 10 in 0.02 s"]
+
+
+def test_404_is_an_error_naming_mnemonic_and_url_asked_once(services, sample):
+    services.behaviour.status = 404
+    with pytest.raises(TelemetryError, match="HTTP 404") as info:
+        get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN)
+    message = str(info.value)
+    assert edb_requests(services) == 1  # final: not retried
+    assert "SA_ZHGAUPST" in message and "ENG_BASE_URL" in message and "mnemonic" in message
+    assert f"{services.url}/api/v0.1/Download/file?uri=mast:jwstedb/SA_ZHGAUPST-" in message
+    assert TOKEN not in message
+
+
+def test_persistent_refusal_says_the_token_is_wrong(services, sample, caplog):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthenticationError, match="token is wrong") as info:
+        get_mnemonic("SA_ZHGAUPST", *span(sample), token="wrong-token-555")
+    message = str(info.value)
+    assert edb_requests(services) == 11  # asked, then retried 10 times as the pipeline does
+    assert "HTTP 401, still after 10 retries" in message and "expired" in message
+    assert "engineering-DB rights" in message and "auth.mast.stsci.edu/token" in message
+    assert "wrong-token-555" not in message + caplog.text
+    assert "retry 10 of 10" in caplog.text  # the retries are logged too
+
+
+def test_eng_retries_and_timeout_from_the_environment(services, sample, monkeypatch):
+    monkeypatch.setenv("ENG_RETRIES", "1")
+    services.behaviour.status = 503
+    with pytest.raises(TelemetryError, match="HTTP 503"):
+        get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN)
+    assert edb_requests(services) == 2
+    services.behaviour.status = None
+    monkeypatch.setenv("ENG_RETRIES", "0")
+    monkeypatch.setenv("ENG_TIMEOUT", "0.3")
+    services.behaviour.delay = 1.0
+    began = time.monotonic()
+    # the message says the real wait, also when urllib3 wraps the last timeout in a
+    # ConnectionError
+    with pytest.raises(MastUnreachable, match=r"SA_ZHGAUPST unreachable.*timed out after 0.3 s"):
+        get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN)
+    assert time.monotonic() - began < 0.9  # ENG_TIMEOUT, not conf.timeout (5 s here)
+    assert edb_requests(services) == 3
+
+
+def test_a_server_that_cannot_be_reached_is_retried_only_conf_retries_times(
+        sample, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    said: list[str] = []
+    with conf.override(eng_server=f"http://127.0.0.1:{port}", retries=1, eng_retries=10):
+        with pytest.raises(MastUnreachable, match="SA_ZHGAUPST unreachable"):
+            get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN, progress=said.append,
+                         cache=False)
+    assert said == ["engineering DB: NewConnectionError for SA_ZHGAUPST, retry 1 of 10 in 0 s"]
+
+
+def test_eng_settings_default_to_the_pipeline_policy(monkeypatch):
+    for name in ("ENG_TIMEOUT", "ENG_RETRIES", "FGS_ENG_BACKOFF"):
+        monkeypatch.delenv(name, raising=False)
+    assert (conf.eng_timeout, conf.eng_retries, conf.eng_backoff) == (600.0, 10, 1.0)
+    monkeypatch.setenv("ENG_RETRIES", "many")
+    with pytest.raises(ValueError, match="ENG_RETRIES"):
+        _ = conf.eng_retries
+
+
+def test_session_message_reports_the_retry(services, sample):
+    from fgs_widgets.model import Session
+
+    session = Session()
+    said: list[str] = []
+    session.observe(lambda change: said.append(change["new"]), names="message")
+    services.behaviour.status, services.behaviour.status_count = 503, 1
+    session.fetch_mnemonic("INIS_FWMTRCURR", token=TOKEN, start=span(sample)[0],
+                           end=span(sample)[1])
+    assert said[0] == "engineering DB: HTTP 503 for INIS_FWMTRCURR, retry 1 of 10 in 0 s"
+    assert said[-1].startswith("INIS_FWMTRCURR: ")  # then the result

@@ -223,3 +223,114 @@ def test_the_traceback_check_can_fail():
         leaky(TOKEN)
     # the helper does see a plain header held in a frame
     assert leaked_in_traceback(info.value, TOKEN, skip_tests=False)
+
+
+# -- the whole request is bounded, headers included; messages say what is on disk ------------
+
+
+def part_path():
+    return conf.cache_dir / "mastDownload" / "JWST" / "jw01534001001" / (NAME + ".part")
+
+
+def test_headers_dripped_a_byte_at_a_time_are_stopped_by_the_deadline(server):
+    server.behaviour.header_drip = 0.5  # every read gets a byte well within the 30 s timeout
+    started = time.monotonic()
+    with conf.override(download_deadline=2.0, retries=2), \
+            pytest.raises(DownloadStalled) as info:
+        download(products(size=True))
+    assert time.monotonic() - started < 2.0 + 1.0
+    message = str(info.value)
+    assert NAME in message and "download_deadline" in message and "headers" in message
+    assert "nothing was kept and the next download starts over" in message
+    assert ".part" not in message and on_disk() == []
+    assert len(server.behaviour.log) == 1  # given up, not retried on a new connection
+
+
+def test_headers_dripped_after_a_part_keep_the_part_and_say_so(server):
+    data = server.behaviour.files[URI]
+    part_path().parent.mkdir(parents=True)
+    part_path().write_bytes(data[:50_000])  # an earlier call's good start
+    server.behaviour.header_drip = 0.5
+    with conf.override(download_deadline=1.0), pytest.raises(DownloadStalled) as info:
+        download(products(size=True))
+    assert f"{NAME}.part (50,000 bytes) is kept and the next download resumes it" in str(
+        info.value)
+    assert on_disk() == [NAME + ".part"]
+    server.behaviour.header_drip = None
+    result = download(products(size=True))
+    assert server.behaviour.log[-1][2]["Range"] == "bytes=50000-"
+    assert result.paths[0].read_bytes() == data and on_disk() == [NAME]
+
+
+def test_headers_dripped_are_stalled_by_the_rate_rule_without_a_deadline(server):
+    server.behaviour.header_drip = 0.3
+    started = time.monotonic()
+    with conf.override(timeout=1.0, rate_window=1.0, min_download_rate=1000,
+                       download_deadline=0), pytest.raises(DownloadStalled) as info:
+        download(products(size=True))
+    assert time.monotonic() - started < 3.0
+    message = str(info.value)
+    assert "had not all arrived after 1 s" in message and "conf.rate_window" in message
+    assert "nothing was kept" in message and on_disk() == []
+
+
+def test_cancel_is_seen_while_the_headers_drip(server):
+    server.behaviour.header_drip = 0.5
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(DownloadCancelled) as info:
+        download(products(size=True), cancel=cancel)
+    assert time.monotonic() - started < 1.5
+    assert "nothing was kept" in str(info.value) and on_disk() == []
+
+
+def test_stall_before_any_byte_says_nothing_was_kept(server):
+    server.behaviour.stall_after = 0  # headers, then silence
+    with conf.override(min_download_rate=1000, rate_window=1.0), \
+            pytest.raises(DownloadStalled) as info:
+        download(products(size=True))
+    message = str(info.value)
+    assert "min_download_rate" in message and ".part" not in message
+    assert "nothing was kept and the next download starts over" in message
+    assert on_disk() == []
+
+
+def test_stall_after_some_bytes_says_the_part_is_kept(server):
+    server.behaviour.stall_after = 5000
+    with conf.override(min_download_rate=1000, rate_window=1.0), \
+            pytest.raises(DownloadStalled) as info:
+        download(products(size=True))
+    assert f"{NAME}.part (5,000 bytes) is kept and the next download resumes it" in str(
+        info.value)
+    assert on_disk() == [NAME + ".part"]
+
+
+def test_cancel_before_any_byte_says_nothing_was_kept(server):
+    server.behaviour.stall_after = 0
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    with pytest.raises(DownloadCancelled) as info:
+        download(products(size=True), cancel=cancel)
+    assert "nothing was kept" in str(info.value) and on_disk() == []
+
+
+def test_error_page_after_a_part_says_the_part_is_kept(server):
+    part_path().parent.mkdir(parents=True)
+    part_path().write_bytes(server.behaviour.files[URI][:3000])
+    server.behaviour.answers["download"] = (200, "text/html", HTML)
+    with pytest.raises(PartialDownload) as info:
+        download(products(size=True))
+    reason = info.value.failed[NAME]
+    assert "text/html" in reason and "it was not written" in reason
+    assert f"{NAME}.part (3,000 bytes) is kept" in reason
+    assert on_disk() == [NAME + ".part"]
+
+
+def test_500_without_retries_does_not_claim_a_retry(server):
+    server.behaviour.status = 500
+    with pytest.raises(PartialDownload) as info:  # the fixture sets retries=0
+        download(products(size=True))
+    reason = info.value.failed[NAME]
+    assert "HTTP 500" in reason and "retried" not in reason
+    assert len(server.behaviour.log) == 1

@@ -27,8 +27,13 @@ _DEFAULTS: dict[str, tuple[str, str | None]] = {
     "gsc_url": ("FGS_GSC_URL", "https://gsss.stsci.edu/webservices/vo/CatalogSearch.aspx"),
     "cache_dir": ("FGS_CACHE_DIR", None),  # None: $XDG_CACHE_HOME or ~/.cache, /fgs_widgets
     "timeout": ("FGS_TIMEOUT", "60"),
+    "query_deadline": ("FGS_QUERY_DEADLINE", "600"),
     "retries": ("FGS_RETRIES", "2"),
     "edb_chunk_days": ("FGS_EDB_CHUNK_DAYS", "1.0"),
+    # the JWST pipeline's EDB client policy (jwst.lib.engdb_mast) and its env names
+    "eng_timeout": ("ENG_TIMEOUT", "600"),
+    "eng_retries": ("ENG_RETRIES", "10"),
+    "eng_backoff": ("FGS_ENG_BACKOFF", "1.0"),
     "download_deadline": ("FGS_DOWNLOAD_DEADLINE", "14400"),
     "min_download_rate": ("FGS_MIN_DOWNLOAD_RATE", "2048"),
     "rate_window": ("FGS_RATE_WINDOW", "30"),
@@ -50,21 +55,46 @@ class _Conf:
         Downloads, catalog, telemetry and fit-chunk caches, and the sample. Env
         ``FGS_CACHE_DIR``.
     timeout : float
-        Seconds to wait for a server to connect or send data. Env ``FGS_TIMEOUT``.
+        Seconds to wait for a server to connect or send data: the socket timeout
+        of each request (a server silent that long fails the request; one that
+        keeps sending is not stopped by it). Env ``FGS_TIMEOUT``; default 60.
+    query_deadline : float
+        Longest time (s) of one MAST query as a whole: its re-polls while MAST
+        answers ``EXECUTING`` and all its pages (astroquery's ``TIMEOUT``).
+        astroquery checks it whenever an answer arrives, so one request can run
+        past it by up to ``timeout`` per read. Env ``FGS_QUERY_DEADLINE``;
+        default 600, as astroquery.
     retries : int
         Retries of a failed connection (and of idempotent requests on 502/503/504).
+        Env ``FGS_RETRIES``. Not used by the engineering DB (``eng_retries``).
     edb_chunk_days : float
         Longest telemetry range asked of the engineering DB in one request.
+    eng_timeout : float
+        Seconds to wait for the engineering DB to connect or send data. Env
+        ``ENG_TIMEOUT`` (the JWST pipeline's name); default 600, as the pipeline.
+    eng_retries : int
+        Retries of an engineering-DB request, as the JWST pipeline's client
+        does: no answer in time, and HTTP 400-403, 405-459 and 500-519 (404 is
+        final); a server that cannot be reached at all at most ``retries``
+        times (offline, ten backoffs would be minutes spent for nothing). Env
+        ``ENG_RETRIES``; default 10.
+    eng_backoff : float
+        Backoff factor of those retries: the n-th retry waits
+        ``eng_backoff * 2**(n-1)`` s (the first none, at most 120 s). Env
+        ``FGS_ENG_BACKOFF``; default 1.0, as the pipeline.
     download_deadline : float
-        Longest time (s) one `download` call may take; when it passes, the file
-        being fetched keeps its ``.part`` (the next call resumes it) and the
+        Longest time (s) one `download` call may take, connecting and waiting
+        for each answer's headers included; when it passes, what the file being
+        fetched received is kept as ``.part`` (the next call resumes it) and the
         files not started are reported as not tried.  0: no deadline.
         Env ``FGS_DOWNLOAD_DEADLINE``; default 14400 (4 h).
     min_download_rate : float
         Bytes/s below which a download is given up as stalled, measured over
-        the last ``rate_window`` seconds (``.part`` kept for resuming; later
-        files are not tried, the server is the same).  0: no minimum.
-        Env ``FGS_MIN_DOWNLOAD_RATE``; default 2048.
+        the last ``rate_window`` seconds; a request whose answer's headers have
+        not all arrived after the larger of ``timeout`` and ``rate_window``
+        counts as stalled too (what was received is kept as ``.part`` for
+        resuming; later files are not tried, the server is the same).  0: no
+        minimum.  Env ``FGS_MIN_DOWNLOAD_RATE``; default 2048.
     rate_window : float
         Seconds over which ``min_download_rate`` is measured. Env ``FGS_RATE_WINDOW``; 30.
     """
@@ -117,6 +147,11 @@ class _Conf:
         return float(self._number("timeout", float))
 
     @property
+    def query_deadline(self) -> float:
+        """Longest time (s) of one MAST query, polls and pages included."""
+        return float(self._number("query_deadline", float))
+
+    @property
     def retries(self) -> int:
         """Retries of failed connections."""
         return int(self._number("retries", int))
@@ -125,6 +160,21 @@ class _Conf:
     def edb_chunk_days(self) -> float:
         """Longest engineering-DB range per request (days)."""
         return float(self._number("edb_chunk_days", float))
+
+    @property
+    def eng_timeout(self) -> float:
+        """Seconds to wait for the engineering DB to answer."""
+        return float(self._number("eng_timeout", float))
+
+    @property
+    def eng_retries(self) -> int:
+        """Retries of an engineering-DB request (connections and HTTP 4xx/5xx but 404)."""
+        return int(self._number("eng_retries", int))
+
+    @property
+    def eng_backoff(self) -> float:
+        """Backoff factor (s) of the engineering-DB retries."""
+        return float(self._number("eng_backoff", float))
 
     @property
     def download_deadline(self) -> float:

@@ -10,10 +10,14 @@ FITS file).  A file already present is checked the same way: a good one is
 not downloaded again, a bad one is discarded and fetched again.
 
 Every download ends: cancel is seen within `_POLL` seconds whatever the
-server does (the socket is read in a helper thread), a transfer slower than
-``conf.min_download_rate`` over ``conf.rate_window`` seconds, or one still
-running at ``conf.download_deadline``, stops with `DownloadStalled` and keeps
-its ``.part`` for resuming.
+server does (the request and the body are each run in a helper thread), a
+transfer slower than ``conf.min_download_rate`` over ``conf.rate_window``
+seconds, or one still running at ``conf.download_deadline``, stops with
+`DownloadStalled`.  The deadline counts from the start of the call, so it
+covers connecting and the answer's status line and headers too: a server that
+drips its headers a byte at a time never trips the per-read socket timeout.
+What was received is kept as ``.part`` for resuming; each message says whether
+there is one or the next call starts over.
 
 astroquery's ``Observations.download_file`` is not used here: it offers no
 per-chunk progress callback, no cancellation, writes straight to the final
@@ -30,6 +34,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -39,6 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 import requests
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .config import conf
 from .errors import (
@@ -201,8 +207,10 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
     progress : callable(bytes_done, bytes_total, files_done, files_total), optional
         Called after every block and every file.
     cancel : threading.Event, optional
-        Seen within 0.2 s, also while the server sends nothing; the current
-        ``.part`` is kept for resuming, nothing incomplete ever has the final name.
+        Seen within 0.2 s, also while the server sends nothing or is still
+        sending its headers; what the current file received is kept as ``.part``
+        for resuming (the message says whether there is one), nothing incomplete
+        ever has the final name.
 
     Returns
     -------
@@ -225,12 +233,15 @@ def download(products: pd.DataFrame, cache_dir: str | os.PathLike | None = None,
     and starts with the FITS signature in whole 2880-byte records: an HTML error
     page answered with HTTP 200 is never kept. ``conf.min_download_rate``,
     ``conf.rate_window`` and ``conf.download_deadline`` bound the time a slow
-    server can take.
+    server can take, from the first byte of each request: the deadline covers
+    connecting and the answer's headers, and a request whose headers have not
+    all arrived after the larger of ``conf.timeout`` and ``conf.rate_window``
+    counts as stalled.
     """
     plan = _plan(products, cache_dir)
     # rebound: no frame keeps the plain string (tracebacks printed with locals show frames)
     secret = token = resolve_token(token)
-    return _fetch_all(plan, session(), secret, progress, cancel)
+    return _fetch_all(plan, _watchable(session()), secret, progress, cancel)
 
 
 def _fetch_all(plan: list[tuple[pd.Series, Path]], http: requests.Session, secret: Token,
@@ -341,7 +352,7 @@ def _fetch(http: requests.Session, uri: str, target: Path, expected: int | None,
         counter.add(have)
     else:
         for _attempt in range(2):
-            response = _get(http, uri, secret, have, what)
+            response = _answer(http, uri, secret, have, what, part, cancel, done, stop_at)
             with response:
                 odd_range = response.status_code == 206 and _range_start(response) != have
                 if have and (response.status_code == 416 or odd_range):
@@ -361,15 +372,15 @@ def _fetch(http: requests.Session, uri: str, target: Path, expected: int | None,
     size = part.stat().st_size if part.exists() else 0
     if expected is not None and size != expected:
         if size > expected:
-            part.unlink()
-        raise ArchiveError(f"{what}: got {size:,} bytes, expected {expected:,}; "
-                           + ("run again to resume" if size < expected else "discarded"))
+            part.unlink()  # longer than the file: no use resuming it
+        raise ArchiveError(f"{what}: got {size:,} bytes, expected {expected:,}; {_left(part)}")
     with open(part, "rb") as handle:
         why = fits_problem(handle.read(_CARD), size)
     if why is not None:
         part.unlink()
-        raise NotFitsFile(f"{what}: the file received is not a FITS file ({why}); nothing was "
-                          "kept — try again later, or report it to the archive if it persists")
+        raise NotFitsFile(f"{what}: the file received is not a FITS file ({why}); "
+                          f"{_left(part)} — try again later, or report it to the archive if "
+                          "it persists")
     # not atomic_write: the .part outlives a failed call, so that the next one resumes it
     os.replace(part, target)  # atomic: the final name only ever holds a complete file
 
@@ -381,8 +392,9 @@ def _receive(response: requests.Response, part: Path, have: int, expected: int |
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type in _ERROR_TYPES:
         raise NotFitsFile(f"{what}: the server answered a {content_type} page instead of the "
-                          "FITS file; nothing was kept — the archive may be failing or the file "
-                          "withdrawn: try again later, or query the program again")
+                          f"FITS file; it was not written, {_left(part)} — the archive may be "
+                          "failing or the file withdrawn: try again later, or query the "
+                          "program again")
     resumed = response.status_code == 206
     if not resumed:
         have = 0  # the server ignored the Range header and sends the whole file
@@ -391,8 +403,10 @@ def _receive(response: requests.Response, part: Path, have: int, expected: int |
         expected = announced
         counter.grow(announced or 0)
     elif announced is not None and announced != expected:
+        # the file changed since the query: a .part from before may be of either version
+        part.unlink(missing_ok=True)
         raise ArchiveError(f"{what}: server announces {announced:,} bytes but the query "
-                           f"listed {expected:,}; not kept — the archive may have "
+                           f"listed {expected:,}; {_left(part)} — the archive may have "
                            "reprocessed it: query again")
     counter.add(have)
     # a fresh file is written only once its first card shows it is FITS, so an error page
@@ -401,29 +415,29 @@ def _receive(response: requests.Response, part: Path, have: int, expected: int |
     rate = _Rate(conf.min_download_rate, conf.rate_window)
     reader = _Reader(response)
     handle = None
+
     try:
         while True:
             now = time.monotonic()
             if cancel is not None and cancel.is_set():
-                raise DownloadCancelled(f"{what} cancelled; {part.name} is kept and the next "
-                                        "download resumes it", done)
+                raise DownloadCancelled(f"{what} cancelled; {_left(part, handle)}", done)
             if stop_at is not None and now > stop_at:
                 raise DownloadStalled(
                     f"{what}: conf.download_deadline ({conf.download_deadline:g} s) passed; "
-                    f"{part.name} is kept and the next download resumes it — raise "
-                    "conf.download_deadline (env FGS_DOWNLOAD_DEADLINE) for a slow link")
+                    f"{_left(part, handle)} — raise conf.download_deadline (env "
+                    "FGS_DOWNLOAD_DEADLINE) for a slow link")
             slow = rate.too_slow(now)
             if slow is not None:
                 raise DownloadStalled(
                     f"{what}: {slow:,.0f} bytes/s over the last {conf.rate_window:g} s, below "
                     f"conf.min_download_rate ({conf.min_download_rate:g} bytes/s); "
-                    f"{part.name} is kept and the next download resumes it — try again later, "
-                    "or lower conf.min_download_rate (env FGS_MIN_DOWNLOAD_RATE) on a slow link")
+                    f"{_left(part, handle)} — try again later, or lower "
+                    "conf.min_download_rate (env FGS_MIN_DOWNLOAD_RATE) on a slow link")
             block = reader.next(_POLL)
             if block is _Reader.WAITING:
                 continue
             if isinstance(block, _Failure):
-                raise ArchiveError(f"{what} interrupted ({block.kind}); run again to resume")
+                raise ArchiveError(f"{what} interrupted ({block.kind}); {_left(part, handle)}")
             if block is None:  # end of the body
                 break
             rate.add(len(block))
@@ -435,8 +449,8 @@ def _receive(response: requests.Response, part: Path, have: int, expected: int |
                 if why is not None:
                     raise NotFitsFile(
                         f"{what}: the server sent {content_type or 'content'} that is not a "
-                        f"FITS file ({why}); nothing was kept — try again later, or report it "
-                        "to the archive if it persists")
+                        f"FITS file ({why}); it was not written, {_left(part)} — try again "
+                        "later, or report it to the archive if it persists")
                 block, head = head, None
             if handle is None:
                 handle = open(part, "ab" if resumed else "wb")  # closed in finally
@@ -448,8 +462,24 @@ def _receive(response: requests.Response, part: Path, have: int, expected: int |
             handle.close()
     if head is not None:
         raise NotFitsFile(f"{what}: the server sent {len(head)} bytes, not a FITS file; "
-                          "nothing was kept — try again later")
+                          f"they were not written, {_left(part)} — try again later")
     return expected
+
+
+def _left(part: Path, handle=None) -> str:
+    """What a stopped or failed file leaves on disk, said as it is.
+
+    Only bytes checked to start a FITS file are ever written to ``part``, so a
+    ``.part`` with bytes is what the next call resumes; without one it starts over.
+    ``handle``, the file being written, is flushed first: the message counts the
+    bytes on disk.
+    """
+    if handle is not None:
+        handle.flush()
+    size = part.stat().st_size if part.exists() else 0
+    if size:
+        return f"{part.name} ({size:,} bytes) is kept and the next download resumes it"
+    return "nothing was kept and the next download starts over"
 
 
 class _Failure:
@@ -537,6 +567,155 @@ class _Rate:
         t0, b0 = self.samples[0]
         rate = (self.total - b0) / max(now - t0, 1e-9)
         return rate if rate < self.minimum else None
+
+
+class _Aborted(Exception):
+    """The request was given up (deadline, stall, cancel): no new connection is made for it.
+
+    Not an `OSError`, so that neither urllib3 nor requests takes it for a network
+    error to retry or wrap; it ends the request's helper thread.
+    """
+
+
+#: the `_Watch` of the request running in this thread (set by `_answer`'s helper thread)
+_CURRENT = threading.local()
+
+
+class _Watch:
+    """The connection one request uses, so that another thread can cut it.
+
+    urllib3's timeouts are per socket operation: a server that sends its status
+    line and headers a byte at a time never trips them, and the request blocks
+    in ``recv`` until the last header line.  Shutting the socket down ends that
+    ``recv`` at once; `aborted` then stops urllib3 from retrying on a new one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn = None
+        self.aborted = False
+        self.attempt_started = time.monotonic()
+        self.response: requests.Response | None = None
+        self.error: Exception | None = None
+
+    def deliver(self, response: requests.Response) -> None:
+        """Hand over the answer; one that arrives after `abort` is closed, not kept."""
+        with self._lock:
+            if not self.aborted:
+                self.response = response
+                return
+        response.close()
+
+    def attach(self, conn) -> None:
+        """Called by the pool for each attempt (first and retries) with its connection."""
+        with self._lock:
+            if self.aborted:
+                conn.close()
+                raise _Aborted
+            self._conn = conn
+            self.attempt_started = time.monotonic()
+
+    def abort(self) -> None:
+        """Refuse further attempts and cut the current connection's socket."""
+        with self._lock:
+            self.aborted = True
+            conn = self._conn
+            late, self.response = self.response, None
+        if late is not None:  # it arrived just as we gave up
+            late.close()
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # a blocked recv returns now
+            except OSError:  # already closed: nothing to unblock
+                pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    """A connection pool that hands each connection it gives out to the thread's `_Watch`."""
+
+    def _get_conn(self, timeout: float | None = None):
+        conn = super()._get_conn(timeout)
+        watch = getattr(_CURRENT, "watch", None)
+        if watch is not None:
+            watch.attach(conn)
+        return conn
+
+
+class _WatchedHTTPSPool(_WatchedPool, HTTPSConnectionPool):
+    pass
+
+
+def _watchable(http: requests.Session) -> requests.Session:
+    """Make the session's connections reachable by `_Watch` (direct connections).
+
+    Through a proxy (a separate pool manager) the request is still given up on
+    time by `_answer`; only its socket is then left to the socket timeout.
+    """
+    for adapter in http.adapters.values():
+        manager = getattr(adapter, "poolmanager", None)
+        if manager is not None:
+            manager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+    return http
+
+
+def _answer(http: requests.Session, uri: str, secret: Token, have: int, what: str,
+            part: Path, cancel: threading.Event | None, done: list[Path],
+            stop_at: float | None) -> requests.Response:
+    """`_get` (up to the answer's headers) under the deadline, the stall limit and cancel.
+
+    The request runs in a helper thread and this one polls: from the first byte
+    of the request, ``conf.download_deadline`` and ``cancel`` are seen within
+    `_POLL` s whatever the server does, and an attempt whose headers have not all
+    arrived after the larger of ``conf.timeout`` (what a silent server is given
+    anyway) and ``conf.rate_window`` counts as stalled when ``conf.min_download_rate``
+    is set.  Giving up cuts the connection (`_Watch`).
+    """
+    watch = _Watch()
+
+    def run() -> None:
+        _CURRENT.watch = watch
+        try:
+            watch.deliver(_get(http, uri, secret, have, what))
+        except _Aborted:
+            pass
+        except Exception as exc:  # send()'s ArchiveError, raised again by the caller
+            watch.error = exc
+        finally:
+            _CURRENT.watch = None
+
+    thread = threading.Thread(target=run, daemon=True, name="fgs_widgets-request")
+    thread.start()
+    patience = (max(conf.timeout, conf.rate_window) if conf.min_download_rate > 0 else None)
+    stop: ArchiveError | None = None
+    while thread.is_alive():
+        thread.join(_POLL)
+        if not thread.is_alive():
+            break
+        now = time.monotonic()
+        if cancel is not None and cancel.is_set():
+            stop = DownloadCancelled(f"{what} cancelled while waiting for the server's answer; "
+                                     f"{_left(part)}", done)
+        elif stop_at is not None and now > stop_at:
+            stop = DownloadStalled(
+                f"{what}: conf.download_deadline ({conf.download_deadline:g} s) passed before "
+                f"the server's answer (status line and headers) had arrived; {_left(part)} — "
+                "try again later, or raise conf.download_deadline (env FGS_DOWNLOAD_DEADLINE) "
+                "for a slow link")
+        elif patience is not None and now - watch.attempt_started > patience:
+            stop = DownloadStalled(
+                f"{what}: the server's answer (status line and headers) had not all arrived "
+                f"after {patience:g} s (the larger of conf.timeout and conf.rate_window); "
+                f"{_left(part)} — try again later")
+        if stop is not None:
+            watch.abort()
+            thread.join(2 * _POLL)  # the cut socket ends the request at once
+            raise stop
+    if watch.error is not None:
+        raise watch.error  # built by send() outside its except: chains nothing
+    if watch.response is None:
+        raise ArchiveError(f"{what}: the request ended without an answer; try again")
+    return watch.response
 
 
 def _get(http: requests.Session, uri: str, secret: Token, have: int,

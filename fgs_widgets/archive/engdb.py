@@ -18,6 +18,13 @@ another token's chunks (it asks the service, which decides), and neither the
 token nor a plain hash of it is written to disk.  Not cached: chunks ending in
 the last ``_SETTLE_DAYS`` days and empty answers (the archive may still be
 filling them).  A cached file that no longer parses is dropped and fetched again.
+
+Requests follow the pipeline client's policy: ``conf.eng_timeout`` (600 s,
+env ``ENG_TIMEOUT``) and ``conf.eng_retries`` (10, env ``ENG_RETRIES``) with
+backoff ``conf.eng_backoff`` (1.0), retrying failed connections and HTTP
+400-403, 405-459 and 500-519 (the service answers passing trouble with 4xx
+too, jwst PR 7026).  Each retry is reported (``progress=`` and logging).  A
+404 is final and an error: a wrong server or an unknown mnemonic.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import logging
 import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,10 +49,12 @@ from astropy.time import Time
 from ..atomic import atomic_write
 from .config import conf
 from .errors import AuthenticationError, TelemetryError
-from .http import response_error, send, session
+from .http import response_error, retries_made, send, session
 from .tokens import Token, resolve_token
 
 __all__ = ["TELEMETRY_COLUMNS", "get_mnemonic"]
+
+_log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Z0-9_]+")  # fullmatch: "$" would let a newline end it
 TELEMETRY_COLUMNS = ("time", "utc", "value", "mnemonic")
@@ -56,6 +67,8 @@ _MISSING = {"", "nan"}
 _SETTLE_DAYS = 3.0
 #: bytes of the per-cache random salt that keys the token fingerprint
 _SALT_BYTES = 16
+#: statuses the pipeline's client (jwst.lib.engdb_mast) retries: 4xx too, but not 404
+_RETRY_STATUSES = frozenset((*range(400, 404), *range(405, 460), *range(500, 520)))
 _OFFLINE = ("engineering telemetry is unavailable; local events (guide-star changes, file "
             "boundaries, HGA motion from the files) still work without it")
 _BAD_ANSWER = ("nothing was cached; try again later, and if it persists check conf.eng_server "
@@ -216,7 +229,8 @@ def _fingerprint(secret: Token) -> str:
 
 def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
                  chunk_days: float | None = None, cache: bool = True,
-                 bracket: bool = False) -> pd.DataFrame:
+                 bracket: bool = False,
+                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Telemetry of one mnemonic between two times.
 
     Parameters
@@ -237,26 +251,34 @@ def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
     bracket : bool
         Keep the sample just before `start` and just after `end` that the service
         adds (useful for the state of a text mnemonic when the range begins).
+    progress : callable(str), optional
+        Told about each retry, e.g. ``"engineering DB: HTTP 503 for SA_ZHGAUPST,
+        retry 2 of 10 in 2 s"`` (also logged at INFO).
 
     Returns
     -------
     pandas.DataFrame
         ``time`` (MJD, float64), ``utc`` (datetime64, naive UTC), ``value`` (float
         for numeric mnemonics, NaN for a sample sent without a value; str for
-        text ones), ``mnemonic``; sorted by time.  An empty range or unknown
-        mnemonic gives an empty table whose ``attrs["note"]`` says so.
+        text ones), ``mnemonic``; sorted by time.  A range without samples (the
+        service's header-only answer) gives an empty table whose
+        ``attrs["note"]`` says so.
 
     Raises
     ------
     TelemetryError
         No token (the message says how to give one; local events work without),
-        a bad mnemonic name or range, a service error, or an answer that is not
-        the expected CSV (not UTF-8, unparsable times, text where numbers belong;
-        the message names the mnemonic, the column and a bad value).
+        a bad mnemonic name or range, HTTP 404 (the message names the mnemonic
+        and the URL: a wrong ``ENG_BASE_URL``/``conf.eng_server`` or an unknown
+        mnemonic), another service error after the retries, or an answer that
+        is not the expected CSV (not UTF-8, unparsable times, text where numbers
+        belong; the message names the mnemonic, the column and a bad value).
     AuthenticationError
-        HTTP 401/403: the token was refused.
+        HTTP 401/403 still after the retries: the token is wrong (not valid,
+        expired, or without engineering-DB rights).
     MastUnreachable
-        The engineering DB could not be reached (or did not answer in time).
+        The engineering DB could not be reached (or did not answer in time),
+        also after the retries.
     """
     mnemonic = str(name).strip().upper()
     if not _NAME.fullmatch(mnemonic):
@@ -277,11 +299,35 @@ def get_mnemonic(name: str, start, end, *, token: str | Token | None = None,
             "log in with astroquery (get one at https://auth.mast.stsci.edu/token). Local "
             "events (guide-star changes, file boundaries, HGA from the files) need none.")
     folder = conf.cache_dir / "edb" / _fingerprint(secret) if cache else None
-    http = session()
+    http = _edb_session(mnemonic, progress)
     edges = np.append(np.arange(t0, t1, chunk_days), t1)
     tables = [t for a, b in itertools.pairwise(edges)
               if len(t := _chunk(http, mnemonic, a, b, secret, folder))]
     return _in_range(tables, mnemonic, t0, t1, bracket)
+
+
+def _edb_session(mnemonic: str, progress: Callable[[str], None] | None) -> requests.Session:
+    """A session with the pipeline client's policy; each retry logged and told to `progress`.
+
+    A server that answers is retried as the pipeline's client does; one that cannot be
+    reached at all (offline, a wrong host) only ``conf.retries`` times: ten backoffs
+    (~8 min) before saying "unreachable" would stall a notebook for nothing.
+    """
+    retries = conf.eng_retries
+
+    def report(attempt: int, wait: float, status: int | None,
+               error: Exception | None) -> None:
+        # the error's type only: urllib3's texts repeat the URL and its query
+        cause = f"HTTP {status}" if status is not None else type(error).__name__
+        text = (f"engineering DB: {cause} for {mnemonic}, retry {attempt} of {retries} "
+                f"in {wait:.3g} s")
+        _log.info(text)
+        if progress is not None:
+            progress(text)
+
+    return session(retries, timeout=conf.eng_timeout, statuses=_RETRY_STATUSES,
+                   backoff=conf.eng_backoff, on_retry=report,
+                   connect=min(retries, conf.retries))
 
 
 def _in_range(tables: list[pd.DataFrame], mnemonic: str, t0: float, t1: float,
@@ -331,14 +377,23 @@ def _chunk(http: requests.Session, name: str, a: float, b: float, secret: Token,
     # frames, which hold the Authorization header, are never chained to what we raise
     response = send(http, "GET", url, what=what, advice=_OFFLINE,
                     params={"uri": f"mast:jwstedb/{file}"}, headers=secret.header(),
-                    timeout=conf.timeout)
-    if response.status_code == 404:  # the service's answer for a name it does not know
-        return _empty(name, "")
+                    timeout=conf.eng_timeout)
+    if response.status_code == 404:
+        # final, as for the pipeline's client: an empty range is a header-only 200, so a
+        # 404 means the wrong server or a name the database does not know, never "no data"
+        raise TelemetryError(
+            f"engineering DB: HTTP 404 for {name} asking {url}?uri=mast:jwstedb/{file} -- "
+            f"most likely ENG_BASE_URL / conf.eng_server ({conf.eng_server}) is wrong, or "
+            f"{name} is not a mnemonic the database knows")
     failure = response_error(response, what, setting="conf.eng_server")
     if isinstance(failure, AuthenticationError):
+        retried = retries_made(response)
+        after = f", still after {retried} retries" if retried else ""
         raise AuthenticationError(
-            f"{what}: the MAST token was refused (HTTP {response.status_code}); check it is "
-            "valid, current and has engineering-DB rights (https://auth.mast.stsci.edu/token)")
+            f"{what}: the MAST token was refused (HTTP {response.status_code}{after}): the "
+            "token is wrong -- not valid, expired, or without engineering-DB rights. Get a "
+            "new one at https://auth.mast.stsci.edu/token and pass token=... or set "
+            "MAST_API_TOKEN")
     if failure is not None:
         raise TelemetryError(f"{failure} ({_OFFLINE})")
     body = response.content

@@ -68,7 +68,8 @@ class DownloadCancelled(ArchiveError):
 class DownloadStalled(ArchiveError):
     """A download was slower than ``conf.min_download_rate`` or passed ``conf.download_deadline``.
 
-    The ``.part`` file is kept, so the next call resumes it.
+    What the file had received is kept as ``.part`` (the next call resumes it); the
+    message says whether there was any.
     """
 
 

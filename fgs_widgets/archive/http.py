@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -9,8 +13,15 @@ from urllib3.util.retry import Retry
 from .config import conf
 from .errors import ArchiveError, AuthenticationError, MastUnreachable
 
-__all__ = ["add_default_timeout", "check_response", "response_error", "send", "session",
-           "unreachable"]
+__all__ = ["RetryReport", "add_default_timeout", "check_response", "response_error",
+           "retries_made", "send", "session", "unreachable"]
+
+_log = logging.getLogger(__name__)
+
+#: ``on_retry(retry number, seconds until it, HTTP status or None, error or None)``
+RetryReport = Callable[[int, float, int | None, Exception | None], None]
+#: statuses retried by default (MAST answers a passing overload with 500)
+_STATUSES = (500, 502, 503, 504)
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -30,26 +41,100 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def _retry(retries: int) -> Retry:
+class _ReportingRetry(Retry):
+    """A urllib3 `Retry` that tells ``on_retry`` about each retry before waiting for it.
+
+    urllib3 retries inside one ``send``: without this a caller could say nothing
+    while the backoff lasts (minutes under the engineering DB's policy).
+    """
+
+    def __init__(self, *args: Any, on_retry: RetryReport | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_retry = on_retry
+
+    def new(self, **kw: Any) -> _ReportingRetry:
+        # urllib3 makes a new Retry for every attempt; the callback must travel with it
+        retry = super().new(**kw)
+        retry.on_retry = self.on_retry
+        return retry
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None,
+                  _stacktrace: Any = None) -> _ReportingRetry:
+        # raises MaxRetryError when the retries are used up: the last failure reports nothing
+        retry = super().increment(method=method, url=url, response=response, error=error,
+                                  _pool=_pool, _stacktrace=_stacktrace)
+        if retry.on_retry is not None:
+            retry._report(response, error)
+        return retry
+
+    def _report(self, response: Any, error: Exception | None) -> None:
+        """Call ``on_retry`` with the wait `sleep` is about to do; never let it fail the request."""
+        try:
+            wait = None
+            if response is not None and self.respect_retry_after_header:
+                wait = self.get_retry_after(response)  # what sleep() honours first
+            status = getattr(response, "status", None) if error is None else None
+            self.on_retry(len(self.history), float(wait or self.get_backoff_time()), status,
+                          error)
+        except Exception as exc:
+            # a progress line is not worth a failed request; only the type is logged, since
+            # the frames below hold the request's headers (the token)
+            _log.warning("retry report failed: %s", type(exc).__name__)
+
+
+def _retry(retries: int, *, statuses: Collection[int] = _STATUSES, backoff: float = 0.2,
+           on_retry: RetryReport | None = None, connect: int | None = None) -> Retry:
     # connect errors are retried for every method (nothing was sent); reads and
-    # 500/502/503/504 only for idempotent GET/HEAD (MAST answers a passing overload with 500)
-    return Retry(total=retries, connect=retries, read=retries, backoff_factor=0.2,
-                 status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "HEAD"),
-                 raise_on_status=False)
+    # the statuses only for idempotent GET/HEAD
+    return _ReportingRetry(total=retries, connect=retries if connect is None else connect,
+                           read=retries, backoff_factor=backoff,
+                           status_forcelist=frozenset(statuses),
+                           allowed_methods=("GET", "HEAD"), raise_on_status=False,
+                           on_retry=on_retry)
 
 
-def session(retries: int | None = None) -> requests.Session:
-    """A requests session with retries and ``conf.timeout`` as the default timeout."""
+def session(retries: int | None = None, *, timeout: float | None = None,
+            statuses: Collection[int] | None = None, backoff: float | None = None,
+            on_retry: RetryReport | None = None, connect: int | None = None
+            ) -> requests.Session:
+    """A requests session with retries and a default timeout.
+
+    Parameters
+    ----------
+    retries : int, optional
+        Retries of a failed connection, read or retried status (default ``conf.retries``).
+    timeout : float, optional
+        Default timeout (s) of requests that set none (default ``conf.timeout``).
+    statuses : collection of int, optional
+        HTTP statuses retried for GET/HEAD (default 500, 502, 503, 504); the
+        last answer is returned, not raised, once the retries are used up.
+    backoff : float, optional
+        urllib3 backoff factor: the n-th retry waits ``backoff * 2**(n-1)`` s,
+        the first none (default 0.2).
+    on_retry : callable, optional
+        Called before each retry waits, with (retry number, seconds of the wait,
+        HTTP status or None, the connection/read error or None).
+    connect : int, optional
+        Retries of a connection that could not be made (default `retries`).
+    """
     s = requests.Session()
-    add_default_timeout(s, retries)
+    add_default_timeout(s, retries, timeout=timeout, statuses=statuses, backoff=backoff,
+                        on_retry=on_retry, connect=connect)
     s.headers["User-Agent"] = "fgs_widgets"
     return s
 
 
-def add_default_timeout(s: requests.Session, retries: int | None = None) -> requests.Session:
-    """Mount retrying adapters with ``conf.timeout`` as default on an existing session."""
-    adapter = _TimeoutAdapter(conf.timeout, max_retries=_retry(
-        conf.retries if retries is None else retries))
+def add_default_timeout(s: requests.Session, retries: int | None = None, *,
+                        timeout: float | None = None, statuses: Collection[int] | None = None,
+                        backoff: float | None = None, on_retry: RetryReport | None = None,
+                        connect: int | None = None) -> requests.Session:
+    """Mount retrying adapters with a default timeout on an existing session (see `session`)."""
+    retry = _retry(conf.retries if retries is None else retries,
+                   statuses=_STATUSES if statuses is None else statuses,
+                   backoff=0.2 if backoff is None else backoff, on_retry=on_retry,
+                   connect=connect)
+    adapter = _TimeoutAdapter(conf.timeout if timeout is None else timeout, max_retries=retry)
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s
@@ -64,8 +149,8 @@ def check_response(response: requests.Response, what: str, auth_hint: str = "",
 
 
 def response_error(response: requests.Response, what: str, auth_hint: str = "", *,
-                   setting: str = "conf.mast_server",
-                   token: bool = True) -> ArchiveError | None:
+                   setting: str = "conf.mast_server", token: bool = True,
+                   retried: int | None = None) -> ArchiveError | None:
     """The `ArchiveError` for an HTTP error status, or None for a success.
 
     Returned, not raised, so that code handling another exception can build it
@@ -83,25 +168,42 @@ def response_error(response: requests.Response, what: str, auth_hint: str = "", 
     token : bool
         Whether the service takes a MAST token: then 401/403 are an
         `AuthenticationError` that says how to get one.
+    retried : int, optional
+        How many times the request was retried before this answer, for a caller
+        that retries by itself; default: read from the response (the retries
+        urllib3 made inside the session's adapter).  The message says the request
+        was retried only when it was.
     """
     status, reason = response.status_code, response.reason
+    if status < 400:
+        return None
+    made = retries_made(response) if retried is None else retried
+    note = f" (already retried {made} time{'s' if made != 1 else ''})" if made > 0 else ""
     if token and status in (401, 403):
         meaning = ("the MAST token is missing or invalid" if status == 401
                    else "the MAST token lacks rights")
         return AuthenticationError(
-            f"{what}: HTTP {status} — {meaning}{auth_hint}. Create a token at "
+            f"{what}: HTTP {status}{note} — {meaning}{auth_hint}. Create a token at "
             "https://auth.mast.stsci.edu/token and pass token=... or set MAST_API_TOKEN")
     if status == 404:
-        return ArchiveError(f"{what}: HTTP 404 {reason} — the server has no such file or "
-                            f"service; check {setting}, or query again (the archive may have "
-                            "removed or reprocessed it)")
+        return ArchiveError(f"{what}: HTTP 404 {reason}{note} — the server has no such file "
+                            f"or service; check {setting}, or query again (the archive may "
+                            "have removed or reprocessed it)")
     if status >= 500:
-        return ArchiveError(f"{what}: HTTP {status} {reason} — the service failed or is down "
-                            "(already retried); try again later")
-    if status >= 400:
-        return ArchiveError(f"{what}: HTTP {status} {reason} — the service refused the "
-                            f"request; check the arguments and {setting}")
-    return None
+        return ArchiveError(f"{what}: HTTP {status} {reason} — the service failed or is down"
+                            f"{note}; try again later")
+    return ArchiveError(f"{what}: HTTP {status} {reason}{note} — the service refused the "
+                        f"request; check the arguments and {setting}")
+
+
+def retries_made(response: requests.Response) -> int:
+    """Retries urllib3 made before `response` (its `Retry` history), 0 when unknown.
+
+    urllib3 hands the final answer the `Retry` it was fetched under; its history
+    holds one entry per retry (connection or read errors and retried statuses).
+    """
+    history = getattr(getattr(getattr(response, "raw", None), "retries", None), "history", None)
+    return len(history) if isinstance(history, tuple | list) else 0
 
 
 def send(http: requests.Session, method: str, url: str, *, what: str,
@@ -116,19 +218,32 @@ def send(http: requests.Session, method: str, url: str, *, what: str,
     try:
         return http.request(method, url, **kwargs)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        failure: ArchiveError = unreachable(what, exc, advice)
+        failure: ArchiveError = unreachable(what, exc, advice, kwargs.get("timeout"))
     except requests.RequestException as exc:
         failure = ArchiveError(f"{what}: the request failed ({type(exc).__name__}); "
                                "check conf's server URLs and try again")
     raise failure
 
 
-def unreachable(what: str, exc: BaseException, advice: str | None = None) -> MastUnreachable:
+def unreachable(what: str, exc: BaseException, advice: str | None = None,
+                timeout: float | None = None) -> MastUnreachable:
     """The `MastUnreachable` error for a connection failure or timeout.
 
     Only the exception's type goes into the message, not its text: requests'
-    texts repeat the full URL, query included.
+    texts repeat the full URL, query included.  `timeout` is the socket timeout
+    the request had (default ``conf.timeout``), said in the message.
     """
-    timed_out = isinstance(exc, (requests.Timeout, TimeoutError))
-    kind = f"timed out after {conf.timeout:g} s" if timed_out else type(exc).__name__
+    kind = (f"timed out after {conf.timeout if timeout is None else timeout:g} s"
+            if _timed_out(exc) else type(exc).__name__)
     return MastUnreachable(what, kind, advice)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the request failed by a timeout, also one urllib3 retried until it gave up
+    (requests then raises a ConnectionError around the last ``ReadTimeoutError``)."""
+    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    if isinstance(exc, (requests.Timeout, TimeoutError)):
+        return True
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, (ReadTimeoutError, ConnectTimeoutError))

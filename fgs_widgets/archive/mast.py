@@ -22,12 +22,13 @@ import requests
 from astropy.table import Table
 
 from .config import conf
-from .errors import ArchiveError, NoFineGuideData
+from .errors import ArchiveError, MastUnreachable, NoFineGuideData
 from .http import add_default_timeout, response_error, unreachable
 from .names import parse_file_name, parse_folder_name
 from .tokens import Token, resolve_token
 
-__all__ = ["PRODUCT_COLUMNS", "SERVICE", "find_products", "find_products_between"]
+__all__ = ["PRODUCT_COLUMNS", "SERVICE", "QueryDeadlinePassed", "find_products",
+           "find_products_between"]
 
 SERVICE = "Mast.Jwst.Filtered.GuideStar"
 PRODUCT_COLUMNS = ("file_name", "uri", "size", "program", "observation", "visit", "guider",
@@ -45,13 +46,43 @@ def _client(token: Token):
     portal.COLUMNS_CONFIG_URL = server + "/portal/Mashup/Mashup.asmx/columnsconfig"
     portal.MAST_DOWNLOAD_URL = server + "/api/v0.1/Download/file"
     portal.MAST_BUNDLE_URL = server + "/api/v0.1/Download/bundle"
-    portal.TIMEOUT = conf.timeout  # astroquery's limit on the whole (polled, paged) query
+    # astroquery's limit on the whole query (re-polls of EXECUTING answers, every page);
+    # conf.timeout stays the socket timeout of each request, set by the adapter below
+    portal.TIMEOUT = conf.query_deadline
     # astroquery sends its portal requests without a socket timeout: add one
     add_default_timeout(client._session)
+    _retry_queries(client._session)
     if token:
         # on this client's own session only; nothing is stored or logged
         client._session.headers.update(token.header())
     return client
+
+
+def _retry_queries(session: requests.Session) -> None:
+    """Let the session's adapters retry POST as they retry GET (failed reads, HTTP 5xx).
+
+    astroquery sends every portal request as a POST (``invoke`` with the query
+    in a form field, ``columnsconfig``), and urllib3 retries statuses and failed
+    reads of GET/HEAD only, so a 500 from a passing MAST overload would end the
+    query at once.  These POSTs only read: a search or a column list, nothing is
+    created or changed on the server, so sending one again is as safe as a GET.
+    """
+    for adapter in {id(a): a for a in session.adapters.values()}.values():
+        retry = getattr(adapter, "max_retries", None)
+        methods = getattr(retry, "allowed_methods", None)
+        if methods is not None:  # None: urllib3 already retries every method
+            adapter.max_retries = retry.new(allowed_methods=frozenset(methods) | {"POST"})
+
+
+class QueryDeadlinePassed(MastUnreachable):
+    """A MAST query still unfinished when ``conf.query_deadline`` passed.
+
+    A `MastUnreachable`, so that callers which fall back to local files or retry
+    later treat it as they treat a timeout; its message says what happened.
+    """
+
+    def __init__(self, message: str) -> None:
+        ArchiveError.__init__(self, message)  # not MastUnreachable's "unreachable" wording
 
 
 def _number(value, name: str) -> int | None:
@@ -97,7 +128,8 @@ def find_products(program: int | str, *, observation: int | str | None = None,
     Raises
     ------
     MastUnreachable
-        No connection or no answer within ``conf.timeout``.
+        No connection or no answer within ``conf.timeout``; or (`QueryDeadlinePassed`)
+        the query, polls and pages included, took longer than ``conf.query_deadline``.
     AuthenticationError
         HTTP 401/403 (token missing, invalid, or without rights for the program).
     NoFineGuideData
@@ -222,8 +254,14 @@ def _query(client, params: dict, what: str, scope: str) -> Table:
             table = client.service_request(SERVICE, params)
     except requests.HTTPError as exc:
         failure = _http_failure(exc.response, what, scope)
-    except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
+    except (requests.ConnectionError, requests.Timeout) as exc:
         failure = unreachable(what, exc)
+    except TimeoutError:
+        # astroquery's own: the whole query (polls, pages) passed portal.TIMEOUT
+        failure = QueryDeadlinePassed(
+            f"{what}: the {SERVICE} query{scope} took longer than {conf.query_deadline:g} s "
+            "(conf.query_deadline) — MAST may be busy: try again later, or raise "
+            "conf.query_deadline (env FGS_QUERY_DEADLINE)")
     except RemoteServiceError as exc:
         failure = ArchiveError(f"{what}: the {SERVICE} query failed: {exc}")
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
