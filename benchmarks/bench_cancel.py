@@ -8,11 +8,12 @@ to finish unobserved.  Printed, on a local ray of this machine's cores, in one r
 * ``--rounds`` fits cancelled at random moments (uniform over the baseline's duration):
   the time from the cancel to the fit returning (median, 95th percentile, max), the
   frames kept per cancelled fit, then one more fit checked equal to the serial fit;
-* a survey of sample programs cancelled at random moments and resumed: the time from
-  `Survey.cancel` to `run` returning, the time until the programs it left running have
-  ended (`Survey.settle`), and whether the resumed dataset equals an uninterrupted one.
+* surveys of sample programs, each from an empty folder, cancelled at random moments and
+  resumed: the time from `Survey.cancel` to `run` returning, the time until the programs
+  it left running have ended (`Survey.settle`), and whether each resumed dataset equals
+  the uninterrupted one.
 
-Run: ``python benchmarks/bench_cancel.py [--frames 200000] [--chunk 20000] [--rounds 20]``
+Run: ``python benchmarks/bench_cancel.py [--frames 1000000] [--chunk 50000] [--rounds 20]``
 """
 
 from __future__ import annotations
@@ -93,35 +94,35 @@ def bench_survey(args, rng, folder: Path) -> None:
                 for i, p in enumerate(range(4001, 4001 + args.programs))]
     tasks = tasks_from_paths([p.directory for p in programs])
     started = time.perf_counter()
-    Survey(tasks, folder / "reference", fit="quick").run()
+    Survey(tasks, folder / "reference", fit="gaussian").run()
     whole = time.perf_counter() - started
-    print(f"baseline: uninterrupted survey of {len(tasks)} programs (quick fit): "
+    print(f"baseline: uninterrupted survey of {len(tasks)} programs (Gaussian fit): "
           f"{whole:.2f} s")
-    out = folder / "survey"
-    returned, settled = [], []
-    for _ in range(args.survey_rounds):
-        survey = Survey(tasks, out, fit="quick")
+    returned, settled, same = [], [], []
+    for k in range(args.survey_rounds):  # each from an empty folder, then resumed
+        out = folder / f"survey-{k}"
+        survey = Survey(tasks, out, fit="gaussian")
         survey.start()
-        time.sleep(rng.uniform(0.05, 0.5) * whole)
+        time.sleep(rng.uniform(0.1, 0.8) * whole)
         cancelled = time.perf_counter()
         survey.cancel()
         survey.wait()
         returned.append(time.perf_counter() - cancelled)
         survey.settle()
         settled.append(time.perf_counter() - cancelled)
-    Survey(tasks, out, fit="quick").run()
-    same = read_survey(out).equals(read_survey(folder / "reference"))
+        Survey(tasks, out, fit="gaussian").run()
+        same.append(read_survey(out).equals(read_survey(folder / "reference")))
     print(f"{len(returned)} surveys cancelled at random moments: cancel -> run returns "
           f"{spread(returned)}; -> programs left running have ended {spread(settled)}")
-    print("resumed dataset equals the uninterrupted one:", same)
+    print(f"resumed datasets equal to the uninterrupted one: {sum(same)} of {len(same)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=200_000)
-    parser.add_argument("--chunk", type=int, default=20_000)
+    parser.add_argument("--frames", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--programs", type=int, default=4)
+    parser.add_argument("--programs", type=int, default=6)
     parser.add_argument("--survey-rounds", type=int, default=6)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
