@@ -30,19 +30,8 @@ import pandas as pd
 from fgs_widgets.archive.sample import write_sample_program
 from fgs_widgets.engine.executor import ensure_ray, in_flight_limit
 from fgs_widgets.engine.gaussian import fit_gaussians
-from fgs_widgets.engine.psf import gaussian2d
+from fgs_widgets.engine.simulate import simulate_frames
 from fgs_widgets.survey import Survey, read_survey, tasks_from_paths
-
-
-def frames(n: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(1)
-    p = np.column_stack([rng.uniform(5e3, 3e4, n), rng.uniform(3, 4.5, n),
-                         rng.uniform(3, 4.5, n), rng.uniform(0.6, 1.2, n),
-                         rng.uniform(0.6, 0.9, n), rng.uniform(-1.5, 1.5, n),
-                         rng.uniform(10, 30, n)])
-    clean = gaussian2d(p)
-    sigma = np.sqrt(clean + 150)
-    return (clean + rng.normal(0, sigma)).astype(np.float32), sigma.astype(np.float32)
 
 
 def spread(values: list[float]) -> str:
@@ -52,7 +41,7 @@ def spread(values: list[float]) -> str:
 
 
 def bench_fits(args, rng) -> None:
-    data, sigma = frames(args.frames)
+    data, sigma, _ = simulate_frames(args.frames, seed=1)  # FGS-like: faint to bright
     serial = fit_gaussians(data, sigma, executor="serial", chunk_size=args.chunk)
     fit_gaussians(data[:2 * args.chunk], sigma[:2 * args.chunk], executor="ray",
                   chunk_size=args.chunk)  # workers started and kernels loaded

@@ -22,7 +22,7 @@ import pytest
 
 from fgs_widgets.archive.sample import write_sample_program
 from fgs_widgets.engine.gaussian import fit_chunk, fit_gaussians
-from fgs_widgets.engine.psf import gaussian2d
+from fgs_widgets.engine.simulate import simulate_frames
 from fgs_widgets.survey import Survey, read_survey, survey_status, tasks_from_paths
 from fgs_widgets.survey.dataset import STATUS_DIR
 
@@ -31,15 +31,7 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def frames():
-    rng = np.random.default_rng(11)
-    n = 20_000
-    p = np.column_stack([rng.uniform(5e3, 3e4, n), rng.uniform(3, 4.5, n),
-                         rng.uniform(3, 4.5, n), rng.uniform(0.6, 1.2, n),
-                         rng.uniform(0.6, 0.9, n), rng.uniform(-1.5, 1.5, n),
-                         rng.uniform(10, 30, n)])
-    clean = gaussian2d(p)
-    sigma = np.sqrt(clean + 150)
-    return (clean + rng.normal(0, sigma)).astype(np.float32), sigma.astype(np.float32)
+    return simulate_frames(20_000, seed=11)[:2]  # FGS-like: faint to bright, edges
 
 
 def test_fits_cancelled_at_random_moments_then_a_fit_equal_to_the_serial_one(
