@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -181,7 +182,11 @@ def test_cancelling_the_auto_run_draws_nothing(session, engine_calls):
     assert not panel.cancel_button.disabled and "fa-spin" in panel.status.value
     assert len(panel.line.x) == 0  # the flux line is not left under the x_mean title
     run = panel.last_run
-    # the same series again while it runs: no second run
+    # the job's thread calls the engine a moment after the job starts: wait for that call
+    # (else the count below races it), then the same series again: no second run
+    deadline = time.monotonic() + TIMEOUT
+    while len(engine_calls.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     session.quick_fit = session.quick_fit.copy()
     panel.column.value = "flux"
     panel.column.value = "x_mean"
