@@ -126,3 +126,31 @@ def test_a_survey_cancelled_at_random_moments_resumes_to_the_uninterrupted_datas
     assert not list((out / STATUS_DIR).glob("stop-*"))  # no stop file left for later runs
     leftovers = [p for p in out.rglob("*") if p.name.startswith((".", "tmp"))]
     assert not leftovers, leftovers
+
+
+def test_the_sessions_cancel_on_ray_then_a_rerun_equals_the_serial_fit(
+        ray_local, sample, tmp_path):
+    from fgs_widgets.archive import conf
+    from fgs_widgets.jobs import JobState
+    from fgs_widgets.model import Session
+
+    session = Session()
+    session.read_files(sample.paths)
+    session.data = session.data[:12_000]
+    serial = fit_gaussians(session.data.frames, session.data.errors, executor="serial",
+                           chunk_size=2000)
+
+    def stop(change):
+        if change["new"] >= 2 / 6:
+            session.fit_job.cancel()  # what the App's Cancel button calls
+
+    with conf.override(cache_dir=tmp_path):
+        session.fit_job.observe(stop, names="progress")
+        session.fit_frames("full", executor="ray", chunk_size=2000, block=True)
+        session.fit_job.unobserve(stop, names="progress")
+        assert session.fit_job.state is JobState.CANCELLED
+        done = (session.fit["status"] != "cancelled").to_numpy()
+        assert 4000 <= done.sum() < 12_000
+        session.fit_frames("full", executor="ray", chunk_size=2000, block=True)
+    assert session.fit_job.state is JobState.DONE
+    pd.testing.assert_frame_equal(session.fit[serial.columns].reset_index(drop=True), serial)

@@ -289,7 +289,7 @@ def test_a_server_that_cannot_be_reached_is_retried_only_conf_retries_times(
         with pytest.raises(MastUnreachable, match="SA_ZHGAUPST unreachable"):
             get_mnemonic("SA_ZHGAUPST", *span(sample), token=TOKEN, progress=said.append,
                          cache=False)
-    assert said == ["engineering DB: NewConnectionError for SA_ZHGAUPST, retry 1 of 10 in 0 s"]
+    assert said == ["engineering DB: NewConnectionError for SA_ZHGAUPST, retry 1 of 1 in 0 s"]
 
 
 def test_eng_settings_default_to_the_pipeline_policy(monkeypatch):

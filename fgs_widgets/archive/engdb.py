@@ -313,21 +313,24 @@ def _edb_session(mnemonic: str, progress: Callable[[str], None] | None) -> reque
     reached at all (offline, a wrong host) only ``conf.retries`` times: ten backoffs
     (~8 min) before saying "unreachable" would stall a notebook for nothing.
     """
+    from urllib3.exceptions import ConnectTimeoutError  # refused and unresolved ones too
+
     retries = conf.eng_retries
+    connect = min(retries, conf.retries)
 
     def report(attempt: int, wait: float, status: int | None,
                error: Exception | None) -> None:
         # the error's type only: urllib3's texts repeat the URL and its query
         cause = f"HTTP {status}" if status is not None else type(error).__name__
-        text = (f"engineering DB: {cause} for {mnemonic}, retry {attempt} of {retries} "
+        most = connect if isinstance(error, ConnectTimeoutError) else retries
+        text = (f"engineering DB: {cause} for {mnemonic}, retry {attempt} of {most} "
                 f"in {wait:.3g} s")
         _log.info(text)
         if progress is not None:
             progress(text)
 
     return session(retries, timeout=conf.eng_timeout, statuses=_RETRY_STATUSES,
-                   backoff=conf.eng_backoff, on_retry=report,
-                   connect=min(retries, conf.retries))
+                   backoff=conf.eng_backoff, on_retry=report, connect=connect)
 
 
 def _in_range(tables: list[pd.DataFrame], mnemonic: str, t0: float, t1: float,
