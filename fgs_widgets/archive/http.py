@@ -84,20 +84,19 @@ class _ReportingRetry(Retry):
 
 
 def _retry(retries: int, *, statuses: Collection[int] = _STATUSES, backoff: float = 0.2,
-           on_retry: RetryReport | None = None, connect: int | None = None) -> Retry:
-    # connect errors are retried for every method (nothing was sent); reads and
-    # the statuses only for idempotent GET/HEAD
+           on_retry: RetryReport | None = None, connect: int | None = None,
+           methods: Collection[str] = ("GET", "HEAD")) -> Retry:
+    # connect errors are retried for every method (nothing was sent); reads and the
+    # statuses only for `methods`, those a server can be sent twice (idempotent ones)
     return _ReportingRetry(total=retries, connect=retries if connect is None else connect,
                            read=retries, backoff_factor=backoff,
                            status_forcelist=frozenset(statuses),
-                           allowed_methods=("GET", "HEAD"), raise_on_status=False,
+                           allowed_methods=frozenset(methods), raise_on_status=False,
                            on_retry=on_retry)
 
 
 def session(retries: int | None = None, *, timeout: float | None = None,
-            statuses: Collection[int] | None = None, backoff: float | None = None,
-            on_retry: RetryReport | None = None, connect: int | None = None
-            ) -> requests.Session:
+            **policy: Any) -> requests.Session:
     """A requests session with retries and a default timeout.
 
     Parameters
@@ -106,34 +105,30 @@ def session(retries: int | None = None, *, timeout: float | None = None,
         Retries of a failed connection, read or retried status (default ``conf.retries``).
     timeout : float, optional
         Default timeout (s) of requests that set none (default ``conf.timeout``).
-    statuses : collection of int, optional
-        HTTP statuses retried for GET/HEAD (default 500, 502, 503, 504); the
-        last answer is returned, not raised, once the retries are used up.
-    backoff : float, optional
-        urllib3 backoff factor: the n-th retry waits ``backoff * 2**(n-1)`` s,
-        the first none (default 0.2).
-    on_retry : callable, optional
-        Called before each retry waits, with (retry number, seconds of the wait,
-        HTTP status or None, the connection/read error or None).
-    connect : int, optional
-        Retries of a connection that could not be made (default `retries`).
+    **policy
+        The retry policy, each optional:
+
+        - ``statuses``: HTTP statuses retried (default 500, 502, 503, 504); the
+          last answer is returned, not raised, once the retries are used up;
+        - ``methods``: the methods whose failed reads and statuses are retried
+          (default GET, HEAD: only requests that may be sent twice);
+        - ``backoff``: urllib3 backoff factor: the n-th retry waits
+          ``backoff * 2**(n-1)`` s, the first none (default 0.2);
+        - ``on_retry``: called before each retry waits, with (retry number, seconds
+          of the wait, HTTP status or None, the connection/read error or None);
+        - ``connect``: retries of a connection that could not be made (default
+          `retries`).
     """
     s = requests.Session()
-    add_default_timeout(s, retries, timeout=timeout, statuses=statuses, backoff=backoff,
-                        on_retry=on_retry, connect=connect)
+    add_default_timeout(s, retries, timeout=timeout, **policy)
     s.headers["User-Agent"] = "fgs_widgets"
     return s
 
 
 def add_default_timeout(s: requests.Session, retries: int | None = None, *,
-                        timeout: float | None = None, statuses: Collection[int] | None = None,
-                        backoff: float | None = None, on_retry: RetryReport | None = None,
-                        connect: int | None = None) -> requests.Session:
+                        timeout: float | None = None, **policy: Any) -> requests.Session:
     """Mount retrying adapters with a default timeout on an existing session (see `session`)."""
-    retry = _retry(conf.retries if retries is None else retries,
-                   statuses=_STATUSES if statuses is None else statuses,
-                   backoff=0.2 if backoff is None else backoff, on_retry=on_retry,
-                   connect=connect)
+    retry = _retry(conf.retries if retries is None else retries, **policy)
     adapter = _TimeoutAdapter(conf.timeout if timeout is None else timeout, max_retries=retry)
     s.mount("http://", adapter)
     s.mount("https://", adapter)

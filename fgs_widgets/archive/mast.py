@@ -49,29 +49,16 @@ def _client(token: Token):
     # astroquery's limit on the whole query (re-polls of EXECUTING answers, every page);
     # conf.timeout stays the socket timeout of each request, set by the adapter below
     portal.TIMEOUT = conf.query_deadline
-    # astroquery sends its portal requests without a socket timeout: add one
-    add_default_timeout(client._session)
-    _retry_queries(client._session)
+    # astroquery sends its portal requests without a socket timeout: add one.  It sends
+    # every portal request as a POST (`invoke` with the query in a form field,
+    # `columnsconfig`); these only read (a search, a column list: nothing is created or
+    # changed on the server), so a failed read or a 500 of a passing MAST overload is
+    # retried for them as for a GET
+    add_default_timeout(client._session, methods=("GET", "HEAD", "POST"))
     if token:
         # on this client's own session only; nothing is stored or logged
         client._session.headers.update(token.header())
     return client
-
-
-def _retry_queries(session: requests.Session) -> None:
-    """Let the session's adapters retry POST as they retry GET (failed reads, HTTP 5xx).
-
-    astroquery sends every portal request as a POST (``invoke`` with the query
-    in a form field, ``columnsconfig``), and urllib3 retries statuses and failed
-    reads of GET/HEAD only, so a 500 from a passing MAST overload would end the
-    query at once.  These POSTs only read: a search or a column list, nothing is
-    created or changed on the server, so sending one again is as safe as a GET.
-    """
-    for adapter in {id(a): a for a in session.adapters.values()}.values():
-        retry = getattr(adapter, "max_retries", None)
-        methods = getattr(retry, "allowed_methods", None)
-        if methods is not None:  # None: urllib3 already retries every method
-            adapter.max_retries = retry.new(allowed_methods=frozenset(methods) | {"POST"})
 
 
 class QueryDeadlinePassed(MastUnreachable):
