@@ -155,7 +155,8 @@ class Survey(traitlets.HasTraits):
             program -> its report (done) or its failure record.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        self._cancel.clear()
+        if threading.current_thread() is not self._thread:
+            self._cancel.clear()  # (`start` clears it before its thread: a cancel is never lost)
         self.running = True
         # a second run of the same survey counts afresh
         self.n_done = self.n_failed = self.n_skipped = self.n_frames = 0
@@ -181,6 +182,7 @@ class Survey(traitlets.HasTraits):
 
         ensure_ray(self.address)  # here: ray sets its signal handlers in the main thread
         self.running = True  # at once: a second click sees it running
+        self._cancel.clear()
         self._thread = threading.Thread(target=self.run, args=(progress,), daemon=True,
                                         name="fgs-survey")
         self._thread.start()
