@@ -98,6 +98,7 @@ def write_guider(
     observation: int = 1,
     visit: int = 1,
     gs_id: str = "N13I000018",
+    gsc_version: str | None = None,
     pointing: np.ndarray | str | None = "default",
     header_only_pointing: bool = False,
     centroids: np.ndarray | str | None = "default",
@@ -113,7 +114,7 @@ def write_guider(
     ``header_only_pointing`` sets the Pointing header keywords without rows
     (the pipeline's header-only HDU, written before SCI); ``raw_reads`` writes
     a raw ``_uncal`` file with that many Fowler reads per integration, a
-    linear ramp of the same star.
+    linear ramp of the same star; ``gsc_version`` is the header's ``GSC_VER``.
     """
     dm = datamodels()
     rng = np.random.default_rng(seed)
@@ -143,6 +144,8 @@ def write_guider(
         m.observation.observation_number = f"{observation:03d}"
         m.observation.visit_number = f"{visit:03d}"
         m.guidestar.gs_id = gs_id
+        if gsc_version is not None:
+            m.guide_star_catalog_version = gsc_version  # GSC_VER
         m.guidestar.gs_ra, m.guidestar.gs_dec, m.guidestar.gs_mag = 80.49, -69.50, 12.3
         m.guidestar.data_start, m.guidestar.data_end = start, end
         if isinstance(pointing, str):

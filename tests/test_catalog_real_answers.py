@@ -10,7 +10,6 @@ server records every query, so the catalog version sent can be checked.
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -219,14 +218,12 @@ def test_title_line_that_looks_like_a_header_row(serve, real_row, title):
     assert len(server.queries) == 1
 
 
-def test_gsc_ver_header_reaches_the_request(serve, real_row, sample, tmp_path):
-    from astropy.io import fits
+def test_gsc_ver_header_reaches_the_request(serve, real_row, tmp_path):
+    from guider_files import write_guider
 
     from fgs_widgets.archive import read_fine_guide
 
-    path = tmp_path / sample.paths[0].name
-    shutil.copy(sample.paths[0], path)
-    fits.setval(path, "GSC_VER", value="GSC2431")
+    path = write_guider(tmp_path, gs_id=GS_ID, gsc_version="GSC2431")  # the data model's GSC_VER
     products = read_fine_guide(path).products
     assert products["gsc_version"][0] == "GSC2431"
     server = serve(lambda query: answer([{**real_row, "hstID": f"{products['gs_id'][0]} "}]))
