@@ -29,7 +29,7 @@ browser-deps:
 	else echo "chromium missing and not root: browser tests will be skipped (as root: apt-get install chromium)"; fi
 
 demo: $(STAMP)
-	$(PY) -m fgs_widgets.archive.sample
+	$(PY) -m fgs_widgets warmup --sample
 	$(PY) -m jupyterlab notebooks/quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(STAMP) browser-deps

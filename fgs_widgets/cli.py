@@ -115,6 +115,28 @@ def _read_results(path: Path) -> pd.DataFrame:
     raise SystemExit(f"{path}: expected a .parquet, .ecsv or .csv results file")
 
 
+def _wait_for_kernels(data, kernel: str) -> None:
+    """Compile (or load) the fit's kernel before the progress bar starts, saying so when
+    that takes a while (the first fit in an environment `fgs-widgets warmup` did not warm)."""
+    from .engine.warmup import enabled, start_warmup, wait_for_warmup
+
+    if not enabled() or not len(data):
+        return
+    start_warmup(data.frames[:2], None if data.errors is None else data.errors[:2],
+                 kernels=[kernel])
+    said = []
+
+    def report(warm) -> None:
+        if not said:
+            print(f"{warm.status()} (`fgs-widgets warmup` compiles them ahead)",
+                  file=sys.stderr, flush=True)
+        said.append(warm)
+
+    waited = wait_for_warmup([kernel], report=report)
+    if said:
+        print(f"fit kernels ready after {waited:.0f} s", file=sys.stderr, flush=True)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     data = _load(args)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -132,6 +154,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(data.summary(), file=sys.stderr)
     progress = _Progress("quick fit" if args.quick else "fit")
     cancel = threading.Event()
+    _wait_for_kernels(data, "quick" if args.quick else
+                      ("ray" if args.executor == "ray" or args.address else "fit"))
     started = time.perf_counter()
     try:
         if args.quick:
@@ -201,6 +225,28 @@ def cmd_sample(args: argparse.Namespace) -> int:
     sample = sample_program(args.directory)
     for path in sample.paths:
         print(path)
+    return 0
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from .engine.warmup import warm_installation
+
+    print("compiling every kernel into numba's disk cache (first time: about a minute)",
+          file=sys.stderr, flush=True)
+    reports = warm_installation(report=lambda r: print(r, flush=True))
+    folders = sorted({r.cache for r in reports if r.cache})
+    print(f"cache: {', '.join(folders)}")
+    compiled = [r for r in reports if r.compiled]
+    if args.sample:
+        from .archive.sample import sample_program
+
+        print(f"sample program: {sample_program().directory}")
+    if args.check and compiled:
+        print(f"fgs-widgets warmup --check: {len(compiled)} kernel(s) had to compile here "
+              "(not warmed for this installation, Python, numba or CPU): run "
+              "`fgs-widgets warmup` as the owner of the installation, on this kind of CPU",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -327,6 +373,14 @@ def _parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="write the bundled sample program")
     sample.add_argument("directory")
     sample.set_defaults(func=cmd_sample)
+
+    warm = sub.add_parser("warmup", help="compile every kernel into numba's disk cache "
+                          "(image builds, make demo): no user waits for a compile")
+    warm.add_argument("--check", action="store_true",
+                      help="exit 1 if any kernel had to compile (the cache missed)")
+    warm.add_argument("--sample", action="store_true",
+                      help="also write the bundled sample program into the cache folder")
+    warm.set_defaults(func=cmd_warmup)
     return parser
 
 

@@ -58,6 +58,7 @@ class Run:
         self.ended: JobState | None = None
         #: called (no arguments) once the run has ended DONE; e.g. the history line
         self.on_done: list[Callable[[], None]] = []
+        self.blocking = False  #: someone waits for it (``block=True``): no widget may show it
         self._base: tuple[float, float] | None = None
 
     @property
@@ -203,6 +204,7 @@ class Job(t.HasTraits):
             if self._run is not None:
                 self._run.cancel.set()
             run = self._run = Run(self)
+            run.blocking = block
             with self.hold_trait_notifications():
                 self.kind = kind
                 self.progress = self.done = self.total = self.rate = self.eta = 0.0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -74,6 +75,8 @@ def _await_warmup(session: Session, kind: str, run: Run) -> float:
     def report(warm) -> None:
         said.append(warm)
         session.message = f"{warm.status()}; the {kind} fit starts when they are ready"
+        if run.blocking and len(said) == 1:  # a script or a cell waits: say why, once
+            print(session.message, file=sys.stderr, flush=True)
 
     waited = wait_for_warmup(["quick" if kind == "quick" else "fit"], cancel=run.cancel,
                              report=report)
@@ -82,6 +85,8 @@ def _await_warmup(session: Session, kind: str, run: Run) -> float:
                            "background)")
     if said:
         session.message = f"fit kernels ready after {waited:.0f} s: {kind} fit running…"
+        if run.blocking:
+            print(session.message, file=sys.stderr, flush=True)
     return waited
 
 

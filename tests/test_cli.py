@@ -28,6 +28,19 @@ def test_quick_fit_then_periodogram(sample, tmp_path, capsys):
     assert "x_mean" in printed and "y_mean" in printed
 
 
+@pytest.mark.slow
+def test_warmup_compiles_what_is_missing_then_check_finds_everything(capsys):
+    assert main(["warmup"]) == 0  # compiles what this run of the suite did not use yet
+    first = [line for line in capsys.readouterr().out.splitlines() if "frames" in line]
+    assert {line.split()[0] for line in first} == {"display", "fit", "quick", "periodogram",
+                                                   "ray"}
+    assert all(" in " in line and ("compiled" in line or "loaded" in line) for line in first)
+    assert main(["warmup", "--check"]) == 0
+    again = [line for line in capsys.readouterr().out.splitlines() if "frames" in line]
+    assert len(again) == len(first) == 10
+    assert all("loaded from the disk cache" in line for line in again), again
+
+
 def test_full_fit_ecsv_with_filters(sample, tmp_path):
     out = tmp_path / "fit.ecsv"
     assert main(["fit", str(sample.directory), "--observation", "2", "--visit", "2",

@@ -12,7 +12,9 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 
 
-def run(name: str, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:
+def run(name: str, tmp_path: Path, monkeypatch, kernel_name: str = "python3"
+        ) -> nbformat.NotebookNode:
+    """Execute the notebook `name` offline in `tmp_path` with the kernel `kernel_name`."""
     monkeypatch.setenv("FGS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("FGS_MAST_SERVER", "http://127.0.0.1:9")  # offline, fails fast
     monkeypatch.setenv("FGS_GSC_URL", "http://127.0.0.1:9/gsc")
@@ -21,7 +23,7 @@ def run(name: str, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:
     copy = tmp_path / name
     shutil.copy(NOTEBOOKS / name, copy)
     notebook = nbformat.read(copy, as_version=4)
-    NotebookClient(notebook, kernel_name="python3", timeout=300,
+    NotebookClient(notebook, kernel_name=kernel_name, timeout=300,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     return notebook
 
@@ -54,10 +56,17 @@ def test_spelunker_quickstart_runs(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_quickstart_runs(tmp_path, monkeypatch):
-    notebook = run("quickstart.ipynb", tmp_path, monkeypatch)
+    check_quickstart(run("quickstart.ipynb", tmp_path, monkeypatch))
+
+
+def check_quickstart(notebook: nbformat.NotebookNode) -> None:
+    """What a user reads in the executed quickstart (also run as installed from the wheel:
+    tests/test_installed.py)."""
     errors = [o for c in notebook.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
-    assert not errors
+    assert not errors, errors
+    data = next(c for c in notebook.cells if c.source.rstrip().endswith("session.data"))
+    assert "<GuideStarData 14,336 frames from 4 file(s)" in outputs(data)
     app_cell = next(c for c in notebook.cells if c.cell_type == "code" and "App(" in c.source)
     views = [o for o in app_cell.outputs
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]

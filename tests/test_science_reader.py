@@ -311,7 +311,9 @@ def test_jwst_style_bjd_column_with_mjd_values_is_bmjd():
 
 @pytest.fixture(scope="module")
 def dm():
-    return pytest.importorskip("stdatamodels.jwst.datamodels")
+    from stdatamodels.jwst import datamodels
+
+    return datamodels
 
 
 def _int_times(dm, numbers: np.ndarray) -> np.ndarray:

@@ -108,6 +108,8 @@ def layer_of(module: str) -> str | None:
         return "session"
     if name in {"cli", "spelunker"}:
         return name
+    if name == "__main__":  # python -m fgs_widgets: the command line
+        return "cli"
     return None
 
 

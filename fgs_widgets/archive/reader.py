@@ -346,8 +346,8 @@ def read_fine_guide(
     validate : bool
         Also open each file with the official JWST data model
         (``GuiderCalModel``/``GuiderRawModel``, strict validation): a file it
-        rejects becomes a problem.  Needs ``pip install 'fgs-widgets[jwst]'``;
-        costs ~0.1 s per file.
+        rejects becomes a problem (``stdatamodels``, a core dependency); costs
+        ~0.1 s per file.
 
     Returns
     -------
@@ -429,9 +429,10 @@ def _headers_to_read(files: list[Path], filters: dict[str, Any], strict: bool,
 def _data_model_library() -> Any:
     try:
         from stdatamodels.jwst import datamodels
-    except ImportError:
-        raise ImportError("validate=True opens files with the JWST data model (stdatamodels): "
-                          "pip install 'fgs-widgets[jwst]'") from None
+    except ImportError as exc:
+        raise ImportError("validate=True opens files with the JWST data model (stdatamodels), "
+                          f"a dependency of fgs-widgets that does not import here ({exc}): "
+                          "reinstall it (pip install --force-reinstall stdatamodels)") from None
     return datamodels
 
 

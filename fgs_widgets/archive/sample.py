@@ -38,8 +38,8 @@ What is in it (`SampleTruth` has the numbers):
   first tilt-like jump) plus white noise, so the decorrelation workflow has
   a known answer.
 
-Writing needs ``stdatamodels`` (``pip install 'fgs-widgets[jwst]'``; the
-``demo`` and ``test`` extras have it); reading the files does not.
+Writing goes through ``stdatamodels`` (a core dependency: a plain ``pip install``
+writes the sample); reading the files does not need it.
 """
 
 from __future__ import annotations
@@ -470,8 +470,9 @@ def _data_model():
         from stdatamodels.jwst.datamodels import GuiderCalModel
     except ImportError as exc:
         raise ImportError(
-            "writing the sample program needs the JWST data model (stdatamodels): "
-            "pip install 'fgs-widgets[jwst]'"
+            "writing the sample program needs the JWST data model (stdatamodels), a "
+            f"dependency of fgs-widgets that does not import here ({exc}): reinstall it "
+            "(pip install --force-reinstall stdatamodels)"
         ) from exc
     return GuiderCalModel
 

@@ -8,6 +8,10 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
+from .kernel_cache import install as _seed_kernel_cache
+
+_seed_kernel_cache()  # compiled kernels of a read-only install: before any @njit
+
 __all__ = ["BlockExtrema", "bin_series", "block_extrema", "break_gaps", "decimate_for_display"]
 
 

@@ -29,7 +29,10 @@ import math
 import numba as nb
 import numpy as np
 
+from .kernel_cache import install as _seed_kernel_cache
 from .psf import ERR_COLUMNS, PARAMETERS
+
+_seed_kernel_cache()  # compiled kernels of a read-only install: before any @njit
 
 # status codes, and their names (index = code) for the tables' categorical ``status``
 CONVERGED, MAX_ITER, FAILED, BAD_INPUT, CANCELLED = 0, 1, 2, 3, 4

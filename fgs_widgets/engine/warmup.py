@@ -20,6 +20,8 @@ What is warmed, in this order (``kernels``):
     default fit);
 ``"quick"``
     `fgs_widgets.engine.lm.moments_chunk` (the quick fit);
+``"periodogram"``
+    the gridding kernel of the periodograms (`fgs_widgets.engine.periodogram`);
 ``"ray"``
     `fgs_widgets.engine.lm.fit_chunk_serial` with the read-only arrays a ray worker
     gets from the object store, into the on-disk cache the workers of a local ray
@@ -56,11 +58,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KERNELS", "WAITING", "Warmup", "enabled", "running", "start_warmup",
-           "wait_for_warmup", "warm_kernels"]
+__all__ = ["KERNELS", "WAITING", "KernelReport", "Warmup", "enabled", "running", "start_warmup",
+           "wait_for_warmup", "warm_installation", "warm_kernels"]
 
 #: every warm-up step, in the order they run
-KERNELS = ("display", "fit", "quick", "ray")
+KERNELS = ("display", "fit", "quick", "periodogram", "ray")
 #: how every "waiting for the warm-up" message starts (widgets recognise it by this)
 WAITING = "compiling the fit kernels"
 
@@ -240,6 +242,11 @@ def _steps(frames: np.ndarray, errors: np.ndarray | None,
         out = np.empty((7, len(frames)))
         lm.moments_chunk.compile(tuple(numba.typeof(a) for a in (frames, out, 16, True)))
 
+    def periodogram() -> None:
+        from .periodogram import _trig_sums
+
+        _trig_sums(np.linspace(0.0, 60.0, 64), np.ones((1, 64)), 0.01, 16)
+
     def ray() -> None:
         # a ray worker gets its chunk (and its ERR) from the object store: read-only
         from . import lm
@@ -247,7 +254,8 @@ def _steps(frames: np.ndarray, errors: np.ndarray | None,
         lm.fit_chunk_serial.compile(_fit_types(
             _readonly(frames), None if errors is None else _readonly(errors), parallel=False))
 
-    named = {"display": display, "fit": fit, "quick": quick, "ray": ray}
+    named = {"display": display, "fit": fit, "quick": quick, "periodogram": periodogram,
+             "ray": ray}
     return [(name, named[name]) for name in KERNELS if name in kernels]
 
 
@@ -334,3 +342,86 @@ def wait_for_warmup(kernels: Iterable[str] | None = None, *,
                 report(warm)
                 reported = now
     return time.perf_counter() - began
+
+
+@dataclass(frozen=True)
+class KernelReport:
+    """One kernel warmed by `warm_installation`: compiled now, or loaded from disk."""
+
+    kernel: str  #: a name of `KERNELS`
+    inputs: str  #: the input types it was warmed for ("float32 frames with ERR"...)
+    seconds: float
+    compiled: int  #: numba functions compiled (0: every one came from the disk cache)
+    cache: str  #: the folder numba keeps it in
+
+    def __str__(self) -> str:
+        how = (f"compiled {self.compiled} function(s)" if self.compiled
+               else "loaded from the disk cache")
+        return f"{self.kernel:<11} {self.inputs:<34} {how} in {self.seconds:.1f} s"
+
+
+def _dispatchers() -> list:
+    """Every numba kernel of the engine (each has its own disk cache and statistics)."""
+    from numba.core.registry import CPUDispatcher
+
+    from . import binning, lm, periodogram
+
+    return [obj for module in (binning, lm, periodogram) for obj in vars(module).values()
+            if isinstance(obj, CPUDispatcher)]
+
+
+def _misses(dispatchers: list) -> int:
+    return sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
+
+
+def warm_installation(report: Callable[[KernelReport], None] | None = None
+                      ) -> list[KernelReport]:
+    """Compile every kernel for every input type this package gives them, now, into the
+    disk cache numba reads for this installation (`fgs-widgets warmup`).
+
+    Run by whoever installs the package (``make demo``; a JupyterHub or ray node image,
+    as the owner of site-packages) so that no user waits for a compile: float32 frames
+    (JWST files) and float64 (any array a user passes), with and without ERR, for the
+    fit here and in ray workers (read-only inputs), the quick fit, the display
+    decimation and the periodogram.  A read-only installation's kernels are copied into
+    each user's own cache on first import (`fgs_widgets.engine.kernel_cache`).
+
+    Parameters
+    ----------
+    report : callable(KernelReport), optional
+        Called as each kernel is ready (a command line prints it).
+
+    Returns
+    -------
+    list of KernelReport
+        ``compiled == 0`` everywhere means nothing had to compile: the cache serves
+        this installation on this CPU (``fgs-widgets warmup --check``).
+    """
+    dispatchers = _dispatchers()
+    plan = []
+    for dtype in (np.float32, np.float64):
+        frames = np.zeros((2, 8, 8), dtype)
+        errors = np.ones((2, 8, 8), dtype)
+        name = np.dtype(dtype).name
+        first = dtype is np.float32
+        plan += [(k, f"{name} frames", frames, errors)
+                 for k in (("display", "fit", "quick", "periodogram") if first
+                           else ("fit", "quick"))]
+        plan += [("ray", f"{name} frames with ERR, read-only", frames, errors),
+                 ("ray", f"{name} frames, read-only", frames, None)]
+    results = []
+    for kernel, inputs, frames, errors in plan:
+        (_, step), = _steps(frames, errors, (kernel,))
+        before, began = _misses(dispatchers), time.perf_counter()
+        step()
+        where = {"display": "block_extrema", "periodogram": "_spread",
+                 "quick": "moments_chunk", "ray": "fit_chunk_serial"}.get(
+                     kernel, "fit_chunk_parallel")
+        cache = next((d.stats.cache_path for d in dispatchers
+                      if d.py_func.__name__ == where), "")
+        done = KernelReport(kernel, inputs, time.perf_counter() - began,
+                            _misses(dispatchers) - before, cache)
+        results.append(done)
+        if report is not None:
+            report(done)
+    return results
