@@ -204,8 +204,12 @@ def cmd_periodogram(args: argparse.Namespace) -> int:
         from .data import BAD_QUALITY
 
         good = (table["quality"].to_numpy() & int(BAD_QUALITY)) == 0
+    # pieces: the files a `fgs-widgets fit` table names; else the runs between time gaps
+    pieces = table["file_index"].to_numpy() if "file_index" in table else None
     results = periodograms(table["time"].to_numpy(), table, columns, good=good,
-                           n_peaks=args.peaks)
+                           n_peaks=args.peaks, detrend=args.detrend, pieces=pieces,
+                           piece_name="file" if pieces is not None else None)
+    print(next(iter(results.values())).removed if results else "", file=sys.stderr)
     rows = []
     for column, result in results.items():
         for peak in result.peaks.itertuples():
@@ -348,6 +352,9 @@ def _parser() -> argparse.ArgumentParser:
     pgram.add_argument("results")
     pgram.add_argument("--columns", nargs="+")
     pgram.add_argument("--peaks", type=int, default=3, help="peaks listed per column")
+    pgram.add_argument("--detrend", default="linear", choices=("linear", "mean", "none"),
+                       help="removed from each file first (default: its mean and slope; "
+                            "steps between files are not periods)")
     pgram.add_argument("-o", "--output", help="also write the peaks table")
     pgram.set_defaults(func=cmd_periodogram)
 

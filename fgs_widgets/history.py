@@ -5,10 +5,11 @@
 started with ``block=False`` (a widget's click), when the job ended DONE; a failed
 or cancelled run writes nothing.  Job actions are written blocking (``block=True``
 where that is not the default), so a script of the lines waits where the user did.
-Arguments left at their defaults are not written; secrets and plumbing (``token``,
-``progress``) never are, and a token given as text is masked (`Token`) before the
-action runs, so no frame of a traceback holds it.  The line is built from the call
-itself, so it cannot drift from the signature.
+Arguments left at their defaults are not written (but those an action names in
+``shown``: a choice the reader should see, such as what a periodogram removed);
+secrets and plumbing (``token``, ``progress``) never are, and a token given as text
+is masked (`Token`) before the action runs, so no frame of a traceback holds it.
+The line is built from the call itself, so it cannot drift from the signature.
 """
 
 from __future__ import annotations
@@ -53,12 +54,18 @@ def python_literal(value: Any) -> str:
     return repr(value)
 
 
-def _call(name: str, signature: inspect.Signature, arguments: Mapping[str, Any]) -> str:
+def _call(name: str, signature: inspect.Signature, arguments: Mapping[str, Any],
+          shown: tuple[str, ...] = ()) -> str:
     parts = []
     block = signature.parameters.get("block")
     parameters = list(signature.parameters.values())[1:]  # without self
     for i, parameter in enumerate(parameters):
-        if parameter.name in NOT_RECORDED or parameter.name not in arguments:
+        default = parameter.default
+        if parameter.name in NOT_RECORDED:
+            continue
+        if parameter.name not in arguments:
+            if parameter.name in shown and default is not parameter.empty:
+                parts.append(f"{parameter.name}={python_literal(default)}")
             continue
         value = arguments[parameter.name]
         if parameter.kind is parameter.VAR_KEYWORD:
@@ -68,8 +75,8 @@ def _call(name: str, signature: inspect.Signature, arguments: Mapping[str, Any])
         if parameter.kind is parameter.VAR_POSITIONAL:
             parts += [python_literal(v) for v in value]
             continue
-        default = parameter.default
-        if default is not parameter.empty and _same(value, default):
+        if default is not parameter.empty and _same(value, default) \
+                and parameter.name not in shown:
             continue
         positional = i == 0 and parameter.kind is not parameter.KEYWORD_ONLY
         parts.append(python_literal(value) if positional
@@ -87,7 +94,7 @@ def _same(value: Any, default: Any) -> bool:
 
 
 def recorded(before: Callable[[Any, Mapping[str, Any]], list[str]] | None = None,
-             comment: str = "") -> Callable[[F], F]:
+             comment: str = "", shown: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Decorate a Session action so a successful call appends its Python line to ``history``.
 
     Parameters
@@ -97,6 +104,10 @@ def recorded(before: Callable[[Any, Mapping[str, Any]], list[str]] | None = None
         ``session.window = ...`` a periodogram depends on).
     comment : str
         Appended to the line (e.g. where a script gets its token from).
+    shown : tuple of str
+        Keyword arguments written even when left at their defaults (the
+        keyword form), so the line says the choice (e.g. a periodogram's
+        ``detrend``) and keeps meaning it if a default changes.
     """
 
     def decorate(method: F) -> F:
@@ -117,7 +128,7 @@ def recorded(before: Callable[[Any, Mapping[str, Any]], list[str]] | None = None
             value = None
             result = method(*bound.args, **bound.kwargs)
             lines = list(before(self, bound.arguments)) if before else []
-            lines.append(_call(method.__name__, signature, bound.arguments)
+            lines.append(_call(method.__name__, signature, bound.arguments, shown)
                          + (f"  # {comment}" if comment else ""))
 
             def record() -> None:

@@ -4,13 +4,14 @@ Layout of ``<name>.fgs/``::
 
     manifest.json        versions, settings (cursor, window, parameter, history), the
                          data reference (files with sizes and sha256), what else is here,
-                         each periodogram's counts
+                         each periodogram's counts and what it removed first
     frames.parquet       frame times (and the frames themselves with include_frames)
     fit.parquet          full fit, if any
     quick_fit.parquet    quick fit, if any
     events.parquet       event table, if any
     periodograms.npz     column -> frequency, power
     peaks.parquet        every periodogram's peaks (a ``column`` column says whose)
+    levels.parquet       the levels each periodogram removed first, if any (``column`` too)
     telemetry/<M>.parquet  each fetched mnemonic
     science.parquet      the science series (times, flux, error, original time), if any;
                          its time system, source and notes are in the manifest
@@ -174,14 +175,19 @@ _PERIODOGRAM_COUNTS = ("n_used", "n_excluded", "n_flagged", "n_nan", "start", "g
 
 
 def _write_periodograms(periodograms: dict, staging: Path) -> dict:
-    arrays, peaks, counts = {}, [], {}
+    arrays, peaks, levels, counts = {}, [], [], {}
     for column, result in periodograms.items():
         arrays[f"{column}__frequency"] = np.asarray(result.frequency)
         arrays[f"{column}__power"] = np.asarray(result.power)
         peaks.append(result.peaks.assign(column=column))
         counts[column] = {name: float(getattr(result, name)) for name in _PERIODOGRAM_COUNTS}
+        counts[column].update(detrend=result.detrend, piece_name=result.piece_name)
+        if len(result.levels):
+            levels.append(result.levels.assign(column=column))
     np.savez(staging / "periodograms.npz", **arrays)
     pd.concat(peaks, ignore_index=True).to_parquet(staging / "peaks.parquet")
+    if levels:
+        pd.concat(levels, ignore_index=True).to_parquet(staging / "levels.parquet")
     return counts
 
 
@@ -287,7 +293,7 @@ def _read_data(folder: Path, manifest: dict, table: Any, search_paths: list | No
 
 def _read_periodograms(folder: Path, manifest: dict) -> dict:
     """Periodogram objects as a fresh session holds them (``model`` is not saved: None)."""
-    from .engine.periodogram import Periodogram, empty_peaks
+    from .engine.periodogram import Periodogram, empty_levels, empty_peaks
 
     columns = manifest.get("periodograms") or {}
     if not columns:
@@ -298,6 +304,9 @@ def _read_periodograms(folder: Path, manifest: dict) -> dict:
             grids = {c: (arrays[f"{c}__frequency"], arrays[f"{c}__power"]) for c in columns}
         # format 1 kept only the grids: no peaks, no counts
         peaks = pd.read_parquet(folder / "peaks.parquet") if isinstance(columns, dict) else None
+        # saves before the periodograms removed levels have none: all "none"
+        levels = (pd.read_parquet(folder / "levels.parquet")
+                  if (folder / "levels.parquet").exists() else None)
     except Exception as exc:
         raise SessionFileError(f"{file}: cannot be read ({exc})") from exc
     results = {}
@@ -305,12 +314,17 @@ def _read_periodograms(folder: Path, manifest: dict) -> dict:
         counts = columns[column] if isinstance(columns, dict) else {}
         mine = (peaks[peaks["column"] == column].drop(columns="column").reset_index(drop=True)
                 if peaks is not None else empty_peaks())
+        removed = (levels[levels["column"] == column].drop(columns="column")
+                   .reset_index(drop=True) if levels is not None else empty_levels())
         results[column] = Periodogram(
             column=column, frequency=grids[column][0], power=grids[column][1], peaks=mine,
             n_used=int(counts.get("n_used", 0)), n_excluded=int(counts.get("n_excluded", 0)),
             n_flagged=int(counts.get("n_flagged", 0)), n_nan=int(counts.get("n_nan", 0)),
             start=float(counts.get("start", np.nan)),
-            grid_step=float(counts.get("grid_step", np.nan)))
+            grid_step=float(counts.get("grid_step", np.nan)),
+            detrend=str(counts.get("detrend", "none")),
+            piece_name=str(counts.get("piece_name", "")),
+            levels=removed if len(removed) else empty_levels())
     return results
 
 

@@ -101,7 +101,11 @@ QUICKSTART = [
              "app = App(session, columns=('flux', 'x_mean', 'y_mean'))\napp"),
     ("md", "## 4 · Periodograms, telemetry, tables\n\nThe same actions from code:"),
     ("code", "session.wait()  # the background fit\n"
-             "pgrams = session.compute_periodograms(['x_mean', 'y_mean'])\n"
+             "# each file's mean and slope removed first (the default): the steps between\n"
+             "# files and visits are no period; detrend='none' keeps them\n"
+             "pgrams = session.compute_periodograms(['x_mean', 'y_mean'], detrend='linear', "
+             "by='file')\n"
+             "print(pgrams['x_mean'].removed)\n"
              "pgrams['x_mean'].peaks"),
     ("code", "# engineering telemetry needs a MAST token (MAST_API_TOKEN) and network access:\n"
              "# session.fetch_mnemonic('SA_ZHGAUPST')\n"

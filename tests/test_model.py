@@ -189,8 +189,9 @@ def test_history_of_a_background_fit_is_written_when_it_succeeds(session, tmp_pa
     session.window = None
     session.compute_periodograms(["flux"])
     assert session.history[-4].startswith("session.window = (")
-    assert session.history[-2:] == ["session.window = None",
-                                     "session.compute_periodograms(['flux'])"]
+    assert session.history[-2:] == [
+        "session.window = None",
+        "session.compute_periodograms(['flux'], detrend='linear', by='file')"]
 
 
 def test_cancelled_download_is_cancelled_not_failed(mast):

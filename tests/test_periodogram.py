@@ -1,4 +1,5 @@
-"""Periodograms recover injected periods, count exclusions, and leave inputs alone."""
+"""Periodograms recover injected periods, count exclusions, leave inputs alone, and remove
+each piece's level first (steps are no period), saying so."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from astropy.timeseries import LombScargle
 
 from fgs_widgets.engine import periodogram as pg
 from fgs_widgets.engine.periodogram import fold, periodograms
+from fgs_widgets.model import Session
 
 
 @pytest.fixture
@@ -85,13 +87,145 @@ def test_power_matches_astropy_exact_on_gappy_irregular_times():
     seconds = seconds[(seconds < 200) | (seconds > 260)]  # a gap, like between files
     values = np.sin(2 * np.pi * seconds / 7.3) + rng.normal(0, 2, len(seconds))
     time = 60000.0 + seconds / 86400
-    result = periodograms(time, {"v": values})["v"]
+    result = periodograms(time, {"v": values}, detrend="none")["v"]
     t = (time - result.start) * 86400
     exact = LombScargle(t, values).power(result.frequency, method="cython")
     np.testing.assert_allclose(result.power, exact, rtol=0, atol=1e-9)
     astropy_fasper = LombScargle(t, values).power(
         result.frequency, method="fast", method_kwds={"algorithm": "fasper"})
     assert np.abs(astropy_fasper - exact).max() > 1e-6  # ours is the more accurate one
+    # each piece's line removed first (the default): astropy on the residuals, by hand
+    pieces = (seconds > 230).astype(int)
+    residual = values.copy()
+    for piece in (0, 1):
+        on = pieces == piece
+        residual[on] -= np.polyval(np.polyfit(t[on], values[on], 1), t[on])
+    linear = periodograms(time, {"v": values}, pieces=pieces)["v"]
+    exact = LombScargle(t, residual).power(linear.frequency, method="cython")
+    np.testing.assert_allclose(linear.power, exact, rtol=0, atol=1e-9)
+
+
+def _stepped(seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 37.5 s oscillation in three pieces with their own levels (and a drift in one),
+    and each frame's piece."""
+    rng = np.random.default_rng(7)
+    pieces = np.searchsorted([400.0, 900.0], seconds, side="right")
+    values = (0.03 * np.sin(2 * np.pi * seconds / 37.5) + np.array([0.0, 0.3, -0.2])[pieces]
+              + np.where(pieces == 2, 1e-4 * (seconds - 900.0), 0.0)
+              + rng.normal(0, 0.01, len(seconds)))
+    return values, pieces
+
+
+def test_steps_between_pieces_are_removed_and_the_line_leads():
+    seconds = np.arange(20_000) * 0.0625  # 1250 s, pieces of 400, 500 and 350 s
+    time = 60000.0 + seconds / 86400
+    values, pieces = _stepped(seconds)
+    none = periodograms(time, {"v": values}, detrend="none")["v"]
+    # the steps: the highest power is at the longest periods, far above the line
+    assert 1 / none.frequency[np.argmax(none.power)] > 500
+    assert none.power.max() > 10 * none.power[np.argmin(abs(1 / none.frequency - 37.5))]
+    assert none.detrend == "none" and none.piece_name == "" and len(none.levels) == 0
+    assert none.removed == "only the overall mean removed (steps kept)"
+    for detrend in ("linear", "mean"):
+        result = periodograms(time, {"v": values}, detrend=detrend, pieces=pieces,
+                              piece_name="file")["v"]
+        best = result.peaks.iloc[0]
+        assert best["period"] == pytest.approx(37.5, rel=0.01)
+        assert result.power.max() == best["power"]  # the highest point drawn is the line
+        what = "mean and slope" if detrend == "linear" else "mean"
+        assert result.removed == f"each file's {what} removed (3 files)"
+    # without labels, the runs between time gaps are the pieces
+    gappy = np.concatenate([seconds[:6000], seconds[6400:]])  # a 25 s gap
+    values, _ = _stepped(gappy)
+    runs = periodograms(60000.0 + gappy / 86400, {"v": values})["v"]
+    assert runs.piece_name == "run" and list(runs.levels["n"]) == [6000, 13_600]
+
+
+def test_levels_say_what_was_removed():
+    seconds = np.arange(20_000) * 0.0625
+    time = 60000.0 + seconds / 86400
+    values, pieces = _stepped(seconds)
+    good = np.ones(len(time), dtype=bool)
+    good[:100] = False  # flagged frames are not in their piece's level
+    labels = np.array([10, 20, 30])[pieces]
+    result = periodograms(time, {"v": values}, good=good, pieces=labels)["v"]
+    levels = result.levels
+    assert list(levels.columns) == ["piece", "start", "stop", "n", "level", "slope"]
+    assert list(levels["piece"]) == [10, 20, 30] and result.piece_name == "piece"
+    for row, piece in zip(levels.itertuples(), (0, 1, 2), strict=True):
+        on = (pieces == piece) & good
+        t = seconds[on]
+        slope, level = np.polyfit(t - t.mean(), values[on], 1)
+        assert row.n == on.sum() and row.start == time[on][0] and row.stop == time[on][-1]
+        assert row.level == pytest.approx(level, abs=1e-12)
+        assert row.slope == pytest.approx(slope, rel=1e-6)
+    assert levels["slope"].iloc[2] == pytest.approx(1e-4, rel=0.05)  # the drift
+    mean = periodograms(time, {"v": values}, good=good, pieces=labels, detrend="mean")["v"]
+    assert mean.levels["slope"].isna().all()
+    np.testing.assert_allclose(mean.levels["level"], levels["level"])
+    with pytest.raises(ValueError, match="detrend"):
+        periodograms(time, {"v": values}, detrend="median")
+    with pytest.raises(ValueError, match="pieces"):
+        periodograms(time, {"v": values}, pieces=labels[:10])
+
+
+#: today's (detrend="none") result on the sample after the quick fit: the steps' power at the
+#: long-period end (1436 s) dwarfs the 37.4 s line, and y_mean's top peak is no injected one
+SAMPLE_NONE = {"x_mean": (0.6240, 37.39, 0.1151), "y_mean": (0.7166, 112.2, 0.0200)}
+
+
+@pytest.fixture(scope="module")
+def fitted(sample):
+    session = Session()
+    session.read_files(sample.paths)
+    session.fit_frames("quick", block=True)
+    return session
+
+
+def test_sample_periodograms_lead_with_the_injected_oscillations_by_default(fitted, sample):
+    results = fitted.compute_periodograms(["x_mean", "y_mean"])
+    assert fitted.history[-1] == ("session.compute_periodograms(['x_mean', 'y_mean'], "
+                                  "detrend='linear', by='file')")
+    for column, result in results.items():
+        injected = sample.truth.periods[column]
+        best = result.peaks.iloc[0]
+        assert best["period"] == pytest.approx(injected, rel=0.02), column
+        # the long-period end no longer dominates: the line is the highest point drawn
+        assert result.power.max() == best["power"]
+        longest = result.power[result.frequency < 1 / 600.0]  # periods beyond 10 min
+        assert longest.max() < 0.25 * best["power"], column
+        assert result.detrend == "linear" and result.piece_name == "file"
+        assert result.removed == "each file's mean and slope removed (4 files)"
+        assert len(result.levels) == 4 and result.levels["n"].sum() == result.n_used
+    assert results["x_mean"].peaks["power"].iloc[0] > 0.5  # was 0.115 with the steps kept
+
+
+def test_sample_without_detrending_is_todays_periodogram(fitted):
+    data = fitted.data
+    results = fitted.compute_periodograms(["x_mean", "y_mean"], detrend="none")
+    assert fitted.history[-1].startswith(
+        "session.compute_periodograms(['x_mean', 'y_mean'], detrend='none'")
+    for column, (end_power, period, power) in SAMPLE_NONE.items():
+        result = results[column]
+        assert np.argmax(result.power) == 0  # the longest period of the range
+        assert result.power[0] == pytest.approx(end_power, abs=5e-4)
+        assert result.peaks["period"].iloc[0] == pytest.approx(period, rel=1e-3)
+        assert result.peaks["power"].iloc[0] == pytest.approx(power, abs=5e-4)
+        # exactly the engine on the series as it is (what fgs_widgets computed before)
+        _, values = fitted.series(column)
+        raw = periodograms(data.time, {column: values}, good=data.good, detrend="none")[column]
+        np.testing.assert_array_equal(result.power, raw.power)
+        t = (data.time[data.good & np.isfinite(values)] - raw.start) * 86400
+        exact = LombScargle(t, values[data.good & np.isfinite(values)]).power(
+            raw.frequency[::50], method="cython")
+        np.testing.assert_allclose(raw.power[::50], exact, rtol=0, atol=1e-9)
+    # per observation, the re-acquisition step between obs 2's visits stays in y_mean
+    by_observation = fitted.compute_periodograms(["y_mean"], by="observation")["y_mean"]
+    assert by_observation.removed == "each observation's mean and slope removed (2 observations)"
+    by_visit = fitted.compute_periodograms(["y_mean"], by="visit")["y_mean"]
+    assert len(by_visit.levels) == 3
+    with pytest.raises(ValueError, match="by must be"):
+        fitted.compute_periodograms(["y_mean"], by="segment")
 
 
 def test_columns_with_different_masks_match_separate_runs(series):

@@ -1,5 +1,5 @@
 """PeriodogramPanel driven from Python: computed after a fit, top peaks labelled, nice axes,
-cancellable, and an opt-out."""
+cancellable, an opt-out, and what it removed first chosen, drawn and said."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def check_peak_labels(panel: PeriodogramPanel, result: Periodogram) -> None:
     assert len(top) == 3  # the sample has more than three peaks in every fit column
     np.testing.assert_allclose(panel.peak_labels.x, top["period"])
     np.testing.assert_allclose(panel.peak_labels.y, top["power"])
-    np.testing.assert_allclose(panel.peak_marks.x, top["period"])
+    np.testing.assert_allclose(panel.peak_marks.x[:3], top["period"])  # + a range end's
     for text, period in zip(panel.peak_labels.text, top["period"], strict=True):
         unit = text.split()[-1]
         assert unit == ("s" if period < 120 else "min" if period < 7200 else "h")
@@ -135,7 +135,8 @@ def test_a_fit_draws_the_periodogram_without_a_click(session):
     assert panel.cancel_button.disabled and panel.progress.value == 1.0
     assert "x_mean" in panel.status.value
     # the computing is the Session's: a script of the history does the same
-    assert session.history[-1] == "session.compute_periodograms(['x_mean'])"
+    assert session.history[-1] == ("session.compute_periodograms(['x_mean'], "
+                                   "detrend='linear', by='file')")
     # a clicked peak still draws the red marker and the fold
     period = panel.peaks.options[0][1]
     panel.peaks.value = period
@@ -301,4 +302,110 @@ def test_reopening_a_session_keeps_its_saved_periodograms_whatever_the_panel_sta
     np.testing.assert_array_equal(restored.power, saved.power)  # the window's, not the panel's
     assert restored.n_used == saved.n_used
     assert len(panel.line.x) > 0
+    panel.close()
+
+
+def check_highest_drawn_is_labelled(panel: PeriodogramPanel) -> None:
+    """The highest point of the drawn line carries a label and a marker (a peak's, or the
+    range end's), and every label has its marker."""
+    top = float(np.nanmax(panel.line.y))
+    labelled = np.concatenate([panel.peak_labels.y, panel.end_label.y])
+    assert top == pytest.approx(float(np.max(labelled)), rel=1e-9)
+    np.testing.assert_allclose(panel.peak_marks.y, labelled)
+    np.testing.assert_allclose(panel.peak_marks.x,
+                               np.concatenate([panel.peak_labels.x, panel.end_label.x]))
+    assert len(panel.peak_labels.text) == len(panel.peak_labels.x)
+    assert len(panel.end_label.text) == len(panel.end_label.x) <= 1
+
+
+def test_the_plot_says_what_it_removed_and_leads_with_the_oscillations(session, sample):
+    panel = PeriodogramPanel(session)
+    assert (panel.detrend.value, panel.by.value) == ("linear", "file")
+    assert panel.detrend.description == "levels removed" and not panel.by.disabled
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    result = session.periodograms["x_mean"]
+    assert panel.figure.title == ("x_mean, each file's mean and slope removed (4 files), "
+                                  "whole series")
+    check_peak_labels(panel, result)
+    check_highest_drawn_is_labelled(panel)
+    assert len(panel.end_label.text) == 0  # the highest point is the highest peak
+    # the first label, over the highest point drawn, is the sample's 37.5 s oscillation
+    assert parse_period(panel.peak_labels.text[0]) == pytest.approx(
+        sample.truth.periods["x_mean"], rel=0.02)
+    assert panel.peak_labels.y[0] == pytest.approx(float(np.nanmax(panel.line.y)))
+    # the highest peak is chosen and folded without a click (ipywidgets 8's Select leaves
+    # a new list unselected)
+    assert panel.peaks.value == panel.peaks.options[0][1] == result.peaks["period"].iloc[0]
+    assert 0 < len(panel.folded.x) <= 100 and panel.marker.visible
+    assert panel.fold_figure.title == f"folded at {panel.peak_labels.text[0]}"
+    panel.column.value = "y_mean"
+    wait_for_periodogram(session)
+    assert panel.figure.title.startswith("y_mean, each file's mean and slope removed")
+    assert parse_period(panel.peak_labels.text[0]) == pytest.approx(
+        sample.truth.periods["y_mean"], rel=0.02)
+    check_highest_drawn_is_labelled(panel)
+    assert len(panel.folded.x) > 0 and panel.fold_figure.title == "folded at 11.3 s"
+    # a redraw (another series' periodogram arriving) keeps the user's chosen peak
+    second = panel.peaks.options[1][1]
+    panel.peaks.value = second
+    session.compute_periodograms(["flux"])
+    assert panel.peaks.value == second and list(panel.marker.x) == [second, second]
+
+
+def test_choosing_what_is_removed_recomputes_and_the_labels_follow(session):
+    panel = PeriodogramPanel(session)
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    panel.detrend.value = "none"  # as the browser does: recomputed with the steps kept
+    wait_for_periodogram(session)
+    assert panel.by.disabled
+    assert session.history[-1] == ("session.compute_periodograms(['x_mean'], detrend='none', "
+                                   "by='file')")
+    result = session.periodograms["x_mean"]
+    assert result.detrend == "none"
+    assert panel.figure.title == "x_mean, only the overall mean removed (steps kept), whole series"
+    # the steps' power rises to the long-period end: no peak there, but it is labelled,
+    # its text ending at the right edge so that it stays in the figure
+    check_highest_drawn_is_labelled(panel)
+    check_peak_labels(panel, result)
+    assert list(panel.end_label.text) == ["23.9 min (range end)"]
+    assert panel.end_label.align == "end"
+    assert panel.end_label.x[0] == pytest.approx(panel.period_scale.max)
+    assert panel.end_label.y[0] == pytest.approx(float(result.power.max()))
+    assert panel.end_label.y[0] > 5 * panel.peak_labels.y[0]
+    assert len(panel.folded.x) > 0  # the new table's highest peak is folded
+    panel.detrend.value = "mean"
+    wait_for_periodogram(session)
+    panel.by.value = "observation"
+    wait_for_periodogram(session)
+    assert not panel.by.disabled
+    assert session.history[-1] == ("session.compute_periodograms(['x_mean'], detrend='mean', "
+                                   "by='observation')")
+    assert panel.figure.title == ("x_mean, each observation's mean removed (2 observations), "
+                                  "whole series")
+    check_highest_drawn_is_labelled(panel)
+    # a window is said in elapsed time since the first frame
+    panel.detrend.value = "linear"
+    wait_for_periodogram(session)
+    session.window = (session.data.time[0], session.data.time[4095])
+    panel.compute(block=True)
+    assert panel.figure.title == ("x_mean, each observation's mean and slope removed "
+                                  "(1 observation), window 0–4.266 min")
+    panel.close()
+
+
+def test_a_panel_without_auto_recomputes_only_what_it_shows(session, engine_calls):
+    panel = PeriodogramPanel(session, auto=False, detrend="mean", by="visit")
+    session.fit_frames("quick", block=True)
+    panel.detrend.value = "linear"  # nothing shown: nothing computed
+    session.wait(TIMEOUT)
+    assert engine_calls.calls == []
+    panel.compute(block=True)
+    assert session.periodograms["x_mean"].removed == ("each visit's mean and slope removed "
+                                                      "(3 visits)")
+    panel.by.value = "file"  # shown: the choice recomputes it
+    wait_for_periodogram(session)
+    assert engine_calls.calls == ["x_mean", "x_mean"]
+    assert session.periodograms["x_mean"].piece_name == "file"
     panel.close()

@@ -138,11 +138,12 @@ def _same_value(name: str, a, b) -> None:
             _same_value(f"{name}[{key!r}]", a[key], b[key])
     elif isinstance(a, Periodogram):
         for field in ("column", "n_used", "n_excluded", "n_flagged", "n_nan", "start",
-                      "grid_step"):
+                      "grid_step", "detrend", "piece_name", "removed"):
             assert getattr(a, field) == getattr(b, field), f"{name}.{field}"
         np.testing.assert_array_equal(a.frequency, b.frequency)
         np.testing.assert_array_equal(a.power, b.power)
         pd.testing.assert_frame_equal(a.peaks, b.peaks)
+        pd.testing.assert_frame_equal(a.levels, b.levels)
     elif name == "science":
         for field in dataclasses.fields(a):
             x, y = getattr(a, field.name), getattr(b, field.name)

@@ -18,13 +18,22 @@ So the full grid (``samples_per_peak`` points per peak width, 2.5x10^6
 frequencies for 10^6 frames) costs ~6 s for 8 series on 2 cores, and no peak
 can fall between grid points.  The tests check the power against astropy's
 exact ``method="cython"``.  False-alarm probabilities are astropy's (Baluev 2008).
+
+Steps.  Guide-star series are stitched from files whose levels differ (a new guide
+star, a re-acquisition between visits, a tilt): a step is not periodic, but the
+periodogram of a series with steps puts its highest power at the longest periods
+and buries the real lines.  So by default (``detrend="linear"``) each piece of the
+series (`periodograms`' ``pieces``: the files, for a Session) has its own mean and
+slope removed first; ``"mean"`` removes the mean only and ``"none"`` nothing (the
+floating-mean periodogram of the series as it is).  The result records what was
+removed (`Periodogram.detrend`, `Periodogram.levels`, `Periodogram.removed`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numba as nb
 import numpy as np
@@ -35,8 +44,8 @@ from scipy.ndimage import maximum_filter1d
 
 from .binning import _bin_statistics
 
-__all__ = ["MAX_GRID", "Periodogram", "PeriodogramCancelled", "empty_peaks", "fold",
-           "periodograms"]
+__all__ = ["DETREND", "GAP_CADENCES", "MAX_GRID", "Periodogram", "PeriodogramCancelled",
+           "empty_levels", "empty_peaks", "fold", "periodograms"]
 
 #: Most (frequency, power) points kept per periodogram.  The periodogram is always
 #: computed on the full grid (``samples_per_peak`` points per peak width, so no
@@ -52,7 +61,14 @@ _OVERSAMPLING = 2
 _HALF_WIDTH = 12
 _BATCH = max(os.cpu_count() or 1, 2)
 
+#: what `periodograms` can remove from each piece of a series first (its ``detrend``):
+#: the piece's mean and slope (a least-squares line), its mean, or nothing
+DETREND = ("linear", "mean", "none")
+#: without ``pieces``, a time gap longer than this many median cadences starts a new piece
+GAP_CADENCES = 10.0
+
 _PEAK_COLUMNS = ["frequency", "period", "power", "false_alarm_probability"]
+_LEVEL_COLUMNS = ["piece", "start", "stop", "n", "level", "slope"]
 
 
 class PeriodogramCancelled(Exception):
@@ -67,6 +83,12 @@ def _check(cancelled: Callable[[], bool] | None) -> None:
 def empty_peaks() -> pd.DataFrame:
     """A `Periodogram.peaks` table with no rows (its columns, float)."""
     return pd.DataFrame({c: pd.Series(dtype=float) for c in _PEAK_COLUMNS})
+
+
+def empty_levels() -> pd.DataFrame:
+    """A `Periodogram.levels` table with no rows (nothing removed)."""
+    return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "n" else float)
+                         for c in _LEVEL_COLUMNS})
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,7 +121,20 @@ class Periodogram:
         Frequency spacing of the full grid (Hz).
     model : astropy LombScargle
         For astropy's extras (``model.model(t, f)``, other FAP methods);
-        times in seconds from `start`, values mean-subtracted.
+        times in seconds from `start`, values as analysed (`levels` removed),
+        mean-subtracted.
+    detrend : str
+        What was removed from each piece before the periodogram (`DETREND`):
+        ``"linear"`` its mean and slope, ``"mean"`` its mean, ``"none"`` nothing.
+    piece_name : str
+        What the pieces were ("file", "visit", "observation"; "run": runs of
+        frames between time gaps); "" when ``detrend`` is "none".
+    levels : DataFrame
+        What was removed, one row per piece with used points: ``piece`` (its
+        label), ``start`` and ``stop`` (MJD of its first and last used point),
+        ``n`` (points), ``level`` (its mean), ``slope`` (per second; NaN unless
+        "linear"; the line passes through ``level`` at the piece's mean time).
+        Empty for "none".
     """
 
     column: str
@@ -113,6 +148,20 @@ class Periodogram:
     n_nan: int = 0
     grid_step: float = float("nan")
     model: LombScargle | None = field(default=None, repr=False)
+    detrend: str = "none"
+    piece_name: str = ""
+    levels: pd.DataFrame = field(default_factory=empty_levels, repr=False)
+
+    @property
+    def removed(self) -> str:
+        """What was removed before the periodogram, as a label says it:
+        "each file's mean and slope removed (4 files)", or "only the overall mean
+        removed (steps kept)"."""
+        if self.detrend == "none":
+            return "only the overall mean removed (steps kept)"
+        what = "mean and slope" if self.detrend == "linear" else "mean"
+        n, name = len(self.levels), self.piece_name or "piece"
+        return f"each {name}'s {what} removed ({n} {name}{'' if n == 1 else 's'})"
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.frequency, self.power))
@@ -232,9 +281,10 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
                  columns: Iterable[str] | None = None, *, good: np.ndarray | None = None,
                  window: tuple[float, float] | None = None, min_period: float | None = None,
                  max_period: float | None = None, samples_per_peak: float = 5,
-                 method: str = "fast", n_peaks: int = 5,
+                 method: str = "fast", n_peaks: int = 5, detrend: str = "linear",
+                 pieces: np.ndarray | None = None, piece_name: str | None = None,
                  cancelled: Callable[[], bool] | None = None) -> dict[str, Periodogram]:
-    """Lomb–Scargle periodogram of each column.
+    """Lomb–Scargle periodogram of each column, each piece's level removed first.
 
     Parameters
     ----------
@@ -266,6 +316,21 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
         3 peak widths apart (so a strong line's sidelobes are not listed as
         peaks), with astropy's Baluev false-alarm probability over the grid's
         frequency range.
+    detrend : {"linear", "mean", "none"}
+        What is removed from each piece's used points before the periodogram
+        (see the module docstring): ``"linear"`` (default) its least-squares
+        line, so neither the steps between pieces nor a drift within one shows
+        as long-period power; ``"mean"`` its mean (steps between pieces only);
+        ``"none"`` nothing: the floating-mean periodogram of the series as it
+        is (the results of fgs_widgets before this option, unchanged).
+        Periods longer than a piece are then not measured: that is the price.
+    pieces : ndarray, shape (N,), optional
+        A label per frame: frames with one label are one piece (e.g.
+        ``GuideStarData.segments``, each frame's file).  Default: runs of frames
+        between time gaps longer than `GAP_CADENCES` median cadences.
+    piece_name : str, optional
+        What the pieces are, for the labels (`Periodogram.removed`): default
+        "piece" with `pieces`, else "run".
     cancelled : callable, optional
         Asked between the stages of the work (~0.2 s apart per 10^6 points); when
         it returns True the work stops with `PeriodogramCancelled`.
@@ -280,18 +345,23 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
     KeyError
         A named column is not in `table`.
     ValueError
-        Shapes disagree, fewer than 10 usable points, or an empty frequency range.
+        Shapes disagree, fewer than 10 usable points, an empty frequency range,
+        or an unknown `detrend`.
     PeriodogramCancelled
         ``cancelled()`` returned True.
 
-    Length: ~55 lines of parameter documentation over ~25 lines of code.
+    Length: ~75 lines of parameter documentation over ~30 lines of code.
     """
     time = np.asarray(time, dtype=np.float64)
     if time.ndim != 1:
         raise ValueError(f"time must be 1-D, got shape {time.shape}")
     if not samples_per_peak > 0:
         raise ValueError(f"samples_per_peak must be positive, got {samples_per_peak}")
+    if detrend not in DETREND:
+        raise ValueError(f"detrend must be one of {DETREND}, got {detrend!r}")
     series = _columns(table, columns)
+    codes, labels = _pieces(time, pieces) if detrend != "none" else (None, None)
+    name = "" if detrend == "none" else piece_name or ("piece" if pieces is not None else "run")
     in_window, flagged = _window_and_flags(time, good, window)
     uses, groups = _usable_groups(series, time, in_window & ~flagged & np.isfinite(time))
     n_window, n_flagged = int(in_window.sum()), int(flagged.sum())
@@ -305,12 +375,16 @@ def periodograms(time: np.ndarray, table: pd.DataFrame | Mapping[str, np.ndarray
                                            samples_per_peak)
         frequency = df * np.arange(k_min, k_max + 1)
         ys = np.stack([series[c][use] for c in names])
+        levels = [empty_levels()] * len(names)
+        if codes is not None:
+            ys, levels = _remove_levels(t, seconds, ys, codes[use], labels, detrend)
         power = _power(seconds, ys, frequency, df, k_min, k_max, method, cancelled)
-        for column, y, p in zip(names, ys, power, strict=True):
+        for column, y, p, level in zip(names, ys, power, levels, strict=True):
             n_nan = n_window - n_flagged - len(y)
-            results[column] = _periodogram(column, seconds, y, frequency, p, df, n_peaks,
-                                           samples_per_peak, start=start,
-                                           n_flagged=n_flagged, n_nan=n_nan)
+            results[column] = replace(
+                _periodogram(column, seconds, y, frequency, p, df, n_peaks, samples_per_peak,
+                             start=start, n_flagged=n_flagged, n_nan=n_nan),
+                detrend=detrend, piece_name=name, levels=level)
     return {c: results[c] for c in series}
 
 
@@ -411,6 +485,59 @@ def _usable_groups(series: dict[str, np.ndarray], time: np.ndarray,
         uses[column] = use
         groups.setdefault(np.packbits(use).tobytes(), []).append(column)
     return uses, list(groups.values())
+
+
+def _pieces(time: np.ndarray, pieces: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(piece code 0..k-1 of each frame, the label of each code).
+
+    Given `pieces` labels, their distinct values; else runs between time gaps
+    longer than `GAP_CADENCES` median cadences (labels 0, 1, ...).
+    """
+    if pieces is not None:
+        pieces = np.asarray(pieces)
+        if pieces.shape != time.shape:
+            raise ValueError(f"pieces has shape {pieces.shape} but time has {time.shape}; "
+                             "give one label per frame")
+        labels, codes = np.unique(pieces, return_inverse=True)
+        return codes.reshape(time.shape), labels
+    step = np.diff(time) * 86400.0
+    finite = step[np.isfinite(step)]
+    cadence = float(np.median(np.abs(finite))) if len(finite) else 0.0
+    breaks = step > GAP_CADENCES * cadence if cadence > 0 else np.zeros(len(step), dtype=bool)
+    codes = np.concatenate([[0], np.cumsum(breaks)])
+    return codes, np.arange(int(codes[-1]) + 1 if len(codes) else 0)
+
+
+def _remove_levels(t: np.ndarray, seconds: np.ndarray, ys: np.ndarray, codes: np.ndarray,
+                   labels: np.ndarray,
+                   detrend: str) -> tuple[np.ndarray, list[pd.DataFrame]]:
+    """`ys` (n_series, n) with each piece's mean (and slope, "linear") removed, and per
+    series the `Periodogram.levels` table of what was removed.
+
+    `t` (MJD) and `seconds` are the used points' times, `codes` their pieces.
+    """
+    present, codes = np.unique(codes, return_inverse=True)  # pieces with used points only
+    k = len(present)
+    n = np.bincount(codes, minlength=k)
+    t_mean = np.bincount(codes, seconds, minlength=k) / n
+    dt = seconds - t_mean[codes]
+    sxx = np.bincount(codes, dt * dt, minlength=k)
+    start, stop = np.full(k, np.inf), np.full(k, -np.inf)
+    np.minimum.at(start, codes, t)
+    np.maximum.at(stop, codes, t)
+    out, tables = np.empty_like(ys), []
+    for row, y in enumerate(ys):
+        level = np.bincount(codes, y, minlength=k) / n
+        slope = np.full(k, np.nan)
+        out[row] = y - level[codes]
+        if detrend == "linear":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                slope = np.where(sxx > 0, np.bincount(codes, dt * y, minlength=k) / sxx, 0.0)
+            out[row] -= slope[codes] * dt
+        tables.append(pd.DataFrame({"piece": labels[present], "start": start, "stop": stop,
+                                    "n": n.astype(np.int64), "level": level,
+                                    "slope": slope}))
+    return out, tables
 
 
 def _frequency_grid(seconds: np.ndarray, names: list[str], min_period: float | None,

@@ -11,12 +11,13 @@ from typing import Any
 import bqplot as bq
 import ipywidgets as W
 import numpy as np
+import pandas as pd
 
 from ..engine.binning import decimate_for_display
 from ..engine.periodogram import Periodogram
-from ..engine.scales import log_ticks, nice_ticks
+from ..engine.scales import log_ticks, nice_ticks, time_unit
 from ..jobs import JobState, Run
-from ..model import Session
+from ..model import PIECES, Session
 from ._common import JobProgress, Panel, set_ticks
 
 __all__ = ["PeriodogramPanel"]
@@ -27,6 +28,8 @@ N_LABELLED = 3
 MINUTES_FROM = 600.0
 #: power axis top = this x the highest power: room for the peak labels above the peaks
 HEADROOM = 1.25
+#: the "levels removed" choices: (label, `Session.compute_periodograms`' ``detrend``)
+DETREND_CHOICES = (("mean and slope", "linear"), ("mean", "mean"), ("nothing", "none"))
 
 
 def _period_text(seconds: float) -> str:
@@ -38,6 +41,21 @@ def _period_text(seconds: float) -> str:
             text = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
             return f"{text} {unit}"
     return f"{seconds:.3g} s"  # pragma: no cover - NaN only
+
+
+def _highest_unlabelled(result: Periodogram, top: pd.DataFrame) -> tuple[float, float, str]:
+    """(period, power, text) of the periodogram's highest point when it is higher than every
+    `top` peak, else (NaN, NaN, "").  Then it is no peak but a rise to an end of the range
+    (steps, drift), which the peak table leaves out: unlabelled, the plot looks broken."""
+    values = np.where(np.isfinite(result.power) & (result.frequency > 0), result.power, -np.inf)
+    if not len(values) or not np.isfinite(values.max()):
+        return np.nan, np.nan, ""
+    i = int(np.argmax(values))
+    if len(top) and values[i] <= float(top["power"].max()):
+        return np.nan, np.nan, ""
+    period = 1.0 / float(result.frequency[i])
+    end = " (range end)" if i in (0, len(values) - 1) else ""
+    return period, float(values[i]), _period_text(period) + end
 
 
 class PeriodogramPanel(Panel):
@@ -58,6 +76,11 @@ class PeriodogramPanel(Panel):
         on choosing a series that has none (the "compute after fit" box).
     follow_zoom : bool
         Recompute whenever the session's window changes (the "update on zoom" box).
+    detrend : {"linear", "mean", "none"}
+        What the panel's computations remove from each piece first (the
+        "levels removed" choice, `Session.compute_periodograms`' ``detrend``).
+    by : {"file", "visit", "observation"}
+        The pieces (the "of each" choice).
     **kwargs
         Passed to `ipywidgets.VBox`.
 
@@ -67,6 +90,10 @@ class PeriodogramPanel(Panel):
         The series shown; a choice here also sets ``session.parameter``.
     auto, follow_zoom : ipywidgets.Checkbox
         The two options above.
+    detrend, by : ipywidgets.Dropdown
+        What each computation removes first, and from which pieces; changing
+        either recomputes the shown series.  The figure's title says what the
+        drawn periodogram removed (it may have been computed elsewhere).
     compute_button : ipywidgets.Button
     job_view : JobProgress
         ``session.periodogram_job``'s progress; ``progress`` and ``cancel_button``
@@ -77,17 +104,22 @@ class PeriodogramPanel(Panel):
         The periodogram plot (periods in seconds on the scale; the axis labels
         them in s or min).
     peak_marks : bqplot.Scatter
-        Markers on the top `N_LABELLED` peaks.
+        Markers on the top `N_LABELLED` peaks, and on the highest point drawn when
+        that is no peak (a rise to an end of the period range).
     peak_labels : bqplot.Label
-        Their periods as text ("37.4 s"), at (period, power).
+        The peaks' periods as text ("37.4 s"), at (period, power).
+    end_label : bqplot.Label
+        The highest point's period when that is no peak ("23.9 min (range end)"),
+        aligned to stay inside the figure; empty otherwise.
     peaks : ipywidgets.Select
         Every peak of the table; choosing one draws ``marker`` and folds the series.
+        A new table selects its first, the highest peak: the fold shows at once.
     marker, folded, fold_figure
         The chosen peak's line, and the series folded on it.
     """
 
     def __init__(self, session: Session, auto: bool = True, follow_zoom: bool = False,
-                 **kwargs: Any):
+                 detrend: str = "linear", by: str = "file", **kwargs: Any):
         self.column = W.Dropdown(description="series", layout=W.Layout(width="220px"))
         self.compute_button = W.Button(description="Periodogram", icon="signal",
                                        button_style="primary")
@@ -95,6 +127,12 @@ class PeriodogramPanel(Panel):
                                layout=W.Layout(width="140px"))
         self.follow_zoom = W.Checkbox(value=follow_zoom, description="update on zoom",
                                       indent=False, layout=W.Layout(width="130px"))
+        self.detrend = W.Dropdown(options=DETREND_CHOICES, value=detrend,
+                                  description="levels removed",
+                                  style={"description_width": "initial"},
+                                  layout=W.Layout(width="250px"))
+        self.by = W.Dropdown(options=PIECES, value=by, description="of each",
+                             disabled=detrend == "none", layout=W.Layout(width="200px"))
         self._build_figure()
         self._build_fold()
         super().__init__(session, **kwargs)
@@ -104,6 +142,7 @@ class PeriodogramPanel(Panel):
         self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
         self.children = [W.HBox([self.column, self.compute_button, self.auto,
                                  self.follow_zoom]),
+                         W.HBox([self.detrend, self.by]),
                          self.job_view, self.status, self.figure,
                          W.HBox([self.peaks, self.fold_figure])]
         self.add_class("fgs-periodogram-panel")
@@ -117,6 +156,8 @@ class PeriodogramPanel(Panel):
         self.compute_button.on_click(lambda _: self.compute())
         self.peaks.observe(self._on_peak, names="value")
         self.column.observe(self._on_column, names="value")
+        self.detrend.observe(self._on_detrend, names="value")
+        self.by.observe(self._on_detrend, names="value")
         self.watch(session, self._on_data, ["data", "fit", "quick_fit"])
         self.watch(session, self._on_window, "window")
         self.watch(session, self._on_periodograms, "periodograms")
@@ -140,14 +181,19 @@ class PeriodogramPanel(Panel):
         self.peak_labels = bq.Label(x=np.zeros(0), y=np.zeros(0), text=[],
                                     scales={"x": xs, "y": ys}, y_offset=-10, align="middle",
                                     default_size=12, colors=["#a04000"], apply_clip=False)
+        # the highest point when it is a range end: its text ends (or starts) at the point
+        self.end_label = bq.Label(x=np.zeros(0), y=np.zeros(0), text=[],
+                                  scales={"x": xs, "y": ys}, y_offset=-10, align="end",
+                                  default_size=12, colors=["#a04000"], apply_clip=False)
         self.period_axis = bq.Axis(scale=xs, label="period (s)")
         self.power_axis = bq.Axis(scale=ys, side="left", label="power", label_offset="50px")
         # right margin: the last period label is centred on the axis end
         self.figure = bq.Figure(marks=[self.line, self.marker, self.peak_marks,
-                                       self.peak_labels],
+                                       self.peak_labels, self.end_label],
                                 axes=[self.period_axis, self.power_axis],
                                 layout=W.Layout(height="260px", width="100%"),
-                                fig_margin={"top": 20, "bottom": 40, "left": 65, "right": 30})
+                                fig_margin={"top": 34, "bottom": 40, "left": 65, "right": 30},
+                                title_style={"font-size": "13px"})
         self.figure.add_class("fgs-periodogram")
         self._set_axes(1.0, 1000.0, 1.0)
 
@@ -243,7 +289,8 @@ class PeriodogramPanel(Panel):
             self.attempt(lambda: self._start(column, block))
 
     def _start(self, column: str, block: bool) -> None:
-        result = self.session.compute_periodograms([column], block=block)
+        result = self.session.compute_periodograms([column], detrend=self.detrend.value,
+                                                   by=self.by.value, block=block)
         if isinstance(result, Run):
             self.last_run = result
 
@@ -264,6 +311,15 @@ class PeriodogramPanel(Panel):
                 return
             if job.running and job.kind == column:
                 return  # already under way: a second run would only restart it
+            self.compute()
+
+    def _on_detrend(self, change: dict) -> None:
+        """Another choice of what is removed: the shown series again with it (when it has
+        a periodogram, or ``auto`` is on)."""
+        self.by.disabled = self.detrend.value == "none"
+        column = self.column.value
+        if column and self.session.data is not None and column in self.session.columns() \
+                and (self.auto.value or self._shown(column) is not None):
             self.compute()
 
     def _on_fit_state(self, change: dict) -> None:
@@ -305,18 +361,43 @@ class PeriodogramPanel(Panel):
     def _clear(self) -> None:
         with self.line.hold_sync():
             self.line.x, self.line.y = np.zeros(0), np.zeros(0)
-        self._label_peaks(np.zeros(0), np.zeros(0))
+        self._label_peaks(np.zeros(0), np.zeros(0), (1.0, 1000.0))
         self.peaks.options = []
         self.marker.visible = False
         self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
         self.fold_figure.title = ""
+        self.figure.title = ""
 
-    def _label_peaks(self, periods: np.ndarray, power: np.ndarray) -> None:
+    def _label_peaks(self, periods: np.ndarray, power: np.ndarray, span: tuple[float, float],
+                     end: tuple[float, float, str] = (np.nan, np.nan, "")) -> None:
+        """Mark and label the peaks, and the highest point ``end`` (period, power, text)
+        when it is no peak (NaN: none); ``span`` is the period range drawn."""
+        period, height, text = end
+        extra = np.isfinite(period)
         with self.peak_marks.hold_sync():
-            self.peak_marks.x, self.peak_marks.y = periods, power
+            self.peak_marks.x = np.append(periods, period) if extra else periods
+            self.peak_marks.y = np.append(power, height) if extra else power
         with self.peak_labels.hold_sync():
             self.peak_labels.x, self.peak_labels.y = periods, power
             self.peak_labels.text = [_period_text(p) for p in periods]
+        with self.end_label.hold_sync():
+            # in the right (long-period) half the text ends at the point, else it starts there
+            right = not extra or period >= np.sqrt(span[0] * span[1])
+            self.end_label.align = "end" if right else "start"
+            self.end_label.x = np.array([period]) if extra else np.zeros(0)
+            self.end_label.y = np.array([height]) if extra else np.zeros(0)
+            self.end_label.text = [text] if extra else []
+
+    def _caption(self, column: str, result: Periodogram) -> str:
+        """What the plot draws: the series, what was removed first, and over what time."""
+        window, data = self.session.window, self.session.data
+        where = "whole series"
+        if window is not None and data is not None and len(data):
+            t0 = float(data.time[0])
+            unit, per = time_unit((float(data.time[-1]) - t0) * 86400.0)
+            lo, hi = ((w - t0) * 86400.0 / per for w in window)
+            where = f"window {lo:.4g}–{hi:.4g} {unit}"
+        return f"{column}, {result.removed}, {where}"
 
     def _draw(self, change: dict | None = None, *, say: bool = True) -> None:
         # one drawing at a time: the periodogram job's thread and the kernel's both draw
@@ -348,11 +429,21 @@ class PeriodogramPanel(Panel):
         self.period_scale.min, self.period_scale.max = lo, hi
         self.power_scale.min, self.power_scale.max = 0.0, top_power
         self._set_axes(lo, hi, top_power)
-        self._label_peaks(top["period"].to_numpy(dtype=float), top["power"].to_numpy(dtype=float))
-        # new options select the first, the highest peak: the fold shows at once
-        self.peaks.options = [
+        self._label_peaks(top["period"].to_numpy(dtype=float),
+                          top["power"].to_numpy(dtype=float), (lo, hi),
+                          _highest_unlabelled(result, top))
+        self.figure.title = self._caption(column, result)  # SVG text: never HTML
+        options = [
             (f"{row.period:10.3f} s  power {row.power:.3g}  FAP {row.false_alarm_probability:.1e}",
              float(row.period)) for row in result.peaks.itertuples()]
+        if list(self.peaks.options) != options:
+            self.peaks.options = options  # resets the choice (ipywidgets 8: to None)
+        if not options:
+            self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
+            self.fold_figure.title = ""
+        elif self.peaks.value is None:
+            # a new table selects its first, the highest peak: the fold shows at once
+            self.peaks.value = options[0][1]
         if say:
             where = "window" if self.session.window else "whole series"
             self.status.info(f"{column}: {result.n_used:,} frames ({where}), "
