@@ -92,19 +92,19 @@ def main() -> None:
         env = work / "env"
         sh([sys.executable, "-m", "venv", env])
         pip = [env / "bin" / "python", "-m", "pip", "install", "-q"]
-        sh(pip + ["--upgrade", "pip"])
+        sh([*pip, "--upgrade", "pip"])
         core = json.loads(sh([sys.executable, "-c", (
             "import json, tomllib; print(json.dumps(tomllib.load(open("
             f"{str(ROOT / 'pyproject.toml')!r}, 'rb'))['project']['dependencies']))")]).stdout)
         others = [d for d in core if not d.startswith("stdatamodels")]
         seconds = timed(pip + others)
-        sh(pip + ["--no-deps", wheel])
+        sh([*pip, "--no-deps", wheel])
         before = size_mb(env)
         added = timed(pip + [d for d in core if d.startswith("stdatamodels")])
         after = size_mb(env)
+        share = 100 * (after - before) / before
         print(f"install without stdatamodels: {before:,.0f} MB in {seconds:.0f} s; "
-              f"stdatamodels adds {after - before:,.1f} MB ({100 * (after - before) / before:.1f} %)"
-              f" in {added:.1f} s")
+              f"stdatamodels adds {after - before:,.1f} MB ({share:.1f} %) in {added:.1f} s")
 
         rows = [("cold (plain install)", first_fit(env, work / "u1"))]
         began = time.perf_counter()

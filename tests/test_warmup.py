@@ -149,10 +149,30 @@ def test_a_fit_pressed_during_a_cold_warmup_waits_says_so_and_fits_the_same(
     waiting = [m for m in seen["messages"] if m.startswith(warmup.WAITING)]
     assert waiting and "the full fit starts when they are ready" in waiting[0], seen["messages"]
     assert any(m.startswith("fit kernels ready after") for m in seen["messages"])
+    # a blocking call (a cell, a script) says it on stderr too: once waiting, once ready
+    said = [line for line in done.stderr.splitlines()
+            if line.startswith((warmup.WAITING, "fit kernels ready after"))]
+    assert len(said) == 2 and said[0].startswith(warmup.WAITING), done.stderr[-2000:]
     assert seen["state"] == "done" and "compiling the fit kernel" in seen["final"]
     assert seen["fit_compiles"] == 1  # the warm-up's compile, not a second one by the fit
     reference = fit_gaussians(sample_data.frames, sample_data.errors, executor="serial")
     pd.testing.assert_frame_equal(pd.read_parquet(out), reference, check_categorical=False)
+
+
+@pytest.mark.slow
+def test_the_command_line_says_it_waits_for_a_compile_before_its_progress_bar(tmp_path, sample):
+    out = tmp_path / "fit.parquet"
+    done = subprocess.run([sys.executable, "-m", "fgs_widgets", "fit", str(sample.directory),
+                           "--observation", "2", "--visit", "2", "--executor", "serial",
+                           "-o", str(out)], env=_fresh_env(tmp_path), capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stderr.splitlines()
+    waiting = next(i for i, line in enumerate(lines) if line.startswith(warmup.WAITING))
+    assert "`fgs-widgets warmup` compiles them ahead" in lines[waiting]
+    ready = next(i for i, line in enumerate(lines) if line.startswith("fit kernels ready"))
+    bar = next(i for i, line in enumerate(lines) if line.startswith("fit ["))
+    assert waiting < ready < bar and len(pd.read_parquet(out)) == 2048
 
 
 @pytest.fixture
