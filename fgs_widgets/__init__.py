@@ -4,10 +4,14 @@
 (`load`, with `download`, `gauss2d_fit`, ...); `Session` and `App` are the
 interactive side; `fgs_widgets.archive` and `fgs_widgets.engine` hold the
 readers and the numbers.  Imports are lazy so the package loads fast.
+
+Imported in a Jupyter kernel, it also puts its failures in words under the failing cell,
+where Voila, which hides tracebacks, still shows them (`fgs_widgets.notebook_errors`).
 """
 
 from __future__ import annotations
 
+from . import notebook_errors as _notebook_errors
 from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -28,3 +32,4 @@ _SUBMODULES = {"archive", "engine", "widgets", "spelunker", "model", "data", "cl
 
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, frozenset(_SUBMODULES))
+_notebook_errors.install()

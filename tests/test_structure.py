@@ -3,8 +3,8 @@
 Layers, bottom to top.  A module may import (see `LAYERS`, the one rule table):
 
 ``base``
-    ``_lazy.py``, ``atomic.py``, ``data.py``: helpers and the data containers.
-    Only each other.
+    ``_lazy.py``, ``atomic.py``, ``data.py``, ``notebook_errors.py``: helpers, the data
+    containers, and how our failures show in a notebook.  Only each other.
 ``engine``
     ``engine/*``: numbers only.  ``base`` and the engine.
 ``archive``
@@ -100,7 +100,7 @@ def layer_of(module: str) -> str | None:
         return "root"
     name = module.removeprefix(PACKAGE + ".")
     top = name.split(".")[0]
-    if name in {"_lazy", "atomic", "data"}:
+    if name in {"_lazy", "atomic", "data", "notebook_errors"}:
         return "base"
     if top in {"engine", "archive", "survey", "widgets"}:
         return top

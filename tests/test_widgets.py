@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -231,6 +233,45 @@ def test_app_saves_and_reopens_a_session(session, tmp_path, monkeypatch):
     assert "no saved session" in other.exports.children[3].value
 
 
+def test_app_shows_failures_in_words_not_tracebacks(session, tmp_path, monkeypatch):
+    """A background job's failure is named in red under the App's header; a button's
+    failure, whatever its type, on its tab's status line; never the MAST token."""
+    from fgs_widgets.archive import conf
+    from fgs_widgets.widgets import app as app_module
+
+    monkeypatch.chdir(tmp_path)
+    secret = "app-secret-token-51d2"
+    monkeypatch.setenv("MAST_API_TOKEN", secret)
+    app = App(Session())
+    assert app.status.value == "" and app.children[1] is app.status
+    with conf.override(mast_server="http://127.0.0.1:9", timeout=2, cache_dir=tmp_path / "c"):
+        app.session.open_program(1534, block=False)
+        app.session.download_job.wait()
+    assert app.session.download_job.state.value == "failed"
+    shown = app.status.value
+    assert "fgs-error" in shown and "download failed: MAST (http://127.0.0.1:9) unreachable" \
+        in shown and "read_fine_guide" in shown and secret not in shown
+    assert "unreachable" not in app.header.value  # said once, in red, not again above it
+    # built on a session whose job already failed, an App says so too
+    assert App(app.session).status.value == shown
+    # the job runs again: the old failure goes
+    app.session.download_job.start(lambda run: None, lambda run, result: "done", block=True)
+    assert app.status.value == ""
+
+    def broken(*args, **kwargs):
+        raise ImportError("parquet needs pyarrow: pip install pyarrow")
+
+    monkeypatch.setattr(app_module, "export_table", broken)
+    app = App(session)
+    session.fit_frames("quick", block=True)
+    app.exports.children[0].children[0].value = "quick_fit"
+    app.export_button.click()  # an ImportError: not one the panel expected
+    assert "parquet needs pyarrow" in app.export_status.value
+    app.session_path.value = str(tmp_path / "missing.fgs")
+    app.open_button.click()
+    assert "fgs-error" in app.export_status.value
+
+
 def test_picker_filters_from_the_archive_download_and_open(sample, tmp_path, monkeypatch):
     from loopback import Behaviour, LoopbackServer, serve_sample
 
@@ -354,24 +395,34 @@ def test_timeseries_time_axis_nice_on_every_zoom_and_in_view():
         assert ("(s)" if hi - lo < 600 else "(min)") in axis.label  # the unit follows the zoom
 
 
+def _readout_text(readout: str) -> str:
+    """The text a readout's HTML shows (tags dropped)."""
+    return re.sub(r"<[^>]+>", "", readout)
+
+
 def test_timeseries_hover_readout_click_pick_and_height():
     s = _levels_session()
     viewer = TimeseriesViewer(s, columns=("flux", "x_mean"))
     seconds = (s.data.time - s.data.time[0]) * 86400
     viewer.pointer.hover = {"panel": 1, "x": float(seconds[5000]) + 0.01}
-    text = viewer.pointer.readout
+    text = _readout_text(viewer.pointer.readout)
     assert "frame 5,000" in text and "x_mean = " in text and "MJD 60000.00361" in text
     assert "2023-02-25 00:05:12.500 UTC" in text and "no flags" in text
+    # one unbreakable item per quantity (the browser wraps between items, never inside)
+    items = re.findall(r"<span class='fgs-ts-item'>(.*?) ?·?</span>", viewer.pointer.readout)
+    assert [item.split(" ")[0] for item in items] == \
+        ["t", "MJD", "2023-02-25", "frame", "x_mean", "no"], items
     # the readout names the frame under the pointer, the one a click picks; a flagged
     # frame within the same pixel column (its foot tick is there) is named too
     viewer.pointer.hover = {"panel": 0, "x": float(seconds[1002])}
-    text = viewer.pointer.readout
+    text = _readout_text(viewer.pointer.readout)
     assert "frame 1,002 · flux" in text and "▲ frame 1,000 flagged: NEGATIVE_FLUX" in text
     viewer.pointer.pick = {"x": float(seconds[1002]), "n": 7}
     assert s.cursor == 1002
     viewer.pointer.hover = {"panel": 0, "x": float(seconds[1000])}
-    assert "frame 1,000 · flux = -270000 · <span class='fgs-ts-flag'>flagged: NEGATIVE_FLUX" \
-        in viewer.pointer.readout and "▲" not in viewer.pointer.readout
+    assert "frame 1,000 · flux = -270000 · flagged: NEGATIVE_FLUX" \
+        in _readout_text(viewer.pointer.readout) and "▲" not in viewer.pointer.readout
+    assert "<span class='fgs-ts-flag'>flagged: NEGATIVE_FLUX" in viewer.pointer.readout
     viewer.pointer.hover = {"panel": 0, "x": float(seconds[1100])}  # 100 frames: 4 columns
     assert "▲" not in viewer.pointer.readout
     viewer.pointer.hover = {}

@@ -15,22 +15,51 @@ import traitlets as t
 from ..engine.scales import Ticks, js_number, nice_ticks
 from ..jobs import Job, JobState
 from ..model import Session
+from ..notebook_errors import mask_secrets
 
 #: pixels per y tick: labels are ~14 px tall
 PX_PER_Y_TICK = 38
 
-__all__ = ["JobProgress", "Panel", "StatusLine", "close_figure", "describe_error", "set_ticks",
-           "show_range"]
+__all__ = ["JobProgress", "Panel", "StatusLine", "attempt", "close_figure", "describe_error",
+           "set_ticks", "show_range"]
 
 
 def describe_error(exc: BaseException) -> str:
-    """The text a panel shows for a failure: our errors already say what to do."""
+    """The text a panel shows for a failure: our errors already say what to do (secrets
+    masked, as `fgs_widgets.notebook_errors` does for a cell's failure)."""
     from ..archive.errors import ArchiveError
 
     if isinstance(exc, (ArchiveError, ValueError, KeyError, FileNotFoundError, RuntimeError)):
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return str(text)
-    return f"{type(exc).__name__}: {exc}"
+        return mask_secrets(str(text))
+    return mask_secrets(f"{type(exc).__name__}: {exc}")
+
+
+def attempt(status: StatusLine, action: Callable[[], Any]) -> bool:
+    """Run a quick action; a failure becomes ``status``'s red line.
+
+    The one policy for what a button or menu does: an exception raised in a widget
+    callback reaches no cell (JupyterLab puts it in its log console, a Voila page
+    nowhere), so it is shown where the user clicked, never left as a traceback.
+
+    Parameters
+    ----------
+    status : StatusLine
+        Where a failure is shown (`describe_error`'s text, secrets masked).
+    action : callable
+        Called with no arguments.
+
+    Returns
+    -------
+    bool
+        True if it worked.
+    """
+    try:
+        action()
+    except Exception as exc:  # shown in the panel, never a traceback
+        status.error(describe_error(exc))
+        return False
+    return True
 
 
 class StatusLine(W.HTML):
@@ -89,13 +118,9 @@ class Panel(W.VBox):
         self.status.error(describe_error(exc))
 
     def attempt(self, action: Callable[[], Any]) -> bool:
-        """Run a quick action here; a failure becomes the red status line.  True if it worked."""
-        try:
-            action()
-        except Exception as exc:  # the one policy: shown in the panel, never a traceback
-            self.fail(exc)
-            return False
-        return True
+        """Run a quick action here; a failure becomes the red status line (`attempt`).
+        True if it worked."""
+        return attempt(self.status, action)
 
     def background(self, work: Callable[[], Any], *, busy: str = "",
                    block: bool = False) -> threading.Thread:

@@ -1,4 +1,11 @@
-"""App: every panel on one Session, laid out for JupyterLab (and narrow screens)."""
+"""App: every panel on one Session, laid out for JupyterLab (and narrow screens).
+
+Failures reach the page in words: a session job that fails in the background (a fit, a
+download, a periodogram) is named in red in the App's status line under its header, and
+the App's own buttons (export, plots, save, open) show theirs on the status line of their
+tab.  Nothing is left to a traceback, which a widget callback's failure never shows in a
+cell (JupyterLab puts it in its log console, a Voila page nowhere).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,9 @@ import html
 
 import ipywidgets as W
 
+from ..jobs import JobState
 from ..model import Session
-from ._common import StatusLine
+from ._common import StatusLine, attempt, describe_error
 from .export import FORMATS, export_table, link, session_tables
 from .fit_runner import FitRunner
 from .mnemonic_panel import MnemonicPanel
@@ -38,6 +46,10 @@ class App(W.VBox):
         self.session = session if session is not None else Session()
         s = self.session
         self.header = W.HTML()
+        #: failures of the session's background jobs, in red; cleared when that job reruns
+        self.status = StatusLine()
+        self.status.add_class("fgs-app-status")
+        self._failed_job: str | None = None
         self.picker = ProgramPicker(s)
         self.fit_runner = FitRunner(s)
         try:
@@ -66,14 +78,19 @@ class App(W.VBox):
             titles=("Periodogram", "Science", "Events & telemetry", "Tables & export",
                     "Python equivalent"))
         tabs.observe(self._on_tab, names="selected_index")
-        super().__init__([self.header, setup, main, tabs], **kwargs)
+        super().__init__([self.header, self.status, setup, main, tabs], **kwargs)
         if "layout" not in kwargs:  # the notebook's width, a side panel's, Voila's page
             self.layout.width = "100%"
         self.add_class("fgs-app")
         s.observe(self._on_state, names=["data", "message", "program"])
         s.observe(self._on_history, names="history")
+        for job in s.jobs:
+            job.observe(self._on_job, names="state")
         self._on_state()
         self._on_history()
+        for job in s.jobs:  # shown on a session whose job failed before the App was made
+            if job.state is JobState.FAILED:
+                self._on_job({"owner": job, "new": job.state})
 
     def close(self) -> None:
         """Stop following the session and close every panel (a second close does nothing:
@@ -83,6 +100,11 @@ class App(W.VBox):
                                (self._refresh_exports, _EXPORT_TRAITS)):
             try:
                 self.session.unobserve(handler, names=names)
+            except ValueError:  # already closed
+                pass
+        for job in self.session.jobs:
+            try:
+                job.unobserve(self._on_job, names="state")
             except ValueError:  # already closed
                 pass
         for panel in (self.picker, self.fit_runner, self.frame_viewer, self.science,
@@ -99,9 +121,25 @@ class App(W.VBox):
         summary = s.data.summary() if s.data is not None else "no data — load a program, " \
             "local files or the sample"
         program = f"program {s.program} · " if s.program and s.program != "sample" else ""
-        message = f"<br><small>{html.escape(s.message)}</small>" if s.message else ""
+        failed = next((job for job in s.jobs if job.name == self._failed_job), None)
+        shown = s.message and not (failed is not None and s.message == failed.message)
+        message = f"<br><small>{html.escape(s.message)}</small>" if shown else ""
         self.header.value = (f"<div class='fgs-header'><b>FGS guide star</b> · "
                              f"{html.escape(program + summary)}{message}</div>")
+
+    def _on_job(self, change: dict) -> None:
+        """A job failed: say which and why in red; it runs again: take that away."""
+        job, state = change["owner"], change["new"]
+        if state is JobState.FAILED:
+            why = describe_error(job.error) if job.error is not None else job.message
+            self.status.error(f"{job.name} failed: {why}")
+            self._failed_job = job.name
+        elif state is JobState.RUNNING and self._failed_job == job.name:
+            self.status.clear()
+            self._failed_job = None
+        else:
+            return
+        self._on_state()  # the header leaves the failure to the status line
 
     def _on_history(self, change=None) -> None:
         lines = ["from fgs_widgets import Session", "session = Session()", *self.session.history]
@@ -122,16 +160,12 @@ class App(W.VBox):
 
         self._refresh_exports = refresh
 
-        def export(_) -> None:
+        def export() -> None:
             tables = session_tables(self.session)
             if table.value not in tables:
                 status.error("nothing to export yet")
                 return
-            try:
-                path = export_table(tables[table.value], table.value, fmt.value)
-            except (OSError, ValueError) as exc:
-                status.error(str(exc))
-                return
+            path = export_table(tables[table.value], table.value, fmt.value)
             links.value += f"<div>{link(path)}</div>"
             status.info(f"wrote {path}")
 
@@ -143,9 +177,10 @@ class App(W.VBox):
             status.info(f"the browser downloads {len(self.timeseries.panels)} {kind.upper()} "
                         "file(s)")
 
-        button.on_click(export)
-        png.on_click(lambda _: figures("png"))
-        svg.on_click(lambda _: figures("svg"))
+        button.on_click(lambda _: attempt(status, export))
+        png.on_click(lambda _: attempt(status, lambda: figures("png")))
+        svg.on_click(lambda _: attempt(status, lambda: figures("svg")))
+        self.export_button, self.export_status = button, status
         self.session.observe(refresh, names=_EXPORT_TRAITS)
         refresh()
         return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]),
@@ -160,24 +195,15 @@ class App(W.VBox):
         save = W.Button(description="Save", icon="save")
         reopen = W.Button(description="Open", icon="folder-open")
 
-        def do_save(_) -> None:
-            try:
-                folder = self.session.save(path.value, include_frames=frames.value)
-                status.info(f"saved {folder}")
-            except (OSError, ValueError) as exc:
-                status.error(str(exc))
+        def do_save() -> None:
+            folder = self.session.save(path.value, include_frames=frames.value)
+            status.info(f"saved {folder}")
 
-        def do_open(_) -> None:
-            from ..session_io import SessionFileError
-
-            try:
-                self.session.restore(path.value)  # every panel follows the one session
-            except (SessionFileError, OSError) as exc:
-                status.error(str(exc))
-                return
+        def do_open() -> None:
+            self.session.restore(path.value)  # every panel follows the one session
             status.info(f"opened {path.value}")
 
-        save.on_click(do_save)
-        reopen.on_click(do_open)
+        save.on_click(lambda _: attempt(status, do_save))
+        reopen.on_click(lambda _: attempt(status, do_open))
         self.save_button, self.open_button, self.session_path = save, reopen, path
         return W.HBox([path, frames, save, reopen])

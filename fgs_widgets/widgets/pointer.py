@@ -5,18 +5,53 @@ PanZoom), so a small anywidget listens on the viewer's element and sends the dat
 under the pointer.  Python owns the rest: it tells the view the x domain and margins
 it drew (so pixels map to seconds), and answers a hover with ``readout`` text.  The
 viewer observes ``hover`` and ``pick``; this widget knows nothing of the session.
+
+A readout is a list of items ("t = 12.5 s", "frame 200", "x_mean = 3.51", ...) made by
+`readout_html`: the view wraps it between items, never inside one, and keeps two lines
+for it, so the value and flags at its end are never cut off in a narrow panel (a side
+bar open) and the plots under it do not jump as the text changes.
 """
 
 from __future__ import annotations
 
+import html
 import json
+from collections.abc import Iterable
 
 import anywidget
 import traitlets as t
 
 from ._bundle import BundleMissingError, bundle
 
-__all__ = ["PlotPointer"]
+__all__ = ["PlotPointer", "readout_html"]
+
+#: the class of one readout item (pointer.js: an inline block that never wraps inside)
+ITEM_CLASS = "fgs-ts-item"
+
+
+def readout_html(items: Iterable[str], *, escape: bool = False) -> str:
+    """A readout: ``items`` as unbreakable spans joined by " · " (lines break after a "·").
+
+    Parameters
+    ----------
+    items : iterable of str
+        The readout's items in order, as HTML (already escaped) unless ``escape``.
+    escape : bool
+        Escape each item (plain text such as a hint).
+
+    Returns
+    -------
+    str
+        HTML whose text is the items joined by " · ".
+
+    Examples
+    --------
+    >>> readout_html(["frame 3", "flux = 1"])
+    "<span class='fgs-ts-item'>frame 3 ·</span> <span class='fgs-ts-item'>flux = 1</span>"
+    """
+    parts = [html.escape(item) if escape else item for item in items]
+    return " ".join(f"<span class='{ITEM_CLASS}'>{part}{' ·' if i < len(parts) - 1 else ''}"
+                    "</span>" for i, part in enumerate(parts))
 
 
 class PlotPointer(anywidget.AnyWidget):

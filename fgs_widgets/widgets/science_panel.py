@@ -29,7 +29,7 @@ from ..engine.scales import robust_range
 from ..model import Session
 from ._common import Panel, close_figure, set_ticks, show_range
 from .export import FORMATS, export_table, link, session_tables
-from .pointer import PlotPointer
+from .pointer import PlotPointer, readout_html
 from .timeseries import (
     MARGIN,
     MARGIN_X_AXIS,
@@ -52,6 +52,11 @@ MARGIN_LEFT = 80  # pixels: the science flux' tick labels are 9 characters wide
 POINTER_HINT = ("hover a plot for the integration's times and values · click picks the "
                 "frame · wheel zooms · drag pans (every panel)")
 DEFAULT_REGRESSORS = ("x_mean", "y_mean")
+
+
+def _pointer_hint() -> str:
+    """The readout while the pointer is over no plot."""
+    return readout_html(POINTER_HINT.split(" · "), escape=True)
 
 
 def format_pm(value: float, error: float) -> str:
@@ -254,7 +259,7 @@ class SciencePanel(Panel):
         self.pointer = PlotPointer(root_class="fgs-science-panel",
                                    panel_class="fgs-science-figure", margin_left=MARGIN_LEFT,
                                    margin_right=MARGIN["right"],
-                                   readout=html.escape(POINTER_HINT))
+                                   readout=_pointer_hint())
 
     def _figure(self, marks: list, axes: list, height: int, bottom: int) -> bq.Figure:
         """A figure with the viewer's margins and a PanZoom on the shared x scale."""
@@ -392,7 +397,7 @@ class SciencePanel(Panel):
     def _on_hover(self, change: dict) -> None:
         where = change["new"]
         self.pointer.readout = (self.describe(float(where["x"])) if where
-                                else html.escape(POINTER_HINT))
+                                else _pointer_hint())
 
     def _on_pick(self, change: dict) -> None:
         if "x" in change["new"]:
@@ -404,7 +409,7 @@ class SciencePanel(Panel):
         s = self.session
         science = s.science
         if science is None or len(science) == 0:
-            return html.escape(POINTER_HINT)
+            return _pointer_hint()
         x = self._seconds(science.time)
         i = int(np.argmin(np.abs(x - seconds)))
         parts = [f"integration {i:,}", f"t = {x[i]:,.2f} s", f"MJD UTC {science.time[i]:.6f}",
@@ -417,7 +422,7 @@ class SciencePanel(Panel):
         binned = s.science_binned
         if binned is not None and len(binned) == len(science):
             parts.append(f"{int(binned['count'].iloc[i]):,} good frames")
-        return " · ".join(html.escape(p) for p in parts)
+        return readout_html(parts, escape=True)
 
     def _on_zoom(self, change: dict | None = None) -> None:
         with self._draw_lock:

@@ -35,7 +35,7 @@ from ..engine.binning import block_extrema, break_gaps, decimate_for_display
 from ..engine.scales import Ticks, robust_range, time_ticks
 from ..model import Session
 from ._common import close_figure, set_ticks, show_range
-from .pointer import PlotPointer
+from .pointer import PlotPointer, readout_html
 
 __all__ = ["TimeseriesViewer", "draw_events", "event_marks", "visible_time_ticks"]
 
@@ -50,6 +50,11 @@ MARGIN_X_AXIS = 34  # bottom margin of the panel that shows the time axis
 PX_PER_X_TICK = 70
 CHAR_PX = 7  # width of a tick label character at bqplot's default font, for overhang checks
 HINT = "hover a plot for its values · click picks a frame · wheel zooms · drag pans"
+
+
+def _hint() -> str:
+    """The readout while the pointer is over no plot: what hovering and clicking do."""
+    return readout_html(HINT.split(" · "), escape=True)
 
 
 def _drawing(method: Callable) -> Callable:
@@ -157,7 +162,7 @@ class TimeseriesViewer(W.VBox):
                                      layout=W.Layout(width="120px"))
         self.status = W.HTML()
         self.pointer = PlotPointer(margin_left=MARGIN["left"], margin_right=MARGIN["right"],
-                                   readout=html.escape(HINT))
+                                   readout=_hint())
         self.figures = W.VBox(layout=W.Layout(width="100%"))
         toggles = W.VBox([self.binned_box, self.flagged_box, self.full_range_box],
                          layout=W.Layout(width="auto"))
@@ -512,7 +517,7 @@ class TimeseriesViewer(W.VBox):
     def _on_hover(self, change) -> None:
         where = change["new"]
         if not where or self.session.data is None or not len(self.session.data):
-            self.pointer.readout = html.escape(HINT)
+            self.pointer.readout = _hint()
             return
         self.pointer.readout = self.describe(float(where["x"]), int(where.get("panel", 0)))
 
@@ -538,14 +543,14 @@ class TimeseriesViewer(W.VBox):
         flags = Quality.describe(int(data.quality[index]))
         flag_text = (f"<span class='fgs-ts-flag'>{'flagged: ' if not frames['good'][index] else ''}"
                      f"{html.escape(', '.join(flags))}</span>" if flags else "no flags")
-        text = (f"t = {float(frames['seconds'][index]):,.3f} s · MJD {mjd:.6f} · {utc} UTC · "
-                f"frame {index:,} · {html.escape(column)} = {value:.6g} · {flag_text}")
+        items = [f"t = {float(frames['seconds'][index]):,.3f} s", f"MJD {mjd:.6f}", f"{utc} UTC",
+                 f"frame {index:,}", f"{html.escape(column)} = {value:.6g}", flag_text]
         near = self._flagged_near(seconds)
         if near is not None and near != index:
             names = ", ".join(Quality.describe(int(data.quality[near])))
-            text += (f" · <span class='fgs-ts-flag'>▲ frame {near:,} flagged: "
-                     f"{html.escape(names)}</span>")
-        return text
+            items.append(f"<span class='fgs-ts-flag'>▲ frame {near:,} flagged: "
+                         f"{html.escape(names)}</span>")
+        return readout_html(items)
 
     def _flagged_near(self, seconds: float) -> int | None:
         """The flagged frame nearest ``seconds`` if within one pixel column, else None."""

@@ -32,6 +32,11 @@ const ASINH_SOFTENING = 0.1;
 // fit columns the overlay draws, by their names in `fit_columns` (the fit table's,
 // fgs_widgets.engine.psf.PARAMETERS): the centre's cross, then the 1-sigma ellipse
 const FIT_NAMES = { x: "x_mean", y: "y_mean", sx: "x_stddev", sy: "y_stddev", theta: "theta" };
+// The readout under the canvas: frame; time and MJD; colour scale; fit.  Each line fits the
+// canvas' width (<= 44 monospace characters at 12 px, even for 10^6 frames and 5-digit
+// limits), wraps rather than clips if a font is wider, and the four lines are always kept
+// so the viewer's height does not change when a fit appears or a frame is loading.
+const READOUT_LINES = 4;
 
 const CSS = `
 .fgs-frame-viewer { display: inline-flex; flex-direction: column; gap: 4px;
@@ -43,8 +48,9 @@ const CSS = `
 .fgs-fv-controls button { min-width: 32px; height: 24px; padding: 0 6px; cursor: pointer; }
 .fgs-fv-controls select { height: 24px; }
 .fgs-fv-controls label { display: inline-flex; gap: 2px; align-items: center; }
-.fgs-fv-readout { font-family: var(--jp-code-font-family, monospace); white-space: pre;
-  width: ${SIZE}px; overflow: hidden; text-overflow: ellipsis; }
+.fgs-fv-readout { font-family: var(--jp-code-font-family, monospace); line-height: 1.4;
+  white-space: pre-wrap; overflow-wrap: anywhere; width: ${SIZE}px;
+  min-height: ${READOUT_LINES * 1.4}em; }
 `;
 
 // Wrap a binary trait (a DataView) in a typed array, copying only when misaligned.
@@ -268,8 +274,9 @@ function render({ model, el }) {
     const seconds = block.times ? block.times[local] : NaN;
     const mjd = model.get("t0_mjd") + seconds / 86400;
     const lines = [
-      `frame ${index.toLocaleString()} of ${n.toLocaleString()}  t = ${seconds.toFixed(3)} s`,
-      `MJD ${mjd.toFixed(8)}  ${model.get("scale")} ${model.get("limits")} `
+      `frame ${index.toLocaleString()} of ${n.toLocaleString()}`,
+      `t = ${seconds.toFixed(3)} s  MJD ${mjd.toFixed(8)}`,
+      `colour ${model.get("scale")} ${model.get("limits")} `
         + `${lo.toPrecision(4)}…${hi.toPrecision(4)}`,
     ];
     if (fit) {

@@ -15,10 +15,17 @@
 const HOVER_MS = 50; // 20 readouts a second: smooth, and little kernel work
 const CLICK_SLOP_PX = 4; // a press that moves less than this is a click, not a pan
 
+// The readout is a row of items ("t = 12.5 s ·", "frame 200 ·", "x_mean = 3.51 ·", flags),
+// each a span of class fgs-ts-item (Python's `readout_html`).  A narrow panel (a side bar
+// open, a small window) wraps it between items, never inside one and never clipped, so
+// the value and flags at its end always show; two lines are kept for it either way, so
+// the plots under it do not jump as the pointer moves.
 const CSS = `
 .fgs-ts-readout { font-family: var(--jp-code-font-family, monospace); font-size: 12px;
-  min-height: 1.4em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  line-height: 1.4; min-height: 2.8em; white-space: normal; overflow-wrap: anywhere;
   color: var(--jp-ui-font-color1, #222); }
+.fgs-ts-readout .fgs-ts-item { display: inline-block; white-space: nowrap; max-width: 100%;
+  vertical-align: top; }
 .fgs-ts-readout .fgs-ts-flag { color: #d62728; }
 `;
 

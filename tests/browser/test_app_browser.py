@@ -5,12 +5,20 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from harness import browser_page, jupyterlab, open_and_run_all, wait_for_file_line
+from harness import (
+    browser_page,
+    jupyterlab,
+    notebook_in_lab,
+    open_and_run_all,
+    wait_for_file_line,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,3 +234,122 @@ def _assert_views_tell_the_truth(page, kinds: str = "series periodogram") -> Non
             assert bulk >= 0.25 * figure["height"], \
                 f"{where}: the bulk spans {bulk:.0f} of {figure['height']:.0f} px"
             assert inside >= 0.97, f"{where}: only {inside:.1%} of the points are in view"
+
+
+# -- readouts in a narrow notebook (JupyterLab's file browser open) ---------------------------
+
+READOUT_CELLS = [
+    "from fgs_widgets import App, Session\n"
+    "session = Session()\n"
+    "session.load_sample()\n"
+    "session.fit_frames('quick', block=True)\n"
+    "session.add_local_events()",
+    "app = App(session, columns=('flux', 'x_mean', 'y_mean'))\napp",
+]
+
+#: a readout's geometry: overflow, its box against its container's, each item's and line's
+_READOUT_JS = """([selector, container]) => {
+    const el = document.querySelector(selector);
+    const box = el.getBoundingClientRect();
+    const outer = el.closest(container).getBoundingClientRect();
+    const items = [...el.querySelectorAll('.fgs-ts-item')].map(item => {
+        const r = item.getBoundingClientRect();
+        return {text: item.innerText, clipped: item.scrollWidth > item.clientWidth + 1,
+                outside: r.left < box.left - 0.5 || r.right > box.right + 0.5
+                    || r.bottom > box.bottom + 0.5};
+    });
+    const style = getComputedStyle(el);
+    return {text: el.innerText, scroll: el.scrollWidth, client: el.clientWidth,
+            scrollHeight: el.scrollHeight, clientHeight: el.clientHeight,
+            height: box.height, lineHeight: parseFloat(style.lineHeight),
+            inside: box.left >= outer.left - 0.5 && box.right <= outer.right + 0.5,
+            items};
+}"""
+
+
+def _open_file_browser(page) -> float:
+    """Open JupyterLab's left file browser (if it is not open); its width in pixels."""
+    stack = "#jp-left-stack"
+    hidden = page.evaluate(f"() => document.querySelector('{stack}').classList"
+                           ".contains('lm-mod-hidden')")
+    if hidden:
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='filebrowser']").click()
+    page.wait_for_function(f"() => document.querySelector('{stack}')"
+                           ".getBoundingClientRect().width > 150")
+    page.wait_for_timeout(500)  # the notebook re-lays out; the pointer re-measures
+    return page.evaluate(f"() => document.querySelector('{stack}').getBoundingClientRect().width")
+
+
+def _assert_readout_fits(page, selector: str, container: str) -> dict:
+    """The readout's full text is in view: no overflow, nothing clipped, inside its viewer."""
+    shown = page.evaluate(_READOUT_JS, [selector, container])
+    assert shown["scroll"] <= shown["client"] + 1, f"{selector} overflows: {shown}"
+    assert shown["scrollHeight"] <= shown["clientHeight"] + 1, f"{selector} cut below: {shown}"
+    assert shown["inside"], f"{selector} sticks out of {container}: {shown}"
+    assert not [item for item in shown["items"] if item["clipped"] or item["outside"]], shown
+    return shown
+
+
+def _hover_series(page, panel_number: int, fraction: float) -> str:
+    """Hover a time-series panel at ``fraction`` of its width; the readout's text."""
+    panel = page.locator(".fgs-timeseries-panel").nth(panel_number)
+    box = panel.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] * 0.5)
+    page.wait_for_function(
+        "() => document.querySelector('.fgs-ts-readout')?.innerText.startsWith('t = ')",
+        timeout=10_000)
+    page.wait_for_timeout(200)
+    return page.locator(".fgs-ts-readout").first.inner_text()
+
+
+def test_readouts_fit_beside_the_file_browser(tmp_path, chromium):
+    """At 1400 px with the file browser open (a hub user's Lab) the series readout shows the
+    value and flags after the column name, the frame viewer's every line, neither clipped;
+    hovering does not move the plots."""
+    notebook = write_notebook(tmp_path / "readouts.ipynb", READOUT_CELLS)
+    env = {"FGS_CACHE_DIR": str(tmp_path / "cache"), "FGS_MAST_SERVER": "http://127.0.0.1:9"}
+    with notebook_in_lab(notebook, browser_options={"viewport": (1400, 1000)},
+                         lab_options={"env": env}) as run:
+        page = run.page
+        page.wait_for_selector("canvas.fgs-frame-canvas", timeout=120_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.fgs-timeseries-panel path')]"
+            ".some(p => (p.getAttribute('d')||'').length > 1000)", timeout=120_000)
+        page.wait_for_function(
+            "() => document.querySelector('.fgs-fv-readout')?.innerText.startsWith('frame 0 ')",
+            timeout=30_000)
+        assert _open_file_browser(page) > 150
+        page.locator(".fgs-timeseries-panel").nth(1).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+
+        hint = _assert_readout_fits(page, ".fgs-ts-readout", ".fgs-timeseries")
+        top = page.locator(".fgs-timeseries-panel").first.bounding_box()["y"]
+        text = _hover_series(page, 1, 0.4)
+        # the value after the column name, and the flags after it ("no flags" or their names)
+        assert re.search(r"· x_mean = -?[0-9.]+(e[-+]?[0-9]+)? · \S", text), text
+        shown = _assert_readout_fits(page, ".fgs-ts-readout", ".fgs-timeseries")
+        # two lines are kept whether it holds the hint or a value: the plots do not jump
+        assert shown["height"] == hint["height"] >= 2 * shown["lineHeight"] - 1, (hint, shown)
+        assert page.locator(".fgs-timeseries-panel").first.bounding_box()["y"] == top
+
+        viewer = _assert_readout_fits(page, ".fgs-fv-readout", ".fgs-frame-viewer")
+        lines = viewer["text"].split("\n")
+        assert lines[0].startswith("frame 0 of 14,336"), lines
+        assert re.fullmatch(r"colour linear robust \S+…\S+", lines[2]), lines
+        assert lines[3].startswith("x ") and " σ " in lines[3], lines
+        # each line on one line: four lines tall, no wrapped line
+        assert viewer["height"] <= 4 * viewer["lineHeight"] + 1, viewer
+        run.screenshot("readouts-file-browser.png")
+        page.locator(".fgs-app").first.screenshot(
+            path=str(ARTIFACTS / "readouts-file-browser-app.png"))
+
+        # narrower still (a laptop with the side bar open): the readout wraps between items
+        page.set_viewport_size({"width": 1000, "height": 1000})
+        page.wait_for_timeout(1000)
+        page.locator(".fgs-timeseries-panel").nth(1).scroll_into_view_if_needed()
+        text = _hover_series(page, 1, 0.6)
+        shown = _assert_readout_fits(page, ".fgs-ts-readout", ".fgs-timeseries")
+        assert " · x_mean = " in text and shown["height"] >= 2 * shown["lineHeight"] - 1, shown
+        _assert_readout_fits(page, ".fgs-fv-readout", ".fgs-frame-viewer")
+        run.screenshot("readouts-file-browser-1000px.png")
+        assert run.errors == [], run.errors

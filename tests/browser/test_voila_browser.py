@@ -1,12 +1,22 @@
-"""The quickstart's App as a Voila page (a dashboard: no notebook around it), narrow."""
+"""The quickstart's App as a Voila page (a dashboard: no notebook around it), narrow; and
+failures there, in words."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from harness import ARTIFACTS, Browser, voila
+from harness import ARTIFACTS, Browser, voila, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +62,105 @@ def test_app_as_a_narrow_voila_page(tmp_path, chromium):
                 timeout=15_000)
             serious = [e for e in browser.errors if "favicon" not in e]
             assert not serious, serious
+
+
+# -- failures in words on a Voila page that hides tracebacks (Voila's default) ---------------
+
+FAILING_FIRST_CELL = [
+    "from fgs_widgets import Session\nsession = Session()\nsession.open_program(1534)",
+    "print('never reached: Voila stops at a failed cell')",
+]
+APP_WITH_FAILED_DOWNLOAD = [
+    "from fgs_widgets import App, Session\nsession = Session()\n"
+    "session.open_program(1534, block=False)  # in the background, as the App's button does\n"
+    "session.download_job.wait()",
+    "App(session)",
+]
+
+
+@contextmanager
+def _voila_hiding_tracebacks(root: Path, env: dict[str, str]) -> Iterator[str]:
+    """Voila serving ``root`` as a deployment does: tracebacks hidden (no
+    ``--show_tracebacks``, unlike `harness.voila`); yields the base URL with the token."""
+    from harness import _free_port, _terminate
+
+    port, token = _free_port(), secrets.token_hex(16)
+    log_path = root / "voila.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1",
+             f"--port={port}", f"--token={token}",
+             f"--Voila.connection_dir_root={root / 'runtime'}",
+             # Notebook 7's lab extension, when installed, fails to load in Voila 0.5.13
+             # ("The getter for the shared module is not a function", RUNTIME-012 for
+             # @jupyterlab/docregistry) and has nothing to offer a dashboard
+             "--VoilaConfiguration.extension_denylist=@jupyter-notebook/lab-extension",
+             str(root)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=root, env={**os.environ, **env})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # an answer: up
+            except (urllib.error.URLError, OSError):
+                assert time.monotonic() < deadline, "voila did not answer in 60 s"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        _terminate(proc)
+
+
+def _offline_page(browser: Browser):
+    """A page whose requests beyond this machine (the template's icon font) get an empty
+    answer."""
+    page = browser.new_page(default_timeout_ms=120_000)
+    page.route("**/*", lambda route: route.fulfill(status=200, body="")
+               if not route.request.url.startswith("http://127.0.0.1") else route.continue_())
+    return page
+
+
+def test_failures_reach_a_voila_page_in_words(tmp_path, chromium):
+    """Voila shows a failed cell as "There was an error when executing cell [1]. Please run
+    Voilà with --show_tracebacks=True..." and nothing more; our failure's message and what
+    to do are on the page too, and an App shows its background job's failure; never the
+    MAST token."""
+    (tmp_path / "runtime").mkdir()
+    write_notebook(tmp_path / "failing.ipynb", FAILING_FIRST_CELL)
+    write_notebook(tmp_path / "app_failed.ipynb", APP_WITH_FAILED_DOWNLOAD)
+    secret = "voila-secret-token-3f9a"
+    env = {"FGS_CACHE_DIR": str(tmp_path / "cache"), "FGS_MAST_SERVER": "http://127.0.0.1:9",
+           "FGS_TIMEOUT": "2", "MAST_API_TOKEN": secret}
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _voila_hiding_tracebacks(tmp_path, env) as (url, token), \
+            Browser(viewport=(1000, 700)) as browser:
+        page = _offline_page(browser)
+        page.goto(f"{url}/voila/render/failing.ipynb?token={token}")
+        page.wait_for_selector(".fgs-failure")
+        text = page.locator("body").inner_text()
+        assert "There was an error when executing cell" in text  # Voila's own words
+        assert "Traceback" not in text and "never reached" not in text
+        words = page.locator(".fgs-failure").inner_text()
+        assert "fgs_widgets could not do this (MastUnreachable)" in words
+        assert "MAST (http://127.0.0.1:9) unreachable" in words
+        assert "What to do: use read_fine_guide on local files or the sample program" in words
+        assert page.locator(".fgs-failure").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "voila-failure.png"), full_page=True)
+        assert secret not in page.content()
+
+        # a page of its own: leaving a Voila page POSTs a kernel shutdown that the tree
+        # mode's server refuses (403, no _xsrf), a console error unrelated to this test
+        page = _offline_page(browser)
+        page.goto(f"{url}/voila/render/app_failed.ipynb?token={token}")
+        page.wait_for_selector(".fgs-app-status .fgs-error")
+        status = page.locator(".fgs-app-status").inner_text()
+        assert status.startswith("download failed: MAST (http://127.0.0.1:9) unreachable"), \
+            status
+        page.locator(".fgs-app").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "voila-app-failure.png"))
+        assert secret not in page.content()
+        serious = [e for e in browser.errors if "favicon" not in e]
+        assert not serious, serious
