@@ -5,6 +5,11 @@ The browser side (drawing, playback) is covered by tests/browser/test_frame_view
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -307,3 +312,24 @@ def test_stretches_are_accepted(session, stretch):
         viewer.scale = "sqrt"
     with pytest.raises(t.TraitError):
         viewer.limits = "zscale"
+
+
+def test_colour_limits_are_printed_in_one_notation():
+    """The readout's colour limits: both ends fixed (thousands separators) or both times
+    one power of ten, chosen from the larger end; never "2163…2.137e+5" (toPrecision)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    source = Path(__file__).parents[1] / "js" / "src" / "frame_viewer.js"
+    cases = [[2163, 213700], [0.512, 12.5], [-0.3, 12.5], [2163, 2.137e6],
+             [-999999.9, 999999.7], [1e-5, 3e-4], [999.96, 5], [-9.99e-13, -9.99e-12]]
+    script = (f"import {{ formatRange }} from {json.dumps(source.as_uri())};\n"
+              f"console.log(JSON.stringify({json.dumps(cases)}.map(([a, b]) => "
+              "formatRange(a, b))));")
+    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=60, check=True, env={"LANG": "en_US.UTF-8"})
+    assert json.loads(done.stdout) == [
+        "2,163…213,700", "0.51…12.50", "-0.30…12.50", "0.002…2.137×10⁶", "-1.000…1.000×10⁶",
+        "0.100…3.000×10⁻⁴", "1,000…5", "-0.999…-9.990×10⁻¹²"]
+    # the readout line: "colour linear robust " (21 characters, the longest) + the range
+    assert all(21 + len(text) <= 44 for text in json.loads(done.stdout))

@@ -1,5 +1,6 @@
-"""PeriodogramPanel driven from Python: computed after a fit, top peaks labelled, nice axes,
-cancellable, an opt-out, and what it removed first chosen, drawn and said."""
+"""PeriodogramPanel driven from Python: computed after a fit, top significant peaks labelled
+(inside the plot, never over each other; noise said to be noise), nice axes, cancellable,
+an opt-out, and what it removed first chosen, drawn and said."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ from fgs_widgets.engine.scales import js_number
 from fgs_widgets.jobs import JobState
 from fgs_widgets.model import Session
 from fgs_widgets.widgets import PeriodogramPanel
+from fgs_widgets.widgets.periodogram_panel import (
+    FIGURE_HEIGHT,
+    FIGURE_MARGIN,
+    LABEL_CHAR,
+    LABEL_HEIGHT,
+    LABEL_PAD,
+    LABEL_RISE,
+    PLOT_WIDTH,
+    SIGNIFICANT_FAP,
+    _period_text,
+)
 
 TIMEOUT = 60.0
 LOG_MANTISSAS = {1.0, 2.0, 2.5, 3.0, 5.0}
@@ -70,18 +82,101 @@ def wait_for_periodogram(session: Session) -> None:
     assert not session.periodogram_job.running, "periodogram still running after the timeout"
 
 
-def check_peak_labels(panel: PeriodogramPanel, result: Periodogram) -> None:
-    top = result.peaks.head(3)
-    assert len(top) == 3  # the sample has more than three peaks in every fit column
-    np.testing.assert_allclose(panel.peak_labels.x, top["period"])
-    np.testing.assert_allclose(panel.peak_labels.y, top["power"])
-    np.testing.assert_allclose(panel.peak_marks.x[:3], top["period"])  # + a range end's
-    for text, period in zip(panel.peak_labels.text, top["period"], strict=True):
-        unit = text.split()[-1]
-        assert unit == ("s" if period < 120 else "min" if period < 7200 else "h")
-        # three significant digits (fewer when they end in zeros: "12 s")
-        digits = re.sub(r"\D", "", text.split()[0]).lstrip("0")
-        assert len(digits) <= 3 and parse_period(text) == pytest.approx(period, rel=5e-3)
+Box = tuple[float, float, float, float]
+
+
+def pixel_x(panel: PeriodogramPanel, period: float) -> float:
+    """A period's x in the plot area (px from its left), `PLOT_WIDTH` wide, log axis."""
+    lo, hi = panel.period_scale.min, panel.period_scale.max
+    return PLOT_WIDTH * math.log(period / lo) / math.log(hi / lo)
+
+
+def text_box(panel: PeriodogramPanel, text: str, period: float, power: float,
+             align: str) -> Box:
+    """(left, right, top, bottom) in px of a label's text in the plot area: `LABEL_CHAR`
+    per character, `LABEL_HEIGHT` high, centred `LABEL_RISE` above its point."""
+    return pixel_box(panel, text, pixel_x(panel, period), power, align)
+
+
+def pixel_box(panel: PeriodogramPanel, text: str, x: float, power: float, align: str) -> Box:
+    """`text_box` of a label anchored at ``x`` px."""
+    height = FIGURE_HEIGHT - FIGURE_MARGIN["top"] - FIGURE_MARGIN["bottom"]
+    width = len(text) * LABEL_CHAR
+    left = {"start": x, "end": x - width, "middle": x - width / 2}[align]
+    middle = height * (1 - power / panel.power_scale.max) - LABEL_RISE
+    return left, left + width, middle - LABEL_HEIGHT / 2, middle + LABEL_HEIGHT / 2
+
+
+def overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def drawn_boxes(panel: PeriodogramPanel) -> tuple[list[Box], list[Box]]:
+    """The text boxes of the peak labels and of the range end's label, as drawn."""
+    peaks = [text_box(panel, str(t), x, y, panel.peak_labels.align) for t, x, y in zip(
+        panel.peak_labels.text, panel.peak_labels.x, panel.peak_labels.y, strict=True)]
+    ends = [text_box(panel, str(t), x, y, panel.end_label.align) for t, x, y in zip(
+        panel.end_label.text, panel.end_label.x, panel.end_label.y, strict=True)]
+    return peaks, ends
+
+
+def check_labels_fit(panel: PeriodogramPanel) -> None:
+    """Every label inside the plot area (clear of the axes' tick labels), none over another."""
+    height = FIGURE_HEIGHT - FIGURE_MARGIN["top"] - FIGURE_MARGIN["bottom"]
+    peaks, ends = drawn_boxes(panel)
+    boxes = peaks + ends
+    for box in boxes:
+        assert 0 <= box[0] and box[1] <= PLOT_WIDTH + 1e-6, box
+        assert 0 <= box[2] and box[3] <= height, box
+    for i, a in enumerate(boxes):
+        assert not any(overlap(a, b) for b in boxes[i + 1:]), boxes
+
+
+def check_peak_labels(panel: PeriodogramPanel, result: Periodogram,
+                      n_labels: int | None = 3) -> None:
+    """The top three significant peaks are marked; each is labelled over its marker, its
+    text inside the plot area, unless its label would overlap a higher one's (or the range
+    end's); ``n_labels``: how many labels (None: not checked)."""
+    peaks = result.peaks
+    top = peaks[peaks["false_alarm_probability"] < SIGNIFICANT_FAP].head(3)
+    np.testing.assert_allclose(panel.peak_marks.x[:len(top)], top["period"])  # + a range end's
+    np.testing.assert_allclose(panel.peak_marks.y[:len(top)], top["power"])
+    assert len(panel.peak_marks.x) - len(top) == len(panel.end_label.text)
+    if n_labels is not None:
+        assert len(panel.peak_labels.text) == n_labels, list(panel.peak_labels.text)
+    check_labels_fit(panel)
+    labels = iter(zip(panel.peak_labels.text, panel.peak_labels.x, panel.peak_labels.y,
+                      strict=True))
+    label = next(labels, None)
+    _, placed = drawn_boxes(panel)
+    for period, power in zip(top["period"], top["power"], strict=True):
+        if label is not None and label[2] == power:  # this peak's label
+            text = str(label[0])
+            box = text_box(panel, text, label[1], label[2], panel.peak_labels.align)
+            # over its marker (one at the very end of the axis: within LABEL_PAD)
+            assert box[0] - LABEL_PAD <= pixel_x(panel, period) <= box[1] + LABEL_PAD
+            if label[1] != pytest.approx(period, rel=1e-9):
+                # moved in from an end of the axis, as far as it takes (LABEL_PAD clear)
+                centred = text_box(panel, text, period, power, "middle")
+                assert centred[0] < LABEL_PAD or centred[1] > PLOT_WIDTH - LABEL_PAD
+                assert min(box[0], PLOT_WIDTH - box[1]) == pytest.approx(LABEL_PAD)
+            unit = text.split()[-1]
+            assert unit == ("s" if period < 120 else "min" if period < 7200 else "h")
+            # three significant digits (fewer when they end in zeros: "12 s")
+            digits = re.sub(r"\D", "", text.split()[0]).lstrip("0")
+            assert len(digits) <= 3 and parse_period(text) == pytest.approx(period, rel=5e-3)
+            placed.append(box)
+            label = next(labels, None)
+        else:  # left out: centred over its peak (or moved in), it would come within
+            # 2 x LABEL_PAD of a label placed
+            text = _period_text(period)
+            half = len(text) * LABEL_CHAR / 2
+            middle = min(max(pixel_x(panel, period), half), PLOT_WIDTH - half)
+            left, right, high, low = pixel_box(panel, text, middle, power, "middle")
+            pad = 2 * LABEL_PAD
+            near = (left - pad, right + pad, high - pad, low + pad)
+            assert any(overlap(near, box) for box in placed), (text, placed)
+    assert label is None, "a label on no significant peak"
 
 
 def check_period_axis(panel: PeriodogramPanel, unit: str) -> None:
@@ -115,10 +210,32 @@ def check_power_axis(panel: PeriodogramPanel) -> None:
         assert label * 10.0**exponent == pytest.approx(value, rel=1e-9, abs=1e-15)
 
 
+def check_noise(panel: PeriodogramPanel, result: Periodogram) -> None:
+    """No peak of ``result`` is significant: none marked or labelled, the plot says so,
+    the list says so of each, and the fold (of the highest, chosen) says so."""
+    fap = result.peaks["false_alarm_probability"]
+    assert len(fap) and (fap >= SIGNIFICANT_FAP).all()
+    assert len(panel.peak_labels.text) == 0
+    assert len(panel.peak_marks.x) == len(panel.end_label.x)  # a range end's at most
+    assert list(panel.note.text) == [
+        f"no significant peak (lowest false-alarm probability {fap.min():.2g})"]
+    assert list(panel.note.x) == [0.5] and list(panel.note.y) == [1.0]  # top middle
+    assert all(text.endswith("  not significant") for text, _ in panel.peaks.options)
+    period = result.peaks["period"].iloc[0]
+    assert panel.peaks.value == period and 0 < len(panel.folded.x) <= 100
+    match = re.fullmatch(r"folded at (.+) \(not significant\)", panel.fold_figure.title)
+    assert match and parse_period(match[1]) == pytest.approx(period, rel=5e-3)
+
+
 def test_a_fit_draws_the_periodogram_without_a_click(session):
     panel = PeriodogramPanel(session)
     wait_for_periodogram(session)  # the data's own series, shown at once
     assert panel.column.value == "flux" and len(panel.line.x) > 0
+    # the sample's flux, each file's mean and slope removed, is noise: said so, no peak
+    # labelled (there were three: 1.77 s, 0.125 s, 0.147 s, false-alarm probability >= 0.47)
+    check_noise(panel, session.periodograms["flux"])
+    assert panel.fold_figure.title == "folded at 1.77 s (not significant)"
+    assert panel.peaks.options[0][0] == "    1.770 s  power 0.00155  FAP 0.47  not significant"
     session.fit_frames("quick", block=True)
     job = session.periodogram_job
     assert job.kind == "x_mean"  # started by the end of the fit, before fit_frames returned
@@ -128,6 +245,8 @@ def test_a_fit_draws_the_periodogram_without_a_click(session):
     assert len(panel.line.x) > 100 and np.nanmax(panel.line.y) == pytest.approx(
         float(np.nanmax(result.power)))
     check_peak_labels(panel, result)
+    assert len(panel.note.text) == 0  # significant peaks: nothing said
+    assert not any("not significant" in text for text, _ in panel.peaks.options)
     assert max(panel.line.x) >= 600  # so the axis must be in minutes
     check_period_axis(panel, "min")
     check_power_axis(panel)
@@ -240,7 +359,12 @@ def test_update_on_zoom_and_a_seconds_axis(session):
     assert max(panel.line.x) < 600
     check_period_axis(panel, "s")
     check_power_axis(panel)
-    check_peak_labels(panel, session.periodograms["x_mean"])
+    # 37.6 s and 3.05 min; the next peak (14.2 s) is noise: listed, not labelled
+    result = session.periodograms["x_mean"]
+    check_peak_labels(panel, result, n_labels=2)
+    assert [text.endswith("not significant") for text, _ in panel.peaks.options] == list(
+        result.peaks["false_alarm_probability"] >= SIGNIFICANT_FAP)
+    assert panel.peaks.options[2][0].endswith("not significant")
     assert "window" in panel.status.value
 
 
@@ -311,11 +435,15 @@ def check_highest_drawn_is_labelled(panel: PeriodogramPanel) -> None:
     top = float(np.nanmax(panel.line.y))
     labelled = np.concatenate([panel.peak_labels.y, panel.end_label.y])
     assert top == pytest.approx(float(np.max(labelled)), rel=1e-9)
-    np.testing.assert_allclose(panel.peak_marks.y, labelled)
-    np.testing.assert_allclose(panel.peak_marks.x,
-                               np.concatenate([panel.peak_labels.x, panel.end_label.x]))
+    # a peak label may be moved in from an end of the axis: its marker is at its power
+    for power in panel.peak_labels.y:
+        assert np.isclose(power, panel.peak_marks.y, rtol=1e-9).any()
+    n_end = len(panel.end_label.x)
+    np.testing.assert_allclose(panel.peak_marks.x[len(panel.peak_marks.x) - n_end:],
+                               panel.end_label.x)
     assert len(panel.peak_labels.text) == len(panel.peak_labels.x)
     assert len(panel.end_label.text) == len(panel.end_label.x) <= 1
+    check_labels_fit(panel)
 
 
 def test_the_plot_says_what_it_removed_and_leads_with_the_oscillations(session, sample):
@@ -368,7 +496,11 @@ def test_choosing_what_is_removed_recomputes_and_the_labels_follow(session):
     # the steps' power rises to the long-period end: no peak there, but it is labelled,
     # its text ending at the right edge so that it stays in the figure
     check_highest_drawn_is_labelled(panel)
-    check_peak_labels(panel, result)
+    # under the steps' power the peaks are low: 60.8 s's label would sit on 106 s's (both
+    # 8-10 px above the axis, 0.24 decades apart), so only its marker is drawn
+    check_peak_labels(panel, result, n_labels=2)
+    assert [parse_period(text) for text in panel.peak_labels.text] == pytest.approx(
+        list(result.peaks["period"].iloc[:2]), rel=5e-3)
     assert list(panel.end_label.text) == ["23.9 min (range end)"]
     assert panel.end_label.align == "end"
     assert panel.end_label.x[0] == pytest.approx(panel.period_scale.max)
@@ -408,4 +540,56 @@ def test_a_panel_without_auto_recomputes_only_what_it_shows(session, engine_call
     wait_for_periodogram(session)
     assert engine_calls.calls == ["x_mean", "x_mean"]
     assert session.periodograms["x_mean"].piece_name == "file"
+    panel.close()
+
+
+def peak_table(rows: list[tuple[float, float, float]]) -> pd.DataFrame:
+    """A `Periodogram.peaks` table of (period s, power, false-alarm probability) rows."""
+    period, power, fap = np.array(rows, dtype=float).reshape(-1, 3).T
+    return pd.DataFrame({"frequency": 1.0 / period, "period": period, "power": power,
+                         "false_alarm_probability": fap})
+
+
+def test_labels_stay_inside_the_plot_and_off_each_other(session):
+    panel = PeriodogramPanel(session, auto=False)
+    frequency = np.linspace(0.01, 4.0, 4000)  # periods 0.25-100 s
+    power = np.full(frequency.size, 0.01)
+
+    def show(rows: list[tuple[float, float, float]]) -> Periodogram:
+        result = Periodogram("flux", frequency, power, peak_table(rows), n_used=100,
+                             n_excluded=0, start=60000.0)
+        session.periodograms = {"flux": result}
+        return result
+
+    # 10.5 s's label would cover 10 s's; 0.26 s, at the left end, would cover the power
+    # axis's tick labels; 50 s is noise
+    result = show([(10.0, 0.9, 1e-10), (10.5, 0.85, 1e-8), (50.0, 0.6, 0.2),
+                   (0.26, 0.5, 1e-5)])
+    check_peak_labels(panel, result, n_labels=2)
+    assert list(panel.peak_labels.text) == ["10 s", "0.26 s"]
+    np.testing.assert_allclose(panel.peak_marks.x, [10.0, 10.5, 0.26])  # 50 s: none
+    assert panel.peak_labels.x[1] > 0.26  # moved in: its text starts right of the axis
+    assert text_box(panel, "0.26 s", panel.peak_labels.x[1], 0.5, "middle")[0] > 0
+    assert len(panel.note.text) == 0
+    assert [text.endswith("  not significant") for text, _ in panel.peaks.options] == [
+        False, False, True, False]
+    assert panel.peaks.options[2][0] == "   50.000 s  power 0.6  FAP 0.2  not significant"
+    assert panel.peaks.options[3][0] == "    0.260 s  power 0.5  FAP 1.0e-05"
+    assert panel.fold_figure.title == "folded at 10 s"
+    panel.peaks.value = 50.0
+    assert panel.fold_figure.title == "folded at 50 s (not significant)"
+    # at the right end the label is moved left; a noise peak only listed
+    result = show([(98.0, 0.7, 1e-6), (0.3, 0.3, 0.5)])
+    check_peak_labels(panel, result, n_labels=1)
+    assert panel.peak_labels.x[0] < 98.0
+    assert text_box(panel, "98 s", panel.peak_labels.x[0], 0.7, "middle")[1] < PLOT_WIDTH
+    assert panel.fold_figure.title == "folded at 98 s"
+    # nothing significant: said so, with the lowest false-alarm probability
+    result = show([(3.0, 0.2, 0.03), (7.0, 0.1, 0.8)])
+    check_noise(panel, result)
+    assert list(panel.note.text) == [
+        "no significant peak (lowest false-alarm probability 0.03)"]
+    # an empty table: the same words, no probability to give
+    show([])
+    assert list(panel.note.text) == ["no significant peak"] and panel.peaks.options == ()
     panel.close()

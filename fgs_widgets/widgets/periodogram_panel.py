@@ -30,6 +30,28 @@ MINUTES_FROM = 600.0
 HEADROOM = 1.25
 #: the "levels removed" choices: (label, `Session.compute_periodograms`' ``detrend``)
 DETREND_CHOICES = (("mean and slope", "linear"), ("mean", "mean"), ("nothing", "none"))
+#: a peak is marked and labelled on the plot only when its false-alarm probability
+#: (`Periodogram.peaks`' Baluev estimate: the chance that white noise alone puts a peak
+#: this high anywhere in the searched band) is below this.  1 %: the usual threshold;
+#: the estimate assumes white noise, and red noise (drifts, jitter) makes spurious peaks
+#: look more significant, so this is a floor, not a proof.  Peaks above it stay in the
+#: list, marked "not significant".
+SIGNIFICANT_FAP = 0.01
+#: the periodogram figure's height and margins (px): the plot area the labels must fit in
+FIGURE_HEIGHT = 260
+FIGURE_MARGIN = {"top": 34, "bottom": 40, "left": 65, "right": 30}
+#: the plot area's width (px) assumed when placing labels (the figure is as wide as the
+#: panel, which Python does not know): a narrow one, JupyterLab's at a 900 px window with
+#: the file browser open (373 px); a wider plot only spreads the labels further apart
+#: and keeps them further from its ends
+PLOT_WIDTH = 360.0
+#: label text (12 px): its width per character, its height, and the free space kept
+#: around it (px); the width is a generous estimate (Chromium draws "3.52 min" 48 px wide)
+LABEL_CHAR = 7.0
+LABEL_HEIGHT = 12.0
+LABEL_PAD = 3.0
+#: labels are centred this far above their point (px; bqplot's ``y_offset``)
+LABEL_RISE = 10.0
 
 
 def _period_text(seconds: float) -> str:
@@ -56,6 +78,87 @@ def _highest_unlabelled(result: Periodogram, top: pd.DataFrame) -> tuple[float, 
     period = 1.0 / float(result.frequency[i])
     end = " (range end)" if i in (0, len(values) - 1) else ""
     return period, float(values[i]), _period_text(period) + end
+
+
+def _significant(peaks: pd.DataFrame) -> np.ndarray:
+    """Per row of a peak table: is its false-alarm probability below `SIGNIFICANT_FAP`
+    (NaN: no)."""
+    return (peaks["false_alarm_probability"].to_numpy(dtype=float) < SIGNIFICANT_FAP)
+
+
+def _no_peak_note(peaks: pd.DataFrame) -> str:
+    """The plot's words when no peak is significant: "no significant peak (lowest
+    false-alarm probability 0.47)"; "" when one is."""
+    if _significant(peaks).any():
+        return ""
+    fap = peaks["false_alarm_probability"].to_numpy(dtype=float)
+    fap = fap[np.isfinite(fap)]
+    lowest = f" (lowest false-alarm probability {fap.min():.2g})" if fap.size else ""
+    return f"no significant peak{lowest}"
+
+
+def _peak_row(period: float, power: float, fap: float, significant: bool) -> str:
+    """A peak as the list shows it: "   37.587 s  power 0.574  FAP 0.0e+00", or for one
+    not significant "    1.770 s  power 0.00155  FAP 0.47  not significant"."""
+    if significant:
+        return f"{period:9.3f} s  power {power:.3g}  FAP {fap:.1e}"
+    return f"{period:9.3f} s  power {power:.3g}  FAP {fap:.2g}  not significant"
+
+
+class _PlotArea:
+    """Pixel positions in the periodogram's plot area (x from its left, y from its top),
+    for periods on ``span`` (log axis) and powers on 0 .. ``top``; `PLOT_WIDTH` wide."""
+
+    def __init__(self, span: tuple[float, float], top: float):
+        self.lo, self.hi, self.top = span[0], span[1], top
+        self.width = PLOT_WIDTH
+        self.height = float(FIGURE_HEIGHT - FIGURE_MARGIN["top"] - FIGURE_MARGIN["bottom"])
+        self._log_span = np.log(self.hi / self.lo) if self.hi > self.lo else 1.0
+
+    def x(self, period: float) -> float:
+        return self.width * float(np.log(period / self.lo)) / self._log_span
+
+    def period(self, x: float) -> float:
+        return self.lo * float(np.exp(x / self.width * self._log_span))
+
+    def y(self, power: float) -> float:
+        return self.height * (1.0 - power / self.top)
+
+    def box(self, text: str, x: float, power: float,
+            align: str = "middle") -> tuple[float, float, float, float]:
+        """(left, right, top, bottom) of a label's text with its padding; ``x`` is where
+        it is anchored (its middle, start or end)."""
+        width = len(text) * LABEL_CHAR
+        left = {"start": x, "end": x - width}.get(align, x - width / 2)
+        middle = self.y(power) - LABEL_RISE
+        return (left - LABEL_PAD, left + width + LABEL_PAD,
+                middle - LABEL_HEIGHT / 2 - LABEL_PAD, middle + LABEL_HEIGHT / 2 + LABEL_PAD)
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _place_labels(area: _PlotArea, periods: np.ndarray, power: np.ndarray,
+                  taken: list[tuple[float, ...]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(x, y, text) of the peak labels to draw, highest peak first: each centred over its
+    peak, moved inwards as far as it takes to stay inside the plot area (clear of the axes'
+    tick labels), and left out when it would overlap a label already placed (``taken``:
+    boxes, e.g. the range end's; the peak keeps its marker and its row in the list)."""
+    xs, ys, texts = [], [], []
+    for period, height in zip(periods, power, strict=True):
+        text = _period_text(period)
+        half = len(text) * LABEL_CHAR / 2 + LABEL_PAD
+        x = area.x(period)
+        middle = float(np.clip(x, half, max(half, area.width - half)))
+        box = area.box(text, middle, height)
+        if any(_overlap(box, other) for other in taken):
+            continue
+        taken.append(box)
+        xs.append(period if middle == x else area.period(middle))
+        ys.append(height)
+        texts.append(text)
+    return np.array(xs, dtype=float), np.array(ys, dtype=float), texts
 
 
 class PeriodogramPanel(Panel):
@@ -104,18 +207,26 @@ class PeriodogramPanel(Panel):
         The periodogram plot (periods in seconds on the scale; the axis labels
         them in s or min).
     peak_marks : bqplot.Scatter
-        Markers on the top `N_LABELLED` peaks, and on the highest point drawn when
-        that is no peak (a rise to an end of the period range).
+        Markers on the top `N_LABELLED` significant peaks (false-alarm probability
+        below `SIGNIFICANT_FAP`), and on the highest point drawn when that is no peak
+        (a rise to an end of the period range).
     peak_labels : bqplot.Label
-        The peaks' periods as text ("37.4 s"), at (period, power).
+        The marked peaks' periods as text ("37.4 s"), over them at their power; a label
+        near an end of the axis is moved inwards to stay inside the plot area, and one
+        that would overlap a higher peak's label (or the range end's) is left out.
     end_label : bqplot.Label
         The highest point's period when that is no peak ("23.9 min (range end)"),
         aligned to stay inside the figure; empty otherwise.
+    note : bqplot.Label
+        When no peak is significant, says so at the top of the plot ("no significant
+        peak (lowest false-alarm probability 0.47)"); empty otherwise.
     peaks : ipywidgets.Select
-        Every peak of the table; choosing one draws ``marker`` and folds the series.
-        A new table selects its first, the highest peak: the fold shows at once.
+        Every peak of the table, those not significant ending "not significant";
+        choosing one draws ``marker`` and folds the series.  A new table selects its
+        first, the highest peak (significant or not): the fold shows at once.
     marker, folded, fold_figure
-        The chosen peak's line, and the series folded on it.
+        The chosen peak's line, and the series folded on it; the fold's title says
+        the period, and "(not significant)" for a peak that is not.
     """
 
     def __init__(self, session: Session, auto: bool = True, follow_zoom: bool = False,
@@ -153,6 +264,7 @@ class PeriodogramPanel(Panel):
         # its own lock: `_lock` is held while starting a job, whose thread draws
         self._draw_lock = threading.RLock()
         self._chosen = ""  # the series last chosen by the user in `column`
+        self._not_significant: set[float] = set()  # the drawn table's peaks above the FAP
         self.compute_button.on_click(lambda _: self.compute())
         self.peaks.observe(self._on_peak, names="value")
         self.column.observe(self._on_column, names="value")
@@ -177,28 +289,40 @@ class PeriodogramPanel(Panel):
         self.peak_marks = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": ys},
                                      marker="triangle-down", default_size=36,
                                      colors=["#ff7f0e"])
-        # not clipped to the plot area: a peak near either end keeps its whole label
+        # placed inside the plot area (`_place_labels`); not clipped, should the text be
+        # wider than estimated
         self.peak_labels = bq.Label(x=np.zeros(0), y=np.zeros(0), text=[],
-                                    scales={"x": xs, "y": ys}, y_offset=-10, align="middle",
-                                    default_size=12, colors=["#a04000"], apply_clip=False)
+                                    scales={"x": xs, "y": ys}, y_offset=-LABEL_RISE,
+                                    align="middle", default_size=12, colors=["#a04000"],
+                                    apply_clip=False)
         # the highest point when it is a range end: its text ends (or starts) at the point
         self.end_label = bq.Label(x=np.zeros(0), y=np.zeros(0), text=[],
-                                  scales={"x": xs, "y": ys}, y_offset=-10, align="end",
-                                  default_size=12, colors=["#a04000"], apply_clip=False)
+                                  scales={"x": xs, "y": ys}, y_offset=-LABEL_RISE,
+                                  align="end", default_size=12, colors=["#a04000"],
+                                  apply_clip=False)
+        # no significant peak: said at the top of the plot area (its text 6-18 px down),
+        # above every other label (the highest point is 1 - 1 / HEADROOM of the height,
+        # 37 px, down: its label's text starts 21 px down)
+        self.note = bq.Label(x=np.zeros(0), y=np.zeros(0), text=[],
+                             scales={"x": bq.LinearScale(min=0.0, max=1.0),
+                                     "y": bq.LinearScale(min=0.0, max=1.0)},
+                             y_offset=LABEL_HEIGHT, align="middle", default_size=12,
+                             colors=["#555"])
         self.period_axis = bq.Axis(scale=xs, label="period (s)")
         self.power_axis = bq.Axis(scale=ys, side="left", label="power", label_offset="50px")
         # right margin: the last period label is centred on the axis end
         self.figure = bq.Figure(marks=[self.line, self.marker, self.peak_marks,
-                                       self.peak_labels, self.end_label],
+                                       self.peak_labels, self.end_label, self.note],
                                 axes=[self.period_axis, self.power_axis],
-                                layout=W.Layout(height="260px", width="100%"),
-                                fig_margin={"top": 34, "bottom": 40, "left": 65, "right": 30},
+                                layout=W.Layout(height=f"{FIGURE_HEIGHT}px", width="100%"),
+                                fig_margin=dict(FIGURE_MARGIN),
                                 title_style={"font-size": "13px"})
         self.figure.add_class("fgs-periodogram")
         self._set_axes(1.0, 1000.0, 1.0)
 
     def _build_fold(self) -> None:
-        self.peaks = W.Select(description="peaks", rows=5, layout=W.Layout(width="360px"))
+        # wide enough for a row "not significant" ends
+        self.peaks = W.Select(description="peaks", rows=5, layout=W.Layout(width="400px"))
         fx, fy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale(min=0.0, max=1.0)
         self.fold_scale = fy
         self.folded = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": fx, "y": fy},
@@ -361,32 +485,47 @@ class PeriodogramPanel(Panel):
     def _clear(self) -> None:
         with self.line.hold_sync():
             self.line.x, self.line.y = np.zeros(0), np.zeros(0)
-        self._label_peaks(np.zeros(0), np.zeros(0), (1.0, 1000.0))
+        self._label_peaks(np.zeros(0), np.zeros(0), _PlotArea((1.0, 1000.0), 1.0))
+        self._say_note("")
         self.peaks.options = []
         self.marker.visible = False
         self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
         self.fold_figure.title = ""
         self.figure.title = ""
 
-    def _label_peaks(self, periods: np.ndarray, power: np.ndarray, span: tuple[float, float],
+    def _label_peaks(self, periods: np.ndarray, power: np.ndarray, area: _PlotArea,
                      end: tuple[float, float, str] = (np.nan, np.nan, "")) -> None:
-        """Mark and label the peaks, and the highest point ``end`` (period, power, text)
-        when it is no peak (NaN: none); ``span`` is the period range drawn."""
+        """Mark the (significant) peaks and label those whose labels fit (`_place_labels`),
+        and mark and label the highest point ``end`` (period, power, text) when it is no
+        peak (NaN: none); ``area`` is the plot drawn."""
         period, height, text = end
         extra = np.isfinite(period)
+        taken: list[tuple[float, ...]] = []
+        if extra:
+            # in the right (long-period) half the text ends at the point, else it starts there
+            right = area.x(period) >= area.width / 2
+            align = "end" if right else "start"
+            taken.append(area.box(text, area.x(period), height, align))
+        else:
+            align = "end"
+        xs, ys, texts = _place_labels(area, periods, power, taken)
         with self.peak_marks.hold_sync():
             self.peak_marks.x = np.append(periods, period) if extra else periods
             self.peak_marks.y = np.append(power, height) if extra else power
         with self.peak_labels.hold_sync():
-            self.peak_labels.x, self.peak_labels.y = periods, power
-            self.peak_labels.text = [_period_text(p) for p in periods]
+            self.peak_labels.x, self.peak_labels.y, self.peak_labels.text = xs, ys, texts
         with self.end_label.hold_sync():
-            # in the right (long-period) half the text ends at the point, else it starts there
-            right = not extra or period >= np.sqrt(span[0] * span[1])
-            self.end_label.align = "end" if right else "start"
+            self.end_label.align = align
             self.end_label.x = np.array([period]) if extra else np.zeros(0)
             self.end_label.y = np.array([height]) if extra else np.zeros(0)
             self.end_label.text = [text] if extra else []
+
+    def _say_note(self, text: str) -> None:
+        """``text`` at the top middle of the plot area ("": nothing)."""
+        with self.note.hold_sync():
+            self.note.x = np.array([0.5]) if text else np.zeros(0)
+            self.note.y = np.array([1.0]) if text else np.zeros(0)
+            self.note.text = [text] if text else []
 
     def _caption(self, column: str, result: Periodogram) -> str:
         """What the plot draws: the series, what was removed first, and over what time."""
@@ -419,9 +558,11 @@ class PeriodogramPanel(Panel):
         # the axis the plot uses) so peaks stay visible and the browser gets ~2,000 points
         log_x, power = decimate_for_display(np.log10(periods), power, 1000)
         periods = 10.0**log_x
-        top = result.peaks.head(N_LABELLED)
+        peaks = result.peaks
+        significant = _significant(peaks)
+        top = peaks[significant].head(N_LABELLED)
         highest = max(float(np.nanmax(power)) if len(power) else 0.0,
-                      float(top["power"].max()) if len(top) else 0.0)
+                      float(peaks["power"].max()) if len(peaks) else 0.0)
         with self.line.hold_sync():
             self.line.x, self.line.y = periods, power
         lo, hi = (float(periods[0]), float(periods[-1])) if len(periods) else (1.0, 1000.0)
@@ -429,13 +570,18 @@ class PeriodogramPanel(Panel):
         self.period_scale.min, self.period_scale.max = lo, hi
         self.power_scale.min, self.power_scale.max = 0.0, top_power
         self._set_axes(lo, hi, top_power)
+        # the highest point is labelled as a range end when it is higher than every peak,
+        # significant or not (a rise to an end of the range, not noise)
         self._label_peaks(top["period"].to_numpy(dtype=float),
-                          top["power"].to_numpy(dtype=float), (lo, hi),
-                          _highest_unlabelled(result, top))
+                          top["power"].to_numpy(dtype=float), _PlotArea((lo, hi), top_power),
+                          _highest_unlabelled(result, peaks))
+        self._say_note(_no_peak_note(peaks))
         self.figure.title = self._caption(column, result)  # SVG text: never HTML
-        options = [
-            (f"{row.period:10.3f} s  power {row.power:.3g}  FAP {row.false_alarm_probability:.1e}",
-             float(row.period)) for row in result.peaks.itertuples()]
+        self._not_significant = {float(period) for period, ok in
+                                 zip(peaks["period"], significant, strict=True) if not ok}
+        options = [(_peak_row(row.period, row.power, row.false_alarm_probability, ok),
+                    float(row.period))
+                   for row, ok in zip(peaks.itertuples(), significant, strict=True)]
         if list(self.peaks.options) != options:
             self.peaks.options = options  # resets the choice (ipywidgets 8: to None)
         if not options:
@@ -478,4 +624,5 @@ class PeriodogramPanel(Panel):
             ticks = nice_ticks(lo, hi, 5, min_ticks=3)
             set_ticks(self.fold_value_axis, ticks)
             self.fold_value_axis.label = f"{self.column.value}{ticks.scale_suffix}"
-        self.fold_figure.title = html.escape(f"folded at {_period_text(period)}")
+        weak = " (not significant)" if period in self._not_significant else ""
+        self.fold_figure.title = html.escape(f"folded at {_period_text(period)}{weak}")

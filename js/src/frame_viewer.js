@@ -54,6 +54,37 @@ const CSS = `
 `;
 
 // Wrap a binary trait (a DataView) in a typed array, copying only when misaligned.
+// Superscript digits and minus for the "×10ⁿ" of `formatRange`.
+const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+
+// `value` with `digits` decimals and the reader's thousands separators; never "-0".
+function fixed(value, digits) {
+  const text = value.toLocaleString(undefined, {
+    minimumFractionDigits: digits, maximumFractionDigits: digits,
+  });
+  return /^-0([.,]0*)?$/.test(text) ? text.slice(1) : text;
+}
+
+// Colour limits as "lo…hi", both ends in one notation chosen from the larger magnitude m
+// (never one in exponent form and the other not, as toPrecision(4) does from 10^4 up):
+// for 0.01 <= m < 10^6 (m rounded to 4 significant digits), fixed with thousands
+// separators and the decimals that give m four significant digits ("2,163…213,700",
+// "-0.30…12.50"); otherwise both as multiples of one power of ten with three decimals
+// ("0.002…2.137×10⁶").  At most 19 characters while |exponent| < 100, so the readout's
+// colour line ("colour linear robust " + this) stays within 44.
+export function formatRange(lo, hi) {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return `${lo}…${hi}`;
+  const m = Number(Math.max(Math.abs(lo), Math.abs(hi)).toPrecision(4)); // as printed
+  let k = m > 0 ? Math.floor(Math.log10(m)) : 0;
+  if (m > 0 && 10 ** (k + 1) <= m) k += 1; // log10 rounding just below a power of ten
+  if (m === 0 || (k >= -2 && k <= 5)) {
+    const digits = Math.max(0, 3 - k);
+    return `${fixed(lo, digits)}…${fixed(hi, digits)}`;
+  }
+  const power = String(k).replace(/./g, (c) => SUPERSCRIPT[c]);
+  return `${fixed(lo / 10 ** k, 3)}…${fixed(hi / 10 ** k, 3)}×10${power}`;
+}
+
 function typed(dataView, Type) {
   if (!dataView || dataView.byteLength === 0) return null;
   const { buffer, byteOffset, byteLength } = dataView;
@@ -276,8 +307,7 @@ function render({ model, el }) {
     const lines = [
       `frame ${index.toLocaleString()} of ${n.toLocaleString()}`,
       `t = ${seconds.toFixed(3)} s  MJD ${mjd.toFixed(8)}`,
-      `colour ${model.get("scale")} ${model.get("limits")} `
-        + `${lo.toPrecision(4)}…${hi.toPrecision(4)}`,
+      `colour ${model.get("scale")} ${model.get("limits")} ${formatRange(lo, hi)}`,
     ];
     if (fit) {
       const widths = block.layout.shape ? `  σ ${fit.sx.toFixed(2)}/${fit.sy.toFixed(2)}` : "";
