@@ -41,11 +41,23 @@ def test_fits_cancelled_at_random_moments_then_a_fit_equal_to_the_serial_one(
     rng = np.random.default_rng(3)
     kept = 0
     for _ in range(24):
+        # a random moment counted in the run's own progress (after 0-7 of its 10 chunks,
+        # then 0-50 ms into the next ones), not in wall time: on a loaded machine a fixed
+        # delay can land before any chunk, every time
         cancel = threading.Event()
-        timer = threading.Timer(rng.uniform(0, 0.6), cancel.set)
-        timer.start()
-        result = fit_gaussians(data, sigma, executor="ray", chunk_size=2000, cancel=cancel)
-        timer.join()
+        after, delay = int(rng.integers(0, 8)) * 2000, rng.uniform(0, 0.05)
+        timers = []
+
+        def progress(done, total, after=after, delay=delay, cancel=cancel, timers=timers):
+            if done >= after and not timers:
+                timers.append(threading.Timer(delay, cancel.set))
+                timers[0].start()
+
+        progress(0, len(data))
+        result = fit_gaussians(data, sigma, executor="ray", chunk_size=2000, cancel=cancel,
+                               progress=progress)
+        for timer in timers:
+            timer.join()
         # nothing dropped, nothing mixed up: every row is the serial fit's or "cancelled"
         assert len(result) == len(data)
         done = (result["status"] != "cancelled").to_numpy()
