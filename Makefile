@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv browser-deps clean
+.PHONY: demo test lint bench venv browser-deps hub-deps clean
+CHP := $(VENV)/bin/configurable-http-proxy
 
 # System packages (Debian; README "Two commands"):
 #   apt-get install make python3 python3-venv nodejs npm chromium
@@ -28,11 +29,20 @@ browser-deps:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium missing and not root: browser tests will be skipped (as root: apt-get install chromium)"; fi
 
+# JupyterHub's proxy, for tests/browser/test_hub_browser.py (an npm package, Node.js >= 18):
+# installed into the venv (bin/ and lib/node_modules/), where the test harness looks first;
+# `make clean` removes it with the venv.
+$(CHP): | $(STAMP)
+	npm install --global --prefix $(VENV) --no-audit --no-fund --loglevel=error \
+		configurable-http-proxy@5
+
+hub-deps: $(CHP)
+
 demo: $(STAMP)
 	$(PY) -m fgs_widgets warmup --sample
 	$(PY) -m jupyterlab notebooks/quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps hub-deps
 	$(PY) -m ruff check fgs_widgets tests benchmarks notebooks/make_notebooks.py hatch_build.py
 	$(PY) -m pytest -q
 

@@ -5,6 +5,9 @@ Follows ../shared/reference/browser-testing.md: one fresh, isolated JupyterLab p
 port), Chromium launched with flags that keep it off the network, console errors collected,
 and everything stopped through its own handle.
 
+`JupyterHub` (or the `jupyterhub` context manager) serves the same behind a JupyterHub
+with a base URL, all on loopback.
+
 Typical use (pytest or a script)::
 
     from browser.harness import notebook_in_lab, write_notebook
@@ -41,16 +44,26 @@ __all__ = [
     "ARTIFACTS",
     "CHROMIUM",
     "Browser",
+    "JupyterHub",
     "JupyterLab",
     "LabRun",
     "browser_page",
     "chromium_missing",
+    "configurable_http_proxy",
+    "hub_login",
+    "hub_missing",
+    "jupyterhub",
     "jupyterlab",
+    "notebook_errors",
     "notebook_in_lab",
     "open_and_run_all",
     "open_notebook",
     "run_all",
+    "run_all_cells",
     "voila",
+    "voila_server",
+    "wait_for_all_cells_run",
+    "wait_for_app_kernel_idle",
     "wait_for_file_line",
     "wait_for_kernel_idle",
     "wait_for_lines",
@@ -222,26 +235,390 @@ def _terminate(proc: subprocess.Popen | None) -> None:
             proc.wait(5)
 
 
-@contextmanager
-def voila(notebook: str | os.PathLike, env: dict[str, str] | None = None,
-          startup_timeout: float = 60.0) -> Iterator[str]:
-    """Serve ``notebook`` as a Voila page on a free loopback port; yields its URL.
+def configurable_http_proxy() -> str | None:
+    """JupyterHub's proxy (an npm package): ``$FGS_CHP``, the venv's, or the one on PATH.
 
-    Voila has no status endpoint and ``GET /`` runs the notebook, so any HTTP answer on
-    a static path means it is up.  Its connection files go to a private runtime folder
-    (``--Voila.connection_dir_root``), not the system temp dir; the log is kept beside
-    the notebook (``voila.log``).
+    ``make hub-deps`` installs it into the venv (``npm install --global --prefix .venv
+    configurable-http-proxy``), which puts it next to the venv's python.
     """
-    notebook = Path(notebook).resolve()
+    candidates = [os.environ.get("FGS_CHP"),
+                  str(Path(sys.executable).parent / "configurable-http-proxy"),
+                  str(Path(sys.prefix) / "bin" / "configurable-http-proxy"),
+                  shutil.which("configurable-http-proxy")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def hub_missing() -> str | None:
+    """Why a JupyterHub browser test cannot run here, or None when it can."""
+    import importlib.util
+
+    for module, pip in (("jupyterhub", "jupyterhub"), ("notebook", "'notebook>=7'")):
+        if importlib.util.find_spec(module) is None:
+            return f"the {module} package is not installed (pip install {pip})"
+    if configurable_http_proxy() is None:
+        return ("configurable-http-proxy not found (make hub-deps, i.e. npm install --global "
+                "--prefix .venv configurable-http-proxy; or set FGS_CHP to its path)")
+    if shutil.which("node") is None:
+        return "node is not on PATH (configurable-http-proxy runs on Node.js)"
+    return None
+
+
+_HUB_CONFIG = '''\
+# written by tests/browser/harness.py: a private JupyterHub for one test run
+import json
+
+cfg = json.loads({cfg!r})
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = cfg["port"]
+c.JupyterHub.base_url = cfg["base_url"]  # no bind_url: with base_url it binds :8000 on all
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = cfg["hub_port"]
+c.JupyterHub.db_url = "sqlite:///" + cfg["db"]
+c.JupyterHub.cookie_secret_file = cfg["cookie_secret_file"]
+c.JupyterHub.pid_file = cfg["pid_file"]
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True
+c.JupyterHub.log_level = "INFO"
+c.ConfigurableHTTPProxy.command = [cfg["chp"]]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:%d" % cfg["api_port"]
+c.ConfigurableHTTPProxy.auth_token = cfg["proxy_token"]
+c.ConfigurableHTTPProxy.pid_file = cfg["proxy_pid_file"]
+c.ConfigurableHTTPProxy.should_start = True
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = cfg["password"]
+c.Authenticator.allowed_users = set(cfg["users"])
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.home_dir_template = cfg["home_template"]
+c.Spawner.notebook_dir = cfg["home_template"]
+c.Spawner.cmd = cfg["cmd"]
+c.Spawner.args = cfg["args"]
+c.Spawner.default_url = cfg["default_url"]
+c.Spawner.environment = cfg["environment"]
+c.Spawner.start_timeout = cfg["timeout"]
+c.Spawner.http_timeout = cfg["timeout"]
+
+
+def _per_user(spawner):
+    url = cfg["users"].get(spawner.user.name)
+    if url:
+        spawner.default_url = url
+
+
+c.Spawner.pre_spawn_hook = _per_user
+'''
+
+
+class JupyterHub:
+    """A private JupyterHub behind ``base_url`` on loopback, stopped by its own handle.
+
+    The hub, its configurable-http-proxy and the single-user servers it spawns (with
+    their kernels) are child processes of one ``python -m jupyterhub``; `stop` terminates
+    it (it stops its proxy and servers), then kills whatever of that process tree is
+    still alive, and removes the private workdir (database, cookie secret, pid files,
+    config, the users' homes).
+
+    The hub uses the test-only ``DummyAuthenticator`` with a shared password and
+    ``SimpleLocalProcessSpawner``: each user's server runs as the current user with
+    ``HOME`` = ``<workdir>/home/<name>`` (so its Jupyter config, data, runtime and
+    IPython dirs are private), started with this interpreter
+    (``sys.executable -m jupyterhub.singleuser``), in that home.
+
+    Parameters
+    ----------
+    users : dict
+        User name -> the URL its server opens by default (``/lab``; ``/tree`` is
+        Notebook 7).  Only these users may log in.
+    env : dict, optional
+        Environment of the single-user servers and their kernels (they do not inherit
+        the hub's, apart from PATH, LANG and the like).
+    base_url : str
+        The hub's prefix; every page lives under it.
+    proxy : str, optional
+        configurable-http-proxy executable (default: `configurable_http_proxy()`).
+    """
+
+    def __init__(self, users: dict[str, str], *, env: dict[str, str] | None = None,
+                 base_url: str = "/hubprefix/", workdir: str | os.PathLike | None = None,
+                 proxy: str | None = None, startup_timeout: float = 60.0,
+                 spawn_timeout: int = 120) -> None:
+        if not (base_url.startswith("/") and base_url.endswith("/")):
+            raise ValueError(f"base_url must start and end with '/': {base_url!r}")
+        self.users = dict(users)
+        self.env = dict(env or {})
+        self.base_url = base_url
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="fgs-hub-"))
+        self.proxy = proxy or configurable_http_proxy()
+        if self.proxy is None:
+            raise FileNotFoundError(hub_missing())
+        self.startup_timeout = startup_timeout
+        self.spawn_timeout = spawn_timeout
+        self.port, self.hub_port, self.api_port = _free_ports(3)
+        self.password = secrets.token_hex(12)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / "jupyterhub.log"
+        self.startup_seconds = float("nan")
+        #: pids of the hub's process tree that had to be killed on stop (should stay empty)
+        self.killed: list[str] = []
+        #: pids of the hub's process tree seen at stop
+        self.tree: list[int] = []
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str = "") -> str:
+        """Address of ``path`` under the base URL (``hub/login``, ``user/<name>/lab``)."""
+        return f"{self.origin}{self.base_url}{path.lstrip('/')}"
+
+    def home(self, user: str) -> Path:
+        """The user's home and notebook dir (made, with quiet Lab settings, on first use)."""
+        home = self.workdir / "home" / user
+        settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab"
+        news = settings / "apputils-extension" / "notification.jupyterlab-settings"
+        if not news.exists():
+            news.parent.mkdir(parents=True, exist_ok=True)
+            news.write_text(json.dumps({"fetchNews": "false"}))
+        return home
+
+    def start(self) -> JupyterHub:
+        for user in self.users:
+            self.home(user)
+        args = ["--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                # window.jupyterapp: run cells and read kernel state through the app
+                "--LabApp.expose_app_in_browser=True",
+                "--JupyterNotebookApp.expose_app_in_browser=True"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--ServerApp.allow_root=True")
+        cfg = {
+            "port": self.port, "hub_port": self.hub_port, "api_port": self.api_port,
+            "base_url": self.base_url, "db": str(self.workdir / "jupyterhub.sqlite"),
+            "cookie_secret_file": str(self.workdir / "jupyterhub_cookie_secret"),
+            "pid_file": str(self.workdir / "jupyterhub.pid"),
+            "proxy_pid_file": str(self.workdir / "jupyterhub-proxy.pid"),
+            "chp": self.proxy, "proxy_token": secrets.token_hex(32),
+            "password": self.password, "users": self.users,
+            "home_template": str(self.workdir / "home" / "{username}"),
+            "cmd": [sys.executable, "-m", "jupyterhub.singleuser"], "args": args,
+            "default_url": "/lab", "environment": self.env, "timeout": self.spawn_timeout,
+        }
+        # the hub reads its cookie secret from a file that only its owner may read
+        secret = self.workdir / "jupyterhub_cookie_secret"
+        secret.write_text(secrets.token_hex(32))
+        secret.chmod(0o600)
+        config = self.workdir / "jupyterhub_config.py"
+        config.write_text(_HUB_CONFIG.format(cfg=json.dumps(cfg)))
+        started = time.perf_counter()
+        log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config)], stdout=log,
+            stderr=subprocess.STDOUT, cwd=self.workdir,
+            env={key: value for key, value in os.environ.items()
+                 if key != "CONFIGPROXY_AUTH_TOKEN"})
+        log.close()
+        health = self.url("hub/health")  # through the proxy: both are up
+        while True:
+            if self.proc.poll() is not None:
+                tail = self.log_text()[-3000:]
+                self.stop()
+                raise RuntimeError(f"JupyterHub exited with {self.proc.returncode}:\n{tail}")
+            try:
+                with urllib.request.urlopen(health, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.perf_counter() - started > self.startup_timeout:
+                tail = self.log_text()[-3000:]
+                self.stop()
+                raise TimeoutError(f"JupyterHub not up after {self.startup_timeout} s:\n{tail}")
+            time.sleep(0.2)
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def processes(self) -> list[dict[str, Any]]:
+        """The hub's process tree now: pid, command line and HOME of each descendant."""
+        import psutil
+
+        found = []
+        if self.proc is None or self.proc.poll() is not None:
+            return found
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                found.append({"pid": child.pid, "cmdline": child.cmdline(),
+                              "home": child.environ().get("HOME")})
+            except psutil.Error:
+                pass
+        return found
+
+    def log_text(self) -> str:
+        """The hub's, proxy's, single-user servers' and kernels' combined output so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM the hub (it stops its proxy and user servers), wait, kill what is left."""
+        import psutil
+
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                tree = psutil.Process(self.proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                tree = []
+            self.tree = [child.pid for child in tree]
+            self.proc.terminate()
+            try:
+                self.proc.wait(40)  # a user server gets SIGINT, then 10 + 5 + 5 s at most
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            _, alive = psutil.wait_procs(tree, timeout=10)
+            for child in alive:
+                try:
+                    self.killed.append(f"{child.pid} {' '.join(child.cmdline())[:200]}")
+                    child.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            psutil.wait_procs(alive, timeout=5)
+        # a hub that died on its own leaves its proxy running (by design: it outlives hub
+        # restarts); its pid file says which process it is
+        pid_file = self.workdir / "jupyterhub-proxy.pid"
+        try:
+            proxy = psutil.Process(int(pid_file.read_text().strip()))
+            if "configurable-http-proxy" in " ".join(proxy.cmdline()):
+                self.killed.append(f"{proxy.pid} {' '.join(proxy.cmdline())[:200]}")
+                proxy.kill()
+                proxy.wait(5)
+        except (OSError, ValueError, psutil.Error):
+            pass  # no pid file (the hub removes it when it stops its proxy), or gone
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> JupyterHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def jupyterhub(users: dict[str, str], env: dict[str, str] | None = None,
+               **options: Any) -> Iterator[JupyterHub]:
+    """A running `JupyterHub` (its log's tail is added to an exception raised inside)."""
+    hub = JupyterHub(users, env=env, **options)
+    hub.start()
+    try:
+        yield hub
+    except Exception as exc:
+        exc.add_note(f"JupyterHub log (tail):\n{hub.log_text()[-3000:]}")
+        raise
+    finally:
+        hub.stop()
+
+
+def hub_login(page, hub: JupyterHub, user: str, timeout_ms: float = 120_000) -> None:
+    """Log in through the hub's login page, as a person does.
+
+    The hub spawns the user's server on the way (its "starting" page follows the spawn
+    and then redirects) and lands on the server's default URL (``hub.users[user]``);
+    returns once that page's app has restored its layout and the network is quiet, so a
+    next ``goto`` aborts nothing the landing page still loads.
+    """
+    page.goto(hub.url("hub/login"))
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    page.wait_for_url(f"**{hub.base_url}user/{user}{hub.users[user]}**", timeout=timeout_ms)
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_ms)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    page.wait_for_load_state("networkidle", timeout=timeout_ms)
+
+
+def wait_for_app_kernel_idle(page, timeout_ms: float = 90_000) -> None:
+    """Wait until the current notebook's kernel is idle, through ``window.jupyterapp``
+    (JupyterLab and Notebook 7 alike; needs ``expose_app_in_browser``)."""
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
+        "?.status === 'idle'", timeout=timeout_ms)
+
+
+def run_all_cells(page) -> None:
+    """Start 'Run All Cells' through the app's command registry (does not wait for it)."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def wait_for_all_cells_run(page, timeout_ms: float = 180_000) -> None:
+    """Wait until every code cell of the current notebook has an execution count and the
+    kernel is idle (after `run_all_cells`)."""
+    page.wait_for_function("""() => {
+        const panel = window.jupyterapp?.shell?.currentWidget;
+        if (!panel?.content?.widgets) return false;
+        const code = panel.content.widgets.filter(cell => cell.model.type === 'code');
+        return code.length > 0 && code.every(cell => cell.model.executionCount !== null)
+            && panel.sessionContext?.session?.kernel?.status === 'idle';
+    }""", timeout=timeout_ms)
+
+
+def notebook_errors(page) -> list[str]:
+    """The error outputs of the current notebook's cells (``ename: evalue``)."""
+    return page.evaluate("""() => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        const errors = [];
+        for (const cell of panel.content.widgets) {
+            const outputs = cell.model.outputs ? cell.model.outputs.toJSON() : [];
+            for (const out of outputs) {
+                if (out.output_type === 'error') errors.push(`${out.ename}: ${out.evalue}`);
+            }
+        }
+        return errors;
+    }""")
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (held open together while chosen)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@contextmanager
+def voila_server(path: str | os.PathLike, env: dict[str, str] | None = None, *,
+                 show_tracebacks: bool = True, startup_timeout: float = 60.0
+                 ) -> Iterator[tuple[str, str]]:
+    """Serve a notebook or a folder with Voila on a free loopback port; yields
+    ``(base_url, token)``.
+
+    ``show_tracebacks=False`` is Voila's default, a deployment's: a failed cell shows only
+    Voila's generic sentence.  Voila has no status endpoint and ``GET /`` runs the
+    notebook, so any HTTP answer on a static path means it is up.  Its connection files go
+    to a private runtime folder (``--Voila.connection_dir_root``), not the system temp
+    dir; the log is kept beside the notebook, or in the folder (``voila.log``).  Notebook
+    7's lab extension, when installed beside Voila 0.5, fails to load in its pages
+    ("The getter for the shared module is not a function", RUNTIME-012) and has nothing to
+    offer a dashboard: it is deny-listed, as the README tells hub administrators.
+    """
+    path = Path(path).resolve()
+    folder = path if path.is_dir() else path.parent
     port, token = _free_port(), secrets.token_hex(16)
     workdir = Path(tempfile.mkdtemp(prefix="fgs-voila-"))
-    log_path = notebook.parent / "voila.log"
+    log_path = folder / "voila.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-         f"--token={token}", "--show_tracebacks=True",
-         f"--Voila.connection_dir_root={workdir}", str(notebook)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=notebook.parent,
+         f"--token={token}", f"--show_tracebacks={show_tracebacks}",
+         "--VoilaConfiguration.extension_denylist=@jupyter-notebook/lab-extension",
+         f"--Voila.connection_dir_root={workdir}", str(path)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=folder,
         env={**os.environ, **(env or {})})
     log.close()
     try:
@@ -259,10 +636,18 @@ def voila(notebook: str | os.PathLike, env: dict[str, str] | None = None,
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"voila did not answer in {startup_timeout} s") from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/?token={token}"
+        yield f"http://127.0.0.1:{port}", token
     finally:
         _terminate(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def voila(notebook: str | os.PathLike, env: dict[str, str] | None = None,
+          startup_timeout: float = 60.0) -> Iterator[str]:
+    """`voila_server` for one notebook, tracebacks shown; yields its URL with the token."""
+    with voila_server(notebook, env, startup_timeout=startup_timeout) as (base, token):
+        yield f"{base}/?token={token}"
 
 
 class Browser:

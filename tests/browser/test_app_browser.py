@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import re
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
+from app_steps import (
+    assert_views_tell_the_truth,
+    click_picks_frame,
+    hover_panel,
+    quickstart_with_logs,
+    wait_for_app,
+)
 from harness import (
     browser_page,
     jupyterlab,
@@ -36,37 +40,20 @@ def _chromium_or_skip() -> None:
 def test_quickstart_app_in_jupyterlab(tmp_path):
     _chromium_or_skip()
     ARTIFACTS.mkdir(exist_ok=True)
-    notebook = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
-    # a test-only last cell: the kernel writes what the widgets set, for the test to read
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        "from pathlib import Path\n"
-        "_log = Path('linked.log')\n"
-        "def _note(change):\n"
-        "    with _log.open('a') as f:\n"
-        "        f.write(f\"{change['name']} {change['new']}\\n\")\n"
-        "session.observe(_note, names=['cursor', 'window'])"))
-    nbformat.write(notebook, tmp_path / "quickstart.ipynb")
+    # with a test-only last cell: the kernel writes what the widgets set, for the test to read
+    quickstart_with_logs(tmp_path)
     log = tmp_path / "linked.log"
     env = {"FGS_CACHE_DIR": str(tmp_path / "cache"), "FGS_MAST_SERVER": "http://127.0.0.1:9"}
     with jupyterlab(tmp_path, env) as (url, token), browser_page() as (page, errors):
         open_and_run_all(page, url, token, "quickstart.ipynb")
-        page.wait_for_selector("canvas.fgs-frame-canvas", timeout=120_000)
-        # run-all leaves the notebook scrolled to its last cell; JupyterLab renders only the
-        # cells in view (innerText of an off-screen one is empty), so bring the App back
-        page.locator("canvas.fgs-frame-canvas").first.scroll_into_view_if_needed()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.fgs-timeseries-panel path')]"
-            ".some(p => (p.getAttribute('d')||'').length > 1000)", timeout=120_000)
-        page.wait_for_function(
-            "() => document.querySelector('.fgs-fv-readout')?.innerText.startsWith('frame 0 ')",
-            timeout=30_000)
+        wait_for_app(page)
 
         # a page screenshot with the plots in view: an element screenshot of the App, taller
         # than the viewport, is stitched from JupyterLab's inner scroller and comes out garbled
         page.locator(".fgs-timeseries-panel").first.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "app-full-range.png"))
-        _assert_views_tell_the_truth(page, "series")
+        assert_views_tell_the_truth(page, "series")
 
         # the picker's filters show "all" (a None value used to render as no selection)
         shown = page.eval_on_selector_all(
@@ -107,20 +94,8 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
         assert 0 < (stop - start) * 86400 < 1400  # narrower than the 24-minute program
 
         # hover: the readout names time, frame and value; a click (no drag) picks that frame
-        panel = page.locator(".fgs-timeseries-panel").nth(1)
-        box = panel.bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
-        page.wait_for_function(
-            "() => document.querySelector('.fgs-ts-readout')?.innerText.startsWith('t = ')",
-            timeout=10_000)
-        readout = page.locator(".fgs-ts-readout").first.inner_text()
-        assert " UTC · frame " in readout and "MJD 5" in readout, readout
-        hovered = int(readout.split(" · frame ")[1].split(" ")[0].replace(",", ""))
-        page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
-        wait_for_file_line(log, lambda line: line == f"cursor {hovered}")
-        page.wait_for_function(
-            f"() => document.querySelector('.fgs-fv-readout').innerText.startsWith("
-            f"'frame {hovered:,} ')", timeout=10_000)
+        _, hovered, point = hover_panel(page)
+        click_picks_frame(page, point, hovered, log)
 
         # the periodogram panel draws a line once the fit is done, without a button press
         page.locator(".fgs-periodogram").first.scroll_into_view_if_needed()
@@ -129,7 +104,7 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
             ".some(p => (p.getAttribute('d') || '').length > 200)", timeout=180_000)
         page.wait_for_timeout(1500)  # the full fit may still land and redraw it once
         page.screenshot(path=str(ARTIFACTS / "app-periodogram.png"))
-        _assert_views_tell_the_truth(page)
+        assert_views_tell_the_truth(page)
 
         # narrow (a side panel, a phone, Voila in a small window): nothing overflows
         page.set_viewport_size({"width": 760, "height": 1000})
@@ -140,7 +115,7 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
             "() => { const a = document.querySelector('.fgs-app');"
             " return a.scrollWidth - a.clientWidth; }")
         assert overflow <= 1, f"the App is {overflow} px wider than its cell at 760 px"
-        _assert_views_tell_the_truth(page)
+        assert_views_tell_the_truth(page)
         page.set_viewport_size({"width": 1400, "height": 1000})
         page.wait_for_timeout(1000)
 
@@ -166,74 +141,6 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
     serious = [e for e in errors if "favicon" not in e]
     assert not serious, serious
     shutil.copy(log, ARTIFACTS / "linked.log")
-
-
-#: per figure: tick label texts per axis, labels outside the figure, data line's y pixels
-_FIGURES_JS = """() => [...document.querySelectorAll('.fgs-timeseries-panel, .fgs-periodogram')]
-  .filter(fig => fig.getBoundingClientRect().width > 0).map(fig => {
-    const box = fig.getBoundingClientRect();
-    const axes = [...fig.querySelectorAll('g.axis')].map(axis => [...axis.querySelectorAll(
-        '.tick text')].filter(t => t.getBoundingClientRect().width > 0).map(t => t.textContent));
-    const clipped = [...fig.querySelectorAll('g.axis .tick text')].filter(t => {
-        const r = t.getBoundingClientRect();
-        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5
-            || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5); }).map(t => t.textContent);
-    const area = fig.querySelector('rect.plotarea_background').getBoundingClientRect();
-    // the data line: the longest path (event bands and the cursor are Lines marks too)
-    const path = [...fig.querySelectorAll('path.line')].sort((a, b) =>
-        (b.getAttribute('d') || '').length - (a.getAttribute('d') || '').length)[0];
-    const ctm = path ? path.getScreenCTM() : null;
-    const ys = !path ? [] : [...(path.getAttribute('d') || '').matchAll(
-        /(-?[0-9.]+(?:e-?[0-9]+)?),(-?[0-9.]+(?:e-?[0-9]+)?)/g)]
-        .map(m => ctm.f + ctm.d * parseFloat(m[2]) - area.top);
-    return {kind: fig.classList.contains('fgs-periodogram') ? 'periodogram' : 'series',
-            axes, clipped, height: area.height, ys}; })"""
-
-
-def _nice_step(values: list[float]) -> bool:
-    """Equal steps of 1, 2, 2.5 or 5 x 10^k."""
-    steps = [b - a for a, b in itertools.pairwise(values)]
-    if not steps:
-        return True
-    step = steps[0]
-    if step <= 0 or any(abs(s - step) > 1e-6 * abs(step) for s in steps):
-        return False
-    mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
-    return any(abs(mantissa - m) < 1e-6 for m in (1, 2, 2.5, 5))
-
-
-def _nice_log(values: list[float]) -> bool:
-    """Log-axis ticks at 1, 2, 3 or 5 x 10^k, or equal nice steps inside one decade."""
-    mantissas = [v / 10 ** math.floor(math.log10(v) + 1e-9) for v in values if v > 0]
-    return (all(any(abs(m - n) < 1e-6 for n in (1, 2, 2.5, 3, 5)) for m in mantissas)
-            or _nice_step(values))
-
-
-def _assert_views_tell_the_truth(page, kinds: str = "series periodogram") -> None:
-    """Issue 15's defects, as the page shows them: scales, ticks, clipping."""
-    figures = [f for f in page.evaluate(_FIGURES_JS) if f["kind"] in kinds.split()]
-    assert figures, "no time-series or periodogram figure in the page"
-    for number, figure in enumerate(figures):
-        where = f"{figure['kind']} figure {number}"
-        assert not figure["clipped"], f"{where}: tick labels cut by the figure edge: " \
-            f"{figure['clipped']}"
-        for labels in figure["axes"]:
-            values = [float(text.replace("\u2212", "-")) for text in labels if text.strip()]
-            if not values:
-                continue  # a hidden axis (the upper panels share the bottom one's time axis)
-            assert len(values) >= 2, f"{where}: a single tick {labels} tells no scale"
-            log_axis = figure["kind"] == "periodogram" and labels is figure["axes"][0]
-            assert (_nice_log(values) if log_axis else _nice_step(values)), \
-                f"{where}: ticks {labels} are not at nice numbers"
-        ys = sorted(figure["ys"])
-        if figure["kind"] == "series" and len(ys) > 100:
-            # the bulk of the good frames fills the panel: the 5-95 % of the drawn points span
-            # at least a quarter of its height, and nearly all of them are inside it
-            bulk = ys[int(0.95 * len(ys))] - ys[int(0.05 * len(ys))]
-            inside = sum(0 <= y <= figure["height"] for y in ys) / len(ys)
-            assert bulk >= 0.25 * figure["height"], \
-                f"{where}: the bulk spans {bulk:.0f} of {figure['height']:.0f} px"
-            assert inside >= 0.97, f"{where}: only {inside:.1%} of the points are in view"
 
 
 # -- readouts in a narrow notebook (JupyterLab's file browser open) ---------------------------

@@ -3,20 +3,11 @@ failures there, in words."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from harness import ARTIFACTS, Browser, voila, write_notebook
+from harness import ARTIFACTS, Browser, voila, voila_server, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,42 +69,6 @@ APP_WITH_FAILED_DOWNLOAD = [
 ]
 
 
-@contextmanager
-def _voila_hiding_tracebacks(root: Path, env: dict[str, str]) -> Iterator[str]:
-    """Voila serving ``root`` as a deployment does: tracebacks hidden (no
-    ``--show_tracebacks``, unlike `harness.voila`); yields the base URL with the token."""
-    from harness import _free_port, _terminate
-
-    port, token = _free_port(), secrets.token_hex(16)
-    log_path = root / "voila.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1",
-             f"--port={port}", f"--token={token}",
-             f"--Voila.connection_dir_root={root / 'runtime'}",
-             # Notebook 7's lab extension, when installed, fails to load in Voila 0.5.13
-             # ("The getter for the shared module is not a function", RUNTIME-012 for
-             # @jupyterlab/docregistry) and has nothing to offer a dashboard
-             "--VoilaConfiguration.extension_denylist=@jupyter-notebook/lab-extension",
-             str(root)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=root, env={**os.environ, **env})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-2000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # an answer: up
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, "voila did not answer in 60 s"
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        _terminate(proc)
-
-
 def _offline_page(browser: Browser):
     """A page whose requests beyond this machine (the template's icon font) get an empty
     answer."""
@@ -128,14 +83,13 @@ def test_failures_reach_a_voila_page_in_words(tmp_path, chromium):
     Voilà with --show_tracebacks=True..." and nothing more; our failure's message and what
     to do are on the page too, and an App shows its background job's failure; never the
     MAST token."""
-    (tmp_path / "runtime").mkdir()
     write_notebook(tmp_path / "failing.ipynb", FAILING_FIRST_CELL)
     write_notebook(tmp_path / "app_failed.ipynb", APP_WITH_FAILED_DOWNLOAD)
     secret = "voila-secret-token-3f9a"
     env = {"FGS_CACHE_DIR": str(tmp_path / "cache"), "FGS_MAST_SERVER": "http://127.0.0.1:9",
            "FGS_TIMEOUT": "2", "MAST_API_TOKEN": secret}
     ARTIFACTS.mkdir(exist_ok=True)
-    with _voila_hiding_tracebacks(tmp_path, env) as (url, token), \
+    with voila_server(tmp_path, env, show_tracebacks=False) as (url, token), \
             Browser(viewport=(1000, 700)) as browser:
         page = _offline_page(browser)
         page.goto(f"{url}/voila/render/failing.ipynb?token={token}")
