@@ -7,8 +7,8 @@ image recipe would, ``fgs-widgets warmup`` compiles the kernels, and:
 * a user who cannot write the installation (site-packages mounted read-only, a home of
   their own) finds every kernel compiled: ``fgs-widgets warmup --check`` compiles
   nothing (`fgs_widgets.engine.kernel_cache` seeds their numba cache);
-* the quickstart notebook runs top to bottom in that environment's kernel (nbclient),
-  with the outputs `test_notebooks.check_quickstart` asserts.
+* the quickstart notebook, and the reference tool's quickstart, run top to bottom in that
+  environment's kernel (nbclient), with the outputs `test_notebooks` asserts.
 
 Slow (a few minutes: pip installs ~100 packages, numba compiles every kernel once).
 """
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_notebooks import check_quickstart, run
+from test_notebooks import check_quickstart, check_spelunker_quickstart, run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,10 +89,23 @@ def test_a_user_of_a_read_only_install_waits_for_no_compile(installed, tmp_path)
     assert str(home / ".cache" / "numba") in checked.stdout
 
 
-def test_the_quickstart_runs_in_the_installed_environment(installed, tmp_path, monkeypatch):
+@pytest.fixture
+def installed_kernel(installed, tmp_path, monkeypatch) -> str:
+    """The installed environment as a Jupyter kernel (its name)."""
     prefix = tmp_path / "jupyter"
     _run([installed / "bin" / "python", "-m", "ipykernel", "install", "--prefix", prefix,
           "--name", "fgs-installed"], cwd=tmp_path)
     monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    return "fgs-installed"
+
+
+def test_the_quickstart_runs_in_the_installed_environment(installed_kernel, tmp_path,
+                                                          monkeypatch):
     check_quickstart(run("quickstart.ipynb", tmp_path, monkeypatch,
-                         kernel_name="fgs-installed"))
+                         kernel_name=installed_kernel))
+
+
+def test_the_reference_tools_quickstart_runs_in_the_installed_environment(
+        installed_kernel, tmp_path, monkeypatch):
+    check_spelunker_quickstart(run("spelunker_quickstart.ipynb", tmp_path, monkeypatch,
+                                   kernel_name=installed_kernel), tmp_path)

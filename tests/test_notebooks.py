@@ -38,7 +38,13 @@ def outputs(cell) -> str:
 
 @pytest.mark.slow
 def test_spelunker_quickstart_runs(tmp_path, monkeypatch):
-    notebook = run("spelunker_quickstart.ipynb", tmp_path, monkeypatch)
+    check_spelunker_quickstart(run("spelunker_quickstart.ipynb", tmp_path, monkeypatch),
+                               tmp_path)
+
+
+def check_spelunker_quickstart(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """What a user of the reference tool's API reads in its executed quickstart, run in
+    ``folder`` (also as installed from the wheel: tests/test_installed.py)."""
     cells = {c.source: c for c in notebook.cells if c.cell_type == "code"}
     shapes = next(c for s, c in cells.items() if s.startswith("spk2.fg_array.shape,"))
     assert "(2048, 8, 8)" in outputs(shapes)  # download() replaced it by obs 2 visit 2
@@ -48,7 +54,7 @@ def test_spelunker_quickstart_runs(tmp_path, monkeypatch):
     assert "movie.gif" in outputs(movie)
     from fgs_widgets.archive.sample import SAMPLE_VERSION
 
-    assert (tmp_path / "cache" / f"sample-v{SAMPLE_VERSION}" / "movie.gif").exists()
+    assert (folder / "cache" / f"sample-v{SAMPLE_VERSION}" / "movie.gif").exists()
     errors = [o for c in notebook.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
