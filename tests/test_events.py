@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from fgs_widgets.engine.events import (
     EVENT_COLUMNS,
+    _local_maxima,
+    _running_max,
     concat_events,
     detect_jumps,
     detect_outliers,
     empty_events,
+    find_jumps,
     hga_from_pointing,
+    hga_move_starts,
     hga_moves,
     local_events,
     numeric_series,
@@ -183,3 +191,93 @@ def test_outliers_at_the_edges_with_nans_and_false_positive_rate():
     # 6 sigma on Gaussian noise: expected ~2e-9 per frame; allow 2 extra in 10^5
     assert len(found) - len(spikes) <= 2
     assert found["kind"].eq("outlier").all() and np.isfinite(found["value"]).all()
+
+
+# -- the same events as before issue 27 (benchmarks/stability_baseline.py, a frozen copy) --
+BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "stability_baseline.py"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    """The frozen copy of detect_jumps and hga_from_pointing from before issue 27."""
+    spec = importlib.util.spec_from_file_location("stability_baseline", BASELINE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def awkward_series(rng: np.random.Generator, kind: int) -> np.ndarray:
+    """Short and long series: noise, steps, NaNs, ties (zero noise), dense steps, constants."""
+    n = int(rng.choice([5, 60, 124, 125, 126, 200, 500, 3000]))
+    values = rng.normal(0, 0.01, n)
+    if kind >= 1:
+        for _ in range(rng.integers(1, 8)):
+            values[rng.integers(0, n):] += rng.normal(0, 0.3)
+    if kind == 2:
+        values[rng.random(n) < 0.1] = np.nan
+    if kind == 3:
+        values = np.round(values, 1)
+    if kind == 4:  # a step every 25 frames: many candidates (the one-pass filter)
+        values = (np.arange(n) % 50 < 25) + rng.normal(0, 0.001, n)
+    if kind == 5:
+        values[:] = np.nan if rng.random() < 0.5 else 1.0
+    return values
+
+
+def test_jumps_identical_to_the_frozen_baseline(baseline):
+    rng = np.random.default_rng(6)
+    found = 0
+    for trial in range(600):
+        values = awkward_series(rng, trial % 6)
+        time = np.sort(rng.random(len(values)))
+        options = {}
+        if rng.random() < 0.3:
+            options["window"] = int(rng.choice([3, 5, 11]))
+        if rng.random() < 0.3:
+            options["min_separation"] = int(rng.choice([1, 3, 40]))
+        if rng.random() < 0.3:
+            options["threshold"] = float(rng.choice([0.5, 3.0]))
+        table = detect_jumps(time, values, label="x_mean", **options)
+        pd.testing.assert_frame_equal(
+            table, baseline.detect_jumps(time, values, label="x_mean", **options),
+            check_exact=True)
+        index, step = find_jumps(values, **options)
+        np.testing.assert_array_equal(time[index], table["time"])
+        np.testing.assert_array_equal(step, table["value"])
+        assert index.dtype == np.int64 and step.dtype == np.float64
+        found += len(table)
+    assert found > 500
+
+
+def test_local_maxima_at_the_candidates_equal_the_running_max():
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(1, 400))
+        score = np.round(rng.exponential(1.0, n), 1)  # ties
+        separation = int(rng.integers(1, 80))
+        candidates = np.flatnonzero(score > rng.choice([0.5, 2.0, 4.0]))
+        expected = candidates[score[candidates]
+                              == _running_max(score, 2 * separation + 1)[candidates]]
+        np.testing.assert_array_equal(_local_maxima(score, separation, candidates), expected)
+
+
+def test_hga_move_starts_identical_to_the_frozen_baseline(baseline):
+    rng = np.random.default_rng(8)
+    for trial in range(200):
+        m = int(rng.integers(0, 60))
+        codes = rng.choice([0, 1, 2], m).astype(object)
+        codes[rng.random(m) < 0.1] = None
+        time = np.round(rng.random(m), 1)  # equal times: the stable order counts
+        time[rng.random(m) < 0.05] = np.nan
+        pointing = pd.DataFrame({"time": time, "HGA_motion": pd.array(codes, dtype="Int64")
+                                 if trial % 2 else codes})
+        table = hga_from_pointing(pointing)
+        pd.testing.assert_frame_equal(table, baseline.hga_from_pointing(pointing),
+                                      check_exact=True)
+        np.testing.assert_array_equal(hga_move_starts(pointing), table["time"])
+    assert len(hga_move_starts(None)) == 0
+    assert len(hga_move_starts(pd.DataFrame({"time": [1.0]}))) == 0

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +18,7 @@ from fgs_widgets.engine.stability import (
     PLATE_SCALE_MAS,
     STABILITY_WINDOW_S,
     STATISTICS,
+    _ngroup,
     visit_statistics,
 )
 
@@ -258,3 +264,104 @@ def test_the_sample_program(sample, sample_data, method):
         np.testing.assert_allclose(table["psf_width_px"], [np.sqrt(0.70 * 0.67)]
                                    + [np.sqrt(0.68 * 0.66)] * 2, atol=0.005)
         np.testing.assert_allclose(table["jitter_15s_mas"], true["jitter_15s_mas"], rtol=0.15)
+
+
+# -- the same numbers as before issue 27 (benchmarks/stability_baseline.py, a frozen copy) --
+BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "stability_baseline.py"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    """The frozen copy of the statistics as they were before they were made faster."""
+    spec = importlib.util.spec_from_file_location("stability_baseline", BASELINE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def assert_identical(baseline, data: GuideStarData, fit: pd.DataFrame, **options) -> pd.DataFrame:
+    """visit_statistics equals the frozen baseline's, bit for bit (attrs too)."""
+    table = visit_statistics(data, fit, **options)
+    pd.testing.assert_frame_equal(table, baseline.visit_statistics(data, fit, **options),
+                                  check_exact=True)
+    assert table.attrs == baseline.visit_statistics(data, fit, **options).attrs
+    return table
+
+
+def awkward(seed: int) -> tuple[GuideStarData, pd.DataFrame]:
+    """Files of random lengths (some shorter than the jump detector's 125 frames, one of a
+    single frame, one all flagged), visits, star changes, gaps, steps, NaN and failed fits,
+    and a Pointing table with HGA moves, NaN jitter and rows outside every file."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.choice([1, 60, 124, 125, 300, 2000, 5000])) for _ in range(7)]
+    stars, visits = rng.choice(["A", "B"], 7), np.sort(rng.integers(1, 4, 7))
+    files = [dict(n=k, observation=1 + int(v > 2), visit=int(v), gs_id=str(g))
+             for k, v, g in zip(sizes, visits, stars, strict=True)]
+    n = sum(sizes)
+    x = 3.0 + np.cumsum(rng.normal(0, 0.002, n)) + rng.normal(0, 0.01, n)
+    y = 2.8 + 0.05 * np.sin(np.arange(n) / 40.0) + rng.normal(0, 0.01, n)
+    for _ in range(6):  # steps, some in x and y together
+        at = rng.integers(0, n)
+        x[at:] += rng.normal(0, 0.2)
+        if rng.random() < 0.5:
+            y[at + rng.integers(0, 20):] -= 0.1
+    quality = np.zeros(n, np.uint16)
+    quality[rng.random(n) < 0.01] = Quality.NEGATIVE_FLUX
+    quality[rng.random(n) < 0.01] = Quality.NAN_PIXELS  # not BAD_QUALITY: still used
+    first = np.cumsum([0, *sizes])
+    quality[first[3]:first[4]] = Quality.ALL_NAN  # a file with no good frame
+    width = 0.7 + rng.normal(0, 0.005, n)
+    seconds = np.arange(0.0, n * CADENCE + 600, 1.0)
+    pointing = pd.DataFrame({"file_index": rng.integers(-1, 9, len(seconds)),
+                             "time": 59900.0 + seconds / 86400.0,
+                             "jitter": rng.normal(1.0, 0.1, len(seconds)),
+                             "HGA_motion": (rng.random(len(seconds)) < 0.9).astype(np.int8)})
+    pointing.loc[rng.random(len(seconds)) < 0.05, "jitter"] = np.nan
+    data, fit = synthetic(x, y, files=files, width=width, quality=quality,
+                          gap_s=float(rng.choice([0.0, 7.0, 400.0])), pointing=pointing)
+    fit.loc[rng.random(n) < 0.01, "x_mean"] = np.nan
+    status = np.where(rng.random(n) < 0.01, "max_iter", "converged")
+    fit["status"] = pd.Categorical(status, categories=["converged", "max_iter", "failed"])
+    return data, fit
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_identical_to_the_frozen_baseline_on_awkward_series(baseline, seed):
+    data, fit = awkward(seed)
+    table = assert_identical(baseline, data, fit)
+    assert table["n_good"].sum() > 0
+    assert_identical(baseline, data, fit, window=10.0, plate_scale_mas=70.0)
+    coded = fit.assign(status=fit["status"].cat.codes.astype(np.int8))
+    assert_identical(baseline, data, coded.drop(columns="status"))
+    # products without program and guider; a Pointing table without HGA_motion
+    bare = replace(data, products=data.products.drop(columns=["program", "guider"]),
+                   tables={"pointing": data.tables["pointing"].drop(columns="HGA_motion")})
+    assert_identical(baseline, bare, fit)
+
+
+def test_identical_to_the_frozen_baseline_on_the_sample(baseline, sample, sample_data):
+    fit = quick_fit(sample_data.frames)
+    table = assert_identical(baseline, sample_data, fit)
+    assert table["n_tilts"].sum() >= 3  # the detector ran and found the injected jumps
+    true_fit = pd.DataFrame(sample.truth.params[:, 1:5],
+                            columns=["x_mean", "y_mean", "x_stddev", "y_stddev"])
+    assert_identical(baseline, sample_data, true_fit)
+
+
+def test_visits_numbered_as_groupby_numbers_them():
+    rng = np.random.default_rng(4)
+    keys = ["program", "observation", "visit"]
+    for _ in range(200):
+        n = int(rng.integers(0, 12))
+        values = rng.integers(0, 3, (3, n)).astype(object)
+        values[rng.random((3, n)) < 0.2] = pd.NA
+        table = pd.DataFrame({"program": pd.array(values[0], dtype="Int64"),
+                              "observation": pd.Series(values[1], dtype=object),
+                              "visit": pd.to_numeric(pd.Series(values[2]), errors="coerce")})
+        expected = table.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+        np.testing.assert_array_equal(_ngroup(table, keys), expected)
+        assert _ngroup(table, keys).dtype == np.int64
