@@ -16,12 +16,24 @@ Weights:
 
 * with ``errors`` (the ERR extension): 1/ERR² per pixel, 0 where ERR is
   non-finite or <= 0; uncertainties are sqrt(diag((JᵀWJ)⁻¹)) as they are;
-* without: Poisson-like variance ``max(star model, 0) + floor`` where the
-  star model is the Gaussian without its offset (first from the moments seed,
-  then once more from the fitted parameters, a second short LM round) and
-  ``floor`` is the background noise variance measured from the corner pixels
-  (1.4826 x MAD, squared; at least 1e-6 x amplitude).  The data's gain is
-  unknown, so the uncertainties are scaled by sqrt(chi2_red).
+* without: the variance of a pixel is modelled as ``a + b * star model`` (the
+  star model: the Gaussian without its offset, clipped at 0), the background's
+  variance ``a`` plus the star's photon noise, and both are estimated from the
+  data, as the units are unknown (count rates: b = 1 / (gain x frame time);
+  DN: 1 / gain; e-: 1).  A first LM round weights by
+  1 / (floor + star model), floor the corner pixels' noise (1.4826 x MAD,
+  squared; at least 1e-6 x amplitude); its residuals give ``b``, pooled over
+  the chunk (the same for every frame: one detector, one frame time; cosmic-ray
+  frames left out), and ``a`` for each frame, both by a regression of the
+  squared residuals on their expectation that accounts for the fit's leverage;
+  then one Gauss–Newton step (an LM round if the step is long) with weights
+  1 / (a + b * star model), whose sqrt(diag((JᵀWJ)⁻¹)), scaled by
+  sqrt(chi2_red), are the uncertainties (`fgs_widgets.engine.lm`).  Pulls
+  (error / uncertainty) have a standard deviation of 1.00 on flight-like count
+  rates, as with ERR, and the precision is the ERR fit's.  The model is
+  estimated per chunk (``chunk_size``), so a small one gives uncertainties
+  that are too small: by ~2 % with 30 frames, ~5 % with 10, ~30 % for a
+  single frame (flight-regime pulls 1.02, 1.05, 1.45).
 
 NaN pixels get weight 0; a frame needs `lm.MIN_VALID_PIXELS` valid pixels.
 """
@@ -43,8 +55,9 @@ from .psf import ERR_COLUMNS, PARAMETERS
 __all__ = ["ENGINE_VERSION", "ERR_COLUMNS", "STATUS", "canonical_parameters", "fit_chunk",
            "fit_gaussians"]
 
-#: bump when results change for the same input (invalidates the fit cache)
-ENGINE_VERSION = "2"
+#: bump when results change for the same input (invalidates the fit cache).  3: fits
+#: without ERR model the pixel variance as a + b x star model (issue 27)
+ENGINE_VERSION = "3"
 #: status codes (the ``status`` column's categorical codes) and their names
 STATUS = dict(enumerate(lm.STATUS_NAMES))
 CANCELLED = lm.CANCELLED
@@ -137,14 +150,15 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
         NaN pixels are ignored.  A single (8, 8) frame is accepted too.
     errors : ndarray, shape (N, 8, 8), optional
         1-sigma errors (the ERR extension).  Pixels with non-finite or
-        non-positive errors are ignored.  Without errors the weights are
-        Poisson-like estimates and the uncertainties are scaled by
-        sqrt(chi2_red) (see the module docstring).
+        non-positive errors are ignored.  Without errors the pixel variance is
+        modelled as background + b x star model, fitted to the residuals of
+        each chunk (see the module docstring).
     initial : ndarray, shape (N, 7), optional
         Starting parameters in `PARAMETERS` order; default: moments of each
         frame.  Rows with NaN or non-positive widths are "bad_input".
     max_iter : int
-        Levenberg–Marquardt iterations per frame (both weighting rounds).
+        Levenberg–Marquardt iterations per frame (without errors: of both
+        weighting rounds).
     tol : float
         Stop when an accepted step lowers chi2 by less than ``tol * chi2``
         or moves every position and width by less than 1e-5 px.
@@ -161,7 +175,7 @@ def fit_gaussians(frames: np.ndarray, errors: np.ndarray | None = None, *,
     address : str, optional
         Ray cluster address ("auto", "ray://host:10001"); implies ray.
     chunk_size : int
-        Frames per task (and per cache entry).
+        Frames per task (and per cache entry; without errors, per noise model).
     progress : callable(done_frames, total_frames), optional
         Called after each finished chunk.
     cancel : threading.Event, optional
