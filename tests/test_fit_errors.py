@@ -147,12 +147,13 @@ def test_cosmic_rays_leave_the_noise_model_alone():
 
 
 def test_without_err_the_threads_do_not_change_the_result():
-    # the noise model is pooled over the chunk in frame order: blocks and threads do not
-    # change a bit of it
+    # the noise model is pooled over the chunk in frame order: blocks and threads change it
+    # by round-off only (the threaded and the serial kernel are compiled apart, and fastmath
+    # lets LLVM order their sums differently: 1e-14 relative seen in CI)
     frames, _, _ = simulate_frames(3000, fgs_like_parameters, seed=71)
     frames[::17, 2, 5] = np.nan
-    np.testing.assert_array_equal(fit_chunk(frames, parallel=True),
-                                  fit_chunk(frames, parallel=False))
+    np.testing.assert_allclose(fit_chunk(frames, parallel=True),
+                               fit_chunk(frames, parallel=False), rtol=1e-12, atol=0)
 
 
 def former_kernels():
