@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from baselines import frozen
 
 from fgs_widgets.engine.events import (
     EVENT_COLUMNS,
@@ -194,20 +191,11 @@ def test_outliers_at_the_edges_with_nans_and_false_positive_rate():
 
 
 # -- the same events as before issue 27 (benchmarks/stability_baseline.py, a frozen copy) --
-BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "stability_baseline.py"
-
-
 @pytest.fixture(scope="module")
 def baseline():
     """The frozen copy of detect_jumps and hga_from_pointing from before issue 27."""
-    spec = importlib.util.spec_from_file_location("stability_baseline", BASELINE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with frozen("stability_baseline") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def awkward_series(rng: np.random.Generator, kind: int) -> np.ndarray:

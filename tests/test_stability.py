@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from baselines import frozen
 
 from fgs_widgets.data import BAD_QUALITY, GuideStarData, Quality
 from fgs_widgets.engine.gaussian import fit_gaussians
@@ -267,20 +265,11 @@ def test_the_sample_program(sample, sample_data, method):
 
 
 # -- the same numbers as before issue 27 (benchmarks/stability_baseline.py, a frozen copy) --
-BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "stability_baseline.py"
-
-
 @pytest.fixture(scope="module")
 def baseline():
     """The frozen copy of the statistics as they were before they were made faster."""
-    spec = importlib.util.spec_from_file_location("stability_baseline", BASELINE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with frozen("stability_baseline") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def assert_identical(baseline, data: GuideStarData, fit: pd.DataFrame, **options) -> pd.DataFrame:
