@@ -23,3 +23,14 @@ def frozen(name: str) -> Iterator[ModuleType]:
         yield module
     finally:
         sys.modules.pop(name, None)
+
+
+def kept(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported once and kept registered as module ``name``
+    (numba's on-disk cache finds a module's compiled kernels by its name)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

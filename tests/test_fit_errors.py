@@ -1,4 +1,4 @@
-"""Honest uncertainties without ERR (issue 27): pulls, precision, and the ERR path unchanged.
+"""Honest uncertainties without ERR (issue 27): pulls, precision, and the ERR fit as before.
 
 Without ERR the fit models a pixel's variance as ``a + b * star model`` and estimates
 both from the residuals (`fgs_widgets.engine.lm._noise_sums`); before, its weights took
@@ -15,12 +15,9 @@ deviation is 1 (statistical error ~1 % on 5000 frames).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from baselines import BENCHMARKS, kept
 
 from fgs_widgets.engine import lm
 from fgs_widgets.engine.gaussian import canonical_parameters, fit_chunk
@@ -31,7 +28,6 @@ from fgs_widgets.engine.simulate import (
     simulate_frames,
 )
 
-BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "lm_baseline.py"
 GAIN, READ_NOISE, FRAME_TIME = 2.0, 12.0, 0.0625
 #: the pulls' standard deviations must be within this of 1
 PULL_TOLERANCE = 0.05
@@ -112,10 +108,10 @@ def test_faint_stars():
 
 def fitted_slope(frames: np.ndarray) -> float:
     """The pooled slope b of the noise model a + b m that the kernels fit to `frames`."""
-    out = np.empty((len(frames), lm.N_OUT))
-    models = np.empty((len(frames), 64), np.float32)
-    lm._fit_block(frames, np.empty((0, 8, 8), frames.dtype), False, np.empty((0, 7)), False,
-                  50, 1e-8, 0, len(frames), out, models, 1)
+    n = len(frames)
+    out, models = np.empty((n, lm.N_OUT)), np.empty((n, 64), np.float32)
+    lm._fit_block_noise(frames, np.empty((0, 7)), False, 50, 1e-8, 0, n, out)
+    lm._noise_block(frames, 0, n, out, models, 1)
     return lm._noise_slope(out)
 
 
@@ -147,32 +143,27 @@ def test_cosmic_rays_leave_the_noise_model_alone():
 
 
 def test_without_err_the_threads_do_not_change_the_result():
-    # the noise model is pooled over the chunk in frame order: blocks and threads change it
-    # by round-off only (the threaded and the serial kernel are compiled apart, and fastmath
-    # lets LLVM order their sums differently: 1e-14 relative seen in CI)
+    # the same kernels on every thread, blocks of whole seeding runs, the noise model
+    # pooled over the chunk in frame order: bit for bit
     frames, _, _ = simulate_frames(3000, fgs_like_parameters, seed=71)
     frames[::17, 2, 5] = np.nan
-    np.testing.assert_allclose(fit_chunk(frames, parallel=True),
-                               fit_chunk(frames, parallel=False), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(fit_chunk(frames, parallel=True),
+                                  fit_chunk(frames, parallel=False))
 
 
 def former_kernels():
     """The fit kernels as they were before issue 27 (``benchmarks/lm_baseline.py``)."""
-    if not BASELINE.exists():
+    if not (BENCHMARKS / "lm_baseline.py").exists():
         pytest.skip("benchmarks/lm_baseline.py is not here (an installed package)")
-    name = "lm_baseline"
-    if name not in sys.modules:  # registered first: numba's cache finds it by name
-        spec = importlib.util.spec_from_file_location(name, BASELINE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return kept("lm_baseline")
 
 
-def test_err_path_is_bit_identical_to_the_former_kernels():
-    # issue 27 changed the fit without ERR only: with ERR every bit of every column is
-    # as before, on flight-like and FGS-like frames, with NaN pixels, bad errors, frames
-    # that cannot be fitted, initial values, and on one thread or all
+def test_err_path_agrees_with_the_former_kernels():
+    # issue 27's faster ERR fit (neighbour seeds, a last step without a model pass) finds
+    # the minimum the former kernels found: wherever they converged, it converges too,
+    # and its centroids and widths are the same to a small fraction of their uncertainty,
+    # on flight-like and FGS-like frames, with NaN pixels, bad errors, frames that cannot
+    # be fitted, initial values, on one thread or all
     old = former_kernels()
     data, err, truth = count_rates(1500, seed=81)
     mixed, mixed_err, _ = simulate_frames(1500, fgs_like_parameters, seed=83)
@@ -188,7 +179,22 @@ def test_err_path_is_bit_identical_to_the_former_kernels():
         init = np.empty((0, 7)) if initial is None else initial
         old.fit_chunk_serial(frames, errors, True, init, initial is not None, 50, 1e-8, want,
                              1)
-        want[:, lm.I_SPARE] = 0.0
-        for parallel in (True, False):
-            got = fit_chunk(frames, errors, initial, parallel=parallel)
-            np.testing.assert_array_equal(got, want)
+        got = fit_chunk(frames, errors, initial, parallel=False)
+        np.testing.assert_array_equal(fit_chunk(frames, errors, initial, parallel=True), got)
+        converged = want[:, lm.I_STATUS] == lm.CONVERGED
+        assert converged.sum() > 1400
+        assert (got[converged, lm.I_STATUS] == lm.CONVERGED).all()
+        unfitted = np.isin(want[:, lm.I_STATUS], (lm.BAD_INPUT, lm.FAILED))
+        np.testing.assert_array_equal(got[unfitted, lm.I_STATUS], want[unfitted, lm.I_STATUS])
+        shift = np.zeros(converged.sum())
+        for i in (1, 2, 3, 4):
+            shift = np.maximum(shift, np.abs(got[converged, i] - want[converged, i])
+                               / want[converged, lm.I_ERR + i])
+        assert np.median(shift) < 0.01
+        # the few that differ: the former fit stopped on the ridge of a nearly round star
+        # (x_stddev = y_stddev, theta free), the new one went on to a lower chi2
+        # (measured: 5 of 2998 frames, 4 lower by 0.5-3, one higher by 0.007)
+        apart = shift > 0.05
+        assert apart.mean() < 0.005
+        chi2_new, chi2_old = got[converged, lm.I_CHI2], want[converged, lm.I_CHI2]
+        assert (chi2_new[apart] <= chi2_old[apart] + 0.01).all()

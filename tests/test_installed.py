@@ -70,7 +70,7 @@ def test_a_user_of_a_read_only_install_waits_for_no_compile(installed, tmp_path)
             ["unshare", "-m", "true"], capture_output=True).returncode != 0:
         pytest.skip("needs `unshare -m` (root) to mount the installation read-only")
     package = _site_packages(installed) / "fgs_widgets"
-    assert list((package / "engine" / "__pycache__").glob("lm.fit_chunk_parallel-*.nbi"))
+    assert list((package / "engine" / "__pycache__").glob("lm._fit_block_errors-*.nbi"))
     home = tmp_path / "home"
     home.mkdir()
     script = (f"mount --bind -o ro {package} {package} && "

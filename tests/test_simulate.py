@@ -10,6 +10,7 @@ from fgs_widgets.engine.crb import poisson_read_variance
 from fgs_widgets.engine.psf import gaussian2d
 from fgs_widgets.engine.simulate import (
     fgs_like_parameters,
+    real_fgs_series,
     simulate_count_rates,
     simulate_frames,
 )
@@ -99,3 +100,19 @@ def test_count_rate_hits_are_signal_for_err():
     assert f32[0].dtype == f32[1].dtype == np.float32
     with pytest.raises(ValueError, match="gain"):
         simulate_count_rates(rates, gain=0.0, read_noise=12.0, frame_time=0.0625)
+
+
+def test_a_real_like_series_holds_its_star_within_a_file():
+    params = real_fgs_series(np.random.default_rng(4), 5000, file_frames=2000, jumps=1)
+    assert params.shape == (5000, 7)
+    files = [params[:2000], params[2000:4000], params[4000:]]
+    for block in files:
+        # widths and rotation fixed; flux 1 % and background 0.5 % about their level
+        assert np.ptp(block[:, 3:6], axis=0).max() == 0.0
+        assert np.std(block[:, 0]) / np.mean(block[:, 0]) == pytest.approx(0.01, rel=0.1)
+        assert np.ptp(block[:, 6]) / np.mean(block[:, 6]) == pytest.approx(0.01, rel=0.01)
+        # jitter about the mean centroid, one tilt of 0.1-0.5 px between frames
+        steps = np.hypot(*np.diff(block[:, 1:3], axis=0).T)
+        assert np.median(steps) < 0.03
+        assert 1 <= (steps > 0.1).sum() <= 2
+    assert files[0][0, 3] != files[1][0, 3]  # a new star in each file

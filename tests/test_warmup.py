@@ -41,7 +41,7 @@ def test_the_warmup_compiles_exactly_the_kernels_a_fit_calls(sample_data):
     assert warm.wait(600) and warm.done and warm.error is None
     assert {"display", "fit", "quick"} <= set(warm.timings) and warm.seconds > 0
     assert "ready" in warm.status() and warm.step == ""
-    kernels = (lm.fit_chunk_parallel, lm.moments_chunk)
+    kernels = (lm._fit_block_errors, lm.moments_chunk)
     assert all(k.signatures for k in kernels)
     before = [(len(k.signatures), sum(k.stats.cache_misses.values())) for k in kernels]
     fit_chunk(sample_data.frames[:20], sample_data.errors[:20])
@@ -129,7 +129,7 @@ session.fit_frames("full", executor="serial", block=True)  # pressed at once
 session.fit.to_parquet(sys.argv[-1])
 print(json.dumps({"pressed_during": pressed_during, "left": warm.step, "messages": messages,
                   "state": session.fit_job.state.value, "final": session.fit_job.message,
-                  "fit_compiles": sum(lm.fit_chunk_parallel.stats.cache_misses.values())}))
+                  "fit_compiles": sum(lm._fit_block_errors.stats.cache_misses.values())}))
 # and exits while the warm-up still compiles the quick fit: the exit must not hang
 """
 

@@ -56,8 +56,10 @@ __all__ = ["ENGINE_VERSION", "ERR_COLUMNS", "STATUS", "canonical_parameters", "f
            "fit_gaussians"]
 
 #: bump when results change for the same input (invalidates the fit cache).  3: fits
-#: without ERR model the pixel variance as a + b x star model (issue 27)
-ENGINE_VERSION = "3"
+#: without ERR model the pixel variance as a + b x star model; 4: each frame's fit
+#: starts from the previous frame's solution, its last small step taken without a
+#: model pass (issue 27)
+ENGINE_VERSION = "4"
 #: status codes (the ``status`` column's categorical codes) and their names
 STATUS = dict(enumerate(lm.STATUS_NAMES))
 CANCELLED = lm.CANCELLED
@@ -106,19 +108,12 @@ def fit_chunk(frames: np.ndarray, errors: np.ndarray | None = None,
         frames = frames.astype(np.float64)
     frames = np.ascontiguousarray(frames)
     n = len(frames)
-    if errors is None:
-        errs = np.empty((0, 8, 8), frames.dtype)
-    else:
-        errs = np.ascontiguousarray(errors, dtype=frames.dtype)
-    init = (np.empty((0, 7)) if initial is None
-            else np.ascontiguousarray(initial, dtype=np.float64))
+    errs = None if errors is None else np.ascontiguousarray(errors, dtype=frames.dtype)
+    init = None if initial is None else np.ascontiguousarray(initial, dtype=np.float64)
     out = np.empty((n, lm.N_OUT))
     if n:
-        kernel = lm.fit_chunk_parallel if parallel else lm.fit_chunk_serial
-        # a few blocks per thread even out frames that need more iterations
-        blocks = 16 * numba.get_num_threads()
-        kernel(frames, errs, errors is not None, init, initial is not None, int(max_iter),
-               float(tol), out, blocks)
+        lm.fit_chunk(frames, errs, init, max_iter, tol, out,
+                     numba.get_num_threads() if parallel else 1)
     out[:, lm.I_SPARE] = 0.0
     return out
 

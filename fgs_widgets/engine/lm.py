@@ -9,10 +9,13 @@ seed) costs one pass, not two.  Scratch arrays are allocated once per block
 of frames: heap allocation per frame or per iteration used to cost as much
 as the arithmetic.
 
-Two drivers share the per-frame code: `fit_chunk_parallel` (numba threads
-over blocks of frames, for the serial executor: one process, every core) and
-`fit_chunk_serial` (one thread, for ray workers, which already run one per
-core).
+Frames are fitted in time order, each starting from the previous frame's solution
+(`SEED_RUN`, `SEED_JUMP`): consecutive frames hold the same star a few milli-pixels
+away, so most need two LM iterations, the second of them solved without a model pass
+(`FINAL_STEP`).  The per-frame code compiles into a few ``nogil`` kernels over a block
+of frames (`_fit_block_errors`; without ERR `_fit_block_noise`, `_noise_block`,
+`_refit_block`); `fit_chunk` runs the blocks on threads of this process (the serial
+executor: one process, every core) or one after the other (ray workers, one per core).
 
 Without ERR the pixel variance is modelled as ``a + b * star model`` and
 estimated from the data (`_noise_sums`, `_noise_slope`): a first LM round with
@@ -31,7 +34,10 @@ columns `RAW_COLUMNS`, addressed by the `I_*` index constants below.
 
 from __future__ import annotations
 
+import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numba as nb
 import numpy as np
@@ -48,6 +54,31 @@ STATUS_NAMES = ("converged", "max_iter", "failed", "bad_input", "cancelled")
 MIN_VALID_PIXELS = 10
 #: a step smaller than this (px) in every position and width ends the fit
 XTOL = 1e-5
+#: frames are fitted in runs of this many, in time order, each frame's fit starting from
+#: the previous frame's solution (the first of a run from its moments): consecutive
+#: frames 54-65 ms apart hold the same star a few milli-pixels away.  Runs, not thread
+#: blocks, decide which frames start from moments, so the results do not depend on the
+#: number of threads
+SEED_RUN = 256
+#: a frame whose moments' centroid moved more than this (px) since the previous frame's
+#: starts from its moments instead (a jump, a tilt event, another star)
+SEED_JUMP = 0.5
+#: a seeded frame whose chi2 at the previous frame's solution exceeds this many times the
+#: previous frame's final chi2 (plus the pixels' number: the chi2 of a perfect fit) starts
+#: from its moments instead, after that one model pass: a star that changed its shape or
+#: moved, which would take the seed more iterations than its moments.  Real-like series
+#: (`simulate.real_fgs_series`, jitter 0.015 px): 0.2 % of seeds refused; with 0.05 px
+#: jitter 44 %; independent stars (`real_fgs_parameters`): 98 %
+SEED_CHI2 = 10.0
+#: the next step counts as converged (`XTOL`) only under this much damping: a step shrunk
+#: by the damping after rejected trials is small without being at the minimum
+CONVERGE_LAMBDA = 0.1
+#: a step below this in every position and width (px), after a first accepted one, is
+#: the last: taken without a model pass to check it (`_lm`); theta's counts by how far
+#: it moves the star's edge, ``|d theta| |x_stddev - y_stddev|``, and must stay below
+#: `FINAL_TURN` (rad)
+FINAL_STEP = 1e-3
+FINAL_TURN = 0.05
 #: widths outside this range (px) are rejected as trial steps (8x8 frames)
 SIGMA_MIN, SIGMA_MAX = 0.05, 50.0
 #: without ERR: frames whose squared residuals depart from the pooled variance model by
@@ -114,7 +145,7 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _CORNERS = (0, 1, 8, 6, 7, 15, 48, 56, 57, 55, 62, 63)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _sort_small(v, m):
     """Insertion sort of v[:m] in place (m <= 12: cheaper than any general sort)."""
     for i in range(1, m):
@@ -126,12 +157,12 @@ def _sort_small(v, m):
         v[j] = x
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _median_sorted(v, m):
     return v[m // 2] if m % 2 else 0.5 * (v[m // 2 - 1] + v[m // 2])
 
 
-@nb.njit(cache=True, fastmath=FASTMATH)
+@nb.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def moments(frame, corner, p, want_noise):
     """Background-subtracted moments of one (8, 8) frame; fills ``p`` (7 parameters).
 
@@ -200,7 +231,44 @@ def moments(frame, corner, p, want_noise):
     return noise
 
 
-@nb.njit(cache=True, fastmath=FASTMATH)
+# exp(x) = 2**k exp(r), k = round(x / ln 2), |r| <= ln 2 / 2 (Cody–Waite reduction)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+#: `vexp`'s smallest argument (2**k stays a normal number): exp(-708) = 3.3e-308 stands
+#: for 0 (a star's wing that far out is below any pixel's rounding)
+_EXP_MIN = -708.0
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def vexp(x):
+    """exp(x) for x <= 0 in branch-free arithmetic, so that a loop calling it vectorizes
+    (libm's exp is a scalar call per pixel): <= 1 ulp for x >= -708, 3.3e-308 below; NaN
+    stays NaN.  A degree-13 Taylor polynomial of exp(r), |r| <= ln2 / 2 (truncation
+    4e-18 relative); k by floor and 2**k through an int32 (AVX2 converts no vector of
+    doubles to int64), which survives the callers' "reassoc" fast-math flag."""
+    x = _EXP_MIN if x < _EXP_MIN else x
+    kf = math.floor(x * _LOG2E + 0.5)
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    k = np.int64(np.int32(kf))
+    return p * np.int64((k + np.int64(1023)) << np.int64(52)).view(np.float64)
+
+
+@nb.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _normal(f, w, p, jtj, jtr):
     """Weighted normal matrix JᵀWJ and gradient JᵀWr at ``p`` in one pass; returns chi2.
 
@@ -236,7 +304,7 @@ def _normal(f, w, p, jtj, jtr):
         dx = float(i & 7) - x0
         dy = float(i >> 3) - y0
         dx2, dxy, dy2 = dx * dx, dx * dy, dy * dy
-        e = math.exp(-(a * dx2 + 2.0 * b * dxy + c * dy2))
+        e = vexp(-(a * dx2 + 2.0 * b * dxy + c * dy2))
         ae = amp * e
         res = f[i] - ae - off
         wr = wi * res
@@ -297,7 +365,7 @@ def _normal(f, w, p, jtj, jtr):
     return chi2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _cholesky(m, low):
     """Lower Cholesky factor of the 7x7 SPD matrix ``m`` into ``low``; False if not SPD."""
     for i in range(7):
@@ -314,7 +382,7 @@ def _cholesky(m, low):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _cho_solve(low, rhs, out):
     """Solve (low lowᵀ) out = rhs."""
     for i in range(7):
@@ -329,9 +397,9 @@ def _cho_solve(low, rhs, out):
         out[i] = s / low[i, i]
 
 
-@nb.njit(cache=True)
-def _variances(jtj, low, damped, unit, col, var):
-    """diag((JᵀWJ)⁻¹) into ``var``.
+@nb.njit(cache=True, error_model="numpy")
+def _variances(jtj, low, damped, var):
+    """diag((JᵀWJ)⁻¹) into ``var`` (``low``, ``damped``: 7x7 scratch).
 
     A parameter the data do not constrain (theta of an exactly round PSF:
     its Jacobian column is zero) makes the matrix singular; it then gets an
@@ -361,16 +429,25 @@ def _variances(jtj, low, damped, unit, col, var):
         if not _cholesky(damped, low):
             var[:] = np.nan
             return
+    # (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹: variance j is the squared norm of column j of L⁻¹ (85 FMAs,
+    # against 392 for 7 solves with unit vectors)
     for j in range(7):
-        unit[:] = 0.0
-        unit[j] = 1.0
-        _cho_solve(low, unit, col)
-        var[j] = col[j]
+        d = 1.0 / low[j, j]
+        damped[j, j] = d
+        v = d * d
+        for i in range(j + 1, 7):
+            s = 0.0
+            for k in range(j, i):
+                s -= low[i, k] * damped[k, j]
+            s /= low[i, i]
+            damped[i, j] = s
+            v += s * s
+        var[j] = v
     if pinned >= 0:
         var[pinned] = np.inf
 
 
-@nb.njit(cache=True, fastmath=FASTMATH)
+@nb.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _noise_weights(valid, p, floor, slope, w):
     """1 / (floor + slope * max(star model, 0)) on valid pixels (0 elsewhere): the inverse
     of the variance model ``a + b * star`` of the fit without ERR."""
@@ -387,7 +464,7 @@ def _noise_weights(valid, p, floor, slope, w):
         w[i] = valid[i] / (floor + slope * max(star, 0.0))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _poisson_weights(valid, p, floor, w):
     """The first round's weights without ERR: 1 / (floor + max(star model, 0)), the
     star's photon noise as if the frames were counts and the background (read + sky)
@@ -396,20 +473,46 @@ def _poisson_weights(valid, p, floor, w):
     _noise_weights(valid, p, floor, 1.0, w)
 
 
-@nb.njit(cache=True)
-def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, trial):
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _step_size(p, step):
+    """The step's largest move in pixels (`FINAL_STEP`): positions, widths, and how far
+    theta's turn moves the star's edge; infinite for a turn over `FINAL_TURN`, where on
+    a nearly round star the quadratic model does not hold (seeded from another star's
+    theta, the widths' steps are small on the way)."""
+    largest = 0.0
+    for i in range(1, 5):
+        largest = max(largest, abs(step[i]))
+    turn = abs(step[5])
+    if turn > FINAL_TURN:
+        return np.inf
+    return max(largest, turn * abs(p[3] - p[4]))
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, trial,
+        chi2_cap):
     """LM from ``p`` (updated in place); on return s_jtj holds JᵀWJ at ``p``.
 
-    Returns (status, iterations, chi2).
+    Returns (status, iterations, chi2); (`FAILED`, 0, chi2) without a step when chi2
+    at ``p`` exceeds ``chi2_cap`` (a seed not worth starting from).  An iteration is
+    one step taken.  After the first accepted step the next one is solved from the
+    normal equations the last pass left (no model evaluation), and while lightly
+    damped (`CONVERGE_LAMBDA`): below `XTOL` (`_step_size`), the fit has converged
+    where it is; below `FINAL_STEP`, the step is taken without evaluating the model
+    there, chi2 lowered by the quadratic model's prediction, and the fit has
+    converged.  That close to the minimum Gauss–Newton converges quadratically: the
+    step lands within ~1e-6 px of it (closer than the `XTOL` rule stops), and the pass
+    that would only confirm this is saved; from the previous frame's solution
+    (`SEED_RUN`) a frame then needs 2 passes.  The fit has also converged when an
+    accepted step lowered chi2 by less than ``tol`` of it.  The normal matrix left in
+    s_jtj, for the covariance, is the last pass's: a `FINAL_STEP` away at most.
     """
     chi2 = _normal(f, w, p, s_jtj, s_jtr)
-    if not math.isfinite(chi2):
+    if not math.isfinite(chi2) or chi2 > chi2_cap:
         return FAILED, 0, chi2
     lam = 1e-3
-    status = MAX_ITER
     it = 0
-    while it < max_iter:
-        it += 1
+    while True:
         accepted = False
         new_chi2 = chi2
         for _ in range(14):  # raise the damping until a step lowers chi2
@@ -423,6 +526,20 @@ def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, t
                 lam *= 10.0
                 continue
             _cho_solve(low, s_jtr, step)
+            if it > 0 and lam <= CONVERGE_LAMBDA:
+                largest = _step_size(p, step)
+                if largest <= XTOL:
+                    return CONVERGED, it, chi2
+                if (largest <= FINAL_STEP and SIGMA_MIN < abs(p[3] + step[3]) < SIGMA_MAX
+                        and SIGMA_MIN < abs(p[4] + step[4]) < SIGMA_MAX):
+                    drop = 0.0  # the quadratic model's: chi2 - sᵀJᵀWr
+                    for i in range(7):
+                        p[i] += step[i]
+                        drop += step[i] * s_jtr[i]
+                    p[3], p[4] = abs(p[3]), abs(p[4])
+                    return CONVERGED, it + 1, chi2 - max(drop, 0.0)
+            if it >= max_iter:
+                return MAX_ITER, it, chi2
             for i in range(7):
                 trial[i] = p[i] + step[i]
             trial[3] = abs(trial[3])
@@ -437,8 +554,8 @@ def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, t
             lam *= 10.0
         if not accepted:
             # no downhill step at any damping: at the minimum (to rounding) or stuck
-            status = CONVERGED if lam > 1e10 or chi2 == 0.0 else FAILED
-            break
+            return (CONVERGED if lam > 1e10 or chi2 == 0.0 else FAILED), it, chi2
+        it += 1
         drop = chi2 - new_chi2
         chi2 = new_chi2
         for i in range(7):
@@ -447,17 +564,11 @@ def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, t
             for j in range(7):
                 s_jtj[i, j] = t_jtj[i, j]
         lam = max(lam * 0.1, 1e-9)
-        small = True
-        for i in range(1, 5):  # positions and widths, in pixels
-            if abs(step[i]) > XTOL:
-                small = False
-        if drop <= tol * chi2 or small:
-            status = CONVERGED
-            break
-    return status, it, chi2
+        if drop <= tol * chi2:
+            return CONVERGED, it, chi2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _load_frame(frames, errors, use_errors, k, f, w, valid, marked):
     """Frame ``k`` into the flat scratch arrays; returns its number of valid pixels.
 
@@ -466,27 +577,34 @@ def _load_frame(frames, errors, use_errors, k, f, w, valid, marked):
     (0 where invalid).  A pixel is invalid when it, or its error, is non-finite, or
     its error is <= 0.
     """
-    frame = frames[k]
+    npx = f.shape[0]  # 64, at run time: a loop LLVM vectorizes (see `_REFINE_FLAGS`)
+    frame = frames[k].reshape(npx)
+    flat = marked.reshape(npx)
     n_valid = 0
-    for r in range(8):
-        for c in range(8):
-            i = 8 * r + c
-            v = float(frame[r, c])
-            ok = math.isfinite(v)
-            if use_errors:
-                e = float(errors[k, r, c])
-                ok = ok and math.isfinite(e) and e > 0.0
-                w[i] = 1.0 / (e * e) if ok else 0.0
+    if use_errors:
+        err = errors[k].reshape(npx)
+        for i in range(npx):
+            v, e = float(frame[i]), float(err[i])
+            ok = (v - v == 0.0) & (e - e == 0.0) & (e > 0.0)  # finite: x - x is not NaN
+            w[i] = 1.0 / (e * e) if ok else 0.0
             f[i] = v if ok else 0.0
-            marked[r, c] = v if ok else np.nan
+            flat[i] = v if ok else np.nan
+            valid[i] = 1.0 if ok else 0.0
+            n_valid += 1 if ok else 0
+    else:
+        for i in range(npx):
+            v = float(frame[i])
+            ok = v - v == 0.0
+            f[i] = v if ok else 0.0
+            flat[i] = v if ok else np.nan
             valid[i] = 1.0 if ok else 0.0
             n_valid += 1 if ok else 0
     return n_valid
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _weighted_lm(f, w, valid, p, noise, use_errors, max_iter, tol, s_jtj, s_jtr, t_jtj,
-                 t_jtr, damped, low, step, trial):
+                 t_jtr, damped, low, step, trial, chi2_cap):
     """`_lm` from the seed ``p`` with the ERR weights in ``w``, or Poisson-like ones.
 
     Without `use_errors` the weights come from the seed (`_poisson_weights`, floor
@@ -498,11 +616,11 @@ def _weighted_lm(f, w, valid, p, noise, use_errors, max_iter, tol, s_jtj, s_jtr,
         floor = max(noise, 1e-6 * abs(p[0]), 1e-30)
         _poisson_weights(valid, p, floor, w)
     status, it, chi2 = _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low,
-                           step, trial)
+                           step, trial, chi2_cap)
     return status, it, chi2, floor
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _store_fit(row, p, var, red, absolute):
     """Parameters and uncertainties (from the variances ``var``) into a result row.
 
@@ -525,7 +643,7 @@ def _store_fit(row, p, var, red, absolute):
         row[I_ERR + i] = math.sqrt(var[i]) if var[i] >= 0.0 else np.nan
 
 
-@nb.njit(cache=True, fastmath=FASTMATH)
+@nb.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lower_inverse(m, low, inv):
     """Inverse of the lower Cholesky factor of the 7x7 matrix ``m`` into ``inv``; False
     if ``m`` is not positive definite.  The tiny diagonal term is `_lm`'s: a zero column
@@ -716,79 +834,166 @@ def _noise_sums(f, valid, w, p, jtj, low, inv, pa, pb, soa, sums, model, slope_f
     return True
 
 
-@nb.njit(cache=True)
-def _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol, start, stop,
-               out, models, stride):
-    """Fit frames[start:stop] into out[start:stop] with one set of scratch arrays.
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _plausible(p, chi2):
+    """A fit's result can be kept: finite chi2, positive amplitude, centre near the frame."""
+    return (math.isfinite(chi2) and p[0] > 0.0 and -2.0 < p[1] < 9.0
+            and -2.0 < p[2] < 9.0)
 
-    Length: the per-frame flow (load, seed, fit, checks, result or the first round's
-    state) reads best in one piece; the scratch arrays take 25 lines.
 
-    Each row of ``out`` gets the `RAW_COLUMNS`; rows of frames not fitted keep NaN
-    parameters and errors with their status (`BAD_INPUT`, `FAILED`).  Without
-    `use_errors` this is the first round only: a fitted row keeps its parameters,
-    status and iterations and, in place of its uncertainties, the sums of
-    `_noise_sums` (columns ``_S_*``), and its star model in ``models[k]`` (n, 64), for
-    `_refit_block` to finish it.  With ERR ``models`` may be empty.
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _fit_frame(frames, errors, use_errors, initial, use_initial, max_iter, tol, k, seeding,
+               f, w, valid, marked, corner, p, mats, vecs):
+    """Fit frame ``k`` (without ERR: the first round) into ``p``, from the previous
+    frame's solution where it can (`SEED_RUN`), else from its moments (or ``initial``).
+
+    Returns (status, iterations, chi2, n_valid, floor): status `BAD_INPUT` when the frame
+    is not fitted, `FAILED` when its fit is not kept; floor as `_weighted_lm`'s.
+    ``seeding`` (4) carries from frame to frame whether the previous frame may seed this
+    one, its moments' centroid and its chi2; ``mats`` (4, 7, 7) holds JᵀWJ at ``p``, the trial's,
+    and the damped matrix and its factor; ``vecs`` (6, 7): JᵀWr, the trial's, the step,
+    the trial, the previous frame's solution, and this frame's moments.
     """
-    f = np.empty(64)
-    valid = np.empty(64)
-    w = np.empty(64)
-    marked = np.empty((8, 8))  # the frame with invalid pixels NaN, for `moments`
-    corner = np.empty(12)
-    p = np.empty(7)
-    s_jtj = np.empty((7, 7))
-    t_jtj = np.empty((7, 7))
-    damped = np.empty((7, 7))
-    low = np.zeros((7, 7))
-    s_jtr = np.empty(7)
-    t_jtr = np.empty(7)
-    step = np.empty(7)
-    trial = np.empty(7)
-    unit = np.empty(7)
-    col = np.empty(7)
-    var = np.empty(7)
-    inv = np.empty((7, 7))  # `_noise_sums`' scratch (no ERR)
-    pa = np.empty((7, 7))
-    pb = np.empty((7, 7))
-    soa = np.empty((21, 64))
-    sums = np.empty(8)
-    for k in range(start, stop):
-        row = out[k]
-        n_valid = _load_frame(frames, errors, use_errors, k, f, w, valid, marked)
-        row[:] = np.nan
-        row[I_NITER] = 0.0
-        row[I_STATUS] = BAD_INPUT
-        if n_valid < MIN_VALID_PIXELS:
-            continue
-        noise = moments(marked, corner, p, True)
-        if use_initial:
-            for i in range(7):
-                p[i] = initial[k, i]
-            if not (np.isfinite(p).all() and p[3] > 0.0 and p[4] > 0.0):
-                continue
-        elif noise < 0.0:
-            continue  # no positive signal above the background
-        status, total_it, chi2, floor = _weighted_lm(f, w, valid, p, noise, use_errors,
-                                                     max_iter, tol, s_jtj, s_jtr, t_jtj,
-                                                     t_jtr, damped, low, step, trial)
-        row[I_NITER] = total_it
-        dof = n_valid - 7
-        red = chi2 / dof if dof > 0 else np.nan
+    s_jtj, t_jtj, damped, low = mats[0], mats[1], mats[2], mats[3]
+    s_jtr, t_jtr, step, trial, seed, start_moments, begin = (vecs[0], vecs[1], vecs[2],
+                                                             vecs[3], vecs[4], vecs[5], vecs[6])
+    neighbour = seeding[0] > 0.0 and k % SEED_RUN != 0
+    seeding[0] = 0.0
+    chi2_cap = np.inf
+    n_valid = _load_frame(frames, errors, use_errors, k, f, w, valid, marked)
+    if n_valid < MIN_VALID_PIXELS:
+        return BAD_INPUT, 0, np.nan, n_valid, 1.0
+    noise = moments(marked, corner, p, not use_errors)  # with ERR, no noise needed
+    if use_initial:
+        neighbour = False
+        finite = True
+        for i in range(7):
+            p[i] = initial[k, i]
+            finite = finite and math.isfinite(p[i])
+        if not (finite and p[3] > 0.0 and p[4] > 0.0):
+            return BAD_INPUT, 0, np.nan, n_valid, 1.0
+    elif noise < 0.0:
+        return BAD_INPUT, 0, np.nan, n_valid, 1.0  # no positive signal above the background
+    # the moments' centroid moved as much as the star's (their bias is the same in
+    # consecutive frames): a jump, a lost star or a new one is not seeded
+    neighbour = (neighbour and abs(p[1] - seeding[1]) < SEED_JUMP
+                 and abs(p[2] - seeding[2]) < SEED_JUMP)
+    seeding[1], seeding[2] = p[1], p[2]
+    if neighbour:
+        chi2_cap = SEED_CHI2 * (seeding[3] + n_valid)
+        for i in range(7):
+            start_moments[i] = p[i]
+            p[i] = seed[i]
+    for _ in range(2):  # from the neighbour's solution; if that fails, from the moments
+        for i in range(7):
+            begin[i] = p[i]
+        status, it, chi2, floor = _weighted_lm(f, w, valid, p, noise, use_errors, max_iter,
+                                               tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low,
+                                               step, trial, chi2_cap)
+        if not neighbour or (status == CONVERGED and _plausible(p, chi2)):
+            break
+        neighbour, chi2_cap = False, np.inf
+        for i in range(7):
+            p[i] = start_moments[i]
+    if status == FAILED or not _plausible(p, chi2):
+        return FAILED, it, chi2, n_valid, floor
+    if status == CONVERGED and not use_initial:
+        seeding[0], seeding[3] = 1.0, chi2
+        for i in range(7):
+            seed[i] = p[i]
+    return status, it, chi2, n_valid, floor
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _start_row(row, status, it, chi2, n_valid):
+    """A row's status, iterations and reduced chi2, NaN elsewhere; the reduced chi2."""
+    row[:] = np.nan
+    row[I_NITER] = it
+    row[I_STATUS] = status
+    dof = n_valid - 7
+    red = chi2 / dof if dof > 0 else np.nan
+    if status != BAD_INPUT:
         row[I_CHI2] = red
-        if (status == FAILED or not math.isfinite(chi2) or not p[0] > 0.0
-                or not -2.0 < p[1] < 9.0 or not -2.0 < p[2] < 9.0):
-            row[I_STATUS] = FAILED
-            continue
-        row[I_STATUS] = status
-        if use_errors:
-            _variances(s_jtj, low, damped, unit, col, var)
-            _store_fit(row, p, var, red, use_errors)
+    return red
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _fit_block_errors(frames, errors, initial, use_initial, max_iter, tol, start, stop, out):
+    """Fit frames[start:stop] weighted by their ERR into out[start:stop] (`RAW_COLUMNS`).
+
+    Rows of frames not fitted keep NaN parameters and errors with their status
+    (`BAD_INPUT`, `FAILED`).  One set of scratch arrays for the block.
+    """
+    f, w, valid = np.empty(64), np.empty(64), np.empty(64)
+    marked = np.empty((8, 8))  # the frame with invalid pixels NaN, for `moments`
+    corner, p, var = np.empty(12), np.empty(7), np.empty(7)
+    mats, vecs, seeding = np.zeros((4, 7, 7)), np.empty((7, 7)), np.zeros(4)
+    for k in range(start, stop):
+        status, it, chi2, n_valid, _ = _fit_frame(frames, errors, True, initial, use_initial,
+                                                  max_iter, tol, k, seeding, f, w, valid,
+                                                  marked, corner, p, mats, vecs)
+        red = _start_row(out[k], status, it, chi2, n_valid)
+        if status == CONVERGED or status == MAX_ITER:
+            _variances(mats[0], mats[3], mats[2], var)
+            _store_fit(out[k], p, var, red, True)
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _fit_block_noise(frames, initial, use_initial, max_iter, tol, start, stop, out):
+    """The first round of the fit without ERR of frames[start:stop] (see `_refit_block`).
+
+    A fitted row keeps its parameters, status and iterations, and for `_noise_block`
+    the start of its LM round (in the columns of the uncertainties: the round's
+    weights, `_poisson_weights`, are a function of it) and the weights' floor
+    (``_S_FLOOR``).  Rows of frames not fitted: as `_fit_block_errors`'.
+    """
+    f, w, valid = np.empty(64), np.empty(64), np.empty(64)
+    marked = np.empty((8, 8))
+    corner, p = np.empty(12), np.empty(7)
+    mats, vecs, seeding = np.zeros((4, 7, 7)), np.empty((7, 7)), np.zeros(4)
+    for k in range(start, stop):
+        status, it, chi2, n_valid, floor = _fit_frame(frames, frames, False, initial,
+                                                      use_initial, max_iter, tol, k, seeding,
+                                                      f, w, valid, marked, corner, p, mats,
+                                                      vecs)
+        row = out[k]
+        _start_row(row, status, it, chi2, n_valid)
+        if not (status == CONVERGED or status == MAX_ITER):
             continue
         for i in range(7):
             row[I_PARAM + i] = p[i]
+            row[I_ERR + i] = vecs[6, i]
         row[_S_FLOOR] = floor
-        if _noise_sums(f, valid, w, p, s_jtj, low, inv, pa, pb, soa, sums, models[k],
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _noise_block(frames, start, stop, out, models, stride):
+    """The sums of `_noise_sums` of the first-round rows of out[start:stop] (columns
+    ``_S_*``), and each frame's star model in ``models[k]`` (n, 64), for
+    `_noise_slope` and `_refit_block`.
+
+    The round's weights are recomputed from where it began, and JᵀWJ at its result by
+    one model pass: a kernel apart from the round's (`_fit_block_noise`) so that the
+    two compile apart (see the drivers' comment).
+    """
+    f, w, valid = np.empty(64), np.empty(64), np.empty(64)
+    marked = np.empty((8, 8))
+    p, begin, jtr = np.empty(7), np.empty(7), np.empty(7)
+    jtj, low = np.empty((7, 7)), np.zeros((7, 7))
+    inv, pa, pb = np.empty((7, 7)), np.empty((7, 7)), np.empty((7, 7))  # `_noise_sums`'
+    soa, sums = np.empty((21, 64)), np.empty(8)
+    for k in range(start, stop):
+        row = out[k]
+        if not _pending(row):
+            continue
+        _load_frame(frames, frames, False, k, f, w, valid, marked)
+        for i in range(7):
+            p[i] = row[I_PARAM + i]
+            begin[i] = row[I_ERR + i]
+        floor = row[_S_FLOOR]
+        _poisson_weights(valid, begin, floor, w)
+        _normal(f, w, p, jtj, jtr)
+        if _noise_sums(f, valid, w, p, jtj, low, inv, pa, pb, soa, sums, models[k],
                        k % stride == 0):
             row[_S_NUM], row[_S_DEN] = sums[0], sums[1]
             row[_S_T0], row[_S_T1], row[_S_T2] = sums[2], sums[3], sums[4]
@@ -798,13 +1003,13 @@ def _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol, 
             row[_S_T0], row[_S_T1], row[_S_T2] = 1.0, 0.0, floor
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _pending(row):
     """The row holds a first round's state (no ERR): `_refit_block` has yet to finish it."""
     return row[I_STATUS] == CONVERGED or row[I_STATUS] == MAX_ITER
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _intercept(row, slope):
     """The frame's background variance ``a`` given the pooled slope (see `_noise_sums`)."""
     a = (row[_S_T2] - slope * row[_S_T1]) / row[_S_T0]
@@ -812,7 +1017,7 @@ def _intercept(row, slope):
     return a if a > low else low  # also NaN
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def _noise_slope(out):
     """The pooled slope ``b`` of the variance model ``a + b m`` over every first-round row.
 
@@ -859,7 +1064,7 @@ def _noise_slope(out):
     return slope
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True)
 def _refit_block(frames, models, max_iter, tol, slope, start, stop, out):
     """Finish the first-round rows of out[start:stop] (no ERR) with the fitted noise model.
 
@@ -894,8 +1099,6 @@ def _refit_block(frames, models, max_iter, tol, slope, start, stop, out):
     t_jtr = np.empty(7)
     step = np.empty(7)
     trial = np.empty(7)
-    unit = np.empty(7)
-    col = np.empty(7)
     var = np.empty(7)
     for k in range(start, stop):
         row = out[k]
@@ -931,60 +1134,100 @@ def _refit_block(frames, models, max_iter, tol, slope, start, stop, out):
                 it = 1
             else:
                 status, it, chi2 = _lm(f, w, p, max_iter - it1, tol, s_jtj, s_jtr, t_jtj,
-                                       t_jtr, damped, low, step, trial)
+                                       t_jtr, damped, low, step, trial, np.inf)
         row[:] = np.nan  # the state columns too
         row[I_NITER] = it1 + it
         dof = n_valid - 7
         red = chi2 / dof if dof > 0 else np.nan
         row[I_CHI2] = red
-        if (status == FAILED or not math.isfinite(chi2) or not p[0] > 0.0
-                or not -2.0 < p[1] < 9.0 or not -2.0 < p[2] < 9.0):
+        if status == FAILED or not _plausible(p, chi2):
             row[I_STATUS] = FAILED
             continue
-        _variances(s_jtj, low, damped, unit, col, var)
+        _variances(s_jtj, low, damped, var)
         _store_fit(row, p, var, red, False)
         row[I_STATUS] = status
 
 
-@nb.njit(cache=True, parallel=True)
-def fit_chunk_parallel(frames, errors, use_errors, initial, use_initial, max_iter, tol, out,
-                       n_blocks):
-    """Fit every frame of a chunk with numba threads over `n_blocks` blocks of frames.
+# The drivers.  A chunk's blocks run on threads of this process, each block one call of
+# a compiled kernel that releases the GIL (``nogil``), or one after the other (ray
+# workers, one process per core already).  No numba-parallel (``prange``) kernel: it
+# would be one more copy of the whole fit to compile, and a second one for the serial
+# calls, where numba re-optimizes a kernel's whole call tree at every level above it
+# (`benchmarks/bench_compile_parts.py`).  With and without ERR the kernels differ, so a
+# cal file's fit (always with ERR) compiles without the noise model's code.
 
-    ``frames`` (n, 8, 8) float32/float64; ``errors`` the same shape when
-    `use_errors` (else any (0, 8, 8) array); ``initial`` (n, 7) when
-    `use_initial`; ``out`` (n, `N_OUT`) float64, filled row by row (columns
-    `RAW_COLUMNS`).
-    `n_blocks` comes from the caller: ``numba.get_num_threads()`` inside the
-    kernel would make it uncacheable.  Without `use_errors`: the first round of
-    every frame, the chunk's noise model (`_noise_slope`), then the second round
-    (`_refit_block`); the results do not depend on `n_blocks`.  Between the rounds
-    each frame's star model is kept (64 float32: as much memory as float32 frames).
+
+def _blocks(n: int, n_blocks: int) -> list:
+    """(start, stop) of up to `n_blocks` blocks of whole `SEED_RUN` runs: the runs, not
+    the blocks, decide which frames start from their moments, so the results do not
+    depend on the number of blocks."""
+    n_runs = -(-n // SEED_RUN)
+    n_blocks = max(min(n_runs, n_blocks), 1)
+    bounds = [min(b * n_runs // n_blocks * SEED_RUN, n) for b in range(n_blocks + 1)]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def fit_signatures(frames: np.ndarray, errors: np.ndarray | None) -> list:
+    """The kernels a chunk's fit of these inputs calls, each with arguments of the types
+    `fit_chunk` gives it: [(dispatcher, arguments)], to compile ahead of a fit
+    (`fgs_widgets.engine.warmup`)."""
+    n, init, out = len(frames), np.empty((0, 7)), np.empty((len(frames), N_OUT))
+    if errors is not None:
+        return [(_fit_block_errors, (frames, errors, init, False, 50, 1e-8, 0, n, out))]
+    models = np.empty((n, 64), np.float32)
+    return [(_fit_block_noise, (frames, init, False, 50, 1e-8, 0, n, out)),
+            (_noise_block, (frames, 0, n, out, models, 1)),
+            (_noise_slope, (out,)),
+            (_refit_block, (frames, models, 50, 1e-8, 0.0, 0, n, out))]
+
+
+def fit_chunk(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray | None,
+              max_iter: int, tol: float, out: np.ndarray, threads: int = 1) -> None:
+    """Fit every frame of a chunk into ``out`` (n, `N_OUT`) float64, row by row
+    (columns `RAW_COLUMNS`), on `threads` threads.
+
+    ``frames`` (n, 8, 8) float32/float64 and C-contiguous; ``errors`` the same (the
+    pixels weighted by 1/ERR²) or None (the noise model fitted to the chunk: the first
+    round of every frame, `_noise_slope`, then `_refit_block`); ``initial`` (n, 7)
+    float64 starting parameters, or None.  The results do not depend on `threads`.
+    Blocks are a few per thread, to even out frames that need more iterations.  A
+    block is never interrupted: on an exception (KeyboardInterrupt too) the blocks not
+    yet started are dropped and the call returns once the running ones end.
     """
-    n = frames.shape[0]
-    n_blocks = max(min(n, n_blocks), 1)
-    models = np.empty((0 if use_errors else n, 64), np.float32)  # 4 bytes per pixel
-    stride = max(n // SLOPE_FRAMES, 1)
-    for blk in nb.prange(n_blocks):
-        _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol,
-                   blk * n // n_blocks, (blk + 1) * n // n_blocks, out, models, stride)
-    if not use_errors:
+    n = len(frames)
+    blocks = _blocks(n, 16 * threads if threads > 1 else 1)
+    init = np.empty((0, 7)) if initial is None else initial
+    use_initial, max_iter, tol = initial is not None, int(max_iter), float(tol)
+    with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        if errors is not None:
+            _run(pool, blocks, lambda a, b: _fit_block_errors(
+                frames, errors, init, use_initial, max_iter, tol, a, b, out))
+            return
+        models = np.empty((n, 64), np.float32)  # 4 bytes per pixel: as float32 frames
+        stride = max(n // SLOPE_FRAMES, 1)
+        _run(pool, blocks, lambda a, b: (
+            _fit_block_noise(frames, init, use_initial, max_iter, tol, a, b, out),
+            _noise_block(frames, a, b, out, models, stride)))
         slope = _noise_slope(out)
-        for blk in nb.prange(n_blocks):
-            _refit_block(frames, models, max_iter, tol, slope, blk * n // n_blocks,
-                         (blk + 1) * n // n_blocks, out)
+        _run(pool, blocks, lambda a, b: _refit_block(
+            frames, models, max_iter, tol, slope, a, b, out))
 
 
-@nb.njit(cache=True)
-def fit_chunk_serial(frames, errors, use_errors, initial, use_initial, max_iter, tol, out,
-                     n_blocks=1):
-    """`fit_chunk_parallel` on one thread (ray workers: one process per core already)."""
-    n = frames.shape[0]
-    models = np.empty((0 if use_errors else n, 64), np.float32)
-    _fit_block(frames, errors, use_errors, initial, use_initial, max_iter, tol, 0, n, out,
-               models, max(n // SLOPE_FRAMES, 1))
-    if not use_errors:
-        _refit_block(frames, models, max_iter, tol, _noise_slope(out), 0, n, out)
+def _run(pool, blocks: list, call) -> None:
+    """``call(start, stop)`` for every block, on the pool's threads or here."""
+    if pool is None:
+        for a, b in blocks:
+            call(a, b)
+        return
+    futures = [pool.submit(call, a, b) for a, b in blocks]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # blocks not yet started never start; running ones end (they write ``out``)
+        for future in futures:
+            future.cancel()
+        raise
 
 
 #: Gauss–Newton steps of each 1D profile fit in `refine_centroid`.  From the moments, one

@@ -27,7 +27,7 @@ import numpy as np
 from .psf import gaussian2d
 
 __all__ = ["FGS_FRAME_TIME", "FGS_READ_NOISE", "fgs_like_parameters", "real_fgs_parameters",
-           "simulate_count_rates", "simulate_frames"]
+           "real_fgs_series", "simulate_count_rates", "simulate_frames"]
 
 ParamSource = np.ndarray | Callable[[np.random.Generator, int], np.ndarray]
 _BLOCK = 100_000  # frames simulated at a time (bounds the float64 temporaries)
@@ -89,6 +89,40 @@ def real_fgs_parameters(rng: np.random.Generator, n: int) -> np.ndarray:
         rng.uniform(-np.pi / 2, np.pi / 2, n),
         rng.uniform(2500.0, 3400.0, n),
     ])
+
+
+#: `real_fgs_series`: frames per simulated file (a new star position, brightness, widths)
+SERIES_FILE_FRAMES = 2000
+#: `real_fgs_series`: RMS frame-to-frame pointing jitter (px; ~1 mas of 69 mas pixels)
+SERIES_JITTER = 0.015
+
+
+def real_fgs_series(rng: np.random.Generator, n: int, *, file_frames: int = SERIES_FILE_FRAMES,
+                    jitter: float = SERIES_JITTER, jumps: int = 2) -> np.ndarray:
+    """`real_fgs_parameters` as a time series: shape (n, 7), consecutive frames alike.
+
+    Flight guide stars do not change from frame to frame: within a file the star
+    holds its brightness, widths, rotation and background, and its centroid moves
+    by the pointing jitter only.  Each block of `file_frames` frames (a file) draws
+    one set of `real_fgs_parameters`; within it the amplitude varies by 1 % RMS
+    (scintillation-free: the guider's own flux noise), the background drifts by
+    0.5 %, and the centroid jitters by `jitter` px RMS about its mean.  `jumps`
+    tilt events per file (at random frames) move the mean centroid by 0.1-0.5 px
+    in a random direction, as a mirror tilt does.
+    """
+    out = np.empty((n, 7))
+    for start in range(0, n, file_frames):
+        m = min(file_frames, n - start)
+        block = np.repeat(real_fgs_parameters(rng, 1), m, axis=0)
+        block[:, 0] *= 1.0 + 0.01 * rng.standard_normal(m)
+        block[:, 6] *= 1.0 + 0.005 * np.linspace(-1.0, 1.0, m)
+        for at in rng.integers(0, m, jumps):
+            size, angle = rng.uniform(0.1, 0.5), rng.uniform(0.0, 2.0 * np.pi)
+            block[at:, 1] += size * np.cos(angle)
+            block[at:, 2] += size * np.sin(angle)
+        block[:, 1:3] += jitter * rng.standard_normal((m, 2))
+        out[start:start + m] = block
+    return out
 
 
 def simulate_frames(n: int | None = None, params: ParamSource | None = None, *,

@@ -16,21 +16,21 @@ What is warmed, in this order (``kernels``):
     the plot decimation (`fgs_widgets.engine.binning`), which the time-series panel
     calls right after a load: first, so the panel never waits behind a fit kernel;
 ``"fit"``
-    `fgs_widgets.engine.lm.fit_chunk_parallel`, the serial executor's driver (the
-    default fit);
+    the kernels of the default fit (`fgs_widgets.engine.lm.fit_signatures`:
+    `~fgs_widgets.engine.lm._fit_block_errors` for frames with ERR, the noise
+    model's kernels for frames without);
 ``"quick"``
     `fgs_widgets.engine.lm.moments_chunk` (the quick fit);
 ``"periodogram"``
     the gridding kernel of the periodograms (`fgs_widgets.engine.periodogram`);
 ``"ray"``
-    `fgs_widgets.engine.lm.fit_chunk_serial` with the read-only arrays a ray worker
-    gets from the object store, into the on-disk cache the workers of a local ray
-    share with this process (`fgs_widgets.engine.executor`).  By default only when
-    ray is already running in this process.
+    the same fit kernels with the read-only arrays a ray worker gets from the object
+    store, into the on-disk cache the workers of a local ray share with this process
+    (`fgs_widgets.engine.executor`).  By default only when ray is already running in
+    this process.
 
 The fit kernels are compiled, never run (`numba.core.dispatcher.Dispatcher.compile`
-with the types the fit's own call will have): the warm-up starts no numba threads, so
-it cannot collide with a parallel kernel another thread runs.
+with the types the fit's own call will have).
 
 Thread safety: numba compiles under one process-wide re-entrant lock
 (``numba.core.compiler_lock.global_compiler_lock``) and, holding it, looks for the
@@ -208,16 +208,14 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _fit_types(frames: np.ndarray, errors: np.ndarray | None, parallel: bool) -> tuple:
-    """The numba argument types of `gaussian.fit_chunk`'s kernel call for these inputs."""
+def _compile_fit(frames: np.ndarray, errors: np.ndarray | None) -> None:
+    """Compile the kernels `gaussian.fit_chunk` calls for these inputs (never run them)."""
     import numba
 
     from . import lm
 
-    errs = np.empty((0, 8, 8), frames.dtype) if errors is None else errors
-    args = (frames, errs, errors is not None, np.empty((0, 7)), False, 50, 1e-8,
-            np.empty((len(frames), lm.N_OUT)), 16 * (numba.get_num_threads() if parallel else 1))
-    return tuple(numba.typeof(a) for a in args)
+    for kernel, args in lm.fit_signatures(frames, errors):
+        kernel.compile(tuple(numba.typeof(a) for a in args))
 
 
 def _steps(frames: np.ndarray, errors: np.ndarray | None,
@@ -230,9 +228,7 @@ def _steps(frames: np.ndarray, errors: np.ndarray | None,
         decimate_for_display(x, x, 10)
 
     def fit() -> None:
-        from . import lm
-
-        lm.fit_chunk_parallel.compile(_fit_types(frames, errors, parallel=True))
+        _compile_fit(frames, errors)
 
     def quick() -> None:
         import numba
@@ -249,10 +245,7 @@ def _steps(frames: np.ndarray, errors: np.ndarray | None,
 
     def ray() -> None:
         # a ray worker gets its chunk (and its ERR) from the object store: read-only
-        from . import lm
-
-        lm.fit_chunk_serial.compile(_fit_types(
-            _readonly(frames), None if errors is None else _readonly(errors), parallel=False))
+        _compile_fit(_readonly(frames), None if errors is None else _readonly(errors))
 
     named = {"display": display, "fit": fit, "quick": quick, "periodogram": periodogram,
              "ray": ray}
@@ -370,6 +363,13 @@ def _dispatchers() -> list:
             if isinstance(obj, CPUDispatcher)]
 
 
+def _fit_kernel_name(use_errors: bool) -> str:
+    from . import lm
+
+    return lm.fit_signatures(np.zeros((0, 8, 8)), np.zeros((0, 8, 8)) if use_errors
+                             else None)[0][0].py_func.__name__
+
+
 def _misses(dispatchers: list) -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
 
@@ -407,6 +407,7 @@ def warm_installation(report: Callable[[KernelReport], None] | None = None
         plan += [(k, f"{name} frames", frames, errors)
                  for k in (("display", "fit", "quick", "periodogram") if first
                            else ("fit", "quick"))]
+        plan += [("fit", f"{name} frames without ERR", frames, None)]
         plan += [("ray", f"{name} frames with ERR, read-only", frames, errors),
                  ("ray", f"{name} frames, read-only", frames, None)]
     results = []
@@ -415,8 +416,8 @@ def warm_installation(report: Callable[[KernelReport], None] | None = None
         before, began = _misses(dispatchers), time.perf_counter()
         step()
         where = {"display": "block_extrema", "periodogram": "_spread",
-                 "quick": "moments_chunk", "ray": "fit_chunk_serial"}.get(
-                     kernel, "fit_chunk_parallel")
+                 "quick": "moments_chunk"}.get(kernel) or _fit_kernel_name(
+                     errors is not None)
         cache = next((d.stats.cache_path for d in dispatchers
                       if d.py_func.__name__ == where), "")
         done = KernelReport(kernel, inputs, time.perf_counter() - began,
