@@ -1,48 +1,43 @@
-"""The fit kernel's distance to the machine's limit, and the batched-SIMD layout.
+"""The fit kernel against the former one (issue 27), and its distance to the machine's limit.
 
-Run: ``python benchmarks/bench_kernel.py [--frames 100000] [--crb-frames 5000]``
-(~2 minutes, of which 30-60 s are numba compiling the prototype, which is not cached).
+Run: ``python benchmarks/bench_kernel.py [--frames 100000] [--rounds 3]``
+(~3 minutes, of which 20-60 s are numba compiling the SIMD prototype, which is not cached).
 
-What it measures, on real-regime FGS frames (`simulate.real_fgs_parameters`: sigma
-0.64-0.73 px, peak 2-3e5 DN/s on 2500-3400 DN/s, 0.0625 s frames, Poisson + 12 e- read
-noise, ERR from the noisy data, as in ``bench_real_regime.py``):
+Frames: real-regime FGS frames (`simulate.real_fgs_parameters`: sigma 0.64-0.73 px, peak
+2-3e5 DN/s on 2500-3400 DN/s, 0.0625 s frames, Poisson + 12 e- read noise, ERR from the
+noisy data, as in ``bench_real_regime.py``), in two orders: "series", as a guide star is
+recorded (`simulate.real_fgs_series`: one star per 2000-frame file, 1 % flux noise,
+0.015 px jitter, two 0.1-0.5 px tilt jumps per file), and "independent", a new star
+every frame (no neighbour worth starting from: the seeded fit's worst case).  Kernels:
+``lm.py`` (`fgs_widgets.engine.lm`), the frozen former kernels (``lm_baseline.py``,
+every frame from its moments) and the batched-SIMD prototype of the former control
+flow (``kernel_simd.py``: frames across vector lanes, a polynomial exp).
 
-1. Flops per frame of `fgs_widgets.engine.lm` (float64 throughout: float32 frames are
-   converted on load), counted analytically from its code (`PASS_TERMS` and the
-   other tables below: add/sub/mul 1 flop, FMA 2, exp as `EXP_FLOPS` flop-equivalents,
-   divisions, square roots and trigonometric calls counted apart) times the work per
-   frame as measured: model passes (`lm._normal`), Cholesky factorizations and solves
-   per frame, counted by the prototype's copy of lm.py's control flow (its per-frame
-   iteration counts are checked to equal lm.py's).  The analytic count of a pass is
-   cross-checked against the compiled code: the FP instructions of the hot loops
-   (lm.py's pass and the prototype's), counted in their assembly (this VM exposes no
-   hardware counters: ``perf stat -e cycles`` says "not supported").
-2. Frames/s of ``gaussian.fit_chunk`` on 1 thread (``parallel=False``) and on both
-   cores, best of 3 after a warm-up; achieved GFLOP/s and the fraction of this
-   machine's peak.  The peak: cores x clock x 16 DP flops/cycle (AVX2 + 2 FMA pipes),
-   with the clock measured from a dependent chain of float adds (3 cycles each on AMD
-   Zen 2/3/4: an assumption), and the FMA throughput a numba loop actually reaches.
-   The kernel's own arithmetic core: a loop of model passes alone (lm.py's, and the
-   prototype's), as an upper bound of frames/s at the measured passes per frame.
-3. The batched-SIMD prototype (``benchmarks/kernel_simd.py``: frames across vector
-   lanes, a polynomial exp that vectorizes) on the same frames and threads: frames/s,
-   speed-up, centroid RMS / Cramér–Rao bound (the RMS of the per-frame bounds over
-   ``--crb-frames`` frames, as bench_real_regime) next to lm.py's, and the largest
-   difference to lm.py's results.  Two controls separate what the layout gains from
-   what the vector exp gains: the prototype with libm's exp (a scalar call per lane),
-   and lm.py's own kernel with only its exp replaced by the polynomial
-   (``kernel_simd.lm_vexp_fit_chunk``).  Then edge cases (FGS-like mix, NaN pixels, bad
-   frames, max_iter 3) check that the prototype's control flow is lm.py's.
-
-Without ERR ("Poisson" rows) the prototype implements the former weighting (two LM rounds
-with weights 1 / (max(star model, 0) + corner noise), the covariance scaled by chi2_red),
-which lm.py replaced in issue 27 by a fitted noise model (``bench_errors.py``): those rows
-compare it with the frozen former kernels, ``lm_baseline.py``, not with lm.py.
-
-The machine is shared (other jobs may run on the 2 cores): timings vary by 10-30 %
-between runs; each figure is the best of 3, lm.py's and the prototype's runs
-interleaved, and the speed-up is also given as the median of the per-round ratios
-("paired").
+1. Work per frame, with ERR: LM iterations, model passes (`lm._normal`, 64 px), Cholesky
+   factorizations and solves.  The former kernels' are counted by the prototype (its
+   iterations are checked to equal theirs frame by frame); lm.py's by running its own
+   block kernel's code as Python with the leaves wrapped by counters (`lm_work`, on
+   ``--work-frames`` frames).  Flops per frame from these counts and the analytic
+   tables below (`PASS_TERMS` and the rest: add/sub/mul 1 flop, FMA 2, exp as
+   `EXP_FLOPS` flop-equivalents, divisions, square roots and trigonometric calls
+   counted apart), cross-checked against the FP instructions of the compiled passes
+   (this VM exposes no hardware counters).
+2. Accuracy: statuses; frames converged by the former kernels and not by lm.py; the
+   centroid differences where both converged, in units of the former uncertainty;
+   centroid RMS / Cramér–Rao bound (the RMS of the per-frame bounds over
+   ``--crb-frames`` frames) of each kernel.
+3. The model pass alone (ns per frame-pass, GFLOP/s, fraction of a core's peak).
+4. Frames/s of each kernel on 1 thread and on every core, ``--rounds`` interleaved rounds
+   after a warm-up: best round, and lm.py's speed-up also as the median of the per-round
+   ratios ("paired": the machine is shared, single rounds vary by 10-30 %); achieved
+   fraction of the machine's peak (cores x clock x 16 DP flops/cycle: AVX2 + 2 FMA pipes,
+   the clock measured from a dependent chain of float adds, 3 cycles each on AMD Zen 2/3/4:
+   an assumption).
+5. Edge cases: the FGS-like mix (faint, wide, edge-truncated stars) with NaN pixels, empty,
+   flat and noise-only frames, at max_iter 50 and 3, with and without ERR: statuses of
+   lm.py and the former kernels, frames lost, and the prototype's control flow against
+   the former kernels'.  Without ERR lm.py fits a noise model (``bench_errors.py``), the
+   former kernels and the prototype Poisson-like weights: only their statuses compare.
 """
 
 from __future__ import annotations
@@ -61,16 +56,17 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kernel_simd as ks  # noqa: E402
-from bench_errors import former_kernels  # noqa: E402
+from bench_errors import fit, former_kernels  # noqa: E402
 
 from fgs_widgets.engine import lm  # noqa: E402
 from fgs_widgets.engine.crb import cramer_rao_bound  # noqa: E402
-from fgs_widgets.engine.gaussian import fit_chunk  # noqa: E402
+from fgs_widgets.engine.gaussian import canonical_parameters  # noqa: E402
 from fgs_widgets.engine.simulate import (  # noqa: E402
     FGS_FRAME_TIME,
     FGS_READ_NOISE,
     fgs_like_parameters,
     real_fgs_parameters,
+    real_fgs_series,
     simulate_frames,
 )
 
@@ -266,11 +262,12 @@ def _lm_passes(f, w, p, reps):
     return s
 
 
-def _lm_passes_vexp_kernel():
-    """`_lm_passes` over lm.py's pass with only its exp replaced (`ks.lm_vexp_normal`)."""
-    module = types.ModuleType("lm_vexp")
-    module._normal = ks.lm_vexp_normal()
-    return nb.njit(ks._clone(_lm_passes, lm=module))
+def _with_globals(function, **replace):
+    """A jitted function's Python code with some of its globals swapped (uncompiled)."""
+    py = function.py_func
+    namespace = dict(py.__globals__)
+    namespace.update(replace)
+    return types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__)
 
 
 def _make_simd_passes(batched_pass):
@@ -293,9 +290,9 @@ def _make_simd_passes(batched_pass):
 
 
 def pass_rates(frames, errors, truth, n=4096, reps=10) -> dict:
-    """ns per frame-pass of lm.py's pass (as it is, and with the polynomial exp) and of the
-    prototype's (polynomial and libm exp), on `n` frames at their true parameters with
-    their ERR weights."""
+    """ns per frame-pass of lm.py's pass (polynomial exp), the former kernels' (libm's
+    exp) and the prototype's (polynomial and libm exp), on `n` frames at their true
+    parameters with their ERR weights."""
     f = frames[:n].reshape(n, 64).astype(np.float64)
     w = 1.0 / errors[:n].reshape(n, 64).astype(np.float64) ** 2
     p = np.ascontiguousarray(truth[:n])
@@ -305,9 +302,9 @@ def pass_rates(frames, errors, truth, n=4096, reps=10) -> dict:
     wv = w[: g * ks.LANES].reshape(g, ks.LANES, 64).transpose(0, 2, 1).reshape(g, -1).copy()
     par = p[: g * ks.LANES].reshape(g, ks.LANES, 7).transpose(0, 2, 1).reshape(g, -1).copy()
     out = {}
-    lm_vexp = _lm_passes_vexp_kernel()
+    former = nb.njit(_with_globals(_lm_passes, lm=former_kernels()))
     runs = {"lm.py": lambda r: _lm_passes(f, w, p, r),
-            "lm.py+vexp": lambda r: lm_vexp(f, w, p, r)}
+            "former": lambda r: former(f, w, p, r)}
     for exp in ("vexp", "libm"):
         kernel = _make_simd_passes(ks.batched_pass(exp))
         runs[f"SIMD ({exp})"] = lambda r, k=kernel: k(fv, wv, par, r)
@@ -318,25 +315,59 @@ def pass_rates(frames, errors, truth, n=4096, reps=10) -> dict:
             t = time.thread_time()
             run(reps)
             best = min(best, time.thread_time() - t)
-        frames_done = (n if name.startswith("lm.py") else g * ks.LANES) * reps
+        frames_done = (n if not name.startswith("SIMD") else g * ks.LANES) * reps
         out[name] = best / frames_done * 1e9
     return out
 
 
 # ---------------------------------------------------------------- fits
 
-def reference_fit(frames, errors=None, max_iter: int = 50, parallel: bool = True):
-    """What the prototype is compared with: lm.py's `fit_chunk` with ERR; without, the
-    former kernels (``lm_baseline.py``), whose weighting the prototype implements."""
-    if errors is not None:
-        return fit_chunk(frames, errors, max_iter=max_iter, parallel=parallel)
-    old = former_kernels()
-    out = np.empty((len(frames), lm.N_OUT))
-    kernel = old.fit_chunk_parallel if parallel else old.fit_chunk_serial
-    kernel(np.ascontiguousarray(frames), np.empty((0, 8, 8), frames.dtype), False,
-           np.empty((0, 7)), False, int(max_iter), 1e-8, out, 16 * nb.get_num_threads())
-    out[:, lm.I_SPARE] = 0.0
-    return out
+def fit_with(kernels: str, frames, errors=None, max_iter: int = 50, parallel: bool = True):
+    """One chunk through lm.py ("lm"), the frozen former kernels ("former") or the
+    prototype ("simd", which implements the former control flow)."""
+    if kernels == "simd":
+        return ks.fit_chunk(frames, errors, max_iter=max_iter, parallel=parallel)[0]
+    module = lm if kernels == "lm" else former_kernels()
+    return fit(module, frames, errors, parallel, max_iter)
+
+
+def lm_work(frames, errors) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: model passes, Cholesky factorizations and solves of lm.py's fit with ERR.
+
+    Counted by running its block kernel's own code as Python, the LM functions too, with
+    the three leaves (compiled) wrapped by counters; returns (counts (n, 3), result rows).
+    """
+    n = len(frames)
+    counts = np.zeros((n, 3))
+    frame = [0]
+    leaves = ("_normal", "_cholesky", "_cho_solve")
+    python = ("_fit_frame", "_weighted_lm", "_lm")
+    saved = {name: getattr(lm, name) for name in (*leaves, *python, "_load_frame")}
+
+    def counting(i, kernel):
+        def call(*args):
+            counts[frame[0], i] += 1
+            return kernel(*args)
+        return call
+
+    def load(frames, errors, use_errors, k, *scratch):
+        frame[0] = k  # the frame the next counts are charged to
+        return saved["_load_frame"](frames, errors, use_errors, k, *scratch)
+
+    out = np.empty((n, lm.N_OUT))
+    try:
+        for i, name in enumerate(leaves):
+            setattr(lm, name, counting(i, saved[name]))
+        for name in python:
+            setattr(lm, name, saved[name].py_func)
+        lm._load_frame = load
+        with np.errstate(all="ignore"):
+            lm._fit_block_errors.py_func(frames, errors, np.empty((0, 7)), False, 50, 1e-8, 0,
+                                         n, out)
+    finally:
+        for name, kernel in saved.items():
+            setattr(lm, name, kernel)
+    return counts, out
 
 
 def best_of_3(*functions, rounds: int = 3):
@@ -373,14 +404,40 @@ def accuracy(out: np.ndarray, truth: np.ndarray, crb: np.ndarray) -> np.ndarray:
     return rms(out[ok, 1:3] - truth[ok, 1:3]) / crb
 
 
+def agreement(new: np.ndarray, old: np.ndarray) -> str:
+    """lm.py's results against the former kernels': frames converged before and not now,
+    and the centroid differences (in units of the former uncertainty) where both did."""
+    conv_old = old[:, lm.I_STATUS] == lm.CONVERGED
+    conv_new = new[:, lm.I_STATUS] == lm.CONVERGED
+    fitted_old = np.isin(old[:, lm.I_STATUS], (lm.CONVERGED, lm.MAX_ITER))
+    fitted_new = np.isin(new[:, lm.I_STATUS], (lm.CONVERGED, lm.MAX_ITER))
+    both = conv_old & conv_new & np.all(old[:, lm.I_ERR + 1:lm.I_ERR + 3] > 0.0, axis=1)
+    shift = np.max(np.abs(new[both, 1:3] - old[both, 1:3])
+                   / old[both, lm.I_ERR + 1:lm.I_ERR + 3], axis=1)
+    quant = np.quantile(shift, [0.5, 0.999]) if both.any() else (np.nan, np.nan)
+    return (f"converged before, not now: {int(np.sum(conv_old & ~conv_new))}; fitted "
+            f"before, not now: {int(np.sum(fitted_old & ~fitted_new))}; now converged, "
+            f"not before: {int(np.sum(conv_new & ~conv_old))}; centroid shift / error "
+            f"median {quant[0]:.1e}, 99.9 % {quant[1]:.1e}, max "
+            f"{shift.max() if both.any() else np.nan:.1e}")
+
+
+def statuses(out: np.ndarray) -> str:
+    counts = np.bincount(out[:, lm.I_STATUS].astype(int), minlength=4)
+    return ", ".join(f"{lm.STATUS_NAMES[s]} {c}" for s, c in enumerate(counts) if c)
+
+
 def main() -> None:
+    """Length: one report, section after section, reads best in one piece."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--crb-frames", type=int, default=5000)
+    parser.add_argument("--work-frames", type=int, default=2000,
+                        help="frames whose passes lm.py's fit counts (run as Python)")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each fit")
     parser.add_argument("--edge-frames", type=int, default=10_000,
-                        help="FGS-like mix with NaN pixels and bad frames (control-flow check)")
+                        help="FGS-like mix with NaN pixels and bad frames")
     args = parser.parse_args()
     n = args.frames
     noise = {"exposure": FGS_FRAME_TIME, "read_noise": FGS_READ_NOISE}
@@ -393,136 +450,118 @@ def main() -> None:
           f"core, {m['peak']:.1f} on {m['cores']}; a numba FMA loop reaches {m['fma1']:.1f} "
           f"on 1 thread, {m['fma2']:.1f} on {m['cores']}")
 
-    frames, errors, truth = simulate_frames(n, real_fgs_parameters, seed=0, **noise)
-    sample = np.linspace(0, n - 1, min(n, args.crb_frames)).astype(int)
-    crb = rms(cramer_rao_bound(truth[sample], **noise)[:, 1:3])
-    print(f"{n:,} real-regime frames (float32 frames, the kernels compute in float64); "
-          f"Cramér–Rao bound x {crb[0]:.2e}, y {crb[1]:.2e} px")
-
     t = time.perf_counter()
+    probe, probe_err, _ = simulate_frames(64, real_fgs_parameters, seed=9, **noise)
     for exp in ("vexp", "libm"):
-        ks.fit_chunk(frames[:64], errors[:64], parallel=False, exp=exp)
-    ks.fit_chunk(frames[:64], errors[:64], parallel=True)
-    ks.fit_chunk(frames[:64], None, parallel=False)
-    ks.fit_chunk(frames[:64], None, parallel=True)
-    ks.lm_vexp_fit_chunk(frames[:64], errors[:64])
+        ks.fit_chunk(probe, probe_err, parallel=False, exp=exp)
+    for errs in (probe_err, None):
+        ks.fit_chunk(probe, errs, parallel=True)
+        ks.fit_chunk(probe, errs, parallel=False)
     print(f"compiled the prototype in {time.perf_counter() - t:.0f} s")
 
-    rows = []
-    results = {}
-    for weights, errs in (("ERR", errors), ("Poisson", None)):
+    datasets = {
+        "series": lambda rng: real_fgs_series(rng, n),
+        "independent": lambda rng: real_fgs_parameters(rng, n),
+    }
+    report = {}
+    for label, params in datasets.items():
+        truth = params(np.random.default_rng(0))
+        frames, errors, truth = simulate_frames(n, truth, seed=1, **noise)
+        truth = canonical_parameters(truth)
+        sample = np.linspace(0, n - 1, min(n, args.crb_frames)).astype(int)
+        crb = rms(cramer_rao_bound(truth[sample], **noise)[:, 1:3])
+        k = min(n, args.work_frames)
+        work_new, rows_new = lm_work(frames[:k], errors[:k])
         for threads, parallel in ((1, False), (m["cores"], True)):
-            runs = [lambda e=errs, p=parallel: reference_fit(frames, e, parallel=p),
-                    lambda e=errs, p=parallel: ks.fit_chunk(frames, e, parallel=p)]
-            if weights == "ERR" and not parallel:
-                runs.append(lambda: ks.fit_chunk(frames, errors, parallel=False, exp="libm"))
-                runs.append(lambda: ks.lm_vexp_fit_chunk(frames, errors))
-            timed = best_of_3(*runs, rounds=args.rounds)
-            (t_lm, _, _, out_lm), (t_simd, _, _, (out_simd, work)) = timed[:2]
-            if len(timed) > 2:
-                t_libm, (out_libm, _) = timed[2][0], timed[2][3]
-                gain_libm = paired(timed[0], timed[2], 1)
-                t_lmv, out_lmv = timed[3][0], timed[3][3]
-                gain_lmv = paired(timed[0], timed[3], 1)
-            results[weights, threads] = (t_lm, out_lm, t_simd, out_simd, work)
-            rows.append((weights, threads, t_lm, t_simd, paired(timed[0], timed[1], threads)))
+            timed = best_of_3(*[lambda w=w, f=frames, e=errors, p=parallel:
+                                fit_with(w, f, e, parallel=p)
+                                for w in ("former", "lm", "simd")], rounds=args.rounds)
+            report[label, threads] = timed
+        _, work_old = ks.fit_chunk(frames, errors, parallel=False)
+        report[label] = (frames, errors, truth, crb, work_new, rows_new, work_old)
 
-    # flop accounting (ERR weights)
-    _, out_lm, _, out_simd, work = results["ERR", 1]
-    same_iter = np.mean(out_lm[:, lm.I_NITER] == out_simd[:, lm.I_NITER])
-    fl = flops_per_frame(work)
-    print("\nflops per frame (lm.py, ERR weights), analytic:")
-    print(f"  per pixel and pass {PASS_FLOPS} flops + 1 exp: "
-          + "; ".join(f"{w} {f}" for w, f, e in PASS_TERMS if f))
-    print(f"  measured work per frame: {fl['passes']:.3f} model passes (64 px each), "
-          f"{fl['chols']:.3f} Cholesky, {fl['solves']:.3f} solves; mean LM iterations "
-          f"{out_lm[:, lm.I_NITER].mean():.3f} (identical per frame to lm.py's on "
-          f"{100 * same_iter:.2f} % of frames)")
-    print(f"  passes {fl['pass flops']:8.0f} flops   exp {fl['exp']:6.0f} (x{EXP_FLOPS} = "
-          f"{EXP_FLOPS * fl['exp']:.0f})   Cholesky+solves {fl['solve flops']:6.0f}   other "
-          f"(load, moments, variances) {fl['other flops']:5.0f}")
-    print(f"  div {fl['div']:.0f}, sqrt {fl['sqrt']:.0f}, sin/cos/atan2 {fl['trig']:.0f} "
-          f"(x{TRIG_FLOPS}); total {fl['arith']:.0f} flops + exp/div/sqrt/trig = "
-          f"{fl['total']:.0f} flop-equivalents per frame "
-          f"({100 * fl['pass flops'] / fl['arith']:.0f} % of the flops in the passes)")
+    print("\nflops per frame, analytic (ERR weights): per pixel and pass "
+          f"{PASS_FLOPS} flops + 1 exp: " + "; ".join(f"{w} {f}" for w, f, e in PASS_TERMS if f))
     simd = compiled_loop(ks.batched_pass(), ks.UNROLL)
-    lm_normal = nb.njit(fastmath=lm.FASTMATH)(lm._normal.py_func)  # uncached: inspectable
-    lm_normal(np.zeros(64), np.ones(64), truth[0].copy(), np.empty((7, 7)), np.empty(7))
-    scalar = compiled_loop(lm_normal)
-    lm_vexp = ks.lm_vexp_normal()
-    lm_vexp(np.zeros(64), np.ones(64), truth[0].copy(), np.empty((7, 7)), np.empty(7))
-    control = compiled_loop(lm_vexp)
-    print(f"  cross-check in the compiled loops, per frame-pixel: lm.py's pass "
-          f"{scalar.get('flops', np.nan):.0f} flops + {scalar.get('calls', np.nan):.0f} "
-          f"libm exp call, {scalar.get('memory', np.nan):.0f} memory operands "
-          f"(vectorized over {scalar.get('step', 0)} pixels: its 35 sums x 4 vectors spill); "
-          f"prototype {simd.get('flops', np.nan):.0f} flops with the exp inline (analytic "
-          f"{PASS_FLOPS} + 34 for the polynomial exp), {simd.get('memory', np.nan):.0f} "
-          f"memory operands ({simd.get('step', 0)} lanes x {ks.UNROLL} px per step); "
-          f"lm.py's pass with the polynomial exp {control.get('flops', np.nan):.0f} flops, "
-          f"{control.get('calls', np.nan):.0f} calls, {control.get('memory', np.nan):.0f} "
-          "memory operands")
-    poisson = flops_per_frame(results["Poisson", 1][4])
+    loops = {}
+    for name, module in (("lm.py", lm), ("former", former_kernels())):
+        normal = nb.njit(fastmath=lm.FASTMATH)(_with_globals(module._normal))  # inspectable
+        normal(np.zeros(64), np.ones(64), np.array([1e3, 3.5, 3.5, 0.7, 0.7, 0.1, 1.0]),
+               np.empty((7, 7)), np.empty(7))
+        loops[name] = compiled_loop(normal)
+    print("  cross-check in the compiled loops, per frame-pixel: " + "; ".join(
+        f"{name}'s pass {c.get('flops', np.nan):.0f} flops, {c.get('calls', np.nan):.0f} "
+        f"exp calls, {c.get('memory', np.nan):.0f} memory operands (over "
+        f"{c.get('step', 0)} pixels a step)" for name, c in loops.items())
+        + f"; prototype {simd.get('flops', np.nan):.0f} flops with the exp inline, "
+        f"{simd.get('memory', np.nan):.0f} memory operands ({simd.get('step', 0)} lanes x "
+        f"{ks.UNROLL} px per step)")
 
-    rates = pass_rates(frames, errors, truth)
+    flops = {}
+    for label in datasets:
+        frames, errors, truth, crb, work_new, rows_new, work_old = report[label]
+        t1 = report[label, 1]
+        fits = {"former": t1[0][3], "lm": t1[1][3], "simd": t1[2][3]}
+        k = len(work_new)
+        new_fl = flops_per_frame(np.column_stack([work_new, np.zeros(k)]))
+        old_fl = flops_per_frame(work_old)
+        flops[label] = {"former": old_fl["total"], "lm": new_fl["total"],
+                        "simd": old_fl["total"]}
+        same_py = np.nanmax(np.abs(rows_new[:, 1:3] - fits["lm"][:k, 1:3]))
+        same_simd = np.mean(fits["simd"][:, lm.I_NITER] == fits["former"][:, lm.I_NITER])
+        print(f"\n{label}: {n:,} real-regime frames ("
+              + ("`real_fgs_series`: a star per 2000-frame file, 1 % flux noise, 0.015 px "
+                 "jitter, 2 tilt jumps per file" if label == "series" else
+                 "`real_fgs_parameters`: a new star every frame")
+              + f"), Cramér–Rao bound x {crb[0]:.2e}, y {crb[1]:.2e} px")
+        for name, fl, out in (("former", old_fl, fits["former"]), ("lm.py", new_fl, fits["lm"])):
+            print(f"  {name:<7} LM iterations {out[:, lm.I_NITER].mean():.3f} per frame; "
+                  f"model passes {fl['passes']:.3f}, Cholesky {fl['chols']:.3f}, solves "
+                  f"{fl['solves']:.3f} per frame; {fl['total']:,.0f} flop-equivalents per frame"
+                  f" ({fl['pass flops']:,.0f} in the passes)")
+        print(f"  (former kernels' work counted by the prototype, whose iterations equal "
+              f"theirs on {100 * same_simd:.2f} % of frames; lm.py's by its own code run as "
+              f"Python on the first {k:,} frames: its centroids differ from the compiled fit's "
+              f"by {same_py:.0e} px at most)")
+        print(f"  statuses: former {statuses(fits['former'])}; lm.py {statuses(fits['lm'])}")
+        print(f"  lm.py vs former: {agreement(fits['lm'], fits['former'])}")
+        for name, out in fits.items():
+            a = accuracy(out, truth, crb)
+            print(f"  centroid RMS / CRB {name:<7} x {a[0]:.4f}, y {a[1]:.4f}")
+
+    rates = pass_rates(*report["series"][:2], report["series"][2])
     pass_fe = pass_flop_equivalents()
-    print(f"\nmodel pass alone (64 px, {pass_fe:.0f} flop-eq.), 1 thread:")
-    whole = {"lm.py": results["ERR", 1][0], "lm.py+vexp": t_lmv,
-             "SIMD (vexp)": results["ERR", 1][2], "SIMD (libm)": t_libm}
+    print(f"\nmodel pass alone (64 px, {pass_fe:.0f} flop-eq.), 1 thread (series frames):")
     for name, ns in rates.items():
-        bound = 1e9 / (ns * fl["passes"])
         print(f"  {name:<12} {ns:6.0f} ns per frame-pass = {pass_fe / ns:5.1f} GFLOP/s "
-              f"({100 * pass_fe / ns / m['peak1']:4.1f} % of a core's peak); bound "
-              f"{bound:9,.0f} frames/s at {fl['passes']:.2f} passes/frame; the whole fit "
-              f"reaches {100 * n / whole[name] / bound:3.0f} % of it")
+              f"({100 * pass_fe / ns / m['peak1']:4.1f} % of a core's peak)")
 
-    print(f"\n{'weights':<8}{'thr':>4}{'lm.py fr/s':>12}{'GFLOP/s':>9}{'% peak':>8}"
-          f"{'SIMD fr/s':>12}{'GFLOP/s':>9}{'% peak':>8}{'speed-up':>10}{'paired':>7}"
-          f"{'RMS/CRB lm':>14}{'RMS/CRB SIMD':>15}{'max|dx|,|dy| px':>18}")
-    for weights, threads, t_lm, t_simd, gain in rows:
-        _, out_lm, _, out_simd, work = results[weights, threads]
-        per = (fl if weights == "ERR" else poisson)["total"]
-        peak = m["peak1"] * threads
-        r_lm, r_simd = n / t_lm, n / t_simd
-        a_lm, a_simd = accuracy(out_lm, truth, crb), accuracy(out_simd, truth, crb)
-        diff = np.nanmax(np.abs(out_simd[:, 1:3] - out_lm[:, 1:3]))
-        print(f"{weights:<8}{threads:>4}{r_lm:>12,.0f}{r_lm * per / 1e9:>9.2f}"
-              f"{100 * r_lm * per / 1e9 / peak:>7.1f}%{r_simd:>12,.0f}"
-              f"{r_simd * per / 1e9:>9.2f}{100 * r_simd * per / 1e9 / peak:>7.1f}%"
-              f"{t_lm / t_simd:>9.2f}x{gain:>6.2f}x"
-              f"{a_lm[0]:>8.4f},{a_lm[1]:.4f}"
-              f"{a_simd[0]:>9.4f},{a_simd[1]:.4f}{diff:>18.1e}")
-    t_lm1 = results["ERR", 1][0]
-    print(f"{'ERR':<8}{1:>4}{'':>12}{'':>9}{'':>8}{n / t_libm:>12,.0f}{'':>9}{'':>8}"
-          f"{t_lm1 / t_libm:>9.2f}x{gain_libm:>6.2f}x  <- SIMD layout, libm's exp "
-          f"(max|dx| "
-          f"{np.nanmax(np.abs(out_libm[:, 1:3] - results['ERR', 1][1][:, 1:3])):.1e} px)")
-    print(f"{'ERR':<8}{1:>4}{n / t_lmv:>12,.0f}{'':>9}{'':>8}{'':>12}{'':>9}{'':>8}"
-          f"{t_lm1 / t_lmv:>9.2f}x{gain_lmv:>6.2f}x  <- lm.py's layout, only its exp made the "
-          f"polynomial (max|dx| "
-          f"{np.nanmax(np.abs(out_lmv[:, 1:3] - results['ERR', 1][1][:, 1:3])):.1e} px)")
-    print("(frames/s and speed-up: best wall times of 3; paired: median over the rounds of "
-          "lm.py's time / the prototype's in the same round, CPU times on 1 thread)")
-    print(f"(% peak: of {DP_FLOPS_PER_CYCLE} DP flops/cycle x {m['ghz']:.2f} GHz x threads; "
-          f"flops/frame {fl['total']:.0f} with ERR, {poisson['total']:.0f} Poisson-like: "
-          f"{poisson['passes']:.2f} passes, 2 weight passes)")
-    for weights in ("ERR", "Poisson"):
-        _, out_lm, _, out_simd, _ = results[weights, 1]
-        cols = np.nanmax(np.abs(out_simd - out_lm), axis=0)
-        same = np.mean((out_lm[:, lm.I_STATUS] == out_simd[:, lm.I_STATUS])
-                       & (out_lm[:, lm.I_NITER] == out_simd[:, lm.I_NITER]))
-        reference = "lm.py" if weights == "ERR" else "lm_baseline.py"
-        print(f"{weights}: SIMD vs {reference}, same status and iterations on "
-              f"{100 * same:.3f} % of frames; max |difference| amplitude {cols[0]:.1e}, widths "
-              f"{max(cols[3], cols[4]):.1e} px, theta {cols[5]:.1e}, offset {cols[6]:.1e}, "
-              f"x_mean_err {cols[lm.I_ERR + 1]:.1e} px")
+    print(f"\n{'frames':<12}{'thr':>4}{'former fr/s':>13}{'% peak':>8}{'lm.py fr/s':>12}"
+          f"{'% peak':>8}{'speed-up':>10}{'paired':>8}{'SIMD fr/s':>12}{'vs former':>11}")
+    for label in datasets:
+        for threads in (1, m["cores"]):
+            timed = report[label, threads]
+            peak = m["peak1"] * threads
+            rate = {name: n / timed[i][0] for i, name in enumerate(("former", "lm", "simd"))}
+            pct = {name: 100 * rate[name] * flops[label][name] / 1e9 / peak for name in rate}
+            print(f"{label:<12}{threads:>4}{rate['former']:>13,.0f}{pct['former']:>7.1f}%"
+                  f"{rate['lm']:>12,.0f}{pct['lm']:>7.1f}%{timed[0][0] / timed[1][0]:>9.2f}x"
+                  f"{paired(timed[0], timed[1], threads):>7.2f}x{rate['simd']:>12,.0f}"
+                  f"{timed[0][0] / timed[2][0]:>10.2f}x")
+    print("(frames/s: best wall time of the rounds; speed-up: lm.py against the former "
+          "kernels, best and paired: the median over the rounds of the former's time / "
+          "lm.py's in the same round, CPU times on 1 thread; % peak: flop-equivalents per "
+          f"frame x frames/s over {DP_FLOPS_PER_CYCLE} DP flops/cycle x {m['ghz']:.2f} GHz x "
+          "threads; SIMD: the batched prototype of the former control flow)")
     edge_cases(args.edge_frames)
 
 
 def edge_cases(n: int) -> None:
-    """The prototype's control flow against lm.py's off the real regime: the FGS-like mix
-    (faint, wide, edge-truncated stars) with NaN pixels, empty, flat and noise-only frames,
-    at max_iter 50 and 3 (many frames stop at max_iter)."""
+    """lm.py against the former kernels, and the prototype's control flow against theirs,
+    off the real regime: the FGS-like mix (faint, wide, edge-truncated stars) with NaN
+    pixels, empty, flat and noise-only frames, at max_iter 50 and 3 (many frames stop at
+    max_iter), with ERR and without (lm.py's fitted noise model; the former and the
+    prototype's Poisson-like weights)."""
     if n < 100:
         return
     frames, errors, _ = simulate_frames(n, fgs_like_parameters, seed=3)
@@ -534,19 +573,22 @@ def edge_cases(n: int) -> None:
     frames[9] = 0.0
     errors[11] = 0.0
     frames[13] = rng.normal(0.0, 1.0, (8, 8))
-    print(f"edge cases ({n:,} FGS-like frames, {len(k):,} NaN pixels, bad frames):")
+    print(f"\nedge cases ({n:,} FGS-like frames, {len(k):,} NaN pixels, bad frames):")
     for max_iter in (50, 3):
         for weights, errs in (("ERR", errors), ("Poisson", None)):
-            a = reference_fit(frames, errs, max_iter=max_iter, parallel=False)
-            b, _ = ks.fit_chunk(frames, errs, max_iter=max_iter, parallel=False)
-            same = np.mean((a[:, lm.I_STATUS] == b[:, lm.I_STATUS])
-                           & (a[:, lm.I_NITER] == b[:, lm.I_NITER]))
-            statuses = ", ".join(f"{lm.STATUS_NAMES[s]} {c}" for s, c in enumerate(
-                np.bincount(a[:, lm.I_STATUS].astype(int), minlength=4)) if c)
-            nan = int(np.sum(np.any(np.isnan(a[:, :14]) != np.isnan(b[:, :14]), axis=1)))
-            print(f"  max_iter {max_iter:2d}, {weights:<7}: same status and iterations on "
-                  f"{100 * same:.3f} %; max |dx| {np.nanmax(np.abs(a[:, 1] - b[:, 1])):.1e} px;"
-                  f" frames whose NaN pattern differs {nan}; lm.py: {statuses}")
+            old = fit_with("former", frames, errs, max_iter=max_iter, parallel=False)
+            new = fit_with("lm", frames, errs, max_iter=max_iter, parallel=False)
+            simd = fit_with("simd", frames, errs, max_iter=max_iter, parallel=False)
+            same = np.mean((old[:, lm.I_STATUS] == simd[:, lm.I_STATUS])
+                           & (old[:, lm.I_NITER] == simd[:, lm.I_NITER]))
+            print(f"  max_iter {max_iter:2d}, {weights:<7}: former {statuses(old)}; lm.py "
+                  f"{statuses(new)}; mean iterations {old[:, lm.I_NITER].mean():.2f} -> "
+                  f"{new[:, lm.I_NITER].mean():.2f}")
+            if weights == "ERR":
+                print(f"      lm.py vs former: {agreement(new, old)}")
+            print(f"      prototype: same status and iterations as the former on "
+                  f"{100 * same:.3f} %, max |dx| "
+                  f"{np.nanmax(np.abs(old[:, 1] - simd[:, 1])):.1e} px")
 
 
 if __name__ == "__main__":

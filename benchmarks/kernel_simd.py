@@ -1,9 +1,10 @@
 """Experimental batched-SIMD layout of the fit kernel: frames across vector lanes.
 
 A prototype for ``benchmarks/bench_kernel.py``, not used by the package.  It fits
-the same model as `fgs_widgets.engine.lm` (rotated 2D Gaussian plus offset on an
-8x8 frame) with the same weights (1/ERR², or the two Poisson-like rounds), the
-same seed (`lm.moments`), damping schedule (lambda 1e-3, x10 on a rejected or
+the same model as the fit kernels before issue 27 (``benchmarks/lm_baseline.py``:
+rotated 2D Gaussian plus offset on an 8x8 frame) with the same weights (1/ERR², or
+the two Poisson-like rounds), the same seed (`lm.moments`, every frame from its own
+moments), damping schedule (lambda 1e-3, x10 on a rejected or
 impossible step, up to 14 tries, /10 down to 1e-9 on an accepted one) and
 stopping rule (`lm.XTOL`, ``tol``, ``max_iter``), and writes the same result rows
 (`lm.RAW_COLUMNS`).  Only the hot loop is different:
@@ -43,7 +44,6 @@ Not supported (not needed for the comparison): ``initial`` parameters.
 from __future__ import annotations
 
 import math
-import types
 
 import numba as nb
 import numpy as np
@@ -352,8 +352,6 @@ def _make_block(batched_pass):
         s_jtr = np.empty((LANES, 7))
         damped = np.empty((7, 7))
         low = np.zeros((7, 7))
-        unit = np.empty(7)
-        col = np.empty(7)
         var = np.empty(7)
         frame = np.full(LANES, -1)
         phase = np.zeros(LANES, np.int64)
@@ -443,7 +441,7 @@ def _make_block(batched_pass):
                                 or rnd[lane] == rounds - 1):
                             _finish(out[frame[lane]], lane, status[lane], total_it[lane],
                                     chi2[lane], n_valid[lane], p, s_jtj, use_errors, damped,
-                                    low, unit, col, var)
+                                    low, var)
                             for c in range(4):
                                 work[frame[lane], c] = counts[lane, c]
                             action[lane] = 1
@@ -519,7 +517,7 @@ def _make_block(batched_pass):
 
 @nb.njit
 def _finish(row, lane, status, total_it, chi2, n_valid, p, s_jtj, use_errors, damped, low,
-            unit, col, var):
+            var):
     """A finished frame's result row, as `lm._fit_block` writes it."""
     row[lm.I_NITER] = total_it
     dof = n_valid - 7
@@ -530,7 +528,7 @@ def _finish(row, lane, status, total_it, chi2, n_valid, p, s_jtj, use_errors, da
             or not -2.0 < q[1] < 9.0 or not -2.0 < q[2] < 9.0):
         row[lm.I_STATUS] = lm.FAILED
         return
-    lm._variances(s_jtj[lane], low, damped, unit, col, var)
+    lm._variances(s_jtj[lane], low, damped, var)
     lm._store_fit(row, q, var, red, use_errors)
     row[lm.I_STATUS] = status
 
@@ -589,43 +587,3 @@ def fit_chunk(frames, errors=None, max_iter: int = 50, tol: float = 1e-8,
                16 * nb.get_num_threads())
     out[:, lm.I_SPARE] = 0.0
     return out, work
-
-
-def _clone(function, **replace):
-    """A copy of a jitted lm.py function's Python code whose globals ``replace`` swaps."""
-    py = function.py_func
-    namespace = dict(py.__globals__)
-    namespace.update(replace)
-    return types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__)
-
-
-_LM_VEXP = {}
-
-
-def lm_vexp_normal():
-    """`lm._normal` (pixels across lanes) with `vexp_floor` for libm's exp, uncached."""
-    if "normal" not in _LM_VEXP:
-        fake_math = types.ModuleType("math_vexp")
-        fake_math.__dict__.update(math.__dict__)
-        fake_math.exp = vexp_floor
-        _LM_VEXP["normal"] = nb.njit(fastmath=lm.FASTMATH)(_clone(lm._normal, math=fake_math))
-    return _LM_VEXP["normal"]
-
-
-def lm_vexp_fit_chunk(frames, errors=None, max_iter: int = 50, tol: float = 1e-8):
-    """lm.py's own serial kernel with only the exp of its pass replaced (`lm_vexp_normal`):
-    the control experiment for the layout.  Same arguments and result as `fit_chunk`'s
-    first result (1 thread)."""
-    if "serial" not in _LM_VEXP:
-        lm_ = nb.njit(_clone(lm._lm, _normal=lm_vexp_normal()))
-        weighted = nb.njit(_clone(lm._weighted_lm, _lm=lm_))
-        block = nb.njit(_clone(lm._fit_block, _weighted_lm=weighted))
-        _LM_VEXP["serial"] = nb.njit(_clone(lm.fit_chunk_serial, _fit_block=block))
-    frames = np.ascontiguousarray(frames)
-    errs = (np.empty((0, 8, 8), frames.dtype) if errors is None
-            else np.ascontiguousarray(errors, dtype=frames.dtype))
-    out = np.empty((len(frames), lm.N_OUT))
-    _LM_VEXP["serial"](frames, errs, errors is not None, np.empty((0, 7)), False,
-                       int(max_iter), float(tol), out, 1)
-    out[:, lm.I_SPARE] = 0.0
-    return out

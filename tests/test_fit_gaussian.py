@@ -329,3 +329,26 @@ def test_a_cache_that_cannot_be_written_never_fails_the_fit(tmp_path):
     with pytest.warns(UserWarning, match="cannot be created"):
         result = fit_gaussians(frames, chunk_size=20, cache_dir=blocked, executor="serial")
     assert len(result) == 60 and (result["status"] == "converged").all()
+
+
+def test_the_model_pass_exp_is_exp_to_two_ulp():
+    # the branch-free exp of the model pass (engine.lm.vexp), against numpy's, compiled as
+    # the pass compiles it (inlined into a loop)
+    import numba
+
+    from fgs_widgets.engine import lm
+
+    @numba.njit
+    def many(x, out):
+        for i in range(x.size):
+            out[i] = lm.vexp(x[i])
+
+    x = -np.concatenate([np.linspace(0.0, 708.0, 200_001),
+                         np.random.default_rng(0).uniform(0.0, 708.0, 200_000)])
+    out = np.empty_like(x)
+    many(x, out)
+    want = np.exp(x)
+    assert (np.abs(out - want) <= 2 * np.spacing(want)).all()
+    edge = np.empty(3)
+    many(np.array([np.nan, -1000.0, -np.inf]), edge)
+    assert np.isnan(edge[0]) and 0.0 < edge[1] == edge[2] < 1e-307

@@ -10,12 +10,13 @@ of frames: heap allocation per frame or per iteration used to cost as much
 as the arithmetic.
 
 Frames are fitted in time order, each starting from the previous frame's solution
-(`SEED_RUN`, `SEED_JUMP`): consecutive frames hold the same star a few milli-pixels
+(`SEED_RUN`, `SEED_CHI2`): consecutive frames hold the same star a few milli-pixels
 away, so most need two LM iterations, the second of them solved without a model pass
 (`FINAL_STEP`).  The per-frame code compiles into a few ``nogil`` kernels over a block
 of frames (`_fit_block_errors`; without ERR `_fit_block_noise`, `_noise_block`,
-`_refit_block`); `fit_chunk` runs the blocks on threads of this process (the serial
-executor: one process, every core) or one after the other (ray workers, one per core).
+`_noise_slope`, `_refit_block`); `fit_chunk` runs the blocks on threads of this
+process (the serial executor: one process, every core) or one after the other (ray
+workers, one per core).
 
 Without ERR the pixel variance is modelled as ``a + b * star model`` and
 estimated from the data (`_noise_sums`, `_noise_slope`): a first LM round with
@@ -60,13 +61,11 @@ XTOL = 1e-5
 #: blocks, decide which frames start from moments, so the results do not depend on the
 #: number of threads
 SEED_RUN = 256
-#: a frame whose moments' centroid moved more than this (px) since the previous frame's
-#: starts from its moments instead (a jump, a tilt event, another star)
-SEED_JUMP = 0.5
 #: a seeded frame whose chi2 at the previous frame's solution exceeds this many times the
 #: previous frame's final chi2 (plus the pixels' number: the chi2 of a perfect fit) starts
-#: from its moments instead, after that one model pass: a star that changed its shape or
-#: moved, which would take the seed more iterations than its moments.  Real-like series
+#: from its moments instead, after that one model pass: a jump (a tilt event, a 0.1 px
+#: move of a bright star is chi2 ~1000), another star, a star that changed its shape, no
+#: star; a seeded frame's moments are not computed.  Real-like series
 #: (`simulate.real_fgs_series`, jitter 0.015 px): 0.2 % of seeds refused; with 0.05 px
 #: jitter 44 %; independent stars (`real_fgs_parameters`): 98 %
 SEED_CHI2 = 10.0
@@ -243,27 +242,26 @@ _EXP_MIN = -708.0
 @nb.njit(cache=True, error_model="numpy", inline="always")
 def vexp(x):
     """exp(x) for x <= 0 in branch-free arithmetic, so that a loop calling it vectorizes
-    (libm's exp is a scalar call per pixel): <= 1 ulp for x >= -708, 3.3e-308 below; NaN
+    (libm's exp is a scalar call per pixel): <= 2 ulp for x >= -708, 3.3e-308 below; NaN
     stays NaN.  A degree-13 Taylor polynomial of exp(r), |r| <= ln2 / 2 (truncation
-    4e-18 relative); k by floor and 2**k through an int32 (AVX2 converts no vector of
-    doubles to int64), which survives the callers' "reassoc" fast-math flag."""
+    4e-18 relative), evaluated by Estrin's scheme: 4 multiplications deep instead of
+    Horner's 13, which the model pass waits for (16 % faster pass); k by floor and 2**k
+    through an int32 (AVX2 converts no vector of doubles to int64), which survives the
+    callers' "reassoc" fast-math flag."""
     x = _EXP_MIN if x < _EXP_MIN else x
     kf = math.floor(x * _LOG2E + 0.5)
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    q0 = 1.0 + r
+    q1 = 0.5 + r * (1.0 / 6.0)
+    q2 = 1.0 / 24.0 + r * (1.0 / 120.0)
+    q3 = 1.0 / 720.0 + r * (1.0 / 5040.0)
+    q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0)
+    q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0)
+    q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0)
+    p = ((q0 + r2 * q1) + r4 * (q2 + r2 * q3)) + r8 * ((q4 + r2 * q5) + r4 * q6)
     k = np.int64(np.int32(kf))
     return p * np.int64((k + np.int64(1023)) << np.int64(52)).view(np.float64)
 
@@ -845,60 +843,58 @@ def _plausible(p, chi2):
 def _fit_frame(frames, errors, use_errors, initial, use_initial, max_iter, tol, k, seeding,
                f, w, valid, marked, corner, p, mats, vecs):
     """Fit frame ``k`` (without ERR: the first round) into ``p``, from the previous
-    frame's solution where it can (`SEED_RUN`), else from its moments (or ``initial``).
+    frame's solution where it can (`SEED_RUN`, `SEED_CHI2`), else from its moments (or
+    ``initial``).
 
     Returns (status, iterations, chi2, n_valid, floor): status `BAD_INPUT` when the frame
     is not fitted, `FAILED` when its fit is not kept; floor as `_weighted_lm`'s.
-    ``seeding`` (4) carries from frame to frame whether the previous frame may seed this
-    one, its moments' centroid and its chi2; ``mats`` (4, 7, 7) holds JᵀWJ at ``p``, the trial's,
-    and the damped matrix and its factor; ``vecs`` (6, 7): JᵀWr, the trial's, the step,
-    the trial, the previous frame's solution, and this frame's moments.
+    ``seeding`` (3) carries from frame to frame whether the previous frame may seed this
+    one, its chi2, and the background noise of the last frame whose moments were taken
+    (without ERR, a seeded frame's weights' floor: its moments are not computed);
+    ``mats`` (4, 7, 7) holds JᵀWJ at ``p``, the trial's, and the damped matrix and its
+    factor; ``vecs`` (6, 7): JᵀWr, the trial's, the step, the trial, the previous frame's
+    solution, and the start of the LM round that gave ``p``.
     """
     s_jtj, t_jtj, damped, low = mats[0], mats[1], mats[2], mats[3]
-    s_jtr, t_jtr, step, trial, seed, start_moments, begin = (vecs[0], vecs[1], vecs[2],
-                                                             vecs[3], vecs[4], vecs[5], vecs[6])
-    neighbour = seeding[0] > 0.0 and k % SEED_RUN != 0
+    s_jtr, t_jtr, step, trial, seed, begin = (vecs[0], vecs[1], vecs[2], vecs[3], vecs[4],
+                                              vecs[5])
+    neighbour = seeding[0] > 0.0 and k % SEED_RUN != 0 and not use_initial
     seeding[0] = 0.0
-    chi2_cap = np.inf
     n_valid = _load_frame(frames, errors, use_errors, k, f, w, valid, marked)
     if n_valid < MIN_VALID_PIXELS:
         return BAD_INPUT, 0, np.nan, n_valid, 1.0
-    noise = moments(marked, corner, p, not use_errors)  # with ERR, no noise needed
-    if use_initial:
-        neighbour = False
-        finite = True
-        for i in range(7):
-            p[i] = initial[k, i]
-            finite = finite and math.isfinite(p[i])
-        if not (finite and p[3] > 0.0 and p[4] > 0.0):
-            return BAD_INPUT, 0, np.nan, n_valid, 1.0
-    elif noise < 0.0:
-        return BAD_INPUT, 0, np.nan, n_valid, 1.0  # no positive signal above the background
-    # the moments' centroid moved as much as the star's (their bias is the same in
-    # consecutive frames): a jump, a lost star or a new one is not seeded
-    neighbour = (neighbour and abs(p[1] - seeding[1]) < SEED_JUMP
-                 and abs(p[2] - seeding[2]) < SEED_JUMP)
-    seeding[1], seeding[2] = p[1], p[2]
-    if neighbour:
-        chi2_cap = SEED_CHI2 * (seeding[3] + n_valid)
-        for i in range(7):
-            start_moments[i] = p[i]
-            p[i] = seed[i]
-    for _ in range(2):  # from the neighbour's solution; if that fails, from the moments
+    noise = seeding[2]
+    for _ in range(2):  # one call site of the LM round: it compiles once, inlined
+        if neighbour:
+            # a jump, a new star or a frame without one shows in the chi2 at the seed:
+            # the round stops there (`SEED_CHI2`) and the frame starts from its moments
+            cap = SEED_CHI2 * (seeding[1] + n_valid)
+            for i in range(7):
+                p[i] = seed[i]
+        else:
+            cap = np.inf
+            noise = moments(marked, corner, p, not use_errors)  # with ERR: no noise
+            if use_initial:
+                finite = True
+                for i in range(7):
+                    p[i] = initial[k, i]
+                    finite = finite and math.isfinite(p[i])
+                if not (finite and p[3] > 0.0 and p[4] > 0.0):
+                    return BAD_INPUT, 0, np.nan, n_valid, 1.0
+            elif noise < 0.0:  # no positive signal above the background
+                return BAD_INPUT, 0, np.nan, n_valid, 1.0
         for i in range(7):
             begin[i] = p[i]
         status, it, chi2, floor = _weighted_lm(f, w, valid, p, noise, use_errors, max_iter,
                                                tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low,
-                                               step, trial, chi2_cap)
+                                               step, trial, cap)
         if not neighbour or (status == CONVERGED and _plausible(p, chi2)):
             break
-        neighbour, chi2_cap = False, np.inf
-        for i in range(7):
-            p[i] = start_moments[i]
+        neighbour = False
     if status == FAILED or not _plausible(p, chi2):
         return FAILED, it, chi2, n_valid, floor
     if status == CONVERGED and not use_initial:
-        seeding[0], seeding[3] = 1.0, chi2
+        seeding[0], seeding[1], seeding[2] = 1.0, chi2, noise
         for i in range(7):
             seed[i] = p[i]
     return status, it, chi2, n_valid, floor
@@ -927,7 +923,7 @@ def _fit_block_errors(frames, errors, initial, use_initial, max_iter, tol, start
     f, w, valid = np.empty(64), np.empty(64), np.empty(64)
     marked = np.empty((8, 8))  # the frame with invalid pixels NaN, for `moments`
     corner, p, var = np.empty(12), np.empty(7), np.empty(7)
-    mats, vecs, seeding = np.zeros((4, 7, 7)), np.empty((7, 7)), np.zeros(4)
+    mats, vecs, seeding = np.zeros((4, 7, 7)), np.empty((6, 7)), np.zeros(3)
     for k in range(start, stop):
         status, it, chi2, n_valid, _ = _fit_frame(frames, errors, True, initial, use_initial,
                                                   max_iter, tol, k, seeding, f, w, valid,
@@ -950,7 +946,7 @@ def _fit_block_noise(frames, initial, use_initial, max_iter, tol, start, stop, o
     f, w, valid = np.empty(64), np.empty(64), np.empty(64)
     marked = np.empty((8, 8))
     corner, p = np.empty(12), np.empty(7)
-    mats, vecs, seeding = np.zeros((4, 7, 7)), np.empty((7, 7)), np.zeros(4)
+    mats, vecs, seeding = np.zeros((4, 7, 7)), np.empty((6, 7)), np.zeros(3)
     for k in range(start, stop):
         status, it, chi2, n_valid, floor = _fit_frame(frames, frames, False, initial,
                                                       use_initial, max_iter, tol, k, seeding,
@@ -962,7 +958,7 @@ def _fit_block_noise(frames, initial, use_initial, max_iter, tol, start, stop, o
             continue
         for i in range(7):
             row[I_PARAM + i] = p[i]
-            row[I_ERR + i] = vecs[6, i]
+            row[I_ERR + i] = vecs[5, i]
         row[_S_FLOOR] = floor
 
 
