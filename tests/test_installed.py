@@ -83,7 +83,7 @@ def test_a_user_of_a_read_only_install_waits_for_no_compile(installed, tmp_path)
                                   if k != "NUMBA_CACHE_DIR"})
     assert checked.returncode == 0, checked.stdout + checked.stderr
     lines = [line for line in checked.stdout.splitlines() if "frames" in line]
-    assert len(lines) == 10 and all("loaded from the disk cache" in line for line in lines), \
+    assert len(lines) == 12 and all("loaded from the disk cache" in line for line in lines), \
         checked.stdout
     # the user's own numba cache now holds them; the package folder was not written
     assert str(home / ".cache" / "numba") in checked.stdout

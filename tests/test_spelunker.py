@@ -150,7 +150,10 @@ def test_arrays_passed_as_spelunker_users_do(spk):
     assert spk.gaussfit_results is None and spk.quickfit_results is None
     assert len(spk.fg_array) == len(spk.session.data) > 3000
     one = spk.gauss2d_fit(frames[10])
-    assert len(one) == 1 and one["x_mean"][0] == pytest.approx(table["x_mean"][10], abs=1e-6)
+    # alone it starts from its moments, in the series from frame 9's solution: the same
+    # minimum to a small fraction of the uncertainty
+    assert len(one) == 1 and one["x_mean"][0] == pytest.approx(
+        table["x_mean"][10], abs=0.01 * table["x_mean_err"][10])
     _, ax = plt.subplots()
     ax = spk.timeseries_binned_plot(time, flux, time[100], time[2000], 32)
     line = ax.lines[0]
