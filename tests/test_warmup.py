@@ -41,7 +41,7 @@ def test_the_warmup_compiles_exactly_the_kernels_a_fit_calls(sample_data):
     assert warm.wait(600) and warm.done and warm.error is None
     assert {"display", "fit", "quick"} <= set(warm.timings) and warm.seconds > 0
     assert "ready" in warm.status() and warm.step == ""
-    kernels = (lm._fit_block_errors, lm.moments_chunk)
+    kernels = (lm._fit_block_errors, lm._quick_block)
     assert all(k.signatures for k in kernels)
     before = [(len(k.signatures), sum(k.stats.cache_misses.values())) for k in kernels]
     fit_chunk(sample_data.frames[:20], sample_data.errors[:20])

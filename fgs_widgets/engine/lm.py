@@ -25,7 +25,7 @@ rough weights, then the variance model from the residuals of the chunk's frames
 Gauss–Newton step per frame and the covariance from those weights
 (`_refit_block`).
 
-The quick fit (`moments_chunk`) shares `moments` with the fit's seed and can
+The quick fit (`moments_chunk`, `_quick_block`) shares `moments` with the fit's seed and can
 refine each centroid by a short model fit (`refine_centroid`).
 
 Parameter order everywhere: amplitude, x_mean, y_mean, x_stddev, y_stddev,
@@ -1435,7 +1435,7 @@ def refine_centroid(frame, p, corner, col, row, ex, ey, q):
         p[1], p[2] = nx, ny
 
 
-@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def _quick_block(frames, out, start, stop, refine):
     """`moments` (and `refine_centroid`) of frames[start:stop] with one set of scratch arrays."""
     corner = np.empty(12)
@@ -1453,14 +1453,16 @@ def _quick_block(frames, out, start, stop, refine):
             out[i, k] = p[i]
 
 
-@nb.njit(cache=True, parallel=True)
-def moments_chunk(frames, out, n_blocks, refine):
+def moments_chunk(frames: np.ndarray, out: np.ndarray, threads: int, refine: bool) -> None:
     """`moments` of every frame into the columns of out (7, n) float64 (the quick fit).
 
-    With `refine` the centroids are refined by `refine_centroid` (the other
-    parameters stay the moments').  Numba threads over `n_blocks` blocks.
+    With `refine` the centroids are refined by `refine_centroid` (the other parameters
+    stay the moments').  Blocks of frames on `threads` threads, as `fit_chunk`'s: a
+    ``nogil`` kernel, not a numba-parallel one (half the cold compile).
     """
-    n = frames.shape[0]
-    n_blocks = max(min(n, n_blocks), 1)
-    for blk in nb.prange(n_blocks):
-        _quick_block(frames, out, blk * n // n_blocks, (blk + 1) * n // n_blocks, refine)
+    n = len(frames)
+    n_blocks = max(min(n, 16 * threads if threads > 1 else 1), 1)
+    bounds = [b * n // n_blocks for b in range(n_blocks + 1)]
+    blocks = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        _run(pool, blocks, lambda a, b: _quick_block(frames, out, a, b, refine))

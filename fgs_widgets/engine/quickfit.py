@@ -40,7 +40,7 @@ against plain moments:
 * speed: 1.7–2.1 million frames/s, against ~5 million for plain moments.
 
 The reference tool's quick fit used the first row and column only; this uses
-every pixel.  It is one compiled pass over the frames (numba threads); a
+every pixel.  It is one compiled pass over the frames (blocks on threads); a
 NumPy version needs several full-size temporaries and a per-frame median,
 and was slower.
 """
@@ -88,7 +88,7 @@ def quick_fit(frames: np.ndarray, *, refine: bool = True) -> pd.DataFrame:
     frames = np.ascontiguousarray(frames)
     out = np.empty((len(PARAMETERS), len(frames)))  # one row per parameter
     if len(frames):
-        lm.moments_chunk(frames, out, 16 * numba.get_num_threads(), bool(refine))
+        lm.moments_chunk(frames, out, numba.get_num_threads(), bool(refine))
     columns = dict(zip(PARAMETERS, out, strict=True))
     bad = ~np.isfinite(columns["x_mean"])
     columns["status"] = pd.Categorical.from_codes(

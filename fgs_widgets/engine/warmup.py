@@ -20,7 +20,7 @@ What is warmed, in this order (``kernels``):
     `~fgs_widgets.engine.lm._fit_block_errors` for frames with ERR, the noise
     model's kernels for frames without);
 ``"quick"``
-    `fgs_widgets.engine.lm.moments_chunk` (the quick fit);
+    `fgs_widgets.engine.lm._quick_block` (the quick fit's kernel);
 ``"periodogram"``
     the gridding kernel of the periodograms (`fgs_widgets.engine.periodogram`);
 ``"ray"``
@@ -236,7 +236,7 @@ def _steps(frames: np.ndarray, errors: np.ndarray | None,
         from . import lm
 
         out = np.empty((7, len(frames)))
-        lm.moments_chunk.compile(tuple(numba.typeof(a) for a in (frames, out, 16, True)))
+        lm._quick_block.compile(tuple(numba.typeof(a) for a in (frames, out, 0, 1, True)))
 
     def periodogram() -> None:
         from .periodogram import _trig_sums
@@ -416,7 +416,7 @@ def warm_installation(report: Callable[[KernelReport], None] | None = None
         before, began = _misses(dispatchers), time.perf_counter()
         step()
         where = {"display": "block_extrema", "periodogram": "_spread",
-                 "quick": "moments_chunk"}.get(kernel) or _fit_kernel_name(
+                 "quick": "_quick_block"}.get(kernel) or _fit_kernel_name(
                      errors is not None)
         cache = next((d.stats.cache_path for d in dispatchers
                       if d.py_func.__name__ == where), "")
