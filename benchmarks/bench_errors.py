@@ -45,7 +45,11 @@ from fgs_widgets.engine import lm
 from fgs_widgets.engine.crb import cramer_rao_bound
 from fgs_widgets.engine.gaussian import canonical_parameters
 from fgs_widgets.engine.psf import gaussian2d
-from fgs_widgets.engine.simulate import real_fgs_parameters, simulate_count_rates
+from fgs_widgets.engine.simulate import (
+    real_fgs_parameters,
+    real_fgs_series,
+    simulate_count_rates,
+)
 
 GAIN, READ_NOISE, FRAME_TIME = 2.0, 12.0, 0.0625
 NAMES = ("x_mean", "y_mean", "x_stddev", "y_stddev")
@@ -80,10 +84,11 @@ def fit(kernels, frames: np.ndarray, errors: np.ndarray | None, parallel: bool =
     return out
 
 
-def case(n: int, seed: int, peak=None, widths=None):
-    """Count-rate frames, ERR, the canonical truth and the true pixel variance (DN/s)²."""
+def case(n: int, seed: int, peak=None, widths=None, series: bool = False):
+    """Count-rate frames, ERR, the canonical truth and the true parameters; with
+    `series`, a guide star's series (`real_fgs_series`), else a new star every frame."""
     rng = np.random.default_rng(seed)
-    params = real_fgs_parameters(rng, n)
+    params = (real_fgs_series if series else real_fgs_parameters)(rng, n)
     if peak is not None:
         params[:, 0] = rng.uniform(*peak, n)
     if widths is not None:
@@ -147,26 +152,29 @@ def timed(run, threads: int) -> float:
 
 
 def speed(n: int, rounds: int, old) -> None:
-    """Frames/s before and after, without and with ERR, on one thread and on all."""
-    data, err, _, _ = case(n, 101)
+    """Frames/s before and after, without and with ERR, on one thread and on all, on
+    independent stars and on a guide star's series (where each frame now starts from
+    its neighbour's solution)."""
     cores = numba.get_num_threads()
     print(f"\nspeed, {n:,} bright frames, {rounds} rounds interleaved (best round; median "
           "of the per-round after/before time ratios)")
-    for threads, parallel in ((1, False), (cores, True)):
-        for weights, errors in (("none", None), ("ERR", err)):
-            runs = {name: (lambda k=kernels, e=errors, p=parallel: fit(k, data, e, p))
-                    for name, kernels in (("before", old), ("after", lm))}
-            for run in runs.values():
-                run()  # load or compile
-            times = {name: [] for name in runs}
-            for _ in range(rounds):
-                for name, run in runs.items():
-                    times[name].append(timed(run, threads))
-            before, after = np.array(times["before"]), np.array(times["after"])
-            print(f"  {threads} thread{'s' if threads > 1 else ' '} weights {weights:<5}: "
-                  f"before {n / before.min():9,.0f} frames/s, after {n / after.min():9,.0f}"
-                  f" frames/s; after/before time: best {after.min() / before.min():.3f}, "
-                  f"median {np.median(after / before):.3f}")
+    for frames in ("independent", "series"):
+        data, err, _, _ = case(n, 101, series=frames == "series")
+        for threads, parallel in ((1, False), (cores, True)):
+            for weights, errors in (("none", None), ("ERR", err)):
+                runs = {name: (lambda k=kernels, d=data, e=errors, p=parallel: fit(k, d, e, p))
+                        for name, kernels in (("before", old), ("after", lm))}
+                for run in runs.values():
+                    run()  # load or compile
+                times = {name: [] for name in runs}
+                for _ in range(rounds):
+                    for name, run in runs.items():
+                        times[name].append(timed(run, threads))
+                before, after = np.array(times["before"]), np.array(times["after"])
+                print(f"  {frames:<11} {threads} thread{'s' if threads > 1 else ' '} weights "
+                      f"{weights:<5}: before {n / before.min():9,.0f} frames/s, after "
+                      f"{n / after.min():9,.0f} frames/s; after/before time: best "
+                      f"{after.min() / before.min():.3f}, median {np.median(after / before):.3f}")
 
 
 def main() -> None:
