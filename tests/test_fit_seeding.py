@@ -117,5 +117,6 @@ def test_no_frame_the_former_kernels_fit_is_lost_at_a_low_max_iter():
         converged = old[:, lm.I_STATUS] == lm.CONVERGED
         assert converged.sum() > 1000  # at max_iter 3: 1546
         assert (new[converged, lm.I_STATUS] == lm.CONVERGED).all(), max_iter
+        assert new[:, lm.I_NITER].max() <= max_iter  # the step taken blind counts too
         fitted_before = np.isin(old[:, lm.I_STATUS], (lm.CONVERGED, lm.MAX_ITER))
         assert np.isin(new[fitted_before, lm.I_STATUS], (lm.CONVERGED, lm.MAX_ITER)).all()

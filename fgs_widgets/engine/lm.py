@@ -528,7 +528,8 @@ def _lm(f, w, p, max_iter, tol, s_jtj, s_jtr, t_jtj, t_jtr, damped, low, step, t
                 largest = _step_size(p, step)
                 if largest <= XTOL:
                     return CONVERGED, it, chi2
-                if (largest <= FINAL_STEP and SIGMA_MIN < abs(p[3] + step[3]) < SIGMA_MAX
+                if (largest <= FINAL_STEP and it < max_iter
+                        and SIGMA_MIN < abs(p[3] + step[3]) < SIGMA_MAX
                         and SIGMA_MIN < abs(p[4] + step[4]) < SIGMA_MAX):
                     drop = 0.0  # the quadratic model's: chi2 - sᵀJᵀWr
                     for i in range(7):
