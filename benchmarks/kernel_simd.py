@@ -108,57 +108,6 @@ def vexp(x):
 
 
 @nb.njit(fastmath=PASS_FLAGS, inline="always")
-def vexp_estrin(x):
-    """`vexp` with the polynomial by Estrin's scheme: 4 levels deep instead of 13."""
-    x = _EXP_MIN if x < _EXP_MIN else x
-    t = x * _LOG2E + _SHIFT
-    kf = t - _SHIFT
-    r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    q0 = 1.0 + r
-    q1 = 0.5 + r * (1.0 / 6.0)
-    q2 = 1.0 / 24.0 + r * (1.0 / 120.0)
-    q3 = 1.0 / 720.0 + r * (1.0 / 5040.0)
-    q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0)
-    q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0)
-    q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0)
-    s0 = q0 + r2 * q1
-    s1 = q2 + r2 * q3
-    s2 = q4 + r2 * q5
-    p = (s0 + r4 * s1) + r8 * (s2 + r4 * q6)
-    k = np.float64(t).view(np.int64) - np.int64(_SHIFT_BITS)
-    return p * np.int64((k + np.int64(1023)) << np.int64(52)).view(np.float64)
-
-
-@nb.njit(inline="always")
-def vexp_floor(x):
-    """`vexp` that survives lm.py's "reassoc" flag (inlined, it takes the caller's flags,
-    which may fold ``(t + SHIFT) - SHIFT``): k by floor, 2**k through an int32 (AVX2 has
-    no vector double -> int64 conversion)."""
-    x = _EXP_MIN if x < _EXP_MIN else x
-    kf = math.floor(x * _LOG2E + 0.5)
-    r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    k = np.int64(np.int32(kf))
-    return p * np.int64((k + np.int64(1023)) << np.int64(52)).view(np.float64)
-
-
-@nb.njit(fastmath=PASS_FLAGS, inline="always")
 def libm_exp(x):
     """libm's exp (what lm.py calls): the scalar call LLVM cannot vectorize."""
     return math.exp(x)
@@ -195,8 +144,8 @@ def _prepare(par, q, nl):
 
 
 def _make_pass(exp, unroll):
-    """The batched pass with the exponential `exp` (`vexp`, `vexp_estrin` or `libm_exp`),
-    `unroll` (1, 2, 4 or 8) pixels of a row per lane and step: their terms are added
+    """The batched pass with the exponential `exp` (`vexp`, `lm.vexp`: Estrin's scheme,
+    or `libm_exp`), `unroll` (1, 2, 4 or 8) pixels of a row per lane and step: their terms are added
     before they go to memory, and their independent chains overlap."""
 
     @nb.njit(fastmath=PASS_FLAGS, inline="always")
@@ -261,7 +210,7 @@ def batched_pass(fv, wv, q, acc, nl):
     return batched_pass
 
 
-EXPS = {"vexp": vexp, "estrin": vexp_estrin, "libm": libm_exp}
+EXPS = {"vexp": vexp, "estrin": lm.vexp, "libm": libm_exp}
 #: pixels of a row per lane and step in the default kernel (`_make_pass`)
 UNROLL = 4
 PASSES = {}
@@ -568,8 +517,9 @@ def fit_chunk(frames, errors=None, max_iter: int = 50, tol: float = 1e-8,
     Returns (out, work): the (n, `lm.N_OUT`) result rows (the spare column 0, as
     there) and per frame the (n, 4) counts of model passes, Cholesky
     factorizations, solves and Poisson-weight passes.  ``exp``: "vexp" (the
-    vectorizing polynomial), "estrin" (the same by Estrin's scheme) or "libm" (lm.py's
-    exp, a scalar call per lane); ``unroll``: pixels per lane and step (`_make_pass`).
+    vectorizing polynomial), "estrin" (lm.py's: the same polynomial by Estrin's
+    scheme) or "libm" (the former kernels' exp, a scalar call per lane); ``unroll``:
+    pixels per lane and step (`_make_pass`).
     """
     frames = np.asarray(frames)
     if frames.dtype not in (np.float32, np.float64):
