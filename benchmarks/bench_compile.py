@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,10 +66,14 @@ print(json.dumps(out))
 
 def child(code: str, args: list[str], numba_dir: Path, **env: str) -> dict:
     """Run `code` in a fresh process with this numba cache folder; its JSON line."""
+    fit_cache = tempfile.mkdtemp(prefix="fgs-bench-")
     environment = {**os.environ, "NUMBA_CACHE_DIR": str(numba_dir),
-                   "FGS_CACHE_DIR": tempfile.mkdtemp(prefix="fgs-bench-"), **env}
-    done = subprocess.run([sys.executable, "-c", code, *args], env=environment,
-                          capture_output=True, text=True, timeout=900)
+                   "FGS_CACHE_DIR": fit_cache, **env}
+    try:
+        done = subprocess.run([sys.executable, "-c", code, *args], env=environment,
+                              capture_output=True, text=True, timeout=900)
+    finally:
+        shutil.rmtree(fit_cache, ignore_errors=True)
     if done.returncode:
         raise SystemExit(f"benchmark child failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.splitlines()[-1])
@@ -81,13 +86,22 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="fgs-bench-compile-"))
+    try:
+        run(root, args.no_ray)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # the sample program and numba caches
+    print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
+
+
+def run(root: Path, no_ray: bool) -> None:
+    """The runs and their report, with every file under `root`."""
     os.environ["FGS_CACHE_DIR"] = str(root / "fgs")
     from fgs_widgets.archive.sample import sample_program
 
     paths = [str(p) for p in sample_program(root / "sample").paths]
     shared = root / "numba-shared"
     # empty cache: compiles (and then the ray workers' kernel)
-    cold = child(CHILD, ["after", *paths, *([] if args.no_ray else ["--ray"])], shared)
+    cold = child(CHILD, ["after", *paths, *([] if no_ray else ["--ray"])], shared)
     warm = child(CHILD, ["now", *paths], shared)              # same cache: loads
     warm_off = child(CHILD, ["now", *paths], shared, FGS_WARMUP="0")
     off = child(CHILD, ["now", *paths], root / "numba-off", FGS_WARMUP="0")
@@ -110,13 +124,12 @@ def main() -> None:
             ("pressed after the warm-up (cold cache)", cold),
             ("pressed at once, warm-up off (warm cache)", warm_off),
             ("pressed at once, warm-up on (warm cache)", warm)]
-    for label, run in rows:
-        print(f"{label:<44}{run['wait']:14.2f}")
+    for label, result in rows:
+        print(f"{label:<44}{result['wait']:14.2f}")
     ready = now.get("fit_ready_after_load")
     if ready is not None:
         print(f"\nwith the warm-up, the fit kernel is ready {ready:.1f} s after the load "
               "(cold): a fit pressed later waits for no compile")
-    print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

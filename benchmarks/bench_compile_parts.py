@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,16 +87,22 @@ print(json.dumps({"total": time.perf_counter() - began, "import": imported,
 """
 
 
-def start(which: str, kind: str) -> subprocess.Popen:
-    """A fresh process compiling `which` kernels for `kind` ("err", "noerr")."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": tempfile.mkdtemp(prefix="fgs-compile-parts-")}
+def start(which: str, kind: str) -> tuple[subprocess.Popen, str]:
+    """A fresh process compiling `which` kernels for `kind` ("err", "noerr"), and its
+    numba cache folder (new, empty)."""
+    cache = tempfile.mkdtemp(prefix="fgs-compile-parts-")
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     return subprocess.Popen([sys.executable, "-c", CHILD, which, kind,
                              str(HERE / "lm_baseline.py")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), cache
 
 
-def finish(process: subprocess.Popen) -> dict:
-    out, err = process.communicate(timeout=1800)
+def finish(started: tuple[subprocess.Popen, str]) -> dict:
+    process, cache = started
+    try:
+        out, err = process.communicate(timeout=1800)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     if process.returncode:
         raise SystemExit(f"compile child failed:\n{err[-3000:]}")
     return json.loads(out.splitlines()[-1])
