@@ -1461,9 +1461,6 @@ def moments_chunk(frames: np.ndarray, out: np.ndarray, threads: int, refine: boo
     stay the moments').  Blocks of frames on `threads` threads, as `fit_chunk`'s: a
     ``nogil`` kernel, not a numba-parallel one (half the cold compile).
     """
-    n = len(frames)
-    n_blocks = max(min(n, 16 * threads if threads > 1 else 1), 1)
-    bounds = [b * n // n_blocks for b in range(n_blocks + 1)]
-    blocks = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    blocks = _blocks(len(frames), 16 * threads if threads > 1 else 1)
     with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
         _run(pool, blocks, lambda a, b: _quick_block(frames, out, a, b, refine))
