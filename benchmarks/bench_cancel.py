@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from fgs_widgets.archive.sample import write_sample_program
-from fgs_widgets.engine.executor import ensure_ray, in_flight_limit
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.simulate import simulate_frames
+from fgs_widgets.runtime.executor import ensure_ray, in_flight_limit
+from fgs_widgets.runtime.fit import fit_gaussians
 from fgs_widgets.survey import Survey, read_survey, tasks_from_paths
 
 

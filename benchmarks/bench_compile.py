@@ -4,7 +4,7 @@ Each run is a fresh Python process (nothing compiled in memory) with its own num
 folder (``NUMBA_CACHE_DIR``) and its own fit cache, on the bundled sample program
 (14,336 frames, written once by this script):
 
-* **cold**: an empty numba cache; the Session's warm-up (`fgs_widgets.engine.warmup`)
+* **cold**: an empty numba cache; the Session's warm-up (`fgs_widgets.runtime.warmup`)
   compiles every fit kernel in the background, timed per kernel, and then the ray
   workers' kernel ("ray", unless ``--no-ray``);
 * **warm**: the same numba cache again: the kernels load from disk;
@@ -38,7 +38,7 @@ CHILD = r"""
 import json, sys, time
 mode, paths = sys.argv[1], [p for p in sys.argv[2:] if p != "--ray"]
 began = time.perf_counter()
-from fgs_widgets.engine import warmup
+from fgs_widgets.runtime import warmup
 from fgs_widgets.model import Session
 
 session = Session()

@@ -31,10 +31,10 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from fgs_widgets.engine.crb import cramer_rao_bound
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.psf import PARAMETERS, gaussian2d
 from fgs_widgets.engine.quickfit import quick_fit
 from fgs_widgets.engine.simulate import fgs_like_parameters, simulate_frames
+from fgs_widgets.runtime.fit import fit_gaussians
 
 READ_NOISE = 12.0
 CORES = 2
@@ -135,7 +135,7 @@ def main() -> None:
           f"({t_serial:.2f} s); {memory}; mean iterations {serial['n_iter'].mean():.2f}")
 
     if not args.no_ray:
-        from fgs_widgets.engine.executor import ensure_ray
+        from fgs_widgets.runtime.executor import ensure_ray
 
         t = time.perf_counter()
         ensure_ray()

@@ -36,7 +36,6 @@ import numpy as np
 from bench_fit import best_of_3, scipy_baseline  # the fit benchmark's timing and baseline
 
 from fgs_widgets.engine.crb import cramer_rao_bound
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.psf import PARAMETERS, gaussian2d
 from fgs_widgets.engine.quickfit import quick_fit
 from fgs_widgets.engine.simulate import (
@@ -45,6 +44,7 @@ from fgs_widgets.engine.simulate import (
     real_fgs_parameters,
     simulate_frames,
 )
+from fgs_widgets.runtime.fit import fit_gaussians
 
 CORES = 2
 XY = ["x_mean", "y_mean"]

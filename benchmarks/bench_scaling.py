@@ -33,9 +33,10 @@ import numpy as np
 import ray
 from bench_fit import best_of_3, guide_star  # the fit benchmark's star and timing
 
-from fgs_widgets.engine.executor import ensure_ray
-from fgs_widgets.engine.gaussian import fit_chunk, fit_gaussians
+from fgs_widgets.engine.gaussian import fit_chunk
 from fgs_widgets.engine.simulate import simulate_frames
+from fgs_widgets.runtime.executor import ensure_ray
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 def timed_ray_fit(frames: np.ndarray, errors: np.ndarray, workers: int,

@@ -27,9 +27,9 @@ import pandas as pd
 
 from fgs_widgets.archive import conf
 from fgs_widgets.data import GuideStarData
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.simulate import simulate_frames
 from fgs_widgets.model import Session
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 def guide_star_data(n: int) -> GuideStarData:

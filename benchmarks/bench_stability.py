@@ -40,9 +40,9 @@ import stability_baseline
 from fgs_widgets.archive import sample_program
 from fgs_widgets.archive.reader import read_fine_guide
 from fgs_widgets.archive.sample import write_sample_program
-from fgs_widgets.engine.executor import use_threads
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.stability import visit_statistics
+from fgs_widgets.runtime.executor import use_threads
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 def shortest(function, repeats: int, warm: bool = True) -> tuple[float, object]:

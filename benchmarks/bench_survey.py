@@ -57,7 +57,7 @@ from fgs_widgets.survey import Survey, tasks_for_programs
 root, address, fit, cache, programs = sys.argv[1:6]
 tasks, missing = tasks_for_programs([int(p) for p in programs.split(",")])
 survey = Survey(tasks, root, fit=fit, cache_dir=cache, address=address, retries=3)
-import fgs_widgets.engine.executor as ex
+import fgs_widgets.runtime.executor as ex
 ex.ensure_ray(address)
 started = time.perf_counter()
 survey.run(lambda p, s, r: print(survey.message, file=sys.stderr, flush=True))
@@ -209,10 +209,10 @@ def costs(sample, fit: str, folder: Path) -> dict:
     from fgs_widgets.archive.downloads import download
     from fgs_widgets.archive.mast import find_products
     from fgs_widgets.archive.reader import read_fine_guide
-    from fgs_widgets.engine.executor import use_threads
-    from fgs_widgets.engine.gaussian import fit_gaussians
     from fgs_widgets.engine.quickfit import quick_fit
     from fgs_widgets.engine.stability import visit_statistics
+    from fgs_widgets.runtime.executor import use_threads
+    from fgs_widgets.runtime.fit import fit_gaussians
 
     use_threads(1)
     program = int(sample.paths[0].name[2:7])

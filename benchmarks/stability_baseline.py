@@ -263,7 +263,7 @@ def visit_statistics(data: GuideStarData, fit: pd.DataFrame, *,
         ``gs_id`` are used when present).
     fit : pandas.DataFrame
         One row per frame of `data`, in the same order: the output of
-        `fgs_widgets.engine.gaussian.fit_gaussians` or
+        `fgs_widgets.runtime.fit.fit_gaussians` or
         `fgs_widgets.engine.quickfit.quick_fit` (``x_mean``, ``y_mean``,
         ``x_stddev``, ``y_stddev``; ``status`` when present).
     window : float

@@ -118,7 +118,7 @@ def _read_results(path: Path) -> pd.DataFrame:
 def _wait_for_kernels(data, kernel: str) -> None:
     """Compile (or load) the fit's kernel before the progress bar starts, saying so when
     that takes a while (the first fit in an environment `fgs-widgets warmup` did not warm)."""
-    from .engine.warmup import enabled, start_warmup, wait_for_warmup
+    from .runtime.warmup import enabled, start_warmup, wait_for_warmup
 
     if not enabled() or not len(data):
         return
@@ -164,7 +164,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             result = quick_fit(data.frames)
             progress(len(data), len(data))
         else:
-            from .engine.gaussian import fit_gaussians
+            from .runtime.fit import fit_gaussians
 
             executor = args.executor
             if args.address:
@@ -233,7 +233,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
-    from .engine.warmup import warm_installation
+    from .runtime.warmup import warm_installation
 
     print("compiling every kernel into numba's disk cache (first time: about a minute)",
           file=sys.stderr, flush=True)

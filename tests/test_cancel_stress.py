@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 from fgs_widgets.archive.sample import write_sample_program
-from fgs_widgets.engine.gaussian import fit_chunk, fit_gaussians
+from fgs_widgets.engine.gaussian import fit_chunk
 from fgs_widgets.engine.simulate import simulate_frames
+from fgs_widgets.runtime.fit import fit_gaussians
 from fgs_widgets.survey import Survey, read_survey, survey_status, tasks_from_paths
 from fgs_widgets.survey.dataset import STATUS_DIR
 
@@ -71,7 +72,7 @@ def test_fits_cancelled_at_random_moments_then_a_fit_equal_to_the_serial_one(
 
 def test_a_worker_with_broken_imports_ends_and_its_chunk_runs_on_a_fresh_one(
         ray_local, frames):
-    from fgs_widgets.engine import executor
+    from fgs_widgets.runtime import executor
 
     ray = ray_local
     data, sigma = frames[0][:500], frames[1][:500]
@@ -85,7 +86,7 @@ def test_a_worker_with_broken_imports_ends_and_its_chunk_runs_on_a_fresh_one(
     poisoned = ray.get(ray.remote(num_cpus=1)(broken_worker.poison).options(
         runtime_env=env).remote(), timeout=300)
     rows = ray.get(executor._remote().options(runtime_env=env).remote(
-        data, sigma, None, 100, 1e-8), timeout=300)
+        executor._reference(fit_chunk), data, sigma, None, 100, 1e-8), timeout=300)
     np.testing.assert_array_equal(rows, fit_chunk(data, sigma, None, 100, 1e-8,
                                                   parallel=False))
     deadline = time.monotonic() + 30

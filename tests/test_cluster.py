@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fgs_widgets.engine.gaussian import fit_gaussians
+from fgs_widgets.runtime.fit import fit_gaussians
 
 pytestmark = pytest.mark.ray
 
 DRIVER = """
 import sys, numpy as np
-from fgs_widgets.engine.gaussian import fit_gaussians
+from fgs_widgets.runtime.fit import fit_gaussians
 frames = np.load(sys.argv[1])
 result = fit_gaussians(frames, executor="ray", address=sys.argv[2], chunk_size=1500)
 assert result.attrs["executor"] == "ray"

@@ -10,8 +10,8 @@ from fgs_widgets.engine.crb import (
     gaussian2d_jacobian,
     poisson_read_variance,
 )
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.psf import gaussian2d
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 def test_scaling_laws():

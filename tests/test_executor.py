@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.psf import gaussian2d
+from fgs_widgets.runtime.fit import fit_gaussians
 
 pytestmark = pytest.mark.ray
 
@@ -79,7 +79,7 @@ def test_auto_picks_serial_for_small_inputs(frames):
 def test_object_store_fits_a_small_dev_shm(monkeypatch):
     from collections import namedtuple
 
-    from fgs_widgets.engine import executor
+    from fgs_widgets.runtime import executor
 
     usage = namedtuple("usage", "total used free")
     gib = 1024**3
@@ -94,10 +94,10 @@ def test_object_store_fits_a_small_dev_shm(monkeypatch):
 
 
 def test_auto_uses_ray_only_when_it_is_already_running(ray_local, frames, monkeypatch):
-    import fgs_widgets.engine.gaussian as gaussian
+    import fgs_widgets.runtime.fit as fit
 
     data, sigma = frames[0][:300], frames[1][:300]
-    monkeypatch.setattr(gaussian, "AUTO_SERIAL_BELOW", 100)
+    monkeypatch.setattr(fit, "AUTO_SERIAL_BELOW", 100)
     assert fit_gaussians(data, sigma, chunk_size=100).attrs["executor"] == "ray"
     assert fit_gaussians(data[:50], sigma[:50]).attrs["executor"] == "serial"
 
@@ -107,7 +107,7 @@ def test_auto_never_starts_ray_by_itself():
     # (its start-up costs ~10 s and, on one machine, buys nothing over numba threads)
     code = (
         "import sys, numpy as np\n"
-        "import fgs_widgets.engine.gaussian as g\n"
+        "import fgs_widgets.runtime.fit as g\n"
         "from fgs_widgets.engine.psf import gaussian2d\n"
         "g.AUTO_SERIAL_BELOW = 10\n"
         "frames = gaussian2d(np.tile([1e4, 3.5, 3.5, 1.0, 0.9, 0.2, 10.0], (50, 1)))\n"
@@ -116,3 +116,31 @@ def test_auto_never_starts_ray_by_itself():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=300)
     assert out.stdout.split() == ["serial", "False"]
+
+
+def test_run_ray_takes_only_functions_its_workers_can_import_by_name():
+    # the workers import the chunk function by its name: a lambda or a local function
+    # would fail on every worker, so it is refused before ray starts
+    from fgs_widgets.engine.gaussian import fit_chunk
+    from fgs_widgets.runtime import executor
+
+    assert executor._reference(fit_chunk) == "fgs_widgets.engine.gaussian:fit_chunk"
+    assert executor._chunk_function_or_exit(executor._reference(fit_chunk)) is fit_chunk
+
+    def local(frames, errors, initial, max_iter, tol, *, parallel=True):
+        return fit_chunk(frames, errors, initial, max_iter, tol, parallel=parallel)
+
+    for function in (local, lambda *a, **k: None):
+        with pytest.raises(ValueError, match="module-level function"):
+            executor.run_ray(function, np.zeros((2, 8, 8)), None, None, [(0, 0, 2, None)],
+                             {"max_iter": 5, "tol": 1e-8}, lambda *a: None, None, None)
+
+
+def test_the_executor_imports_no_fit():
+    # the chunk function is passed in: importing the executor loads no fit module
+    code = ("import sys\n"
+            "import fgs_widgets.runtime.executor\n"
+            "print(sorted(m for m in sys.modules if m.startswith('fgs_widgets.engine')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.split() == ["[]"]

@@ -10,7 +10,7 @@ import pytest
 from scipy.optimize import least_squares
 
 from fgs_widgets.engine.crb import cramer_rao_bound, poisson_read_variance
-from fgs_widgets.engine.gaussian import canonical_parameters, fit_gaussians
+from fgs_widgets.engine.gaussian import canonical_parameters
 from fgs_widgets.engine.psf import PARAMETERS, gaussian2d
 from fgs_widgets.engine.simulate import (
     FGS_FRAME_TIME,
@@ -18,6 +18,7 @@ from fgs_widgets.engine.simulate import (
     real_fgs_parameters,
     simulate_frames,
 )
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 def true_params(n: int, seed: int = 0, round_psf: bool = False) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.psf import PARAMETERS, gaussian2d
 from fgs_widgets.engine.quickfit import quick_fit
 from fgs_widgets.engine.simulate import (
@@ -15,6 +14,7 @@ from fgs_widgets.engine.simulate import (
     real_fgs_parameters,
     simulate_frames,
 )
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 def frames_at(x, y, n=1, sx=1.0, sy=1.0, theta=0.0, noise=0.0, seed=0):

@@ -269,7 +269,7 @@ def test_a_file_that_breaks_after_its_header_was_read_is_that_files_problem(
 
 
 def test_real_like_star_fits_recover_the_truth(tmp_path):
-    from fgs_widgets.engine import fit_gaussians
+    from fgs_widgets.runtime import fit_gaussians
 
     data = read_quietly(write_guider(tmp_path, n=2000, seed=9))
     fit = fit_gaussians(data.frames, data.errors)

@@ -15,7 +15,7 @@ from loopback import Behaviour, LoopbackServer, serve_sample
 
 import fgs_widgets as spelunker
 from fgs_widgets.archive import conf
-from fgs_widgets.engine.gaussian import fit_gaussians
+from fgs_widgets.runtime.fit import fit_gaussians
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from baselines import frozen
 
 from fgs_widgets.data import BAD_QUALITY, GuideStarData, Quality
-from fgs_widgets.engine.gaussian import fit_gaussians
 from fgs_widgets.engine.quickfit import quick_fit
 from fgs_widgets.engine.stability import (
     PLATE_SCALE_MAS,
@@ -19,6 +18,7 @@ from fgs_widgets.engine.stability import (
     _ngroup,
     visit_statistics,
 )
+from fgs_widgets.runtime.fit import fit_gaussians
 
 CADENCE = 0.0625  # s
 PER_WINDOW = int(STABILITY_WINDOW_S / CADENCE)  # 240 frames

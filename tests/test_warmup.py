@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fgs_widgets.engine import warmup
 from fgs_widgets.jobs import JobState
 from fgs_widgets.model import Session
+from fgs_widgets.runtime import warmup
 
 
 def _fresh_env(tmp_path, **extra) -> dict:
@@ -93,7 +93,7 @@ def test_a_kernel_waited_for_is_warmed_next():
 
 _RACE = """
 import json, sys
-from fgs_widgets.engine import warmup
+from fgs_widgets.runtime import warmup
 warm = warmup.start_warmup(kernels=["display"])
 import numpy as np
 from fgs_widgets.engine import binning
@@ -116,7 +116,8 @@ def test_a_kernel_called_during_its_warmup_compiles_once_without_deadlock(tmp_pa
 
 _SESSION = """
 import json, sys
-from fgs_widgets.engine import lm, warmup
+from fgs_widgets.engine import lm
+from fgs_widgets.runtime import warmup
 from fgs_widgets.model import Session
 
 session = Session()
@@ -137,7 +138,7 @@ print(json.dumps({"pressed_during": pressed_during, "left": warm.step, "messages
 @pytest.mark.slow
 def test_a_fit_pressed_during_a_cold_warmup_waits_says_so_and_fits_the_same(
         tmp_path, sample, sample_data):
-    from fgs_widgets.engine.gaussian import fit_gaussians
+    from fgs_widgets.runtime.fit import fit_gaussians
 
     out = tmp_path / "fit.parquet"
     done = subprocess.run([sys.executable, "-c", _SESSION, *map(str, sample.paths), str(out)],
@@ -246,7 +247,7 @@ def test_loading_starts_the_warmup_unless_switched_off(sample_data, monkeypatch)
 
 
 def test_worker_env_passes_only_a_numba_cache_dir_set_here(monkeypatch, tmp_path):
-    from fgs_widgets.engine import executor
+    from fgs_widgets.runtime import executor
 
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     assert executor._worker_env() == {}
@@ -269,7 +270,7 @@ class _FakeRay:
 
 
 def test_ensure_ray_passes_the_cache_dir_to_a_cluster_only(monkeypatch, tmp_path):
-    from fgs_widgets.engine import executor
+    from fgs_widgets.runtime import executor
 
     fake = _FakeRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
@@ -285,8 +286,9 @@ def test_ensure_ray_passes_the_cache_dir_to_a_cluster_only(monkeypatch, tmp_path
 
 @pytest.mark.ray
 def test_each_node_is_warmed_once_per_kind_of_input(ray_local):
-    from fgs_widgets.engine import executor
+    from fgs_widgets.engine.gaussian import fit_chunk
     from fgs_widgets.engine.psf import gaussian2d
+    from fgs_widgets.runtime import executor
 
     ray = ray_local
     frames = gaussian2d(np.tile([1e4, 3.5, 3.5, 1.0, 0.9, 0.2, 10.0], (2, 1))).astype(
@@ -294,10 +296,12 @@ def test_each_node_is_warmed_once_per_kind_of_input(ray_local):
     refs = (ray.put(frames), None, None)
     kind = ("<f4-test", False, False)
     settings = {"max_iter": 50, "tol": 1e-8}
+    chunk = executor._reference(fit_chunk)
     nodes = set(executor._nodes(ray))
-    assert nodes and executor._warm_nodes(ray, executor._remote(), refs, kind, settings,
-                                          None) == nodes
-    assert executor._warm_nodes(ray, executor._remote(), refs, kind, settings, None) == set()
+    assert nodes and executor._warm_nodes(ray, executor._remote(), chunk, refs, kind,
+                                          settings, None) == nodes
+    assert executor._warm_nodes(ray, executor._remote(), chunk, refs, kind, settings,
+                                None) == set()
     # a node that cannot take the task in time does not hold the fit back
-    assert executor._warm_nodes(ray, executor._remote(), refs, ("<f4-late", False, False),
-                                settings, None, timeout=0) == set()
+    assert executor._warm_nodes(ray, executor._remote(), chunk, refs,
+                                ("<f4-late", False, False), settings, None, timeout=0) == set()

@@ -1,8 +1,10 @@
-"""Numbers only: fits, quick fits, the ray executor, periodograms, binning, events.
+"""Numbers only: the per-chunk fit, quick fits, periodograms, binning, events.
 
-Nothing here imports ipywidgets or reads files; every function takes numpy
-arrays or DataFrames and returns new objects.  Names are imported lazily so
-that importing one piece does not pull in numba, ray or astropy.
+Nothing here imports ipywidgets, reads files, starts threads or ray, or imports
+`fgs_widgets.runtime` (which runs these numbers: the fit driver `fit_gaussians`, ray,
+the warm-up, the fit cache); every function takes numpy arrays or DataFrames and
+returns new objects.  Names are imported lazily so that importing one piece does not
+pull in numba or astropy.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "PARAMETERS": "psf",
     "gaussian2d": "psf",
-    "fit_gaussians": "gaussian",
+    "fit_chunk": "gaussian",
     "quick_fit": "quickfit",
-    "ensure_ray": "executor",
     "periodograms": "periodogram",
     "fold": "periodogram",
     "bin_series": "binning",

@@ -1167,7 +1167,7 @@ def _blocks(n: int, n_blocks: int) -> list:
 def fit_signatures(frames: np.ndarray, errors: np.ndarray | None) -> list:
     """The kernels a chunk's fit of these inputs calls, each with arguments of the types
     `fit_chunk` gives it: [(dispatcher, arguments)], to compile ahead of a fit
-    (`fgs_widgets.engine.warmup`)."""
+    (`fgs_widgets.runtime.warmup`)."""
     n, init, out = len(frames), np.empty((0, 7)), np.empty((len(frames), N_OUT))
     if errors is not None:
         return [(_fit_block_errors, (frames, errors, init, False, 50, 1e-8, 0, n, out))]

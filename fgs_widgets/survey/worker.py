@@ -83,8 +83,8 @@ def _fit(data, method: str) -> pd.DataFrame:
         from ..engine.quickfit import quick_fit
 
         return quick_fit(data.frames)
-    from ..engine.executor import use_threads
-    from ..engine.gaussian import fit_gaussians
+    from ..runtime.executor import use_threads
+    from ..runtime.fit import fit_gaussians
 
     use_threads(1)  # one task per core already: the kernel's threads would oversubscribe
     return fit_gaussians(data.frames, data.errors, executor="serial")

@@ -1,5 +1,9 @@
 """Ray: start or join a cluster quietly, and fit chunks on it.
 
+What a chunk's task computes is the caller's: `run_ray` receives the chunk function
+(`fgs_widgets.engine.gaussian.fit_chunk` for `fgs_widgets.runtime.fit.fit_gaussians`)
+and sends it to the workers by name, so this module imports no fit.
+
 Each chunk of frames (and its ERR) goes into the object store once, as its
 own object (`ray.put`): a task pulls only its chunk, so on a multi-node
 cluster the head sends each byte once in all, not the whole program to every
@@ -7,7 +11,7 @@ node.  Progress is reported per finished chunk; a bounded number of chunks is
 in flight; cancellation is cooperative: it stops submitting and keeps what
 finished, and never interrupts a running task (`run_bounded`); ray retries tasks
 whose worker died (``max_retries``), and a worker whose imports are broken ends
-itself so that its chunk is retried on a fresh one (`_fit_remote`).
+itself so that its chunk is retried on a fresh one (`_chunk_function_or_exit`).
 
 Compiled once per node, not once per worker.  numba keeps the compiled kernels on
 disk (``cache=True``) in one directory per node that every worker process of that
@@ -18,7 +22,7 @@ The rule for the workers' ``NUMBA_CACHE_DIR`` (`_worker_env`):
 * a local instance (`ensure_ray` without an address): nothing is passed.  Its
   workers inherit this process's environment and import the same files, so they use
   this process's cache directory, which its own fits and the warm-up
-  (`fgs_widgets.engine.warmup`, kernel "ray") fill;
+  (`fgs_widgets.runtime.warmup`, kernel "ray") fill;
 * joining a cluster: the workers have the environment their node's ``ray start``
   had, not this one's.  If ``NUMBA_CACHE_DIR`` is set here it is passed to them (the
   job's ``runtime_env``; made absolute), so every node's workers use that path (on each
@@ -36,6 +40,7 @@ copy at the same time.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -43,14 +48,24 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["ensure_ray", "in_flight_limit", "run_bounded", "run_ray", "use_threads"]
+__all__ = ["ChunkFunction", "ensure_ray", "in_flight_limit", "run_bounded", "run_ray",
+           "use_threads"]
 
 T = TypeVar("T")
 _END = object()
+
+
+class ChunkFunction(Protocol):
+    """What `run_ray` runs per chunk: `fgs_widgets.engine.gaussian.fit_chunk`'s signature."""
+
+    def __call__(self, frames: np.ndarray, errors: np.ndarray | None,
+                 initial: np.ndarray | None, max_iter: int, tol: float, *,
+                 parallel: bool = ...) -> np.ndarray: ...
+
 
 _lock = threading.Lock()
 _remote_fit = None
@@ -144,13 +159,15 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
 
 
 def _remote():
+    """The ray task that runs one chunk: ``(chunk function's name, frames, errors, initial,
+    max_iter, tol) -> rows`` (the name from `_reference`)."""
     global _remote_fit
     if _remote_fit is None:
         import ray
 
         @ray.remote(max_retries=3, num_cpus=1)
-        def fit_remote(frames, errors, initial, max_iter, tol):
-            fit_chunk = _fit_chunk_or_exit()
+        def fit_remote(function, frames, errors, initial, max_iter, tol):
+            fit_chunk = _chunk_function_or_exit(function)
             # one worker per core already: the single-threaded kernel avoids oversubscribing
             return fit_chunk(frames, errors, initial, max_iter, tol, parallel=False)
 
@@ -158,8 +175,26 @@ def _remote():
     return _remote_fit
 
 
-def _fit_chunk_or_exit():
-    """The fit kernel, imported in a ray worker; a worker whose imports are broken exits.
+def _reference(function: ChunkFunction) -> str:
+    """``"module:qualname"`` of a module-level function, checked to import back to it.
+
+    The name, not the function, is the task's argument: ray unpickles a function argument
+    (an import, as pickle refers to a module-level function by name) before the task
+    body runs, where a broken import would fail the task instead of ending the worker
+    (`_chunk_function_or_exit`).
+    """
+    name = f"{function.__module__}:{function.__qualname__}"
+    module = importlib.import_module(function.__module__)
+    if "<locals>" in function.__qualname__ or getattr(
+            module, function.__qualname__, None) is not function:
+        raise ValueError(f"the chunk function must be a module-level function that ray's "
+                         f"workers can import by name, not {name}")
+    return name
+
+
+def _chunk_function_or_exit(name: str) -> ChunkFunction:
+    """The chunk function `name` (`_reference`), imported in a ray worker; a worker whose
+    imports are broken exits.
 
     An import cut in half (by an interrupt in an earlier task, or a crash) leaves a
     module in ``sys.modules`` without its attributes ("module 'numba' has no attribute
@@ -168,8 +203,9 @@ def _fit_chunk_or_exit():
     one (``max_retries``).  A package that is missing (``ModuleNotFoundError``) is the
     node's installation, not the worker's state: that error is raised as it is.
     """
+    module, _, qualname = name.partition(":")
     try:
-        from fgs_widgets.engine.gaussian import fit_chunk
+        return getattr(importlib.import_module(module), qualname)
     except ModuleNotFoundError:
         raise
     except (ImportError, AttributeError):
@@ -177,23 +213,26 @@ def _fit_chunk_or_exit():
                   "retried on a fresh worker", exc_info=True)
         logging.shutdown()
         os._exit(70)  # EX_SOFTWARE; nothing of ours is open for writing in a fit task
-    return fit_chunk
 
 
-def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray | None,
-            pending: list[tuple[int, int, int, str | None]], settings: dict,
-            finished: Callable[[int, np.ndarray, str | None], None],
+def run_ray(fit_chunk: ChunkFunction, frames: np.ndarray, errors: np.ndarray | None,
+            initial: np.ndarray | None, pending: list[tuple[int, int, int, str | None]],
+            settings: dict, finished: Callable[[int, np.ndarray, str | None], None],
             cancel: threading.Event | None, address: str | None) -> None:
     """Fit the ``pending`` chunks (index, start, stop, cache key) on ray.
 
-    ``finished(index, rows, key)`` is called in this thread for each chunk as
-    it completes (any order); at most `in_flight_limit` chunks are submitted at
+    Each task calls ``fit_chunk(frames, errors, initial, settings["max_iter"],
+    settings["tol"], parallel=False)`` on its rows; `fit_chunk` must be a module-level
+    function (the workers import it by name; a lambda or a local function raises
+    ``ValueError``).  ``finished(index, rows, key)`` is called in this thread for each
+    chunk as it completes (any order); at most `in_flight_limit` chunks are submitted at
     once.  Once `cancel` is set no chunk is submitted; those in flight are kept if
     they finish within a second, else left to finish unobserved (`run_bounded`), and
     the rows not delivered are the caller's (status "cancelled").  A chunk whose
     worker died is re-run by ray (``max_retries``), on a new worker; one that still
     fails raises here; chunks finished before it have been delivered.
     """
+    function = _reference(fit_chunk)
     ray = ensure_ray(address)
     fit_remote = _remote()
 
@@ -201,15 +240,16 @@ def run_ray(frames: np.ndarray, errors: np.ndarray | None, initial: np.ndarray |
         return None if array is None else ray.put(np.ascontiguousarray(array[a:b]))
 
     if len(pending) > 1:  # one chunk: no second worker could compile alongside
-        kind = (frames.dtype.str, errors is not None, initial is not None)
-        _warm_nodes(ray, fit_remote, (put(frames, 0, 2), put(errors, 0, 2),
-                                      put(initial, 0, 2)), kind, settings, cancel)
+        kind = (function, frames.dtype.str, errors is not None, initial is not None)
+        _warm_nodes(ray, fit_remote, function, (put(frames, 0, 2), put(errors, 0, 2),
+                                                put(initial, 0, 2)), kind, settings, cancel)
         if cancel is not None and cancel.is_set():
             return
+
     def submit(chunk):
         _, a, b, _key = chunk
-        return fit_remote.remote(put(frames, a, b), put(errors, a, b), put(initial, a, b),
-                                 settings["max_iter"], settings["tol"])
+        return fit_remote.remote(function, put(frames, a, b), put(errors, a, b),
+                                 put(initial, a, b), settings["max_iter"], settings["tol"])
 
     def collect(chunk, ref):
         i, _, _, key = chunk
@@ -307,13 +347,14 @@ def _nodes(ray) -> list[str]:
         return []
 
 
-def _warm_nodes(ray, fit_remote, refs: tuple, kind: tuple, settings: dict,
+def _warm_nodes(ray, fit_remote, function: str, refs: tuple, kind: tuple, settings: dict,
                 cancel: threading.Event | None, timeout: float = 120.0) -> set[str]:
     """Fit two frames on every node not yet warmed for this input `kind`; wait for them.
 
-    ``refs`` are the (frames, errors, initial) objects (or None) of the two frames: the
-    task sees what a chunk's task sees (read-only arrays of the same dtypes), so it
-    compiles, or loads from the node's cache, the very kernel the chunks need.  A node
+    `function` is the chunk function's name (`_reference`); ``refs`` are the (frames, errors,
+    initial) objects (or None) of the two frames: the task sees what a chunk's task sees
+    (read-only arrays of the same dtypes), so it compiles, or loads from the node's
+    cache, the very kernel the chunks need.  A node
     whose task fails is left for its workers to compile as before (the chunks have
     their retries).  Stops waiting at `cancel` or after `timeout` s
     (a node whose CPUs are all busy must not hold the fit back: its task is left to
@@ -323,7 +364,7 @@ def _warm_nodes(ray, fit_remote, refs: tuple, kind: tuple, settings: dict,
 
     todo = [node for node in _nodes(ray) if (node, kind) not in _warm]
     tasks = {fit_remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-        node, soft=False)).remote(*refs, settings["max_iter"], settings["tol"]): node
+        node, soft=False)).remote(function, *refs, settings["max_iter"], settings["tol"]): node
         for node in todo}
     warmed = set()
     deadline = time.monotonic() + timeout

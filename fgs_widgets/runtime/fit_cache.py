@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
-from .lm import N_OUT
+from ..engine.lm import N_OUT
 
 __all__ = ["FitCache"]
 
@@ -35,7 +35,8 @@ class FitCache:
         Created if missing.  Entries are ``chunk-<sha256 prefix>.npy``, each the
         chunk's (n, `fgs_widgets.engine.lm.N_OUT`) float64 result rows, columns in
         `fgs_widgets.engine.lm.RAW_COLUMNS` order (see
-        `fgs_widgets.engine.gaussian.fit_chunk`).
+        `fgs_widgets.engine.gaussian.fit_chunk`), as
+        `fgs_widgets.runtime.fit.fit_gaussians` stores and reloads them.
     """
 
     def __init__(self, directory: str | os.PathLike):

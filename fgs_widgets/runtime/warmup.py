@@ -26,7 +26,7 @@ What is warmed, in this order (``kernels``):
 ``"ray"``
     the same fit kernels with the read-only arrays a ray worker gets from the object
     store, into the on-disk cache the workers of a local ray share with this process
-    (`fgs_widgets.engine.executor`).  By default only when ray is already running in
+    (`fgs_widgets.runtime.executor`).  By default only when ray is already running in
     this process.
 
 The fit kernels are compiled, never run (`numba.core.dispatcher.Dispatcher.compile`
@@ -212,7 +212,7 @@ def _compile_fit(frames: np.ndarray, errors: np.ndarray | None) -> None:
     """Compile the kernels `gaussian.fit_chunk` calls for these inputs (never run them)."""
     import numba
 
-    from . import lm
+    from ..engine import lm
 
     for kernel, args in lm.fit_signatures(frames, errors):
         kernel.compile(tuple(numba.typeof(a) for a in args))
@@ -221,7 +221,7 @@ def _compile_fit(frames: np.ndarray, errors: np.ndarray | None) -> None:
 def _steps(frames: np.ndarray, errors: np.ndarray | None,
            kernels: tuple[str, ...]) -> list[tuple[str, Callable[[], None]]]:
     def display() -> None:
-        from .binning import block_extrema, decimate_for_display
+        from ..engine.binning import block_extrema, decimate_for_display
 
         x = np.arange(600.0)
         block_extrema(x, 256)
@@ -233,13 +233,13 @@ def _steps(frames: np.ndarray, errors: np.ndarray | None,
     def quick() -> None:
         import numba
 
-        from . import lm
+        from ..engine import lm
 
         out = np.empty((7, len(frames)))
         lm._quick_block.compile(tuple(numba.typeof(a) for a in (frames, out, 0, 1, True)))
 
     def periodogram() -> None:
-        from .periodogram import _trig_sums
+        from ..engine.periodogram import _trig_sums
 
         _trig_sums(np.linspace(0.0, 60.0, 64), np.ones((1, 64)), 0.01, 16)
 
@@ -357,14 +357,14 @@ def _dispatchers() -> list:
     """Every numba kernel of the engine (each has its own disk cache and statistics)."""
     from numba.core.registry import CPUDispatcher
 
-    from . import binning, lm, periodogram
+    from ..engine import binning, lm, periodogram
 
     return [obj for module in (binning, lm, periodogram) for obj in vars(module).values()
             if isinstance(obj, CPUDispatcher)]
 
 
 def _fit_kernel_name(use_errors: bool) -> str:
-    from . import lm
+    from ..engine import lm
 
     return lm.fit_signatures(np.zeros((0, 8, 8)), np.zeros((0, 8, 8)) if use_errors
                              else None)[0][0].py_func.__name__
