@@ -18,7 +18,8 @@ from astropy.table import Table
 from astropy.time import Time
 from numpy.testing import assert_allclose, assert_array_equal
 
-from fgs_widgets.archive.science import ScienceReadError, read_science
+from fgs_widgets.archive.science import read_science
+from fgs_widgets.archive.science_errors import ScienceReadError
 from fgs_widgets.data import ScienceInput
 
 REAL_LIGHT_CURVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "hp14_lightcurve.dat"

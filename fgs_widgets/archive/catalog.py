@@ -29,7 +29,6 @@ module never raises for service problems.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import io
 import os
 import re
@@ -40,7 +39,7 @@ import numpy as np
 import pandas as pd
 import requests
 
-from ..atomic import atomic_write
+from .answer_cache import cached_answer
 from .config import conf
 from .downloads import safe_name
 from .errors import ArchiveError
@@ -233,40 +232,23 @@ def _request_url(gs_id: str, version: str) -> str:
                .prepare().url)
 
 
-def _cached(path: str, gs_id: str) -> dict | None:
-    """The cached row, or None if absent or no longer usable (then it is dropped)."""
-    try:
-        with open(path, "rb") as handle:
-            body = handle.read()
-    except OSError:
-        return None
-    try:
-        return _choose(_parse(body.decode("utf-8")), gs_id)
-    except (_BadAnswer, UnicodeDecodeError):
-        # damaged or edited: refetch rather than trust it (if it cannot be removed, the
-        # fresh answer replaces it below)
-        with contextlib.suppress(OSError):
-            os.remove(path)
-        return None
-
-
 def _fetch(http: requests.Session, gs_id: str, version: str, cache: os.PathLike) -> dict:
     """The catalog row of ``gs_id`` in catalog ``version``: from the cache, else asked."""
     path = os.path.join(cache, safe_name(version, "catalog version"),
                         f"{safe_name(gs_id, 'guide-star id')}.csv")
-    row = _cached(path, gs_id)
-    if row is not None:
-        return row
-    response = http.get(conf.gsc_url, params=_params(gs_id, version), timeout=conf.timeout)
-    failure = response_error(response, "Guide Star Catalog", setting="conf.gsc_url", token=False)
-    if failure is not None:
-        raise failure
-    text = _decode(response)
-    # checked before caching: never cache an unusable answer
-    row = _choose(_parse(text), gs_id)
-    with atomic_write(path) as temp, open(temp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    return row
+
+    def ask() -> bytes:
+        response = http.get(conf.gsc_url, params=_params(gs_id, version), timeout=conf.timeout)
+        failure = response_error(response, "Guide Star Catalog", setting="conf.gsc_url",
+                                 token=False)
+        if failure is not None:
+            raise failure
+        # cached as UTF-8 whatever charset the service declared: a cached file names none
+        return _decode(response).encode("utf-8")
+
+    # UnicodeDecodeError: only a cached file can fail to decode (ask() re-encodes)
+    return cached_answer(path, ask, lambda body: _choose(_parse(body.decode("utf-8")), gs_id),
+                         unusable=(_BadAnswer, UnicodeDecodeError))
 
 
 def _ids(gs_ids: Iterable | str) -> list[str]:

@@ -46,7 +46,7 @@ import pandas as pd
 import requests
 from astropy.time import Time
 
-from ..atomic import atomic_write
+from .answer_cache import cached_answer
 from .config import conf
 from .errors import AuthenticationError, TelemetryError
 from .http import response_error, retries_made, send, session
@@ -354,26 +354,23 @@ def _in_range(tables: list[pd.DataFrame], mnemonic: str, t0: float, t1: float,
     return table
 
 
-def _cached(path: Path, name: str) -> pd.DataFrame | None:
-    """A cached chunk, or None (absent, unreadable or damaged: then it is fetched again)."""
-    try:
-        body = path.read_bytes()
-    except OSError:
-        return None
-    try:
-        return _parse(_decode(body, name), name)
-    except TelemetryError:
-        # a damaged or foreign file must not be trusted, nor fail every later call
-        path.unlink(missing_ok=True)
-        return None
-
-
 def _chunk(http: requests.Session, name: str, a: float, b: float, secret: Token,
            folder: Path | None) -> pd.DataFrame:
+    """One chunk's table: cached if settled and not empty, else asked (see the module doc)."""
     file = f"{name}-{_stamp(a)}-{_stamp(b, up=True)}.csv"
-    path = folder / file if folder is not None else None
-    if path is not None and (table := _cached(path, name)) is not None:
-        return table
+
+    def settled(table: pd.DataFrame) -> bool:
+        # an empty answer is not final either: the archive may not have ingested the range yet
+        return len(table) > 0 and b < Time(time.time(), format="unix").utc.mjd - _SETTLE_DAYS
+
+    return cached_answer(folder / file if folder is not None else None,
+                         lambda: _ask(http, name, file, secret),
+                         lambda body: _parse(_decode(body, name), name),
+                         unusable=(TelemetryError,), keep=settled)
+
+
+def _ask(http: requests.Session, name: str, file: str, secret: Token) -> bytes:
+    """The service's answer for one chunk ``file``, as sent (HTTP trouble raises)."""
     url = f"{conf.eng_server}/api/v0.1/Download/file"
     what = f"engineering DB ({conf.eng_server}) for {name}"
     # send() raises MastUnreachable outside its except block: requests' and urllib3's
@@ -399,11 +396,4 @@ def _chunk(http: requests.Session, name: str, a: float, b: float, secret: Token,
             "MAST_API_TOKEN")
     if failure is not None:
         raise TelemetryError(f"{failure} ({_OFFLINE})")
-    body = response.content
-    table = _parse(_decode(body, name), name)  # checked first: an unusable answer is never cached
-    settled = b < Time(time.time(), format="unix").utc.mjd - _SETTLE_DAYS
-    # an empty answer is not final either: the archive may not have ingested the range yet
-    if path is not None and settled and len(table):
-        with atomic_write(path) as temp:
-            temp.write_bytes(body)
-    return table
+    return response.content
