@@ -35,6 +35,7 @@ from .data import GuideStarData, ScienceSeries
 from .engine.decorrelation import Decorrelation
 from .history import recorded
 from .jobs import Job, Run
+from .session_schema import Provenance, StaleResult, series_sources, session_tables
 
 __all__ = ["FIT_KINDS", "PIECES", "Session"]
 
@@ -59,7 +60,7 @@ def _load_kernels(kind: str, data: GuideStarData) -> float:
 
             quick_fit(data.frames[:1])
         else:
-            from .engine.gaussian import fit_gaussians
+            from .runtime.fit import fit_gaussians
 
             fit_gaussians(data.frames[:1], None if data.errors is None else data.errors[:1],
                           executor="serial")
@@ -67,11 +68,11 @@ def _load_kernels(kind: str, data: GuideStarData) -> float:
 
 
 def _await_warmup(session: Session, kind: str, run: Run) -> float:
-    """Wait for a background warm-up still compiling (`fgs_widgets.engine.warmup`), saying
+    """Wait for a background warm-up still compiling (`fgs_widgets.runtime.warmup`), saying
     so in ``session.message``: not in silence behind numba's compiler lock, and no kernel
     compiled twice.  Returns the seconds waited; raises if the run was cancelled meanwhile
     (it then ends "cancelled")."""
-    from .engine.warmup import wait_for_warmup
+    from .runtime.warmup import wait_for_warmup
 
     said = []
 
@@ -121,6 +122,13 @@ def _pieces_of(data: GuideStarData, by: str) -> np.ndarray:
     return of_file[data.segments]
 
 
+def _numba_threads() -> int:
+    """numba's thread count in the calling thread (numba is imported only when asked)."""
+    import numba
+
+    return numba.get_num_threads()
+
+
 def _took(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds * 1e3:.0f} ms"
 
@@ -155,7 +163,7 @@ class Session(t.HasTraits):
         Program id of the loaded data ("" for local files, "sample" for the sample).
     data : GuideStarData or None
     fit, quick_fit : pandas.DataFrame or None
-        One row per frame of `data` (`fgs_widgets.engine.fit_gaussians`, `quick_fit`).
+        One row per frame of `data` (`fgs_widgets.fit_gaussians`, `quick_fit`).
     cursor : int
         Index of the frame under the cursor (clipped to the data).
     window : tuple (start, stop) MJD or None
@@ -193,25 +201,30 @@ class Session(t.HasTraits):
     >>> session.compute_periodograms(["x_mean"])     # doctest: +SKIP
     """
 
-    program = t.Unicode("")
-    data = t.Instance(GuideStarData, allow_none=True)
-    fit = t.Instance(pd.DataFrame, allow_none=True)
-    quick_fit = t.Instance(pd.DataFrame, allow_none=True)
-    cursor = t.Int(0)
-    window = t.Tuple(allow_none=True, default_value=None)
-    parameter = t.Unicode("flux")
-    periodograms = t.Dict()
-    events = t.Instance(pd.DataFrame, allow_none=True)
-    telemetry = t.Dict()
-    science = t.Instance(ScienceSeries, allow_none=True)
-    science_binned = t.Instance(pd.DataFrame, allow_none=True)
-    decorrelation = t.Instance(Decorrelation, allow_none=True)
+    # the schema: what each trait is, saved as, exported and derived from
+    # (`fgs_widgets.session_schema`); sources are declared before what depends on them
+    program = t.Unicode("").tag(saved="json")
+    data = t.Instance(GuideStarData, allow_none=True).tag(saved="data", exported=True)
+    fit = t.Instance(pd.DataFrame, allow_none=True).tag(
+        saved="table", exported=True, depends_on=("frames",))
+    quick_fit = t.Instance(pd.DataFrame, allow_none=True).tag(
+        saved="table", exported=True, depends_on=("frames",))
+    cursor = t.Int(0).tag(saved="json", depends_on=("frames",))
+    window = t.Tuple(allow_none=True, default_value=None).tag(saved="json",
+                                                              depends_on=("frames",))
+    parameter = t.Unicode("flux").tag(saved="json")
+    events = t.Instance(pd.DataFrame, allow_none=True).tag(
+        saved="table", exported=True, depends_on=("frames",))
+    telemetry = t.Dict().tag(saved="tables", depends_on=("frames",))
+    periodograms = t.Dict().tag(saved="periodograms", exported=True,
+                                depends_on=series_sources)
+    science = t.Instance(ScienceSeries, allow_none=True).tag(saved="science", exported=True)
+    science_binned = t.Instance(pd.DataFrame, allow_none=True).tag(
+        exported=True, depends_on=("data", "fit_table", "science"))
+    decorrelation = t.Instance(Decorrelation, allow_none=True).tag(
+        exported=True, depends_on=("data", "fit_table", "science"))
     message = t.Unicode("")
-    history = t.List(t.Unicode())
-
-    #: traits a save keeps and `restore` brings back (``message`` is the moment's status)
-    SAVED_TRAITS = ("program", "data", "fit", "quick_fit", "cursor", "window", "parameter",
-                    "periodograms", "events", "telemetry", "science", "history")
+    history = t.List(t.Unicode()).tag(saved="json")
 
     def __init__(self, **kwargs: Any):
         # the jobs first: traits given here (data=...) already reset them
@@ -221,6 +234,8 @@ class Session(t.HasTraits):
         for job in self.jobs:
             job.observe(self._on_job_message, names="message")
         super().__init__(**kwargs)
+        # after the traits given here: they are the starting point, not a change
+        self._provenance = Provenance(self, on_change=self._sources_changed)
 
     @property
     def jobs(self) -> tuple[Job, ...]:
@@ -259,60 +274,27 @@ class Session(t.HasTraits):
                                "session.compute_periodograms(...)")
         return proposal["value"]
 
-    @t.observe("fit", "quick_fit")
-    def _drop_stale_periodograms(self, change: dict) -> None:
-        """A fit column's periodogram is of the table the column came from (the full fit,
-        else the quick fit): when that table is replaced, the periodogram is stale."""
-        source = self.fit if self.fit is not None else self.quick_fit
-        if source is getattr(self, "_fit_source", None):
-            return  # e.g. a quick fit under a full one: the fit columns did not change
-        self._fit_source = source
-        if any(name != "flux" for name in self.periodograms):
-            self.periodograms = {k: v for k, v in self.periodograms.items() if k == "flux"}
+    @property
+    def fit_table(self) -> pd.DataFrame | None:
+        """The table the fit columns come from: the full fit, else the quick fit."""
+        return self.fit if self.fit is not None else self.quick_fit
 
-    @t.observe("data", "fit", "quick_fit", "science")
-    def _drop_stale_science(self, change: dict) -> None:
-        """Binned series and a decorrelation are of the data, the fit table and the science
-        series they came from: any of those replaced, they are stale (a quick fit under a
-        full one changes no column: nothing is dropped)."""
-        if self._science_sources() == getattr(self, "_binned_from", None):
-            return
-        self.science_binned = None
-        self.decorrelation = None
-
-    def _science_sources(self) -> tuple:
-        """What binned series depend on, by identity: data, fit table, science series."""
-        fit = self.fit if self.fit is not None else self.quick_fit
-        return (id(self.data), id(fit), id(self.science))
-
-    @t.observe("data")
-    def _reset_for_new_data(self, change: dict) -> None:
-        old, new = change["old"], change["new"]
-        if old is not None and new is not None and new.frames is old.frames:
-            # same frames, other flux (photometry): the fits still hold; only what was
-            # computed from the flux is stale
-            self.periodograms = {k: v for k, v in self.periodograms.items() if k != "flux"}
-            return
-        # a fit or periodogram of the old data stops at its next check and is dropped
-        self.fit_job.abandon()
-        self.periodogram_job.abandon()
-        self.fit = None
-        self.quick_fit = None
-        self.periodograms = {}
-        self.window = None
-        self.events = None
-        self.telemetry = {}
-        self.cursor = 0
+    def _sources_changed(self, sources: list[str]) -> None:
+        """New frames: a fit or periodogram of the old ones stops at its next check and is
+        dropped (what depends on them is reset by `session_schema.Provenance`)."""
+        if "frames" in sources:
+            self.fit_job.abandon()
+            self.periodogram_job.abandon()
 
     @t.observe("data")
     def _warm_up_kernels(self, change: dict) -> None:
         """New frames: compile (or load from numba's cache) the fit kernels in the background
-        at once, so the first fit does not begin with a compile (`fgs_widgets.engine.warmup`;
+        at once, so the first fit does not begin with a compile (`fgs_widgets.runtime.warmup`;
         ``FGS_WARMUP=0`` switches it off)."""
         data = change["new"]
         if data is None or not len(data):
             return
-        from .engine import warmup
+        from .runtime import warmup
 
         if warmup.enabled():
             warmup.start_warmup(data.frames, data.errors)
@@ -454,7 +436,7 @@ class Session(t.HasTraits):
         Parameters
         ----------
         kind : {"full", "quick"}
-            "full": 2D Gaussian fit (`fgs_widgets.engine.gaussian.fit_gaussians`);
+            "full": 2D Gaussian fit (`fgs_widgets.runtime.fit.fit_gaussians`);
             "quick": moments (`fgs_widgets.engine.quickfit.quick_fit`).
         executor : {"auto", "serial", "ray"}
             Where a full fit runs (see `fit_gaussians`).
@@ -489,16 +471,15 @@ class Session(t.HasTraits):
         if kind not in FIT_KINDS:
             raise ValueError(f"kind must be 'full' or 'quick', not {kind!r}")
         if threads is None:  # the caller's numba setting (per thread) applies to the fit
-            import numba
-
-            threads = numba.get_num_threads()
+            threads = _numba_threads()
         if options and kind != "full":
             raise ValueError(f"{sorted(options)}: options of the full fit, not of the quick one")
         cache_dir = self.fit_cache_dir if kind == "full" else None
         compiling: list[float] = []
+        sources = self._provenance.snapshot_for(target := "quick_fit" if kind == "quick" else "fit")
 
         def work(run: Run) -> pd.DataFrame:
-            from .engine.executor import use_threads
+            from .runtime.executor import use_threads
 
             use_threads(threads)
             compiling.append(_await_warmup(self, kind, run))
@@ -511,16 +492,17 @@ class Session(t.HasTraits):
                 run.cancel.clear()  # one call, never stopped midway: a late cancel changed nothing
                 run.report(len(data), len(data))
                 return result
-            from .engine.gaussian import fit_gaussians
+            from .runtime.fit import fit_gaussians
 
             return fit_gaussians(data.frames, data.errors, executor=executor, address=address,
                                  chunk_size=chunk_size, progress=run.report, cancel=run.cancel,
                                  cache_dir=cache_dir, **options)
 
         def finish(run: Run, result: pd.DataFrame) -> str:
-            if self.data is not data:  # replaced just now: its reset drops this run
+            try:
+                self._provenance.store(target, result, sources, f"{kind} fit")
+            except StaleResult:  # other frames loaded just now
                 return f"{kind} fit of data no longer loaded: dropped"
-            setattr(self, "quick_fit" if kind == "quick" else "fit", result)
             return _fit_message(kind, run, result, sum(compiling))
 
         return self.fit_job.start(work, finish, kind=kind, block=block,
@@ -558,8 +540,7 @@ class Session(t.HasTraits):
         """Per-frame series available: "flux", then every fit column once a fit exists."""
         from .engine.psf import PARAMETERS
 
-        fit = self.fit if self.fit is not None else self.quick_fit
-        return ["flux", *(list(PARAMETERS) if fit is not None else [])]
+        return ["flux", *(list(PARAMETERS) if self.fit_table is not None else [])]
 
     def telemetry_columns(self) -> list[str]:
         """Fetched numeric mnemonics (plottable with `series`, on their own time grid)."""
@@ -650,6 +631,7 @@ class Session(t.HasTraits):
         names = list(table)
         window = self.window
         pieces = _pieces_of(data, by)
+        sources = self._provenance.snapshot_for("periodograms")
 
         def work(run: Run) -> dict:
             results = {}
@@ -670,15 +652,14 @@ class Session(t.HasTraits):
             return results
 
         def finish(run: Run, results: dict) -> str:
-            if self.data is not data:
-                if self.data is None or self.data.frames is not data.frames:
-                    return "periodograms of data no longer loaded: dropped"
-                results = {k: v for k, v in results.items() if k != "flux"}  # new photometry
-            self.periodograms = {**self.periodograms, **results}
-            where = "the window" if window is not None else "the whole series"
             if not results:
                 return f"periodogram of {', '.join(names)} cancelled before it finished"
-            return f"periodogram of {', '.join(results)} over {where}"
+            # a series replaced meanwhile (new data, photometry, a fit) is not kept
+            kept = self._provenance.store_entries("periodograms", results, sources)
+            if not kept:
+                return "periodograms of data no longer loaded: dropped"
+            where = "the window" if window is not None else "the whole series"
+            return f"periodogram of {', '.join(kept)} over {where}"
 
         run = self.periodogram_job.start(work, finish, kind=", ".join(names), block=block)
         if not block:
@@ -941,9 +922,9 @@ class Session(t.HasTraits):
 
         Raises
         ------
-        RuntimeError
-            The data, fit or science series changed while binning (a fit finished):
-            nothing is kept; run it again.
+        fgs_widgets.session_schema.StaleResult
+            A RuntimeError: the data, fit or science series changed while binning (a fit
+            finished): nothing is kept; run it again.
         """
         table = self._bin_science(columns)
         names = [c for c in table.columns[7:] if not c.endswith(("_err", "_count"))]
@@ -955,7 +936,7 @@ class Session(t.HasTraits):
     def _bin_science(self, columns: Iterable[str] | None) -> pd.DataFrame:
         from .engine.decorrelation import bin_to_intervals
 
-        sources = self._science_sources()
+        sources = self._provenance.snapshot_for("science_binned")
         data = self._need_data("bin")
         science = self._need_science("bin onto")
         binned = bin_to_intervals(data.time, self._per_frame(columns), science.start,
@@ -964,17 +945,8 @@ class Session(t.HasTraits):
                              "start": science.start, "end": science.end,
                              "science_flux": science.flux, "science_error": science.error})
         table = pd.concat([head, binned], axis=1)
-        self._keep_if_current(sources, "binning")
-        self._binned_from = sources
-        self.science_binned = table
+        self._provenance.store("science_binned", table, sources, "binning")
         return table
-
-    def _keep_if_current(self, sources: tuple, what: str) -> None:
-        """Refuse to store a result whose inputs were replaced meanwhile (a fit finishing in
-        its own thread drops what was binned from the old table)."""
-        if self._science_sources() != sources:
-            raise RuntimeError(f"the data, fit or science series changed during the {what} "
-                               "(a fit finished?): nothing was kept; run it again")
 
     @recorded()
     def decorrelate(self, regressors: Iterable[str] = ("x_mean", "y_mean"), *,
@@ -1005,7 +977,7 @@ class Session(t.HasTraits):
         """
         from .engine.decorrelation import IntervalSums, decorrelate, lag_correlation
 
-        sources = self._science_sources()
+        sources = self._provenance.snapshot_for("decorrelation")
         data = self._need_data("decorrelate with")
         science = self._need_science("decorrelate")
         names = list(regressors)
@@ -1029,8 +1001,7 @@ class Session(t.HasTraits):
             result.lags = lag_correlation(np.asarray(list(lags), dtype=np.float64), binned_at,
                                           np.where(baseline.used, baseline.residuals, np.nan),
                                           names)
-        self._keep_if_current(sources, "decorrelation")
-        self.decorrelation = result
+        self._provenance.store("decorrelation", result, sources, "decorrelation")
         self.message = result.summary()
         return result
 
@@ -1058,7 +1029,16 @@ class Session(t.HasTraits):
         self.message = f"{len(new)} tilt event(s) in {', '.join(available)}"
         return new
 
-    # -- saving -------------------------------------------------------------------------
+    # -- saving and exporting ----------------------------------------------------------
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table this session holds now, by name: what each export offers.
+
+        From the traits tagged ``exported``: ``products`` and ``series`` (the data),
+        ``fit``, ``quick_fit``, ``events``, ``peaks`` (every periodogram's), ``science``,
+        ``science_binned``, ``decorrelation`` and ``decorrelation_coefficients``.
+        """
+        return session_tables(self)
+
     def save(self, path: str | os.PathLike, *, include_frames: bool = False) -> Path:
         """Save everything into one folder (see `fgs_widgets.session_io`)."""
         from .session_io import save_session
@@ -1075,8 +1055,8 @@ class Session(t.HasTraits):
                 verify: bool = True) -> Session:
         """Bring a saved session into this one (widgets on it follow); no fit is redone.
 
-        Everything in `SAVED_TRAITS` comes back with the types a fresh session
-        holds; nothing here changes if the save cannot be read.
+        Every trait tagged ``saved`` (`fgs_widgets.session_schema`) comes back with the
+        types a fresh session holds; nothing here changes if the save cannot be read.
 
         Parameters
         ----------
@@ -1094,7 +1074,7 @@ class Session(t.HasTraits):
         """
         from .session_io import read_session
 
-        saved = read_session(path, search_paths=search_paths, verify=verify)
+        saved = read_session(path, type(self), search_paths=search_paths, verify=verify)
         self.download_job.abandon()  # a download still running must not replace this
         # not under hold_trait_notifications: the reset that new data triggers must run
         # first, then the saved values go in

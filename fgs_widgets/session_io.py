@@ -30,23 +30,20 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import traitlets as t
 
 from .atomic import atomic_directory, file_sha256
 from .data import GuideStarData, ScienceSeries
 
-if TYPE_CHECKING:
-    from .model import Session
-
-__all__ = ["SessionFileError", "open_session", "read_session", "save_session"]
+__all__ = ["SessionFileError", "read_session", "save_session"]
 
 #: 2: periodograms with peaks and counts, telemetry, history (1 still opens);
 #: 3: the science series (an older fgs_widgets refuses it rather than drop it)
 FORMAT_VERSION = 3
-_TABLES = ("fit", "quick_fit", "events")
 
 
 class SessionFileError(ValueError):
@@ -54,13 +51,14 @@ class SessionFileError(ValueError):
 
 
 
-def save_session(session: Session, path: str | os.PathLike, *,
+def save_session(session: t.HasTraits, path: str | os.PathLike, *,
                  include_frames: bool = False) -> Path:
     """Write ``session`` to the folder ``path`` (``.fgs`` is appended if missing).
 
     Parameters
     ----------
-    session : Session
+    session : fgs_widgets.Session
+        Its traits tagged ``saved`` are written (`fgs_widgets.session_schema`).
     path : path
         Target folder; an existing save there is replaced only once the new
         one is complete.
@@ -83,34 +81,43 @@ def save_session(session: Session, path: str | os.PathLike, *,
             "format": "fgs_widgets session", "format_version": FORMAT_VERSION,
             "fgs_widgets_version": __version__,
             "saved": datetime.now(UTC).isoformat(timespec="seconds"),
-            "program": session.program, "cursor": int(session.cursor),
-            "window": list(session.window) if session.window else None,
-            "parameter": session.parameter, "history": list(session.history),
             "tables": [], "frames_included": include_frames, "files": [],
         }
-        if session.data is not None:
-            _write_data(session.data, staging, manifest, include_frames)
-        for name in _TABLES:
-            table = getattr(session, name)
-            if table is not None:
-                _write_table(table, staging / f"{name}.parquet", manifest, name)
-                manifest["tables"].append(name)
-        if session.periodograms:
-            manifest["periodograms"] = _write_periodograms(session.periodograms, staging)
-        if session.telemetry:
-            (staging / "telemetry").mkdir()
-            for mnemonic, table in session.telemetry.items():
-                _write_table(table, staging / "telemetry" / f"{mnemonic}.parquet", manifest,
-                             f"telemetry/{mnemonic}")
-            manifest["telemetry"] = list(session.telemetry)  # in the order fetched
-        if session.science is not None:
-            _write_science(session.science, staging, manifest)
+        for name, codec in _saved_traits(type(session)):
+            value = getattr(session, name)
+            if codec == "json":  # always written: a default is a value too
+                manifest[name] = list(value) if isinstance(value, tuple) else value
+            elif value is not None and not (isinstance(value, dict) and not value):
+                _WRITERS[codec](name, value, staging, manifest, include_frames)
         # the manifest goes last: a folder without one is visibly incomplete
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return target
 
 
-def _write_science(science: ScienceSeries, staging: Path, manifest: dict) -> None:
+def _saved_traits(cls: type) -> list[tuple[str, str]]:
+    """(name, codec) of every trait tagged ``saved``, in declaration order."""
+    from .session_schema import tagged
+
+    traits = cls.class_traits()
+    return [(name, traits[name].metadata["saved"]) for name in tagged(cls, "saved")]
+
+
+def _write_one_table(name: str, table: pd.DataFrame, staging: Path, manifest: dict,
+                     include_frames: bool) -> None:
+    _write_table(table, staging / f"{name}.parquet", manifest, name)
+    manifest["tables"].append(name)
+
+
+def _write_table_folder(name: str, tables: dict, staging: Path, manifest: dict,
+                        include_frames: bool) -> None:
+    (staging / name).mkdir()
+    for key, table in tables.items():
+        _write_table(table, staging / name / f"{key}.parquet", manifest, f"{name}/{key}")
+    manifest[name] = list(tables)  # in the order they came
+
+
+def _write_science(name: str, science: ScienceSeries, staging: Path, manifest: dict,
+                   include_frames: bool) -> None:
     table = science.table().rename(columns={science.original_system.lower(): "original_time"})
     table.to_parquet(staging / "science.parquet")
     manifest["science"] = {"original_system": science.original_system,
@@ -153,7 +160,8 @@ def _write_table(table: pd.DataFrame, file: Path, manifest: dict, name: str) -> 
     table.to_parquet(file)
 
 
-def _write_data(data: GuideStarData, staging: Path, manifest: dict, include_frames: bool) -> None:
+def _write_data(name: str, data: GuideStarData, staging: Path, manifest: dict,
+                include_frames: bool) -> None:
     # the flux too: photometry (a chosen aperture) makes it differ from the files' sums
     frames = pd.DataFrame({"time": data.time, "file_index": data.segments,
                            "quality": data.quality, "flux": data.flux})
@@ -174,7 +182,8 @@ def _write_data(data: GuideStarData, staging: Path, manifest: dict, include_fram
 _PERIODOGRAM_COUNTS = ("n_used", "n_excluded", "n_flagged", "n_nan", "start", "grid_step")
 
 
-def _write_periodograms(periodograms: dict, staging: Path) -> dict:
+def _write_periodograms(name: str, periodograms: dict, staging: Path, manifest: dict,
+                        include_frames: bool) -> None:
     arrays, peaks, levels, counts = {}, [], [], {}
     for column, result in periodograms.items():
         arrays[f"{column}__frequency"] = np.asarray(result.frequency)
@@ -188,17 +197,23 @@ def _write_periodograms(periodograms: dict, staging: Path) -> dict:
     pd.concat(peaks, ignore_index=True).to_parquet(staging / "peaks.parquet")
     if levels:
         pd.concat(levels, ignore_index=True).to_parquet(staging / "levels.parquet")
-    return counts
+    manifest["periodograms"] = counts
 
 
-def open_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLike] | None = None,
-                 verify: bool = True) -> Session:
-    """Reopen a saved session as a new `Session` (see `Session.restore` for an existing one).
+def read_session(path: str | os.PathLike, model: type[t.HasTraits], *,
+                 search_paths: list[str | os.PathLike] | None = None,
+                 verify: bool = True) -> dict[str, Any]:
+    """The saved values of every trait tagged ``saved``, read and checked.
+
+    Everything is read before anything is returned, so a damaged save changes
+    nothing.
 
     Parameters
     ----------
     path : path
         The ``.fgs`` folder.
+    model : type
+        The class whose traits tagged ``saved`` are read (`fgs_widgets.Session`).
     search_paths : list of folders, optional
         Where to look for the data files if they moved (matched by name and checksum).
     verify : bool
@@ -209,18 +224,6 @@ def open_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLik
     SessionFileError
         Missing or corrupt manifest/tables, or data files missing or changed;
         the message names the file and what to do.
-    """
-    from .model import Session
-
-    return Session().restore(path, search_paths=search_paths, verify=verify)
-
-
-def read_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLike] | None = None,
-                 verify: bool = True) -> dict[str, Any]:
-    """The saved values of every `Session.SAVED_TRAITS` trait, read and checked.
-
-    Everything is read before anything is returned, so a damaged save changes
-    nothing.  Arguments and errors as in `open_session`.
     """
     folder = Path(path)
     manifest = _manifest(folder)
@@ -235,17 +238,23 @@ def read_session(path: str | os.PathLike, *, search_paths: list[str | os.PathLik
         except Exception as exc:
             raise SessionFileError(f"{file}: cannot be read ({type(exc).__name__}: {exc})") from exc
 
-    saved: dict[str, Any] = {"data": _read_data(folder, manifest, table, search_paths, verify),
-                             "program": manifest.get("program") or ""}
-    saved.update({name: None for name in _TABLES})
-    saved.update({name: table(name) for name in manifest.get("tables", [])})
-    saved["periodograms"] = _read_periodograms(folder, manifest)
-    saved["telemetry"] = {m: table(f"telemetry/{m}") for m in manifest.get("telemetry", [])}
-    saved["history"] = [str(line) for line in manifest.get("history", [])]
-    saved["parameter"] = manifest.get("parameter") or "flux"
-    saved["window"] = tuple(manifest["window"]) if manifest.get("window") else None
-    saved["cursor"] = int(manifest.get("cursor", 0))
-    saved["science"] = _read_science(folder, manifest, table)
+    traits = model.class_traits()
+    saved: dict[str, Any] = {}
+    for name, codec in _saved_traits(model):
+        if codec == "json":
+            value = manifest.get(name)
+            if value is None:
+                saved[name] = traits[name].default()
+            else:  # JSON has no tuples
+                saved[name] = tuple(value) if isinstance(traits[name], t.Tuple) else value
+        elif codec == "table":
+            saved[name] = table(name) if name in manifest.get("tables", []) else None
+        elif codec == "tables":
+            saved[name] = {key: table(f"{name}/{key}") for key in manifest.get(name, [])}
+        elif codec == "data":
+            saved[name] = _read_data(folder, manifest, table, search_paths, verify)
+        else:
+            saved[name] = _READERS[codec](folder, manifest, table)
     return saved
 
 
@@ -291,7 +300,7 @@ def _read_data(folder: Path, manifest: dict, table: Any, search_paths: list | No
                                flux=flux)
 
 
-def _read_periodograms(folder: Path, manifest: dict) -> dict:
+def _read_periodograms(folder: Path, manifest: dict, table: Any) -> dict:
     """Periodogram objects as a fresh session holds them (``model`` is not saved: None)."""
     from .engine.periodogram import Periodogram, empty_levels, empty_peaks
 
@@ -352,3 +361,10 @@ def _data_from_saved_frames(frames: pd.DataFrame, products: pd.DataFrame) -> Gui
     return GuideStarData(frames=pixels, time=frames["time"].to_numpy(), flux=flux,
                          quality=frames["quality"].to_numpy(np.uint16),
                          segments=frames["file_index"].to_numpy(np.int32), products=products)
+
+
+#: how each ``saved`` codec is written (`save_session`); "json" goes into the manifest
+_WRITERS = {"table": _write_one_table, "tables": _write_table_folder, "data": _write_data,
+            "periodograms": _write_periodograms, "science": _write_science}
+#: how the codecs of their own are read (`read_session`; tables and data are read there)
+_READERS = {"periodograms": _read_periodograms, "science": _read_science}

@@ -14,8 +14,9 @@ import pytest
 from fgs_widgets.engine.periodogram import Periodogram
 from fgs_widgets.engine.timesystems import utc_to_bjd_tdb
 from fgs_widgets.model import Session
-from fgs_widgets.session_io import SessionFileError, open_session, save_session
-from fgs_widgets.widgets.export import FORMATS, export_table, session_tables
+from fgs_widgets.session_io import SessionFileError, save_session
+from fgs_widgets.session_schema import tagged
+from fgs_widgets.widgets.export import FORMATS, export_table
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def assert_same(a: Session, b: Session) -> None:
 def test_round_trip_by_reference(session, tmp_path):
     folder = save_session(session, tmp_path / "mine")
     assert folder.name == "mine.fgs"
-    again = open_session(folder)
+    again = Session.open(folder)
     assert_same(session, again)
     assert list(again.data.products["file_name"]) == list(session.data.products["file_name"])
 
@@ -59,7 +60,7 @@ def test_round_trip_self_contained(session, tmp_path):
     folder = save_session(session, tmp_path / "share", include_frames=True)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"] == [] and manifest["frames_included"]
-    assert_same(session, open_session(folder))
+    assert_same(session, Session.open(folder))
 
 
 def test_moved_files_found_by_search_path(session, sample, tmp_path):
@@ -71,8 +72,8 @@ def test_moved_files_found_by_search_path(session, sample, tmp_path):
         entry["path"] = str(tmp_path / "gone" / entry["name"])
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(SessionFileError, match="search_paths"):
-        open_session(folder)
-    assert_same(session, open_session(folder, search_paths=[moved]))
+        Session.open(folder)
+    assert_same(session, Session.open(folder, search_paths=[moved]))
 
 
 def test_changed_data_file_is_refused(session, sample, tmp_path):
@@ -89,22 +90,22 @@ def test_changed_data_file_is_refused(session, sample, tmp_path):
     data[-100] ^= 0xFF
     target.write_bytes(bytes(data))
     with pytest.raises(SessionFileError, match=re.escape(manifest["files"][0]["name"])):
-        open_session(folder)
+        Session.open(folder)
 
 
 def test_damaged_saves_give_clear_errors(session, tmp_path):
     folder = save_session(session, tmp_path / "s")
     (folder / "fit.parquet").write_bytes(b"not parquet")
     with pytest.raises(SessionFileError, match=r"fit\.parquet"):
-        open_session(folder)
+        Session.open(folder)
     (folder / "manifest.json").write_text("{ half a manifest")
     with pytest.raises(SessionFileError, match="corrupt"):
-        open_session(folder)
+        Session.open(folder)
     (folder / "manifest.json").unlink()
     with pytest.raises(SessionFileError, match="incomplete"):
-        open_session(folder)
+        Session.open(folder)
     with pytest.raises(SessionFileError, match="no saved session"):
-        open_session(tmp_path / "nothing.fgs")
+        Session.open(tmp_path / "nothing.fgs")
 
 
 def test_failed_save_keeps_the_previous_one(session, tmp_path):
@@ -122,7 +123,7 @@ def test_failed_save_keeps_the_previous_one(session, tmp_path):
         save_session(session, tmp_path / "s")
     session.fit, session.periodograms = good, periodograms
     assert (folder / "manifest.json").read_text() == before
-    assert_same(session, open_session(folder))
+    assert_same(session, Session.open(folder))
     assert [p.name for p in tmp_path.iterdir()] == ["s.fgs"]
 
 
@@ -182,17 +183,17 @@ def test_every_saved_trait_round_trips_with_its_type(sample_data, tmp_path):
     star = s.data.products.iloc[0]
     s.load_science(pd.DataFrame({"bjd_tdb": utc_to_bjd_tdb(mid, star["gs_ra"], star["gs_dec"]),
                                  "flux": 1 + 0.01 * np.sin(mid), "flux_err": 1e-4}))
-    empty = [n for n in Session.SAVED_TRAITS
+    empty = [n for n in tagged(Session, "saved")
              if getattr(s, n) is None or (isinstance(getattr(s, n), (dict, list, str))
                                           and not getattr(s, n))]
     assert not empty, f"the test must fill every saved trait: {empty}"
 
     again = Session.open(save_session(s, tmp_path / "all"))
-    for name in Session.SAVED_TRAITS:
+    for name in tagged(Session, "saved"):
         _same_value(name, getattr(s, name), getattr(again, name))
     # every table the export panel offers still exports, in every format
-    tables = session_tables(again)
-    assert set(tables) == set(session_tables(s)) and "peaks" in tables
+    tables = again.tables()
+    assert set(tables) == set(s.tables()) and "peaks" in tables
     for name, table in tables.items():
         for fmt in FORMATS:
             assert export_table(table, name, fmt, tmp_path / "out").stat().st_size > 0

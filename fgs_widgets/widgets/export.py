@@ -1,4 +1,8 @@
-"""Export tables (CSV, ECSV, Parquet) to files on the server, with download links."""
+"""Export tables (CSV, ECSV, Parquet) to files on the server, with download links.
+
+Which tables a session holds is `fgs_widgets.Session.tables` (the traits tagged
+``exported``).
+"""
 
 from __future__ import annotations
 
@@ -10,36 +14,9 @@ import pandas as pd
 
 from ..atomic import atomic_write
 
-__all__ = ["export_table", "session_tables"]
+__all__ = ["export_table"]
 
 FORMATS = ("csv", "ecsv", "parquet")
-
-
-def session_tables(session) -> dict[str, pd.DataFrame]:
-    """The session's tables that exist now (products, fits, events, periodogram peaks, the
-    science series, binned, and its decorrelation)."""
-    tables: dict[str, pd.DataFrame] = {}
-    if session.data is not None:
-        tables["products"] = session.data.products
-        tables["series"] = pd.DataFrame({"time": session.data.time, "flux": session.data.flux,
-                                         "quality": session.data.quality})
-    for name in ("fit", "quick_fit", "events"):
-        table = getattr(session, name)
-        if table is not None:
-            tables[name] = table
-    science, result = session.science, session.decorrelation
-    if science is not None:
-        tables["science"] = science.table()
-    if session.science_binned is not None:
-        tables["science_binned"] = session.science_binned
-    if result is not None and science is not None:
-        tables["decorrelation"] = result.table(science.time)
-        tables["decorrelation_coefficients"] = result.coefficients
-    if session.periodograms:
-        tables["peaks"] = pd.concat(
-            [p.peaks.assign(column=c) for c, p in session.periodograms.items()
-             if hasattr(p, "peaks")], ignore_index=True)
-    return tables
 
 
 def export_table(table: pd.DataFrame, name: str, fmt: str,
