@@ -1,4 +1,7 @@
-"""Long work as job objects: one per kind of work (fit, download, periodogram) of a Session.
+"""Long work as job objects: the one job model of the package.
+
+A Session has one per kind of work (fit, download, periodogram), a survey one for its
+run (`fgs_widgets.survey.Survey.job`), and the quickstart API runs its fits as one.
 
 A `Job` is a traitlets model the widgets observe: ``state`` (a `JobState`),
 ``progress``, ``rate``, ``eta``, ``message`` and ``error`` (the exception object
@@ -60,6 +63,13 @@ class Run:
         self.on_done: list[Callable[[], None]] = []
         self.blocking = False  #: someone waits for it (``block=True``): no widget may show it
         self._base: tuple[float, float] | None = None
+
+    def __repr__(self) -> str:
+        if self.ended is not None:
+            where = self.ended.value
+        else:
+            where = "running" if self.current else "replaced"
+        return f"<Run of the {self.job.name} job: {where}>"
 
     @property
     def cancelled(self) -> bool:

@@ -171,7 +171,8 @@ SURVEY = [
     ("code", "run = survey.Survey(tasks, 'survey_dataset', fit='gaussian')\n"
              "panel = run.widget()\n"
              "display(panel)\n"
-             "run.start().join()\n"
+             "run.start()\n"
+             "run.wait()  # the survey runs as a job: run.job has its state, rate and ETA\n"
              "print(run.message)"),
     ("md", "## What each statistic means"),
     ("code", "pd.DataFrame([(name, unit, text) for name, (unit, text) in STATISTICS.items()],\n"

@@ -222,7 +222,7 @@ def test_survey_panel_follows_the_survey(programs, tmp_path, ray_local):
     moved = tmp_path / gone.file_name
     survey = Survey(tasks, tmp_path / "survey", fit="quick")
     panel = SurveyPanel(survey)
-    assert panel.bar.value == 0 and panel.bar.max == 2
+    assert panel.bar.value == 0 and panel.bar.max == 1
     assert [r["state"] for r in panel.rows()] == ["pending", "pending"]
     assert not panel.start_button.disabled and panel.cancel_button.disabled
     Path(gone.uri).rename(moved)  # program 2002 loses a file after planning
@@ -231,7 +231,9 @@ def test_survey_panel_follows_the_survey(programs, tmp_path, ray_local):
         assert survey.wait(300)
     finally:
         moved.rename(gone.uri)
-    assert panel.bar.value == 2 and panel.bar.bar_style == "danger"
+    assert panel.bar.value == 1 and panel.bar.bar_style == "danger"
+    assert survey.job.state == "done" and survey.job.done == survey.job.total == 2
+    assert "survey done: 1 done, 0 already complete, 1 failed" in panel.status.value
     rows = {r["program"]: r for r in panel.rows()}
     assert rows[2001]["state"] == "done" and rows[2001]["frames"] == 14_336
     assert rows[2001]["observations"] == 2

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import traitlets
 
+from ..jobs import Job, Run
 from .dataset import STATUS_DIR, read_status, verify_partition, write_status
 from .tasks import ProgramTask
 from .worker import SurveyError, TransientSurveyError, settings_key, survey_program
@@ -89,6 +90,12 @@ class Survey(traitlets.HasTraits):
     running : bool
     message : str
         The last line of progress, as the command line prints it.
+
+    Attributes
+    ----------
+    job : fgs_widgets.jobs.Job
+        The survey as a job (`start`): state, programs finished of ``total``, rate, ETA,
+        cancel, outcome — as a Session's fit or download, and shown the same way.
     """
 
     states = traitlets.Dict()
@@ -120,9 +127,10 @@ class Survey(traitlets.HasTraits):
         self.address, self.retries = address, int(retries)
         self.missing = dict(missing or {})
         self.reports: dict[int, dict] = {}
+        self.job = Job("survey", unit="programs")
         self._cancel = threading.Event()
+        self._report: Callable[[float, float], None] | None = None
         self._stop_file: Path | None = None
-        self._thread: threading.Thread | None = None
         self.total = len(self.tasks) + len(self.missing)
         self.states = {**{t.program: "pending" for t in self.tasks},
                        **dict.fromkeys(self.missing, "failed")}
@@ -154,9 +162,15 @@ class Survey(traitlets.HasTraits):
         dict
             program -> its report (done) or its failure record.
         """
+        if self.job.running:
+            raise RuntimeError("this survey is already running (survey.start()): wait for it "
+                               "(survey.wait()) or cancel it (survey.cancel())")
+        self._cancel, self._report = threading.Event(), None
+        return self._survey(progress)
+
+    def _survey(self, progress: Callable[[int, str, dict], None] | None) -> dict[int, dict]:
+        """`run`'s work, with the cancel event and progress report already chosen."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if threading.current_thread() is not self._thread:
-            self._cancel.clear()  # (`start` clears it before its thread: a cancel is never lost)
         self.running = True
         # a second run of the same survey counts afresh
         self.n_done = self.n_failed = self.n_skipped = self.n_frames = 0
@@ -173,26 +187,48 @@ class Survey(traitlets.HasTraits):
             self._stop_file = None
         return self.reports
 
-    def start(self, progress: Callable[[int, str, dict], None] | None = None
-              ) -> threading.Thread:
-        """`run` in a background thread (notebooks: the kernel stays free); returns it."""
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError("this survey is already running")
-        from ..engine.executor import ensure_ray
+    def start(self, progress: Callable[[int, str, dict], None] | None = None) -> Run:
+        """`run` as ``job``, in the background (notebooks: the kernel stays free).
 
+        Returns
+        -------
+        fgs_widgets.jobs.Run
+
+        Raises
+        ------
+        fgs_widgets.jobs.JobBusy
+            The survey is running already.
+        """
+        from ..runtime.executor import ensure_ray
+
+        if self.job.running:  # before ray: a second click must not wait for it
+            raise RuntimeError("this survey is already running: cancel it first "
+                               "(survey.cancel()) or wait for it (survey.wait())")
         ensure_ray(self.address)  # here: ray sets its signal handlers in the main thread
+
+        def work(run: Run) -> dict[int, dict]:
+            self._cancel, self._report = run.cancel, run.report
+            return self._survey(progress)
+
+        def finish(run: Run, reports: dict[int, dict]) -> str:
+            finished = self.n_done + self.n_failed + self.n_skipped
+            return (f"survey {'cancelled' if run.cancelled else 'done'}: {self.n_done} done, "
+                    f"{self.n_skipped} already complete, {self.n_failed} failed, "
+                    f"{self.total - finished} to go")
+
         self.running = True  # at once: a second click sees it running
-        self._cancel.clear()
-        self._thread = threading.Thread(target=self.run, args=(progress,), daemon=True,
-                                        name="fgs-survey")
-        self._thread.start()
-        return self._thread
+        try:
+            return self.job.start(work, finish, kind=f"{self.total} program(s)")
+        except BaseException:
+            self.running = False
+            raise
 
     def cancel(self) -> None:
         """Stop cooperatively: no program is started any more; the running ones stop
         after the observation they are writing (written whole), and `run` returns within
         about a second.  A re-run resumes from the written partitions; finished programs
         stay done."""
+        self.job.cancel()
         self._cancel.set()
         if self._stop_file is not None:
             try:
@@ -208,10 +244,8 @@ class Survey(traitlets.HasTraits):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a `start`-ed survey; True when it has finished."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return not self.running
+        self.job.wait(timeout)
+        return not self.job.running
 
     # -- internals ------------------------------------------------------------------------
     def _set(self, program: int, state: str, record: dict,
@@ -227,6 +261,8 @@ class Survey(traitlets.HasTraits):
             self.errors = {**self.errors, program: record.get("error", "")}
         finished = self.n_done + self.n_failed + self.n_skipped
         self.message = _line(program, state, record, finished, self.total)
+        if self._report is not None:  # the job's progress, rate and ETA
+            self._report(finished, self.total)
         if progress is not None:
             progress(program, state, record)
 
@@ -261,7 +297,7 @@ class Survey(traitlets.HasTraits):
         return record
 
     def _run_on_ray(self, pending: list[ProgramTask], progress) -> None:
-        from ..engine.executor import ensure_ray, run_bounded
+        from ..runtime.executor import ensure_ray, run_bounded
 
         ray = ensure_ray(self.address)
         self.settle()

@@ -1,5 +1,6 @@
-"""The one pattern every panel follows: a Session, observers undone on close, one status line,
-one way to run work off the kernel's thread, one exception policy, jobs shown alike."""
+"""The one lifecycle every widget follows (`Follower`: observers undone on close, one status
+line, one way to run work off the kernel's thread, one exception policy), panels on a
+Session (`Panel`), jobs shown alike (`JobProgress`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
-from ..engine.scales import Ticks, js_number, nice_ticks
+from ..engine.scales import Ticks, js_number, nice_ticks, robust_range
 from ..jobs import Job, JobState
 from ..model import Session
 from ..notebook_errors import mask_secrets
@@ -20,8 +21,8 @@ from ..notebook_errors import mask_secrets
 #: pixels per y tick: labels are ~14 px tall
 PX_PER_Y_TICK = 38
 
-__all__ = ["JobProgress", "Panel", "StatusLine", "attempt", "close_figure", "describe_error",
-           "set_ticks", "show_range"]
+__all__ = ["Follower", "JobProgress", "Panel", "StatusLine", "attempt", "close_figure",
+           "describe_error", "set_ticks", "show_bulk_range", "show_range"]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -80,41 +81,50 @@ class StatusLine(W.HTML):
         self.value = ""
 
 
-class Panel(W.VBox):
-    """Base of the panels.
+class Follower:
+    """The one lifecycle of every widget that follows a model (the Session, a job, a survey).
 
-    Parameters
-    ----------
-    session : Session
-    children : list of widgets
-        The panel's controls; the status line is appended.
+    Mixed in before the ipywidgets class (``class Panel(Follower, W.VBox)``):
 
-    Subclasses observe the session (and its jobs) through `watch`, so `close`
-    undoes every observer; they run slow calls through `background` and show failures
-    through `fail`, so every panel behaves the same.
+    - `watch` observes a model, `own` adopts widgets the class made (figures, job views,
+      sub-panels); `close` undoes every observer and closes what it owns, once (ipywidgets
+      closes again when the widget is garbage-collected);
+    - `fail` and `attempt` show a failure on the widget's ``status`` line (a
+      `StatusLine`), never as a traceback; `background` runs slow work off the kernel's
+      thread with the same policy.
     """
 
-    def __init__(self, session: Session, children: Iterable[W.Widget] = (), **kwargs: Any):
-        self.session = session
-        self.status = StatusLine()
-        self._watching: list[tuple[t.HasTraits, Callable, Any]] = []
-        super().__init__([*children, self.status], **kwargs)
+    status: StatusLine
+
+    def _follower(self) -> dict:
+        # in the instance's dict: mixed into HasTraits classes, no __init__ of its own
+        return self.__dict__.setdefault("_fgs_follower", {"watching": [], "owned": []})
 
     def watch(self, model: t.HasTraits, handler: Callable, names: Any) -> None:
         """``model.observe(handler, names)``, undone by `close`."""
         model.observe(handler, names=names)
-        self._watching.append((model, handler, names))
+        self._follower()["watching"].append((model, handler, names))
+
+    def own(self, *widgets: Any) -> None:
+        """Close ``widgets`` with this one (anything with a ``close()``)."""
+        self._follower()["owned"].extend(widgets)
 
     def close(self) -> None:
-        for model, handler, names in self._watching:
+        """Stop following every model and close what this widget owns, then itself."""
+        state = self._follower()
+        watching, owned = state["watching"], state["owned"]
+        state["watching"], state["owned"] = [], []
+        for model, handler, names in watching:
             try:
                 model.unobserve(handler, names=names)
             except ValueError:  # already gone
                 pass
-        self._watching.clear()
-        super().close()
+        for widget in owned:
+            widget.close()
+        super().close()  # type: ignore[misc]  # the ipywidgets class mixed with this one
 
     def fail(self, exc: BaseException) -> None:
+        """Show ``exc`` on the status line (`describe_error`: secrets masked)."""
         self.status.error(describe_error(exc))
 
     def attempt(self, action: Callable[[], Any]) -> bool:
@@ -145,13 +155,28 @@ class Panel(W.VBox):
         return thread
 
 
-class JobProgress(W.HBox):
+class Panel(Follower, W.VBox):
+    """Base of the panels: a `Follower` of a Session, its controls over one status line.
+
+    Parameters
+    ----------
+    session : Session
+    children : list of widgets
+        The panel's controls; the status line is appended.
+    """
+
+    def __init__(self, session: Session, children: Iterable[W.Widget] = (), **kwargs: Any):
+        self.session = session
+        self.status = StatusLine()
+        super().__init__([*children, self.status], **kwargs)
+
+
+class JobProgress(Follower, W.HBox):
     """A job's progress bar, rate, ETA and Cancel button, its outcome on a status line."""
 
     def __init__(self, job: Job, status: StatusLine, *, describe_rate: Callable[[Job], str]
                  | None = None, **kwargs: Any):
         self.job = job
-        self._status = status
         self._describe_rate = describe_rate or _rate_text
         self.bar = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="280px"))
         self.bar.add_class(f"fgs-{job.name}-progress")
@@ -159,21 +184,12 @@ class JobProgress(W.HBox):
         self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
         self.cancel_button.on_click(lambda _: job.cancel())
         super().__init__([self.cancel_button, self.bar, self.rate], **kwargs)
-        job.observe(self._on_progress, names=["progress", "rate", "eta"])
-        job.observe(self._on_state, names="state")
+        self.status = status  # the owner's line: the job's outcome shows where its panel says
+        self.watch(job, self._on_progress, ["progress", "rate", "eta"])
+        self.watch(job, self._on_state, "state")
         # built while the job runs (an App on a busy session): show it as it is
         self.cancel_button.disabled = not job.running
         self._on_progress()
-
-    def close(self) -> None:
-        """Stop following the job; closing twice (ipywidgets' __del__ at exit) is harmless."""
-        for handler, names in ((self._on_progress, ["progress", "rate", "eta"]),
-                               (self._on_state, "state")):
-            try:
-                self.job.unobserve(handler, names=names)
-            except ValueError:  # already closed
-                pass
-        super().close()
 
     def _on_progress(self, change: dict | None = None) -> None:
         self.bar.value = self.job.progress
@@ -190,13 +206,13 @@ class JobProgress(W.HBox):
             self.rate.value = ""
         elif state is JobState.FAILED:
             self.bar.bar_style = "danger"
-            self._status.error(describe_error(self.job.error) if self.job.error is not None
+            self.status.error(describe_error(self.job.error) if self.job.error is not None
                                else self.job.message)
         elif state in (JobState.DONE, JobState.CANCELLED):
             self.bar.bar_style = "success" if state is JobState.DONE else "warning"
             if state is JobState.DONE:
                 self.bar.value = 1.0
-            self._status.info(self.job.message)
+            self.status.info(self.job.message)
 
 
 def _rate_text(job: Job) -> str:
@@ -245,6 +261,24 @@ def show_range(scale: Any, axis: Any, span: tuple[float, float], height_px: int,
         scale.min, scale.max = float(span[0]), float(span[1])
     set_ticks(axis, ticks)
     axis.label = label + ticks.scale_suffix
+
+
+def show_bulk_range(scale: Any, axis: Any, values: np.ndarray, height_px: int, label: str,
+                    *, good: np.ndarray | None = None, groups: np.ndarray | None = None) -> None:
+    """`show_range` over the bulk of ``values`` (`fgs_widgets.engine.scales.robust_range`:
+    outliers and flagged frames do not squash the plot); nothing changes without values.
+
+    Parameters
+    ----------
+    scale, axis, height_px, label
+        As in `show_range`.
+    values : numpy.ndarray
+    good, groups : numpy.ndarray, optional
+        Per value: usable, and which level it belongs to (see `robust_range`).
+    """
+    span = robust_range(values, good, groups=groups) if len(values) else None
+    if span is not None:
+        show_range(scale, axis, span, height_px, label)
 
 
 def close_figure(figure: Any, *scales: Any) -> None:

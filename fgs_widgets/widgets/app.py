@@ -15,8 +15,8 @@ import ipywidgets as W
 
 from ..jobs import JobState
 from ..model import Session
-from ._common import StatusLine, attempt, describe_error
-from .export import FORMATS, export_table, link, session_tables
+from ._common import Follower, StatusLine, attempt, describe_error
+from .export import FORMATS, export_table, link
 from .fit_runner import FitRunner
 from .mnemonic_panel import MnemonicPanel
 from .periodogram_panel import PeriodogramPanel
@@ -26,12 +26,7 @@ from .timeseries import TimeseriesViewer
 
 __all__ = ["App"]
 
-#: the session traits the exportable tables come from (`session_tables`)
-_EXPORT_TRAITS = ["data", "fit", "quick_fit", "events", "periodograms", "science",
-                  "science_binned", "decorrelation"]
-
-
-class App(W.VBox):
+class App(Follower, W.VBox):
     """The whole tool: load, fit, look (frames + series), periodograms, events, export.
 
     Parameters
@@ -82,35 +77,17 @@ class App(W.VBox):
         if "layout" not in kwargs:  # the notebook's width, a side panel's, Voila's page
             self.layout.width = "100%"
         self.add_class("fgs-app")
-        s.observe(self._on_state, names=["data", "message", "program"])
-        s.observe(self._on_history, names="history")
+        self.watch(s, self._on_state, ["data", "message", "program"])
+        self.watch(s, self._on_history, "history")
         for job in s.jobs:
-            job.observe(self._on_job, names="state")
+            self.watch(job, self._on_job, "state")
+        self.own(self.picker, self.fit_runner, self.frame_viewer, self.science,
+                 self.timeseries, self.periodogram, self.mnemonics)
         self._on_state()
         self._on_history()
         for job in s.jobs:  # shown on a session whose job failed before the App was made
             if job.state is JobState.FAILED:
                 self._on_job({"owner": job, "new": job.state})
-
-    def close(self) -> None:
-        """Stop following the session and close every panel (a second close does nothing:
-        ipywidgets closes again when the App is garbage-collected)."""
-        for handler, names in ((self._on_state, ["data", "message", "program"]),
-                               (self._on_history, "history"),
-                               (self._refresh_exports, _EXPORT_TRAITS)):
-            try:
-                self.session.unobserve(handler, names=names)
-            except ValueError:  # already closed
-                pass
-        for job in self.session.jobs:
-            try:
-                job.unobserve(self._on_job, names="state")
-            except ValueError:  # already closed
-                pass
-        for panel in (self.picker, self.fit_runner, self.frame_viewer, self.science,
-                      self.timeseries, self.periodogram, self.mnemonics):
-            panel.close()
-        super().close()
 
     def _on_tab(self, change=None) -> None:
         if self.tabs.selected_index == list(self.tabs.children).index(self.science):
@@ -156,12 +133,10 @@ class App(W.VBox):
         svg = W.Button(description="Plots as SVG", icon="image")
 
         def refresh(change=None) -> None:
-            table.options = list(session_tables(self.session))
-
-        self._refresh_exports = refresh
+            table.options = list(self.session.tables())
 
         def export() -> None:
-            tables = session_tables(self.session)
+            tables = self.session.tables()
             if table.value not in tables:
                 status.error("nothing to export yet")
                 return
@@ -181,7 +156,7 @@ class App(W.VBox):
         png.on_click(lambda _: attempt(status, lambda: figures("png")))
         svg.on_click(lambda _: attempt(status, lambda: figures("svg")))
         self.export_button, self.export_status = button, status
-        self.session.observe(refresh, names=_EXPORT_TRAITS)
+        self.watch(self.session, refresh, self.session.trait_names(exported=True))
         refresh()
         return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]),
                        self._session_files(status), status, links])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine.warmup import WAITING
 from ..jobs import JobState
 from ..model import Session
+from ..runtime.warmup import WAITING
 from ._common import JobProgress, Panel
 
 __all__ = ["FitRunner"]
@@ -31,6 +31,7 @@ class FitRunner(Panel):
                                    icon="play")
         super().__init__(session, **kwargs)
         self.job_view = JobProgress(session.fit_job, self.status)
+        self.own(self.job_view)
         self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
         self.children = [W.HBox([self.kind, self.executor, self.address, self.chunk_size]),
                          W.HBox([self.run_button, self.job_view]), self.status]
@@ -42,10 +43,6 @@ class FitRunner(Panel):
         self.watch(session, self._on_message, "message")
         self._waiting = False
         self._on_data()
-
-    def close(self) -> None:
-        self.job_view.close()
-        super().close()
 
     def _show_address(self, change) -> None:
         self.address.layout.display = "" if change["new"] == "cluster" else "none"
@@ -69,7 +66,7 @@ class FitRunner(Panel):
 
     def _on_message(self, change) -> None:
         """A fit pressed before the background warm-up finished says it waits for it
-        (`fgs_widgets.engine.warmup`), then that it runs."""
+        (`fgs_widgets.runtime.warmup`), then that it runs."""
         if not self.session.fit_job.running:
             return
         if change["new"].startswith(WAITING):

@@ -40,6 +40,7 @@ from ..data import BAD_QUALITY
 from ..engine.psf import PARAMETERS
 from ..model import Session
 from ._bundle import BundleMissingError, bundle
+from ._common import Follower
 
 __all__ = ["BundleMissingError", "FrameViewer", "robust_limits"]
 
@@ -82,7 +83,7 @@ def robust_limits(frames: np.ndarray, quality: np.ndarray | None = None) -> tupl
     return lo, hi
 
 
-class FrameViewer(anywidget.AnyWidget):
+class FrameViewer(Follower, anywidget.AnyWidget):
     """The frame under `Session.cursor`, linked both ways, with client-side playback.
 
     Parameters
@@ -161,9 +162,9 @@ class FrameViewer(anywidget.AnyWidget):
         self.session = session
         self.block_size = int(block_size)
         self._updating = False
-        session.observe(self._on_data, names="data")
-        session.observe(self._on_fit, names=["fit", "quick_fit"])
-        session.observe(self._on_session_cursor, names="cursor")
+        self.watch(session, self._on_data, "data")
+        self.watch(session, self._on_fit, ["fit", "quick_fit"])
+        self.watch(session, self._on_session_cursor, "cursor")
         self.observe(self._on_widget_cursor, names="cursor")
         self.observe(self._on_fit, names="fit_columns")
         self.observe(self._on_manual_ends, names=["vmin", "vmax"])
@@ -179,18 +180,6 @@ class FrameViewer(anywidget.AnyWidget):
     def pause(self) -> None:
         """Stop playback; the browser reports where it stopped."""
         self.playing = False
-
-    def close(self) -> None:
-        """Stop following the session and close the widget."""
-        session = getattr(self, "session", None)  # absent if __init__ failed early
-        for handler, names in ((self._on_data, "data"), (self._on_fit, ["fit", "quick_fit"]),
-                               (self._on_session_cursor, "cursor")):
-            try:
-                if session is not None:
-                    session.unobserve(handler, names=names)
-            except ValueError:  # already closed
-                pass
-        super().close()
 
     def notify_change(self, change: Any) -> None:
         # new `fit_columns` and the `fits` rebuilt in that order (`_on_fit`) reach the

@@ -223,7 +223,9 @@ class PeriodogramPanel(Panel):
     peaks : ipywidgets.Select
         Every peak of the table, those not significant ending "not significant";
         choosing one draws ``marker`` and folds the series.  A new table selects its
-        first, the highest peak (significant or not): the fold shows at once.
+        first, the highest peak (significant or not): the fold shows at once, whatever
+        brought the table (computed here or elsewhere, before or after the panel was
+        made, another series chosen, a periodogram replaced).
     marker, folded, fold_figure
         The chosen peak's line, and the series folded on it; the fold's title says
         the period, and "(not significant)" for a peak that is not.
@@ -250,6 +252,7 @@ class PeriodogramPanel(Panel):
         # before the panel's own observer of the job: on DONE/CANCELLED the panel's
         # message (what is drawn, or that nothing is) is the one left on the status line
         self.job_view = JobProgress(session.periodogram_job, self.status)
+        self.own(self.job_view)
         self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
         self.children = [W.HBox([self.column, self.compute_button, self.auto,
                                  self.follow_zoom]),
@@ -265,6 +268,8 @@ class PeriodogramPanel(Panel):
         self._draw_lock = threading.RLock()
         self._chosen = ""  # the series last chosen by the user in `column`
         self._not_significant: set[float] = set()  # the drawn table's peaks above the FAP
+        # what the fold draws: (series, period, periodogram, window); None: nothing
+        self._fold_key: tuple | None = None
         self.compute_button.on_click(lambda _: self.compute())
         self.peaks.observe(self._on_peak, names="value")
         self.column.observe(self._on_column, names="value")
@@ -323,6 +328,7 @@ class PeriodogramPanel(Panel):
     def _build_fold(self) -> None:
         # wide enough for a row "not significant" ends
         self.peaks = W.Select(description="peaks", rows=5, layout=W.Layout(width="400px"))
+        self.peaks.add_class("fgs-peaks")
         fx, fy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale(min=0.0, max=1.0)
         self.fold_scale = fy
         self.folded = bq.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": fx, "y": fy},
@@ -335,11 +341,7 @@ class PeriodogramPanel(Panel):
                                      layout=W.Layout(height="220px", width="360px"),
                                      fig_margin={"top": 30, "bottom": 40, "left": 72,
                                                  "right": 20})
-
-    def close(self) -> None:
-        """Stop following the session and its jobs (a run in progress goes on)."""
-        self.job_view.close()
-        super().close()
+        self.fold_figure.add_class("fgs-fold")
 
     # -- choosing the series -------------------------------------------------------------
     @contextlib.contextmanager
@@ -488,9 +490,7 @@ class PeriodogramPanel(Panel):
         self._label_peaks(np.zeros(0), np.zeros(0), _PlotArea((1.0, 1000.0), 1.0))
         self._say_note("")
         self.peaks.options = []
-        self.marker.visible = False
-        self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
-        self.fold_figure.title = ""
+        self._fold(None)
         self.figure.title = ""
 
     def _label_peaks(self, periods: np.ndarray, power: np.ndarray, area: _PlotArea,
@@ -544,6 +544,17 @@ class PeriodogramPanel(Panel):
             self._draw_unlocked(say)
 
     def _draw_unlocked(self, say: bool) -> None:
+        # the fold is drawn here, once the peak list is set, not by `_on_peak`: a Select
+        # given new options says nothing when the value it ends on equals the old one
+        # (another series, or a replaced table, whose highest peak is at the same period),
+        # which left the previous series' fold drawn
+        before, self._local.drawing = getattr(self._local, "drawing", False), True
+        try:
+            self._draw_table(say)
+        finally:
+            self._local.drawing = before
+
+    def _draw_table(self, say: bool) -> None:
         column = self.column.value
         result = self._shown(column)
         if result is None:
@@ -583,13 +594,15 @@ class PeriodogramPanel(Panel):
                     float(row.period))
                    for row, ok in zip(peaks.itertuples(), significant, strict=True)]
         if list(self.peaks.options) != options:
-            self.peaks.options = options  # resets the choice (ipywidgets 8: to None)
-        if not options:
-            self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
-            self.fold_figure.title = ""
-        elif self.peaks.value is None:
-            # a new table selects its first, the highest peak: the fold shows at once
+            # a new table selects its first, the highest peak: the fold shows at once.
+            # Set explicitly: ipywidgets 8 moves a Select's choice to the first option only
+            # when it had one, and leaves one without (after `_clear`) unselected
+            self.peaks.options = options
+            self.peaks.value = options[0][1] if options else None
+        elif options and self.peaks.value is None:
             self.peaks.value = options[0][1]
+        # the same table keeps the user's chosen peak
+        self._fold(self.peaks.value)
         if say:
             where = "window" if self.session.window else "whole series"
             self.status.info(f"{column}: {result.n_used:,} frames ({where}), "
@@ -607,13 +620,30 @@ class PeriodogramPanel(Panel):
                 "in the plots (all of it when not zoomed). Click a peak to fold the series on it.")
 
     def _on_peak(self, change: dict) -> None:
-        period = change["new"]
-        if period is None:
+        if getattr(self._local, "drawing", False):
+            return  # `_draw` folds on the chosen peak once its list is set
+        with self._draw_lock:  # a click while the job's thread draws: one after the other
+            self._fold(change["new"])
+
+    def _fold(self, period: float | None) -> None:
+        """Draw ``marker`` at ``period`` and the shown series folded on it (None: neither);
+        nothing to do when that fold (series, period, periodogram, window) is drawn."""
+        column = self.column.value
+        result = self._shown(column)
+        if period is None or result is None:
+            self._fold_key = None
             self.marker.visible = False
+            self.folded.x, self.folded.y = np.zeros(0), np.zeros(0)
+            self.fold_figure.title = ""
+            return
+        key = self._fold_key
+        window = self.session.window
+        if key is not None and key[0] == column and key[1] == period and key[2] is result \
+                and key[3] == window:
             return
         self.marker.x = np.array([period, period])
         self.marker.visible = True
-        binned = self.session.folded(self.column.value, period)
+        binned = self.session.folded(column, period)
         self.folded.x, self.folded.y = binned["phase"].to_numpy(), binned["mean"].to_numpy()
         finite = binned["mean"].to_numpy()
         finite = finite[np.isfinite(finite)]
@@ -623,6 +653,7 @@ class PeriodogramPanel(Panel):
             self.fold_scale.min, self.fold_scale.max = lo, hi
             ticks = nice_ticks(lo, hi, 5, min_ticks=3)
             set_ticks(self.fold_value_axis, ticks)
-            self.fold_value_axis.label = f"{self.column.value}{ticks.scale_suffix}"
+            self.fold_value_axis.label = f"{column}{ticks.scale_suffix}"
         weak = " (not significant)" if period in self._not_significant else ""
         self.fold_figure.title = html.escape(f"folded at {_period_text(period)}{weak}")
+        self._fold_key = (column, period, result, window)

@@ -58,6 +58,7 @@ class ProgramPicker(Panel):
         super().__init__(session, **kwargs)
         self.job_view = JobProgress(session.download_job, self.status,
                                     describe_rate=_download_rate)
+        self.own(self.job_view)
         self.progress, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
         self.children = [
             W.HBox([self.program, self.token, self.query_button]),
@@ -73,10 +74,6 @@ class ProgramPicker(Panel):
         self.observation.observe(self._fill_visits, names="value")
         self.watch(session.download_job, self._on_download_state, "state")
         self.open_button.disabled = session.download_job.running
-
-    def close(self) -> None:
-        self.job_view.close()
-        super().close()
 
     def _take_token(self) -> Token | None:
         return self.token.take()  # used once, never kept

@@ -25,25 +25,18 @@ import ipywidgets as W
 import numpy as np
 import traitlets as t
 
-from ..engine.scales import robust_range
 from ..model import Session
-from ._common import Panel, close_figure, set_ticks, show_range
-from .export import FORMATS, export_table, link, session_tables
+from ._common import Panel, close_figure, show_bulk_range
+from ._time_axis import CURSOR_COLOR, MARGIN, MARGIN_X_AXIS
+from .export import FORMATS, export_table, link
 from .pointer import PlotPointer, readout_html
-from .timeseries import (
-    MARGIN,
-    MARGIN_X_AXIS,
-    TimeseriesViewer,
-    draw_events,
-    event_marks,
-    visible_time_ticks,
-)
+from .timeseries import TimeseriesViewer
 
 __all__ = ["SciencePanel", "format_pm"]
 
 HINT = ("session.load_science(path) — a light curve: .dat/CSV/ECSV, FITS table or JWST "
         "x1dints/calints")
-FLUX_COLOR, MODEL_COLOR, TILT_COLOR, CURSOR_COLOR = "#1f77b4", "#111111", "#d62728", "#e377c2"
+FLUX_COLOR, MODEL_COLOR, TILT_COLOR = "#1f77b4", "#111111", "#d62728"
 #: one colour per regressor overlay (none of the flux, model, tilt or cursor colours)
 REGRESSOR_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f",
                     "#ff9896", "#aec7e8")
@@ -98,8 +91,8 @@ class SciencePanel(Panel):
     ----------
     session : Session
     viewer : TimeseriesViewer
-        Its x scale ``viewer.xs`` is shared (same zoom and pan), and its time origin
-        (``viewer._t0``, the first frame) places the integrations.
+        Its time axis ``viewer.time_axis`` is shared: the same x scale (zoom and pan),
+        origin (the first frame) and event and cursor marks.
     **kwargs
         Passed to `ipywidgets.VBox`.
 
@@ -118,7 +111,9 @@ class SciencePanel(Panel):
         The flux figure and its marks (x in seconds since the first frame).
     lower_figure, lower_marks, lower_bands, lower_instants, lower_cursor
         The residual (or corrected) figure.
-    flux_axis, lower_axis, time_axis : bqplot.Axis
+    flux_axis, lower_axis, x_axis : bqplot.Axis
+    time_axis : fgs_widgets.widgets._time_axis.TimeAxis
+        The viewer's (``viewer.time_axis``).
     legend : ipywidgets.HTML
     coefficients : ipywidgets.HTML
         Name, value ± error, unit, Pearson r; residual rms before → after; χ².
@@ -137,6 +132,7 @@ class SciencePanel(Panel):
 
     def __init__(self, session: Session, viewer: TimeseriesViewer, **kwargs: Any):
         self.viewer = viewer
+        self.time_axis = viewer.time_axis
         self.xs = viewer.xs
         self.export_dir = "fgs_exports"
         self._draw_lock = threading.RLock()
@@ -215,7 +211,7 @@ class SciencePanel(Panel):
         self.unit = unit = bq.LinearScale(min=0.0, max=1.0)
         self.unit_x = bq.LinearScale(min=0.0, max=1.0)
         empty = {"x": np.zeros(0), "y": np.zeros(0)}
-        self.bands, self.instants = event_marks(xs, unit)
+        self.bands, self.instants = self.time_axis.event_marks(unit)
         self.flux_marks = bq.Scatter(**empty, scales={"x": xs, "y": self.flux_scale},
                                      colors=[FLUX_COLOR], default_size=22, stroke="white",
                                      enable_hover=False)
@@ -226,8 +222,7 @@ class SciencePanel(Panel):
                                    colors=[MODEL_COLOR], stroke_width=2)
         self.tilt_marks = bq.Scatter(**empty, scales={"x": xs, "y": unit}, marker="triangle-down",
                                      colors=[TILT_COLOR], default_size=70, enable_hover=False)
-        self.cursor = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]), scales={"x": xs, "y": unit},
-                               colors=[CURSOR_COLOR], stroke_width=2, visible=False)
+        self.cursor = self.time_axis.cursor_mark(unit, visible=False)
         self.flux_axis = bq.Axis(scale=self.flux_scale, side="left", label="science flux",
                                  label_offset="56px", tick_values=np.zeros(0))
         hidden_time = bq.Axis(scale=xs, visible=False, tick_values=np.zeros(0))
@@ -235,24 +230,22 @@ class SciencePanel(Panel):
             [self.bands, self.instants, self.overlays, self.flux_marks, self.model_line,
              self.tilt_marks, self.cursor], [hidden_time, self.flux_axis], FLUX_HEIGHT,
             MARGIN["bottom"])
-        self.lower_bands, self.lower_instants = event_marks(xs, unit)
+        self.lower_bands, self.lower_instants = self.time_axis.event_marks(unit)
         self.lower_marks = bq.Scatter(**empty, scales={"x": xs, "y": self.lower_scale},
                                       colors=[FLUX_COLOR], default_size=18, stroke="white",
                                       enable_hover=False)
         self.zero_line = bq.Lines(**empty, scales={"x": xs, "y": self.lower_scale},
                                   colors=["#999"], line_style="dashed", stroke_width=1)
-        self.lower_cursor = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
-                                     scales={"x": xs, "y": unit}, colors=[CURSOR_COLOR],
-                                     stroke_width=2, visible=False)
+        self.lower_cursor = self.time_axis.cursor_mark(unit, visible=False)
         self.lower_hint = bq.Label(x=[0.5], y=[0.5], text=["press Decorrelate for the residuals"],
                                    scales={"x": self.unit_x, "y": unit}, align="middle",
                                    colors=["#888"], default_size=13)
         self.lower_axis = bq.Axis(scale=self.lower_scale, side="left", label="residual (ppm)",
                                   label_offset="56px", tick_values=np.zeros(0))
-        self.time_axis = bq.Axis(scale=xs, label="time since start (s)", tick_values=np.zeros(0))
+        self.x_axis = bq.Axis(scale=xs, label="time since start (s)", tick_values=np.zeros(0))
         self.lower_figure = self._figure(
             [self.lower_bands, self.lower_instants, self.zero_line, self.lower_marks,
-             self.lower_cursor, self.lower_hint], [self.time_axis, self.lower_axis],
+             self.lower_cursor, self.lower_hint], [self.x_axis, self.lower_axis],
             LOWER_HEIGHT, MARGIN_X_AXIS)
         self.legend = W.HTML(layout=W.Layout(margin=f"0 0 0 {MARGIN_LEFT}px", width="auto"))
         self.coefficients = W.HTML()
@@ -337,10 +330,9 @@ class SciencePanel(Panel):
         if science is None or len(science) == 0:
             self.status.error("no science series loaded")
             return
-        lo, hi = self._seconds(np.array([science.start[0], science.end[-1]]))
+        lo, hi = self.time_axis.seconds([science.start[0], science.end[-1]])
         pad = 0.02 * (hi - lo)
-        with self.xs.hold_trait_notifications():
-            self.xs.min, self.xs.max = float(lo - pad), float(hi + pad)
+        self.time_axis.show(lo - pad, hi + pad)
 
     def export(self, name: str) -> bool:
         """Write ``"science_binned"`` or ``"decorrelation"`` with `export_table`."""
@@ -348,7 +340,7 @@ class SciencePanel(Panel):
         if name == "science_binned" and s.science_binned is None and s.science is not None:
             if not self.attempt(s.bin_to_science):  # binned on demand, by the session
                 return False
-        table = session_tables(s).get(name)
+        table = s.tables().get(name)
         if table is None:
             self.status.error(f"no {name.replace('_', ' ')} table yet: load a science series"
                               + (" and press Decorrelate" if name == "decorrelation" else ""))
@@ -410,7 +402,7 @@ class SciencePanel(Panel):
         science = s.science
         if science is None or len(science) == 0:
             return _pointer_hint()
-        x = self._seconds(science.time)
+        x = self.time_axis.seconds(science.time)
         i = int(np.argmin(np.abs(x - seconds)))
         parts = [f"integration {i:,}", f"t = {x[i]:,.2f} s", f"MJD UTC {science.time[i]:.6f}",
                  f"{science.original_system} {science.original_time[i]:.6f}",
@@ -429,21 +421,11 @@ class SciencePanel(Panel):
             self._rescale()
 
     # -- drawing ----------------------------------------------------------------------------
-    def _seconds(self, mjd: np.ndarray) -> np.ndarray:
-        """x of MJD times: the viewer's seconds since the first frame (since the first
-        integration while no guide-star data are loaded)."""
-        data = self.session.data
-        if data is not None and len(data):
-            return self.viewer._seconds(mjd)
-        science = self.session.science
-        origin = float(science.start[0]) if science is not None and len(science) else 0.0
-        return (np.asarray(mjd, dtype=np.float64) - origin) * 86400.0
-
     def _redraw(self) -> None:
         """Everything from the session's science series and decorrelation."""
         with self._draw_lock:
             science = self.session.science
-            x = self._seconds(science.time) if science is not None else np.zeros(0)
+            x = self.time_axis.seconds(science.time) if science is not None else np.zeros(0)
             with self.flux_marks.hold_sync():
                 self.flux_marks.x = x
                 self.flux_marks.y = science.flux if science is not None else np.zeros(0)
@@ -565,8 +547,8 @@ class SciencePanel(Panel):
             events = self.session.events if self.session.science is not None else None
             for bands, instants in ((self.bands, self.instants),
                                     (self.lower_bands, self.lower_instants)):
-                draw_events(bands, instants, events, self._seconds)
-            tilts = self._seconds(self._tilts()) if events is not None else np.zeros(0)
+                self.time_axis.draw_events(bands, instants, events)
+            tilts = self.time_axis.seconds(self._tilts()) if events is not None else np.zeros(0)
             with self.tilt_marks.hold_sync():
                 self.tilt_marks.x, self.tilt_marks.y = tilts, np.full(len(tilts), 0.95)
             if change is not None:
@@ -576,19 +558,17 @@ class SciencePanel(Panel):
         data = self.session.data
         visible = data is not None and len(data) > 0 and self.session.science is not None
         with self._draw_lock:
-            if visible:
-                x = float(self._seconds(data.time[self.session.cursor]))
-                self.cursor.x = self.lower_cursor.x = np.array([x, x])
-            self.cursor.visible = self.lower_cursor.visible = visible
+            self.time_axis.place_cursor([self.cursor, self.lower_cursor],
+                                        data.time[self.session.cursor] if visible else None)
 
     def _window(self) -> tuple[float, float] | None:
         """The shared x window (seconds), or the science series' span when it is unset."""
-        if self.xs.min is not None and self.xs.max is not None:
-            return float(self.xs.min), float(self.xs.max)
+        if (window := self.time_axis.window()) is not None:
+            return window
         science = self.session.science
         if science is None or len(science) == 0:
             return None
-        lo, hi = self._seconds(np.array([science.start[0], science.end[-1]]))
+        lo, hi = self.time_axis.seconds(np.array([science.start[0], science.end[-1]]))
         return float(lo), float(hi)
 
     def _rescale(self) -> None:
@@ -601,27 +581,13 @@ class SciencePanel(Panel):
         values = [np.asarray(self.flux_marks.y, dtype=np.float64)[inside]]
         if len(self.model_line.y) == len(x):
             values.append(np.asarray(self.model_line.y, dtype=np.float64)[inside])
-        self._scale_axis(self.flux_scale, self.flux_axis, np.concatenate(values), FLUX_HEIGHT,
-                         "science flux")
+        show_bulk_range(self.flux_scale, self.flux_axis, np.concatenate(values), FLUX_HEIGHT,
+                        "science flux")
         lx = np.asarray(self.lower_marks.x, dtype=np.float64)
         lower = np.asarray(self.lower_marks.y, dtype=np.float64)[(lx >= window[0])
                                                                  & (lx <= window[1])]
         label = "residual (ppm)" if self.lower.value == "residuals" else "corrected flux"
-        self._scale_axis(self.lower_scale, self.lower_axis, lower, LOWER_HEIGHT, label)
-        self._time_axis(window)
-
-    @staticmethod
-    def _scale_axis(scale: bq.LinearScale, axis: bq.Axis, values: np.ndarray, height: int,
-                    label: str) -> None:
-        span = robust_range(values) if len(values) else None
-        if span is not None:
-            show_range(scale, axis, span, height, label)
-
-    def _time_axis(self, window: tuple[float, float]) -> None:
-        """Elapsed-time ticks as the viewer draws them (none whose label would be clipped)."""
-        ticks, unit = visible_time_ticks(window, self.viewer.width_px)
-        set_ticks(self.time_axis, ticks)
+        show_bulk_range(self.lower_scale, self.lower_axis, lower, LOWER_HEIGHT, label)
+        self.time_axis.label(self.x_axis, window)  # as the viewer's: none clipped
         with self.pointer.hold_sync():  # pixels map to seconds as drawn
             self.pointer.x_min, self.pointer.x_max = window
-        since = "start" if self.session.data is not None else "first integration"
-        self.time_axis.label = f"time since {since} ({unit})"

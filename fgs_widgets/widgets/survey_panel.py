@@ -1,8 +1,9 @@
 """SurveyPanel: a survey's progress in a notebook, one row per program.
 
 It observes a `fgs_widgets.survey.Survey` (a traitlets model, as the Session is) and
-calls only its ``start`` and ``cancel``; the survey runs in a background thread, so the
-kernel stays free while ray works.
+calls only its ``start`` and ``cancel``; the survey runs as its ``job`` (shown with
+`JobProgress`, as a Session's fit is) in a background thread, so the kernel stays free
+while ray works.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..survey.run import Survey
+from ._common import Follower, JobProgress, StatusLine
 
 __all__ = ["SurveyPanel"]
 
@@ -29,45 +30,50 @@ _STYLE = (".fgs-survey-table td, .fgs-survey-table th {white-space: nowrap; "
 MAX_ROWS = 200
 
 
-class SurveyPanel(W.VBox):
+class SurveyPanel(Follower, W.VBox):
     """Progress of a `Survey`: counts, a bar, and each program's state and numbers.
 
     Parameters
     ----------
-    survey : Survey
+    survey : fgs_widgets.survey.Survey
+
+    Attributes
+    ----------
+    job_view : JobProgress
+        The survey's ``job``: Cancel, a bar of the programs finished, rate and ETA; red
+        once a program failed.
+    bar, cancel_button
+        The job view's.
+    status : StatusLine
+        The last program's line while it runs, then the survey's outcome.
     """
 
-    def __init__(self, survey: Survey, **kwargs: Any):
+    def __init__(self, survey: Any, **kwargs: Any):
         self.survey = survey
         self.summary = W.HTML()
-        self.bar = W.IntProgress(min=0, max=max(survey.total, 1), value=0,
-                                 layout=W.Layout(width="420px"))
+        self.status = StatusLine()
+        self.job_view = JobProgress(survey.job, self.status, describe_rate=_programs_left)
+        self.bar, self.cancel_button = self.job_view.bar, self.job_view.cancel_button
         self.start_button = W.Button(description="Run survey", icon="play",
                                      button_style="primary")
-        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
         self.table = W.HTML(layout=W.Layout(max_height="360px", overflow="auto"))
-        self.line = W.HTML()
-        super().__init__([self.summary, W.HBox([self.start_button, self.bar,
-                                                self.cancel_button]),
-                          self.line, self.table], **kwargs)
+        super().__init__([self.summary, W.HBox([self.start_button, self.job_view]),
+                          self.status, self.table], **kwargs)
+        self.own(self.job_view)
         self.add_class("fgs-survey-panel")
         self.start_button.on_click(lambda _: self.start())
+        # the survey's own cancel also tells running programs through their stop file
         self.cancel_button.on_click(lambda _: self.survey.cancel())
-        self._names = ["states", "n_done", "n_failed", "n_skipped", "running", "message"]
-        survey.observe(self._refresh, names=self._names)
+        self.watch(survey, self._refresh,
+                   ["states", "n_done", "n_failed", "n_skipped", "running", "message"])
+        self.watch(survey.job, self._refresh, "state")  # after the job view's own
         self._refresh()
 
     def start(self) -> None:
-        """Run the survey in the background (``Survey.start``)."""
+        """Run the survey in the background (``Survey.start``); a failure to start shows
+        on the status line."""
         if not self.survey.running:
-            self.survey.start()
-
-    def close(self) -> None:
-        try:
-            self.survey.unobserve(self._refresh, names=self._names)
-        except ValueError:
-            pass
-        super().close()
+            self.attempt(self.survey.start)
 
     def rows(self) -> list[dict]:
         """What the table shows: program, state, observations, frames, seconds, error."""
@@ -86,16 +92,17 @@ class SurveyPanel(W.VBox):
     def _refresh(self, change: dict | None = None) -> None:
         s = self.survey
         finished = s.n_done + s.n_failed + s.n_skipped
-        self.bar.max, self.bar.value = max(s.total, 1), finished
-        self.bar.bar_style = "danger" if s.n_failed else ("success" if finished == s.total
-                                                          else "info")
+        if s.n_failed:
+            self.bar.bar_style = "danger"
+        if not s.job.running and s.states:  # a blocking run, or one before this panel
+            self.bar.value = finished / max(s.total, 1)
         self.summary.value = (
             f"<b>Survey</b> of {s.total} program(s) → <code>{html.escape(str(s.root))}</code>: "
             f"{s.n_done} done, {s.n_skipped} already complete, {s.n_failed} failed, "
             f"{s.total - finished} to go · {s.n_frames:,} frames fitted")
         self.start_button.disabled = s.running
-        self.cancel_button.disabled = not s.running
-        self.line.value = f"<span class='fgs-status'>{html.escape(s.message)}</span>"
+        if s.running and s.message:
+            self.status.info(s.message)
         cells = []
         for row in self.rows()[:MAX_ROWS]:
             colour, symbol = _LOOK.get(row["state"], ("#000", "?"))
@@ -112,6 +119,12 @@ class SurveyPanel(W.VBox):
             "<th>observations</th><th>frames</th><th>s</th><th>error</th></tr></thead>"
             f"<tbody>{''.join(cells)}</tbody></table>"
             + (f"<i>… and {more} more</i>" if more > 0 else ""))
+
+
+def _programs_left(job: Any) -> str:
+    """The survey job's progress line: programs finished, and the time left."""
+    text = f"{job.done:.0f} of {job.total:.0f} program(s)"
+    return text + (f" · ETA {job.eta:.0f} s" if job.running and job.eta > 0 else "")
 
 
 def _number(value: object) -> str:

@@ -32,23 +32,14 @@ import traitlets as t
 
 from ..data import Quality
 from ..engine.binning import block_extrema, break_gaps, decimate_for_display
-from ..engine.scales import Ticks, robust_range, time_ticks
 from ..model import Session
-from ._common import close_figure, set_ticks, show_range
+from ._common import Follower, close_figure, show_bulk_range, show_range
+from ._time_axis import MARGIN, MARGIN_X_AXIS, TimeAxis
 from .pointer import PlotPointer, readout_html
 
-__all__ = ["TimeseriesViewer", "draw_events", "event_marks", "visible_time_ticks"]
+__all__ = ["TimeseriesViewer"]
 
-_EVENT_COLORS = {"hga_move": "#ff7f0e", "guide_star_change": "#1f77b4", "file_boundary": "#999",
-                 "jump": "#d62728", "tilt": "#d62728", "outlier": "#9467bd",
-                 "transition": "#2ca02c"}
 _FLAG_COLOR = "#d62728"
-#: figure margins in pixels; the right one holds half of the last x label
-MARGIN = {"top": 10, "bottom": 8, "left": 72, "right": 28}
-MARGIN_X_AXIS = 34  # bottom margin of the panel that shows the time axis
-#: pixels per x tick: labels are up to ~40 px wide
-PX_PER_X_TICK = 70
-CHAR_PX = 7  # width of a tick label character at bqplot's default font, for overhang checks
 HINT = "hover a plot for its values · click picks a frame · wheel zooms · drag pans"
 
 
@@ -73,8 +64,9 @@ def _drawing(method: Callable) -> Callable:
 class _Panel:
     """One figure: a series, its flagged frames, binned overlay, cursor and events."""
 
-    def __init__(self, column: str, xs: bq.LinearScale, height: int, show_x_axis: bool):
+    def __init__(self, column: str, axis: TimeAxis, height: int, show_x_axis: bool):
         self.column = column
+        xs = axis.scale
         self.ys = bq.LinearScale()
         self.unit = unit = bq.LinearScale(min=0.0, max=1.0)
         self.line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": self.ys},
@@ -90,9 +82,8 @@ class _Panel:
         self.binned = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": xs, "y": self.ys},
                                colors=["#1f77b4"], marker="circle", marker_size=12,
                                stroke_width=1.5, visible=False)
-        self.bands, self.instants = event_marks(xs, unit)
-        self.cursor = bq.Lines(x=np.zeros(2), y=np.array([0.0, 1.0]),
-                               scales={"x": xs, "y": unit}, colors=["#e377c2"], stroke_width=2)
+        self.bands, self.instants = axis.event_marks(unit)
+        self.cursor = axis.cursor_mark(unit)
         self.x_axis = bq.Axis(scale=xs, label="", visible=show_x_axis, tick_values=np.zeros(0))
         self.y_axis = bq.Axis(scale=self.ys, side="left", label=column, label_offset="52px",
                               tick_values=np.zeros(0))
@@ -110,7 +101,7 @@ class _Panel:
         close_figure(self.figure, self.ys, self.unit)
 
 
-class TimeseriesViewer(W.VBox):
+class TimeseriesViewer(Follower, W.VBox):
     """Stacked time series linked to a `Session` (cursor, window, events).
 
     Parameters
@@ -140,10 +131,11 @@ class TimeseriesViewer(W.VBox):
     def __init__(self, session: Session, columns: Iterable[str] = ("flux",), width_px: int = 900,
                  panel_height: int = 170, **kwargs):
         self.session = session
-        self.width_px = int(width_px)
-        self.xs = bq.LinearScale()
+        #: the time axis (x scale, origin, ticks, event and cursor marks) every plot on
+        #: this viewer shares, and the science panel with it
+        self.time_axis = TimeAxis(session, width_px)
+        self.xs = self.time_axis.scale
         self.panels: list[_Panel] = []
-        self._t0 = 0.0
         self._updating = False
         self._ready = False  # build once, at the end of __init__
         self._draw_lock = threading.RLock()
@@ -184,24 +176,18 @@ class TimeseriesViewer(W.VBox):
         self.pointer.observe(self._on_hover, names="hover")
         self.pointer.observe(self._on_pointer_pick, names="pick")
         self.pointer.observe(self._on_width, names="plot_width")
-        self._observed = ((self._on_data, ["data", "fit", "quick_fit"]),
-                          (self._on_cursor, "cursor"), (self._on_events, "events"),
-                          (self._on_window, "window"))
-        for handler, names in self._observed:
-            session.observe(handler, names=names)
+        for handler, names in ((self._on_data, ["data", "fit", "quick_fit"]),
+                               (self._on_cursor, "cursor"), (self._on_events, "events"),
+                               (self._on_window, "window")):
+            self.watch(session, handler, names)
+        self.own(self.pointer)
         self._refresh_options()
         self.columns = list(columns)
         self._ready = True
         self._on_data()
 
     def close(self) -> None:
-        """Stop following the session and close the widget."""
-        for handler, names in self._observed:
-            try:
-                self.session.unobserve(handler, names=names)
-            except ValueError:  # already closed
-                pass
-        self.pointer.close()
+        """Stop following the session; close the plots shown now and the widget."""
         for panel in self.panels:
             panel.close()
         super().close()
@@ -216,7 +202,7 @@ class TimeseriesViewer(W.VBox):
         wanted = [c for c in self.columns if c in available] or ["flux"]
         for panel in self.panels:  # replaced: their widgets would stay open in the kernel
             panel.close()
-        self.panels = [_Panel(c, self.xs, self.panel_height, i == len(wanted) - 1)
+        self.panels = [_Panel(c, self.time_axis, self.panel_height, i == len(wanted) - 1)
                        for i, c in enumerate(wanted)]
         for panel in self.panels:
             panel.figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
@@ -266,7 +252,6 @@ class TimeseriesViewer(W.VBox):
         self._refresh_options()
         if data is None or len(data) == 0:
             return
-        self._t0 = float(data.time[0])
         if change is None or change["name"] == "data":
             self._updating = True  # the build below draws the new range once
             try:
@@ -329,16 +314,19 @@ class TimeseriesViewer(W.VBox):
         if data is None or len(data) == 0:
             return
         span = (data.time[-1] - data.time[0]) * 86400.0
-        with self.xs.hold_trait_notifications():
-            self.xs.min, self.xs.max = 0.0, max(span, 1e-3)
+        self.time_axis.show(0.0, max(span, 1e-3))
 
-    def _seconds(self, mjd: np.ndarray) -> np.ndarray:
-        return (np.asarray(mjd, dtype=np.float64) - self._t0) * 86400.0
+    @property
+    def width_px(self) -> int:
+        """The plots' width in pixels (the browser reports it; decimation follows it)."""
+        return self.time_axis.width_px
+
+    @width_px.setter
+    def width_px(self, value: int) -> None:
+        self.time_axis.width_px = int(value)
 
     def _window_seconds(self) -> tuple[float, float] | None:
-        if self.xs.min is None or self.xs.max is None:
-            return None
-        return float(self.xs.min), float(self.xs.max)
+        return self.time_axis.window()
 
     def _on_scale(self, change=None) -> None:
         window = self._window_seconds()
@@ -354,8 +342,8 @@ class TimeseriesViewer(W.VBox):
                 if window[0] <= full[0] and window[1] >= full[1]:
                     self.session.window = None
                 else:
-                    self.session.window = (self._t0 + window[0] / 86400.0,
-                                           self._t0 + window[1] / 86400.0)
+                    self.session.window = (self.time_axis.mjd(window[0]),
+                                           self.time_axis.mjd(window[1]))
             finally:
                 self._updating = False
         self._redraw()
@@ -369,9 +357,7 @@ class TimeseriesViewer(W.VBox):
         start, stop = change["new"]
         self._updating = True
         try:
-            with self.xs.hold_trait_notifications():
-                self.xs.min = float((start - self._t0) * 86400.0)
-                self.xs.max = float((stop - self._t0) * 86400.0)
+            self.time_axis.show(*self.time_axis.seconds([start, stop]))
         finally:
             self._updating = False
         self._redraw()
@@ -412,7 +398,7 @@ class TimeseriesViewer(W.VBox):
         flagged_text = (f", <span style='color:{_FLAG_COLOR}'>{n_flagged:,} flagged "
                         "(▲)</span>" if n_flagged else "")
         self.status.value = (f"<span class='fgs-ts-status'>start {frames['start_utc']} UTC (MJD "
-                             f"{self._t0:.5f})<br>{hi - lo:,} frames in view"
+                             f"{self.time_axis.t0:.5f})<br>{hi - lo:,} frames in view"
                              f"{flagged_text}, {shown:,} points drawn</span>")
 
     def _flagged_between(self, lo: int, hi: int) -> np.ndarray:
@@ -459,11 +445,12 @@ class TimeseriesViewer(W.VBox):
                 if not all(np.isfinite(span)):  # values near the float limits
                     span = (float(finite.min()), float(finite.max()))
         else:
-            span = robust_range(values[lo:hi], frames["good"][lo:hi],
-                                groups=frames["groups"][lo:hi])
-        if span is None:
+            show_bulk_range(panel.ys, panel.y_axis, values[lo:hi], self.panel_height,
+                            panel.column, good=frames["good"][lo:hi],
+                            groups=frames["groups"][lo:hi])
             return
-        show_range(panel.ys, panel.y_axis, span, self.panel_height, panel.column)
+        if span is not None:
+            show_range(panel.ys, panel.y_axis, span, self.panel_height, panel.column)
 
     def _draw_binned(self, panel: _Panel) -> None:
         panel.binned.visible = self.binned
@@ -471,17 +458,14 @@ class TimeseriesViewer(W.VBox):
             table = self.session.binned(panel.column, self.bin_seconds)
             if len(table):
                 with panel.binned.hold_sync():
-                    panel.binned.x = self._seconds(table["time"].to_numpy())
+                    panel.binned.x = self.time_axis.seconds(table["time"].to_numpy())
                     panel.binned.y = table["mean"].to_numpy()
 
     def _time_axis(self, window: tuple[float, float]) -> None:
         """Elapsed-time ticks in the unit that suits the span; none that would be clipped."""
-        ticks, unit = visible_time_ticks(window, self.width_px)
         for panel in self.panels:
             if panel.x_axis.visible:  # hidden axes draw nothing: no message for them
-                set_ticks(panel.x_axis, ticks)
-        if self.panels:  # short: it must fit a narrow side panel; the start is in the status
-            self.panels[-1].x_axis.label = f"time since start ({unit})"
+                self.time_axis.label(panel.x_axis, window)
 
     def _gap_seconds(self, window: tuple[float, float]) -> float:
         """Spacing that counts as a gap: 10 cadences, and at least two pixel columns."""
@@ -570,72 +554,4 @@ class TimeseriesViewer(W.VBox):
     def _on_events(self, change=None) -> None:
         events = self.session.events if self.session.data is not None else None
         for panel in self.panels:
-            draw_events(panel.bands, panel.instants, events, self._seconds)
-
-
-def visible_time_ticks(window: tuple[float, float], plot_px: int) -> tuple[Ticks, str]:
-    """Elapsed-time ticks for a plot ``plot_px`` wide, without those whose label the
-    figure's margins would clip; returns (ticks, unit)."""
-    plot = max(int(plot_px), 100)
-    ticks, unit = time_ticks(*window, max_ticks=max(2, plot // PX_PER_X_TICK))
-    span = window[1] - window[0]
-    keep = []
-    for i, (value, label) in enumerate(zip(ticks.values, ticks.labels, strict=True)):
-        pixel = (value - window[0]) / span * plot
-        half = CHAR_PX * len(label) / 2 + 2
-        if pixel - half >= -MARGIN["left"] and pixel + half <= plot + MARGIN["right"]:
-            keep.append(i)
-    return Ticks(ticks.values[keep], [ticks.labels[i] for i in keep], 0, ticks.step), unit
-
-
-def event_marks(xs: bq.Scale, unit: bq.Scale) -> tuple[bq.Lines, bq.Lines]:
-    """The two marks that show the session's events: (bands, instants), both empty.
-
-    Parameters
-    ----------
-    xs : bqplot.Scale
-        The time scale (seconds since the first frame).
-    unit : bqplot.Scale
-        A 0–1 scale: bands and instants span the plot's whole height.
-    """
-    bands = bq.Lines(x=np.zeros((0, 4)), y=np.zeros((0, 4)), scales={"x": xs, "y": unit},
-                     fill="inside", fill_opacities=[0.25], colors=["#ff7f0e"], stroke_width=0.5)
-    instants = bq.Lines(x=np.zeros((0, 2)), y=np.zeros((0, 2)), scales={"x": xs, "y": unit},
-                        colors=["#1f77b4"], line_style="dashed", stroke_width=1)
-    return bands, instants
-
-
-def draw_events(bands: bq.Lines, instants: bq.Lines, events, seconds: Callable) -> None:
-    """Events with an end as shaded bands, the others (and file boundaries) as dashed lines.
-
-    Parameters
-    ----------
-    bands, instants : bqplot.Lines
-        The marks of `event_marks`.
-    events : pandas.DataFrame or None
-        The session's event table (None or empty: both marks are cleared).
-    seconds : callable
-        MJD -> x in the marks' scale (``TimeseriesViewer._seconds``).
-    """
-    if events is None or len(events) == 0:
-        bands.x, bands.y = np.zeros((0, 4)), np.zeros((0, 4))
-        instants.x, instants.y = np.zeros((0, 2)), np.zeros((0, 2))
-        return
-    intervals = events[np.isfinite(events["end"]) & (events["kind"] != "file_boundary")]
-    moments = events[~events.index.isin(intervals.index)]
-    bx = np.column_stack([seconds(intervals["time"])] * 2 + [seconds(intervals["end"])] * 2)
-    by = np.tile([0.0, 1.0, 1.0, 0.0], (len(intervals), 1))
-    ix = np.repeat(seconds(moments["time"])[:, None], 2, axis=1)
-    iy = np.tile([0.0, 1.0], (len(moments), 1))
-    band_colors = [_EVENT_COLORS.get(k, "#888") for k in intervals["kind"]] or ["#ff7f0e"]
-    line_colors = [_EVENT_COLORS.get(k, "#888") for k in moments["kind"]] or ["#1f77b4"]
-    with bands.hold_sync():
-        bands.x, bands.y = bx, by
-        bands.colors = band_colors
-        bands.fill_colors = band_colors
-        bands.fill_opacities = [0.25] * max(len(intervals), 1)
-        bands.labels = list(intervals["label"].astype(str))
-    with instants.hold_sync():
-        instants.x, instants.y = ix, iy
-        instants.colors = line_colors
-        instants.labels = list(moments["label"].astype(str))
+            self.time_axis.draw_events(panel.bands, panel.instants, events)

@@ -105,6 +105,12 @@ def test_quickstart_app_in_jupyterlab(tmp_path):
             "() => [...document.querySelectorAll('.fgs-periodogram path.line')]"
             ".some(p => (p.getAttribute('d') || '').length > 200)", timeout=180_000)
         page.wait_for_timeout(1500)  # the full fit may still land and redraw it once
+        # ... and with it the highest peak chosen and the series folded on it
+        page.wait_for_function(
+            "() => { const s = document.querySelector('.fgs-peaks select');"
+            " return s && s.options.length > 0 && s.selectedIndex === 0; }", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.fgs-fold .dot').length > 10", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "app-periodogram.png"))
         assert_views_tell_the_truth(page)
 
