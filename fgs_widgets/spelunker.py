@@ -15,6 +15,9 @@ the quickstart's way (``spk.fg_array = spk.fg_array[0:10000]``) narrows the
 session.  Calls given arrays of their own (``gauss2d_fit(frames)``,
 ``periodogram(table, time)``) return their results and change nothing.
 
+This module is the adapter: it picks the data (and checks it); the figures and
+animations are drawn by `fgs_widgets.spelunker_plots`, given that data.
+
 Deliberate differences from spelunker (listed in the README): frames are
 flagged, never dropped; the constructor writes nothing; functions return new
 objects instead of changing the caller's tables; the fit is the engine's
@@ -24,7 +27,6 @@ weighted batched fit.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -36,6 +38,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
+from . import spelunker_plots as plots
 from .archive.tokens import Token
 from .atomic import atomic_write
 from .data import GuideStarData
@@ -52,32 +55,6 @@ _FG_TABLE_NAMES = {
     "exposure": "exposure_number",
     "segment": "dir_seg",
 }
-
-#: spelunker's panel layout of timeseries_list_plot: (row, column) -> series
-_LIST_LAYOUT = {(0, 0): "x_mean", (0, 1): "y_mean", (1, 0): "x_stddev", (1, 1): "y_stddev",
-                (2, 0): "amplitude", (2, 1): "theta", (3, 0): "offset", (3, 1): "flux"}
-_UNITS = {"x_mean": "pixel", "y_mean": "pixel", "x_stddev": "pixel", "y_stddev": "pixel",
-          "theta": "radians", "amplitude": "DN/s", "offset": "DN/s", "flux": "DN/s"}
-
-
-def _plot_series(ax: Any, time: np.ndarray, values: np.ndarray, **style: Any) -> None:
-    """A line that breaks at gaps between files, with y limits the bulk of the data sets.
-
-    One wild frame (a failed or flagged fit) would otherwise squash the series
-    into a flat line; it stays in the data, outside the view.
-    """
-    from .engine.binning import break_gaps
-
-    if len(time) > 1:
-        cadence = float(np.nanmedian(np.diff(time)))
-        time, values = break_gaps(time, values, 10 * cadence)
-    ax.plot(time, values, rasterized=True, **style)
-    finite = values[np.isfinite(values)]
-    if finite.size > 100:
-        low, high = np.percentile(finite, [0.1, 99.9])
-        pad = 0.15 * (high - low) or 0.05 * abs(high) or 1.0
-        ax.set_ylim(low - pad, high + pad)
-
 
 def _nan_table(frame: pd.DataFrame) -> Table:
     """An astropy Table with NaN where a fit failed, as spelunker's (not masked entries).
@@ -160,34 +137,28 @@ def _range_of(array: Any, base: np.ndarray) -> tuple[int, int] | None:
 
 
 def _in_thread(work: Callable[[threading.Event], Any], threads: int) -> Any:
-    """``work(cancel)`` in a thread of its own with ``threads`` numba threads.
+    """``work(cancel)`` as a `fgs_widgets.jobs.Job` (a thread of its own) with ``threads``
+    numba threads; waits for it and returns its result.
 
     numba's thread count is per thread, so this never changes the caller's (or
     the process's) setting.  Ctrl-C while waiting sets ``cancel`` (the work stops
-    at its next chunk) and is raised here.
+    at its next chunk) and is raised here, as is the work's own error.
     """
-    from .engine.executor import use_threads
+    from .jobs import Job, Run
+    from .runtime.executor import use_threads
 
-    outcome: dict[str, Any] = {}
-    cancel = threading.Event()
+    results: list[Any] = []
 
-    def target() -> None:
+    def run_work(run: Run) -> Any:
         use_threads(threads)
-        try:
-            outcome["result"] = work(cancel)
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
+        return work(run.cancel)
 
-    thread = threading.Thread(target=target, name="fgs-spelunker-fit", daemon=True)
-    thread.start()
-    try:
-        thread.join()
-    except BaseException:
-        cancel.set()
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    def keep(run: Run, result: Any) -> str:
+        results.append(result)
+        return "fit done"
+
+    Job("fit", unit="frames").start(run_work, keep, block=True)
+    return results[0]
 
 
 _FIELD_NAMES = {"frames": "fg_array", "time": "fg_time", "flux": "fg_flux"}
@@ -638,8 +609,8 @@ class Spelunker:
         count is per thread; nothing process-wide changes), or the local ray
         workers with ``executor="ray"``; ``address=`` fits on a ray cluster.
         """
-        from .engine.executor import ensure_ray
-        from .engine.gaussian import fit_gaussians
+        from .runtime.executor import ensure_ray
+        from .runtime.fit import fit_gaussians
 
         frames = self._frames(fg_array)
         executor = kwargs.pop("executor", "auto")
@@ -735,10 +706,6 @@ class Spelunker:
         Bins are by time, so no bin straddles a gap between files.  Returns the
         matplotlib Axes.
         """
-        import matplotlib.pyplot as plt
-
-        from .engine.binning import bin_series
-
         time, flux = self._time_flux(fg_time, fg_flux)
         keep = self._in_range(time, start_time, end_time)
         time, flux = time[keep], flux[keep]
@@ -748,14 +715,7 @@ class Spelunker:
         if time_bin is None:
             cadence = float(np.median(np.diff(time))) * 86400.0
             time_bin = int(n_bins) * cadence
-        ax = ax or plt.gca()
-        _plot_series(ax, time, relative, color="k", alpha=0.15, lw=0.5)
-        binned = bin_series(time, relative, bin_width=time_bin / 86400.0)
-        ax.errorbar(binned["time"], binned["mean"], yerr=binned["error"], fmt="o", mfc="white",
-                    mec="k", ecolor="k", ms=4, label=f"{time_bin:.3g} s bins", **plot_kwargs)
-        ax.set_xlabel("Time (MJD)", fontsize=self.fontsize)
-        ax.set_ylabel("Relative flux", fontsize=self.fontsize)
-        return ax
+        return plots.binned_plot(ax, time, relative, time_bin, self.fontsize, **plot_kwargs)
 
     def timeseries_list_plot(self, table: Any = None, fg_time: Any = None,
                              start_time: Any = None, end_time: Any = None, *,
@@ -768,33 +728,13 @@ class Spelunker:
         ``time_bin`` (seconds) overlays binned means.  Returns the (4, 2) array
         of Axes of a new figure.
         """
-        import matplotlib.pyplot as plt
-
-        from .engine.binning import bin_series
-
         fit = self._fit_table(table)
         time = self._time_for(len(fit), fg_time)
         series = {c: fit[c].to_numpy() for c in PARAMETERS if c in fit}
         if self.fg_flux is not None and len(self.fg_flux) >= len(fit):
             series["flux"] = np.asarray(self.fg_flux[: len(fit)])
         keep = self._in_range(time, start_time, end_time)
-        fig, axes = plt.subplots(4, 2, figsize=(12, 14), sharex=True)
-        for (row, col), name in _LIST_LAYOUT.items():
-            ax = axes[row, col]
-            if name not in series:
-                ax.set_visible(False)
-                continue
-            values = series[name][keep]
-            _plot_series(ax, time[keep], values, lw=0.5, color="k")
-            if time_bin:
-                binned = bin_series(time[keep], values, bin_width=time_bin / 86400.0)
-                ax.plot(binned["time"], binned["mean"], color="C3")
-            ax.set_title(name, fontsize=self.fontsize - 2)
-            ax.set_ylabel(_UNITS.get(name, ""), fontsize=self.fontsize - 4)
-        for ax in axes[-1]:
-            ax.set_xlabel("Time (MJD)", fontsize=self.fontsize - 2)
-        fig.tight_layout()
-        return axes
+        return plots.parameter_panels(time, series, keep, time_bin, self.fontsize)
 
     # -- science integrations -------------------------------------------------------
     def bin_to_times(self, times: Any, columns: Any = None, *, start: Any = None,
@@ -909,8 +849,6 @@ class Spelunker:
         and NaN fits are left out; the caller's table is not modified.  Returns
         the Axes (or the `Periodogram` dict when ``plot=False``).
         """
-        import matplotlib.pyplot as plt
-
         from .engine.periodogram import periodograms
 
         if not _given(table) and not _given(time) and (
@@ -928,25 +866,13 @@ class Spelunker:
             results = periodograms(times, fit[names], names, good=good, **kwargs)
         if not plot and not save:
             return results
-        fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(12, 1.9 * len(names)),
-                                 squeeze=False)
-        for ax, name in zip(axes[:, 0], names, strict=True):
-            with np.errstate(divide="ignore"):
-                period = 1.0 / results[name].frequency
-            ax.semilogx(period, results[name].power, lw=0.4, color="k")
-            ax.text(0.99, 0.85, name, transform=ax.transAxes, ha="right", fontweight="bold")
-        axes[len(names) // 2, 0].set_ylabel("Power", fontsize=self.fontsize)
-        axes[-1, 0].set_xlabel("Period (s)", fontsize=self.fontsize)
-        fig.tight_layout()
+        save_to = None
         if save:
             tag = f"{self.pid:05d}" if isinstance(self.pid, int) else "local"
-            with atomic_write(self.directory / "spelunker_outputs"
-                              / f"{tag}_pgram_results.png") as temp:
-                fig.savefig(temp)
-        if not plot:
-            plt.close(fig)
-            return results
-        return axes[:, 0]
+            save_to = self.directory / "spelunker_outputs" / f"{tag}_pgram_results.png"
+        axes = plots.periodogram_plot(results, names, self.fontsize, save_to=save_to,
+                                      keep_open=plot)
+        return axes if plot else results
 
     # -- events ------------------------------------------------------------------
     def mnemonics(self, mnemonic: str, start: float, end: float, plot: bool = True, *,
@@ -962,8 +888,6 @@ class Spelunker:
         ``mnemonics_data[<name>]``.  ``plot=False`` only fetches.  Returns the
         Axes (None with ``plot=False``).
         """
-        import matplotlib.pyplot as plt
-
         from .engine import events
 
         name = mnemonic.strip().upper()
@@ -973,21 +897,14 @@ class Spelunker:
             self._last_mnemonic = name
         if not plot:
             return None
-        ax = ax or plt.gca()
+        ax = plots.current_axes(ax)
         found = events.telemetry_events(name, telemetry)  # None: a numeric series
         if name == "SA_ZHGAUPST":
-            for i, row in enumerate(found.itertuples()):
-                stop = row.end if np.isfinite(row.end) else end
-                ax.axvspan(row.time, stop, color="C1", alpha=0.3,
-                           label="HGA move" if i == 0 else None)
+            plots.hga_moves_plot(ax, found, end)
         elif found is None:
-            twin = ax.twinx()
-            t, v = events.numeric_series(telemetry)
-            twin.plot(t, v, color="goldenrod", lw=0.8, label=mnemonic)
-            twin.set_ylabel(mnemonic)
+            plots.telemetry_plot(ax, *events.numeric_series(telemetry), label=mnemonic)
         else:
-            for i, row in enumerate(found.itertuples()):
-                ax.axvline(row.time, color="C4", lw=0.8, label=mnemonic if i == 0 else None)
+            plots.event_lines(ax, found["time"], mnemonic, color="C4")
         return ax
 
     def _mnemonic_view(self, name: str) -> Any:
@@ -1036,8 +953,6 @@ class Spelunker:
         names)).  The event tables are in ``mnemonics_local_guidestar`` /
         ``mnemonics_local_filename``.  Returns the Axes (None with ``plot=False``).
         """
-        import matplotlib.pyplot as plt
-
         from .engine.events import local_events
 
         if self.data is None:
@@ -1049,12 +964,10 @@ class Spelunker:
         table = local_events(self.data.products, kinds=(kind,))
         if not plot:
             return None
-        ax = ax or plt.gca()
-        color = "C0" if kind == "GUIDESTAR" else "0.5"
-        for i, row in enumerate(table.itertuples()):
-            ax.axvline(row.time, color=color, ls="--", lw=0.8,
-                       label=("guide star change" if kind == "GUIDESTAR" else "new file")
-                       if i == 0 else None)
+        ax = plots.current_axes(ax)
+        plots.event_lines(ax, table["time"],
+                          "guide star change" if kind == "GUIDESTAR" else "new file",
+                          color="C0" if kind == "GUIDESTAR" else "0.5", ls="--")
         return ax
 
     @property
@@ -1078,67 +991,11 @@ class Spelunker:
 
     def guidestar_plot(self, ax: Any = None):
         """Sky positions of the program's guide stars (from the file headers)."""
-        import matplotlib.pyplot as plt
-
         if self.fg_table is None:
             raise ValueError("no fg_table: download(pid) or readfile(path) first")
-        stars = self.fg_table.drop_duplicates("gs_id")
-        ax = ax or plt.gca()
-        ax.scatter(stars["gs_ra"], stars["gs_dec"], marker="*", s=120, color="C1")
-        for row in stars.itertuples():
-            ax.annotate(str(row.gs_id), (row.gs_ra, row.gs_dec), textcoords="offset points",
-                        xytext=(6, 4), fontsize=self.fontsize - 4)
-        ax.set_xlabel("RA (deg)", fontsize=self.fontsize)
-        ax.set_ylabel("Dec (deg)", fontsize=self.fontsize)
-        ax.invert_xaxis()
-        return ax
+        return plots.guide_star_plot(ax, self.fg_table.drop_duplicates("gs_id"), self.fontsize)
 
     # -- animations ----------------------------------------------------------------
-    def _animate(self, frames: np.ndarray, time: np.ndarray | None, flux: np.ndarray | None,
-                 interval: float, filename: str | os.PathLike) -> Path:
-        import matplotlib.pyplot as plt
-        from matplotlib import animation
-
-        if len(frames) == 0:
-            raise ValueError("no frames in the requested range (check start/stop)")
-        path = Path(filename)
-        if path.suffix.lower() == ".mp4" and shutil.which("ffmpeg") is None:
-            raise RuntimeError(f"{path.name}: MP4 needs ffmpeg (apt-get install ffmpeg); "
-                               "or use a .gif file name, which needs nothing extra")
-        if path.suffix.lower() not in (".gif", ".mp4"):
-            raise ValueError(f"{path.name}: use a .gif (Pillow) or .mp4 (ffmpeg) file name")
-        with_flux = flux is not None
-        fig, axes = plt.subplots(1, 2 if with_flux else 1, figsize=(9 if with_flux else 4, 4),
-                                 squeeze=False)
-        finite = frames[np.isfinite(frames)]
-        vmin, vmax = (np.percentile(finite, [1, 99.9]) if finite.size else (0, 1))
-        image = axes[0, 0].imshow(frames[0], origin="lower", vmin=vmin, vmax=vmax, cmap="viridis")
-        axes[0, 0].set_title("frame 0")
-        if with_flux:
-            axes[0, 1].plot(time, flux, lw=0.6, color="k")
-            marker = axes[0, 1].axvline(time[0], color="C3")
-            axes[0, 1].set_xlabel("Time (MJD)")
-            axes[0, 1].set_ylabel("Flux (DN/s)")
-        fig.tight_layout()
-
-        def update(i: int):
-            image.set_data(frames[i])
-            axes[0, 0].set_title(f"frame {i}")
-            if with_flux:
-                marker.set_xdata([time[i], time[i]])
-            return (image,)
-
-        movie = animation.FuncAnimation(fig, update, frames=len(frames), interval=interval)
-        writer = (animation.PillowWriter(fps=max(1, round(1000 / interval)))
-                  if path.suffix.lower() == ".gif" else animation.FFMpegWriter(
-                      fps=max(1, round(1000 / interval))))
-        try:
-            with atomic_write(path) as temp:  # a half-written movie never takes the name
-                movie.save(temp, writer=writer)
-        finally:
-            plt.close(fig)
-        return path
-
     def timelapse_animation(self, fg_array: Any = None, start: int = 0, stop: int = -1,
                             interval: float = 100, filename: str = "movie.gif") -> Path:
         """Animate frames ``start:stop`` (a Python slice, as spelunker) to a GIF or MP4.
@@ -1147,7 +1004,7 @@ class Spelunker:
         is nearly every frame, as in spelunker: give `stop` for long series.
         """
         frames = self._frames(fg_array)[start:stop]
-        return self._animate(frames, None, None, interval, filename)
+        return plots.animate(frames, None, None, interval, filename)
 
     def flux_spatial_timelapse_animation(self, fg_array: Any = None, fg_time: Any = None,
                                          fg_flux: Any = None, start: int = 0, stop: int = 100,
@@ -1156,7 +1013,7 @@ class Spelunker:
         """Frames ``start:stop`` beside the flux curve with a moving time marker."""
         frames = self._frames(fg_array)[start:stop]
         time, flux = self._time_flux(fg_time, fg_flux)
-        return self._animate(frames, time[start:stop], flux[start:stop], interval, filename)
+        return plots.animate(frames, time[start:stop], flux[start:stop], interval, filename)
 
     # -- saving and the widgets ------------------------------------------------------
     def save(self, suffix: str | None = None, *, directory: str | os.PathLike | None = None,
