@@ -1,4 +1,5 @@
-"""Shared fixtures: one local ray instance and one sample program for the whole run."""
+"""Shared fixtures: one local ray instance, one sample program (read and quick-fitted once)
+for the whole run, and fresh Sessions over it for each test."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def isolated_cache(tmp_path_factory):
 def ray_local():
     """A local ray instance shared by every test that needs one."""
     ray = pytest.importorskip("ray")
-    from fgs_widgets.engine.executor import ensure_ray
+    from fgs_widgets.runtime.executor import ensure_ray
 
     ensure_ray()
     yield ray
@@ -79,6 +80,41 @@ def sample_data(sample):
     from fgs_widgets.archive import read_fine_guide
 
     return read_fine_guide(sample.paths)
+
+
+@pytest.fixture(scope="session")
+def sample_quick_fit(sample_data):
+    """The sample's quick fit table, computed once per test run (treat as read-only)."""
+    from fgs_widgets.model import Session
+
+    session = Session()
+    session.data = sample_data
+    session.fit_frames("quick", block=True)
+    return session.quick_fit
+
+
+@pytest.fixture
+def session(sample):
+    """A new Session with the sample program read from its files, not fitted: fresh each
+    test.  (A test file that needs another session defines its own ``session``.)"""
+    from fgs_widgets.model import Session
+
+    s = Session()
+    s.read_files(sample.paths)
+    return s
+
+
+@pytest.fixture
+def fitted_session(sample_data, sample_quick_fit):
+    """A new Session holding the sample and its quick fit: fresh each test (its events,
+    periodograms, window, science are its own), yet nothing is read or fitted again (the
+    data and fit table are shared, read-only)."""
+    from fgs_widgets.model import Session
+
+    s = Session()
+    s.data = sample_data
+    s.quick_fit = sample_quick_fit
+    return s
 
 
 @pytest.fixture

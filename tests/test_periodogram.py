@@ -10,7 +10,6 @@ from astropy.timeseries import LombScargle
 
 from fgs_widgets.engine import periodogram as pg
 from fgs_widgets.engine.periodogram import fold, periodograms
-from fgs_widgets.model import Session
 
 
 @pytest.fixture
@@ -174,12 +173,10 @@ def test_levels_say_what_was_removed():
 SAMPLE_NONE = {"x_mean": (0.6240, 37.39, 0.1151), "y_mean": (0.7166, 112.2, 0.0200)}
 
 
-@pytest.fixture(scope="module")
-def fitted(sample):
-    session = Session()
-    session.read_files(sample.paths)
-    session.fit_frames("quick", block=True)
-    return session
+@pytest.fixture
+def fitted(fitted_session):
+    """The sample quick-fitted, a new Session each test (conftest: fitted once per run)."""
+    return fitted_session
 
 
 def test_sample_periodograms_lead_with_the_injected_oscillations_by_default(fitted, sample):

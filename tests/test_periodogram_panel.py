@@ -38,13 +38,6 @@ SECONDS_PER = {"s": 1.0, "min": 60.0, "h": 3600.0}
 
 
 @pytest.fixture
-def session(sample):
-    s = Session()
-    s.read_files(sample.paths)
-    return s
-
-
-@pytest.fixture
 def engine_calls(monkeypatch):
     """Count the series the engine is asked for; ``gate`` (set by default) holds them."""
     real = engine.periodograms
@@ -75,6 +68,39 @@ def parse_period(text: str) -> float:
     match = re.fullmatch(r"(\d+(?:\.\d+)?) (s|min|h)", text)
     assert match, f"period label {text!r} is not '<number> <unit>'"
     return float(match[1]) * SECONDS_PER[match[2]]
+
+
+def check_drawn(panel: PeriodogramPanel, column: str) -> None:
+    """What the panel draws is the session's periodogram of ``column`` and the fold on its
+    highest peak, each computed here independently of the panel: the line is the
+    periodogram's period / power (all of it up to 2,000 points; beyond, a min/max envelope:
+    points of it, its highest among them); the highest peak is chosen and marked; the fold's
+    points are `Session.folded`'s phases and means."""
+    session = panel.session
+    assert panel.column.value == column
+    result = session.periodograms[column]
+    keep = result.frequency > 0
+    period, power = 1.0 / result.frequency[keep][::-1], result.power[keep][::-1]
+    x, y = np.asarray(panel.line.x, dtype=float), np.asarray(panel.line.y, dtype=float)
+    if len(period) <= 2000:
+        np.testing.assert_allclose(x, period, rtol=1e-12)
+        np.testing.assert_array_equal(y, power)
+    else:
+        assert 100 < len(x) <= 2000
+        right = np.clip(np.searchsorted(period, x), 1, len(period) - 1)
+        nearest = np.where(np.abs(period[right - 1] - x) < np.abs(period[right] - x),
+                           right - 1, right)
+        np.testing.assert_allclose(x, period[nearest], rtol=1e-9)
+        np.testing.assert_array_equal(y, power[nearest])
+        assert y.max() == np.nanmax(power)
+    top = float(result.peaks["period"].iloc[0])
+    assert panel.peaks.value == top == panel.peaks.options[0][1]
+    assert panel.marker.visible and list(panel.marker.x) == [top, top]
+    fold = session.folded(column, top)
+    assert len(fold) > 0 and len(panel.folded.x) == len(fold)
+    np.testing.assert_array_equal(panel.folded.x, fold["phase"].to_numpy())
+    np.testing.assert_array_equal(panel.folded.y, fold["mean"].to_numpy())
+    assert panel.fold_figure.title.startswith(f"folded at {_period_text(top)}")
 
 
 def wait_for_periodogram(session: Session) -> None:
@@ -592,4 +618,82 @@ def test_labels_stay_inside_the_plot_and_off_each_other(session):
     # an empty table: the same words, no probability to give
     show([])
     assert list(panel.note.text) == ["no significant peak"] and panel.peaks.options == ()
+    panel.close()
+
+
+def test_every_periodogram_arriving_draws_its_highest_peaks_fold(fitted_session):
+    """However a periodogram arrives, the line is it and its highest peak is chosen and
+    folded (issue 28: the list was left with no choice and the fold empty)."""
+    session = fitted_session
+    # computed by a script with the panel open (the panel itself computes nothing)
+    panel = PeriodogramPanel(session, auto=False)
+    assert panel.column.value == "x_mean" and panel.peaks.value is None
+    assert len(panel.folded.x) == 0 and len(panel.line.x) == 0
+    session.compute_periodograms(["x_mean"])
+    check_drawn(panel, "x_mean")
+    # another series chosen: computed before it was shown
+    session.compute_periodograms(["y_mean"])
+    panel.column.value = "y_mean"
+    check_drawn(panel, "y_mean")
+    # replaced (another choice of what is removed): the new table's highest peak, not the
+    # peak the user had chosen in the old one
+    panel.peaks.value = panel.peaks.options[1][1]
+    session.compute_periodograms(["y_mean"], detrend="mean")
+    check_drawn(panel, "y_mean")
+    # replaced by a window's
+    session.window = (float(session.data.time[0]), float(session.data.time[6000]))
+    session.compute_periodograms(["y_mean"])
+    check_drawn(panel, "y_mean")
+    # computed before the panel was made
+    later = PeriodogramPanel(session, auto=False)
+    check_drawn(later, "y_mean")
+    later.close()
+    # computed by the panel itself, in the background, after a fit (as in the App)
+    session.window = None
+    auto = PeriodogramPanel(session)
+    session.fit_frames("quick", block=True)
+    wait_for_periodogram(session)
+    check_drawn(auto, "y_mean")  # the series the user chose last (session.parameter)
+    auto.close()
+    panel.close()
+
+
+def synthetic(column: str, rows: list[tuple[float, float, float]],
+              n_used: int = 100) -> Periodogram:
+    """A small periodogram of ``column`` (1,500 points, periods 0.25-100 s: drawn as it is)
+    with the peak table ``rows`` (period s, power, false-alarm probability)."""
+    frequency = np.linspace(0.01, 4.0, 1500)
+    power = 0.3 * np.abs(np.sin(frequency * 5.0))
+    return Periodogram(column, frequency, power, peak_table(rows), n_used=n_used,
+                       n_excluded=0, start=60000.0)
+
+
+def test_a_table_whose_highest_peak_is_the_last_ones_still_folds_anew(fitted_session):
+    """Another series, or a new window, whose highest peak is at the period already chosen:
+    the Select's value does not change (so says nothing), yet the fold must be redrawn (it
+    showed the previous series', or the previous window's, fold)."""
+    session = fitted_session
+    panel = PeriodogramPanel(session, auto=False)
+    rows = [(37.5, 0.5, 1e-9), (11.3, 0.3, 1e-6), (60.0, 0.1, 0.3)]
+    session.periodograms = {"x_mean": synthetic("x_mean", rows),
+                            "y_mean": synthetic("y_mean", rows)}
+    check_drawn(panel, "x_mean")
+    x_fold = np.asarray(panel.folded.y).copy()
+    panel.column.value = "y_mean"
+    check_drawn(panel, "y_mean")
+    assert not np.allclose(panel.folded.y, x_fold, equal_nan=True)  # y_mean's, not x_mean's
+    assert panel.fold_value_axis.label.startswith("y_mean")
+    session.window = (float(session.data.time[0]), float(session.data.time[4095]))
+    session.periodograms = {**session.periodograms,
+                            "y_mean": synthetic("y_mean", rows, n_used=4000)}
+    check_drawn(panel, "y_mean")  # the window's fold
+    # the same table again keeps the peak the user chose, and its fold
+    panel.peaks.value = 11.3
+    session.periodograms = {**session.periodograms, "flux": synthetic("flux", rows)}  # a redraw
+    assert panel.peaks.value == 11.3 and list(panel.marker.x) == [11.3, 11.3]
+    np.testing.assert_array_equal(panel.folded.y, session.folded("y_mean", 11.3)["mean"])
+    # nothing to show: nothing chosen, nothing folded
+    session.periodograms = {}
+    assert panel.peaks.value is None and len(panel.folded.x) == 0
+    assert not panel.marker.visible and panel.fold_figure.title == ""
     panel.close()

@@ -12,7 +12,6 @@ from fgs_widgets.data import ScienceInput
 from fgs_widgets.engine.scales import js_number
 from fgs_widgets.engine.timesystems import to_observatory_utc
 from fgs_widgets.model import Session
-from fgs_widgets.widgets.export import session_tables
 from fgs_widgets.widgets.science_panel import SciencePanel, format_pm
 from fgs_widgets.widgets.timeseries import TimeseriesViewer
 
@@ -27,21 +26,11 @@ def science(sample):
     return read_sample_science(sample.science_path)
 
 
-@pytest.fixture(scope="module")
-def quick_fit(sample_data):
-    s = Session()
-    s.data = sample_data
-    s.fit_frames("quick", block=True)
-    return s.quick_fit
-
-
 @pytest.fixture
-def fitted(sample_data, quick_fit):
-    """The sample read and quick-fitted (no science series yet)."""
-    s = Session()
-    s.data = sample_data
-    s.quick_fit = quick_fit
-    return s
+def fitted(fitted_session):
+    """The sample read and quick-fitted, a new Session each test (conftest: read and fitted
+    once per run); no science series yet."""
+    return fitted_session
 
 
 @pytest.fixture
@@ -70,7 +59,7 @@ def test_flux_points_at_seconds_since_first_frame(views):
     assert panel.figure in panel.plots.children and panel.lower_figure in panel.plots.children
     assert "127 integrations" in panel.summary.value
     # nice y ticks with their labels, and the labels asked for
-    for axis in (panel.flux_axis, panel.time_axis):
+    for axis in (panel.flux_axis, panel.x_axis):
         assert len(axis.tick_values) >= 3
         assert all(js_number(v) in axis.tick_labels for v in axis.tick_values)
     assert panel.flux_axis.label.startswith("science flux")
@@ -167,8 +156,8 @@ def test_zoom_is_shared_with_the_viewer(views):
     x = panel.flux_marks.x
     with viewer.xs.hold_trait_notifications():
         viewer.xs.min, viewer.xs.max = float(x[10]), float(x[40])
-    assert panel.time_axis.scale is viewer.xs  # the science figure's x domain is the viewer's
-    ticks = np.asarray(panel.time_axis.tick_values)
+    assert panel.x_axis.scale is viewer.xs  # the science figure's x domain is the viewer's
+    ticks = np.asarray(panel.x_axis.tick_values)
     assert len(ticks) >= 2 and ticks.min() >= x[10] and ticks.max() <= x[40]
     # the y range follows the points in view
     inside = s.science.flux[10:41]
@@ -250,7 +239,7 @@ def test_exports(views, tmp_path):
     panel.export_decorrelation_button.click()
     assert (tmp_path / "decorrelation.ecsv").stat().st_size > 0
     assert "decorrelation.ecsv" in panel.export_links.value
-    tables = session_tables(s)
+    tables = s.tables()
     assert {"science_binned", "decorrelation", "decorrelation_coefficients"} <= set(tables)
     np.testing.assert_array_equal(tables["decorrelation"]["model"], s.decorrelation.model)
 

@@ -12,17 +12,18 @@ from fgs_widgets.archive.sample import SCIENCE_COUPLING, SCIENCE_TARGET, sample_
 from fgs_widgets.engine.timesystems import direction_error_s, utc_to_bjd_tdb
 
 
-@pytest.fixture(scope="module")
-def fitted() -> Session:
-    session = Session()
-    session.load_sample()
-    session.fit_frames("quick", block=True)
-    return session
+@pytest.fixture
+def fitted(fitted_session: Session) -> Session:
+    """The sample and its quick fit in a new Session each test (conftest's
+    ``fitted_session``: read and fitted once per run)."""
+    return fitted_session
 
 
-@pytest.fixture()
+@pytest.fixture
 def session(fitted: Session) -> Session:
-    """The fitted sample with the sample's science light curve loaded (fresh each test)."""
+    """The fitted sample with the sample's science light curve loaded: a new Session each
+    test, so what one test adds (tilt events, binned series, a decorrelation) never
+    reaches the next."""
     fitted.load_science(sample_program().science_path)
     return fitted
 
@@ -91,6 +92,7 @@ def test_the_reference_tools_shortcut_loses_the_signal(fitted: Session, tmp_path
 
 
 def test_the_tilt_event_is_found(session: Session):
+    assert session.events is None  # a new session: no other test's events
     jumps = session.detect_tilts()
     truth = sample_program().truth
     tilt = truth.jumps.iloc[0]  # x_mean +0.12 px during the science series
@@ -99,6 +101,17 @@ def test_the_tilt_event_is_found(session: Session):
     assert any("x_mean" in label for label in near["label"])
     assert (session.events["kind"] == "tilt").sum() == len(jumps) > 0
     assert set(jumps["kind"]) == {"tilt"}
+
+
+def test_the_next_test_sees_none_of_the_last_ones_events(session: Session, sample_data,
+                                                          sample_quick_fit):
+    """After `test_the_tilt_event_is_found` (pytest runs a file in order): its tilt events,
+    added to its own session, are not in this one; the shared data and fit are untouched."""
+    assert session.events is None
+    assert session.science_binned is None and session.decorrelation is None
+    assert session.data is sample_data and session.quick_fit is sample_quick_fit
+    jumps = session.detect_tilts()  # found again: the same tilts, in this session only
+    assert (session.events["kind"] == "tilt").sum() == len(jumps) > 0
 
 
 def test_the_lag_scan_tells_how_late_the_science_clock_is(fitted: Session):

@@ -39,13 +39,6 @@ def big_session(n: int = 1_000_000) -> Session:
     return s
 
 
-@pytest.fixture
-def session(sample):
-    s = Session()
-    s.read_files(sample.paths)
-    return s
-
-
 def test_timeseries_decimates_and_rezooms_a_million_points():
     s = big_session()
     viewer = TimeseriesViewer(s, width_px=800)
@@ -97,6 +90,19 @@ def test_events_drawn_as_bands_and_lines(session):
     panel = viewer.panels[0]
     assert panel.bands.x.shape == (2, 4)  # two HGA moves
     assert panel.instants.x.shape == (5, 2)  # 4 file starts + 1 guide-star change
+    # drawn where they are: seconds since the first frame, bands from start to end over
+    # the whole height, each labelled as in the table
+    events, t0 = session.events, session.data.time[0]
+    spans = events[np.isfinite(events["end"]) & (events["kind"] != "file_boundary")]
+    assert len(spans) == 2 and set(spans["kind"]) == {"hga_move"}
+    start, end = (spans["time"] - t0) * 86400, (spans["end"] - t0) * 86400
+    np.testing.assert_allclose(panel.bands.x, np.column_stack([start, start, end, end]))
+    np.testing.assert_array_equal(panel.bands.y, [[0, 1, 1, 0]] * 2)
+    assert list(panel.bands.labels) == list(spans["label"].astype(str))
+    moments = events.drop(spans.index)
+    np.testing.assert_allclose(panel.instants.x[:, 0], (moments["time"] - t0) * 86400)
+    np.testing.assert_array_equal(panel.instants.x[:, 0], panel.instants.x[:, 1])  # upright
+    assert sorted(moments["kind"]) == ["file_boundary"] * 4 + ["guide_star_change"]
     session.events = None
     assert panel.bands.x.shape == (0, 4)
 
@@ -131,8 +137,8 @@ def test_picker_token_never_reaches_the_session(session, monkeypatch, tmp_path):
     assert "program id" in picker.status.value
 
 
-def test_periodogram_panel_and_fold(session, sample):
-    session.fit_frames("quick", block=True)
+def test_periodogram_panel_and_fold(fitted_session, sample):
+    session = fitted_session
     panel = PeriodogramPanel(session)
     session.window = (session.data.time[0], session.data.time[4095])  # the first file
     panel.column.value = "y_mean"
@@ -148,7 +154,13 @@ def test_periodogram_panel_and_fold(session, sample):
     # a periodogram computed elsewhere (a script, the seed API) is drawn too
     session.compute_periodograms(["x_mean"])
     panel.column.value = "x_mean"
-    assert len(panel.line.x) > 0 and "x_mean" in panel.status.value
+    assert "x_mean" in panel.status.value
+    result = session.periodograms["x_mean"]
+    assert 100 < len(panel.line.x) and max(panel.line.y) == pytest.approx(result.power.max())
+    top = result.peaks["period"].iloc[0]  # its highest peak, chosen and folded
+    assert panel.peaks.value == top and list(panel.marker.x) == [top, top]
+    np.testing.assert_array_equal(panel.folded.x, session.folded("x_mean", top)["phase"])
+    np.testing.assert_array_equal(panel.folded.y, session.folded("x_mean", top)["mean"])
 
 
 def test_panels_undo_their_observers_on_close(session):
