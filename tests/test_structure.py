@@ -3,31 +3,39 @@
 Layers, bottom to top.  A module may import (see `LAYERS`, the one rule table):
 
 ``base``
-    ``_lazy.py``, ``atomic.py``, ``data.py``, ``notebook_errors.py``: helpers, the data
-    containers, and how our failures show in a notebook.  Only each other.
+    ``_lazy.py``, ``atomic.py``, ``data.py``, ``notebook_errors.py``, ``jobs.py``: helpers,
+    the data containers, how our failures show in a notebook, and long work as a `Job`
+    (the Session's fit, download and periodogram, a survey, the quickstart API's fit).
+    Only each other.
 ``engine``
-    ``engine/*``: numbers only.  ``base`` and the engine.
+    ``engine/*``: numbers only.  ``base`` and the engine; never the runtime.
+``runtime``
+    ``runtime/*``: where and how the numbers run (ray, threads, the warm-up compile,
+    the fit cache).  ``base``, the engine and the runtime: it imports the engine,
+    never the reverse (a function the runtime runs, such as a fit's chunk, is passed
+    in).
 ``archive``
     ``archive/*``: files and services.  ``base``, the archive, and of the engine
     only its pure-math helpers ``engine.psf``, ``engine.simulate`` and
     ``engine.timesystems`` (the bundled sample program draws simulated
     guide-star frames and stamps its science light curve in BJD_TDB).
 ``session``
-    ``model.py``, ``session_io.py`` and the Session's own machinery ``history.py``
-    (its recorded script) and ``jobs.py`` (its long-running jobs): the `Session`.
-    Everything above, and the root package (``session_io`` reads
+    ``model.py``, ``session_io.py``, ``session_schema.py`` (what each trait is) and the
+    Session's recorded script ``history.py``: the `Session`.
+    Everything above (the runtime included), and the root package (``session_io`` reads
     ``fgs_widgets.__version__``); never widgets.
 ``survey``
     ``survey/*``: many programs on ray into one dataset.  ``root``, ``base``,
-    ``engine``, ``archive`` and the survey; not the Session; widgets only inside a
+    ``engine``, ``runtime``, ``archive`` and the survey; not the Session; widgets only inside a
     function (``Survey.widget()``), like ``spelunker``.
 ``cli``
-    ``cli.py``: ``root``, ``base``, ``engine``, ``archive``, ``session``, ``survey``;
-    never widgets.
+    ``cli.py``: ``root``, ``base``, ``engine``, ``runtime``, ``archive``, ``session``,
+    ``survey``; never widgets.
 ``spelunker``
-    ``spelunker.py``: like ``cli``; widgets only inside a function (its
-    ``widgets()``/``show()`` method), so ``import fgs_widgets.spelunker`` never
-    loads ipywidgets or bqplot.
+    ``spelunker.py`` (the quickstart API's adapter) and ``spelunker_plots.py`` (its
+    figures and animations, given the data; it never imports the adapter): like
+    ``cli``; widgets only inside a function (the adapter's ``widgets()``/``show()``
+    method), so ``import fgs_widgets.spelunker`` never loads ipywidgets or bqplot.
 ``widgets``
     ``widgets/*``: the panels.  Everything except ``cli`` and ``spelunker``
     (the other front ends).
@@ -46,6 +54,13 @@ relative or absolute, and every entry of a package's lazy tables (``_EXPORTS``,
 ``from pkg import name`` is an import of the module ``pkg.name`` when there is
 one, else of the module ``pkg``'s ``_EXPORTS`` maps ``name`` to, else of ``pkg``.
 An import is *lazy* inside a function body or a lazy table, *eager* otherwise.
+
+No cycles either: no module may reach itself through the imports above, lazy ones
+included (`test_no_import_cycles`), except through a package's lazy table.  A table
+names where the package's names live; whoever imports one of them is already credited
+with an import of the module that defines it, so the table's own entries are left out
+of that graph (else the root's table, which reaches nearly everything, would close a
+cycle with every module reading ``fgs_widgets.__version__``).
 """
 
 from __future__ import annotations
@@ -63,7 +78,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "fgs_widgets"
 SOURCE = ROOT / PACKAGE
 
-_BELOW_FRONT_ENDS = {"root", "base", "engine", "archive", "session"}
+_BELOW_FRONT_ENDS = {"root", "base", "engine", "runtime", "archive", "session"}
 
 
 @dataclass(frozen=True)
@@ -74,18 +89,19 @@ class Rule:
     lazy: frozenset[str] = field(default=frozenset())  # also, in functions and lazy tables
 
 
-_ALL = frozenset({"root", "base", "engine", "archive", "session", "survey", "cli", "spelunker",
-                  "widgets"})
+_ALL = frozenset({"root", "base", "engine", "runtime", "archive", "session", "survey", "cli",
+                  "spelunker", "widgets"})
 
 #: The one rule table (see the module docstring).
 LAYERS: dict[str, Rule] = {
     "base": Rule(frozenset({"base"})),
     "engine": Rule(frozenset({"base", "engine"})),
+    "runtime": Rule(frozenset({"base", "engine", "runtime"})),
     "archive": Rule(frozenset({"base", "archive", "fgs_widgets.engine.psf",
                                "fgs_widgets.engine.simulate",
                                "fgs_widgets.engine.timesystems"})),
     "session": Rule(frozenset(_BELOW_FRONT_ENDS)),
-    "survey": Rule(frozenset({"root", "base", "engine", "archive", "survey"}),
+    "survey": Rule(frozenset({"root", "base", "engine", "runtime", "archive", "survey"}),
                    lazy=frozenset({"widgets"})),
     "cli": Rule(frozenset(_BELOW_FRONT_ENDS | {"cli", "survey"})),
     "spelunker": Rule(frozenset(_BELOW_FRONT_ENDS | {"spelunker"}), lazy=frozenset({"widgets"})),
@@ -100,14 +116,16 @@ def layer_of(module: str) -> str | None:
         return "root"
     name = module.removeprefix(PACKAGE + ".")
     top = name.split(".")[0]
-    if name in {"_lazy", "atomic", "data", "notebook_errors"}:
+    if name in {"_lazy", "atomic", "data", "notebook_errors", "jobs"}:
         return "base"
-    if top in {"engine", "archive", "survey", "widgets"}:
+    if top in {"engine", "runtime", "archive", "survey", "widgets"}:
         return top
-    if name in {"model", "session_io", "history", "jobs"}:
+    if name in {"model", "session_io", "session_schema", "history"}:
         return "session"
     if name in {"cli", "spelunker"}:
         return name
+    if name == "spelunker_plots":  # the quickstart API's figures
+        return "spelunker"
     if name == "__main__":  # python -m fgs_widgets: the command line
         return "cli"
     return None
@@ -253,6 +271,75 @@ def violation(imp: Import, modules: set[str]) -> str | None:
     return f"{where} ({source} -> {target}, {how}){hint}"
 
 
+#: import cycles known to be on their way out: modules -> why they are tolerated for now
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
+
+
+def lazy_table_entries() -> set[tuple[str, str]]:
+    """(package, module) of every entry of a package's lazy tables (`lazy_tables`)."""
+    entries = set()
+    for path in package_files():
+        name, is_package = module_name(path)
+        if is_package:
+            table, submodules = lazy_tables(ast.parse(path.read_text()))
+            entries |= {(name, resolve_lazy(name, m)) for m in table.values()}
+            entries |= {(name, f"{name}.{m}") for m in submodules}
+    return entries
+
+
+def import_graph(imports: list[Import], tables: set[tuple[str, str]]) -> dict[str, set[str]]:
+    """module -> the modules it imports, eagerly or in functions; lazy-table entries (in
+    `tables`) and a module's imports of itself left out (the module docstring says why)."""
+    graph: dict[str, set[str]] = {}
+    for imp in imports:
+        table_entry = imp.lazy and (imp.source, imp.target) in tables
+        if imp.source != imp.target and not table_entry:
+            graph.setdefault(imp.source, set()).add(imp.target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other in a circle (strongly connected
+    components of more than one module, each sorted; Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, targets = work[-1]
+            target = next(targets, None)
+            if target is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        found.append(sorted(group))
+            elif target not in index:
+                index[target] = low[target] = len(index)
+                stack.append(target)
+                on_stack.add(target)
+                work.append((target, iter(sorted(graph.get(target, ())))))
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+    return sorted(found)
+
+
 # --- tests -------------------------------------------------------------------------------
 
 
@@ -314,6 +401,57 @@ def test_imports_respect_the_layers():
                           + "\n".join(problems))
 
 
+def test_cycle_finder_on_a_synthetic_graph():
+    """The cycle finder itself: a silent one would pass any graph."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": {"e"}, "e": {"d"}, "f": {"a"},
+             "g": {"g"}}
+    assert cycles(graph) == [["a", "b", "c"], ["d", "e"]]
+    assert cycles({"a": {"b"}, "b": {"c"}}) == []
+    imports = [Import("p", "p/__init__.py", 1, "p.m", True),  # a lazy table entry
+               Import("p.m", "p/m.py", 3, "p", False),  # e.g. reads p.__version__
+               Import("p.m", "p/m.py", 9, "p.n", True), Import("p.n", "p/n.py", 2, "p.m", False)]
+    graph = import_graph(imports, {("p", "p.m")})
+    assert graph == {"p.m": {"p", "p.n"}, "p.n": {"p.m"}}
+    assert cycles(graph) == [["p.m", "p.n"]]  # a function's import closes a cycle too
+
+
+def test_no_import_cycles():
+    """No module reaches itself through imports, lazy ones included (tables aside).
+
+    Issue 28: ``engine.executor`` imported the fit from ``engine.gaussian`` and
+    ``engine.gaussian`` imported ``run_ray`` from the executor; the runtime now receives
+    the chunk function instead.
+    """
+    graph = import_graph(package_imports(), lazy_table_entries())
+    found = cycles(graph)
+    unknown = [group for group in found if frozenset(group) not in KNOWN_CYCLES]
+    assert not unknown, ("modules that import each other in a circle (break it: pass the "
+                         "function in, or move the shared piece down a layer):\n"
+                         + "\n".join(" <-> ".join(group) for group in unknown))
+    gone = [" <-> ".join(sorted(known)) for known in KNOWN_CYCLES
+            if sorted(known) not in found]
+    assert not gone, f"cycles gone: drop them from KNOWN_CYCLES: {gone}"
+
+
+@pytest.mark.parametrize("source, target, allowed", [
+    ("fgs_widgets.engine.gaussian", "fgs_widgets.runtime.executor", False),
+    ("fgs_widgets.engine.stability", "fgs_widgets.runtime.fit", False),
+    ("fgs_widgets.runtime.fit", "fgs_widgets.engine.gaussian", True),
+    ("fgs_widgets.runtime.fit_cache", "fgs_widgets.atomic", True),
+    ("fgs_widgets.runtime.executor", "fgs_widgets.model", False),
+    ("fgs_widgets.model", "fgs_widgets.runtime.warmup", True),
+    ("fgs_widgets.survey.worker", "fgs_widgets.runtime.fit", True),
+    ("fgs_widgets.widgets.fit_runner", "fgs_widgets.runtime.warmup", True),
+    ("fgs_widgets.archive.reader", "fgs_widgets.runtime.fit", False),
+])
+def test_the_runtime_sits_above_the_engine(source, target, allowed):
+    """The engine never imports the runtime (not even in a function); the runtime may."""
+    modules = {source, target}
+    for lazy in (False, True):
+        problem = violation(Import(source, "x.py", 1, target, lazy), modules)
+        assert (problem is None) == allowed, problem
+
+
 _NO_GUI = """
 import sys
 
@@ -335,12 +473,13 @@ import fgs_widgets.archive
 import fgs_widgets.cli
 import fgs_widgets.engine
 import fgs_widgets.engine.gaussian
+import fgs_widgets.runtime.fit
 import fgs_widgets.model
 import fgs_widgets.session_io
 import fgs_widgets.spelunker
 
 fgs_widgets.Session()  # through the root's lazy table
-fgs_widgets.engine.periodograms, fgs_widgets.archive.sample_program
+fgs_widgets.engine.periodograms, fgs_widgets.archive.sample_program, fgs_widgets.fit_gaussians
 assert all(sys.modules[name] is None for name in BLOCKED)
 print("imported without", ", ".join(BLOCKED))
 """
