@@ -61,7 +61,7 @@ def _drawing(method: Callable) -> Callable:
     return locked
 
 
-class _Panel:
+class _SeriesPlot:
     """One figure: a series, its flagged frames, binned overlay, cursor and events."""
 
     def __init__(self, column: str, axis: TimeAxis, height: int, show_x_axis: bool):
@@ -135,7 +135,7 @@ class TimeseriesViewer(Follower, W.VBox):
         #: this viewer shares, and the science panel with it
         self.time_axis = TimeAxis(session, width_px)
         self.xs = self.time_axis.scale
-        self.panels: list[_Panel] = []
+        self.panels: list[_SeriesPlot] = []
         self._updating = False
         self._ready = False  # build once, at the end of __init__
         self._draw_lock = threading.RLock()
@@ -202,7 +202,7 @@ class TimeseriesViewer(Follower, W.VBox):
         wanted = [c for c in self.columns if c in available] or ["flux"]
         for panel in self.panels:  # replaced: their widgets would stay open in the kernel
             panel.close()
-        self.panels = [_Panel(c, self.time_axis, self.panel_height, i == len(wanted) - 1)
+        self.panels = [_SeriesPlot(c, self.time_axis, self.panel_height, i == len(wanted) - 1)
                        for i, c in enumerate(wanted)]
         for panel in self.panels:
             panel.figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
@@ -418,7 +418,7 @@ class TimeseriesViewer(Follower, W.VBox):
                   * self.width_px).astype(np.int64)
         return inside[np.r_[True, np.diff(column) != 0]]
 
-    def _draw_flags(self, panel: _Panel, flagged: np.ndarray) -> None:
+    def _draw_flags(self, panel: _SeriesPlot, flagged: np.ndarray) -> None:
         x = self._frames()["seconds"][flagged]
         with panel.flags.hold_sync():
             panel.flags.x, panel.flags.y = x, np.full(len(x), 0.04)
@@ -428,7 +428,7 @@ class TimeseriesViewer(Follower, W.VBox):
             with panel.flagged_values.hold_sync():
                 panel.flagged_values.x, panel.flagged_values.y = x, raw[flagged]
 
-    def _scale_y(self, panel: _Panel, values: np.ndarray, lo: int, hi: int,
+    def _scale_y(self, panel: _SeriesPlot, values: np.ndarray, lo: int, hi: int,
                  drawn: np.ndarray) -> None:
         """The bulk of the good frames in view, or everything drawn with "full range"."""
         frames = self._frames()
@@ -452,7 +452,7 @@ class TimeseriesViewer(Follower, W.VBox):
         if span is not None:
             show_range(panel.ys, panel.y_axis, span, self.panel_height, panel.column)
 
-    def _draw_binned(self, panel: _Panel) -> None:
+    def _draw_binned(self, panel: _SeriesPlot) -> None:
         panel.binned.visible = self.binned
         if self.binned and panel.column in self.session.columns():
             table = self.session.binned(panel.column, self.bin_seconds)
