@@ -38,6 +38,7 @@ import traitlets as t
 
 from .atomic import atomic_directory, file_sha256
 from .data import GuideStarData, ScienceSeries
+from .session_schema import tagged
 
 __all__ = ["SessionFileError", "read_session", "save_session"]
 
@@ -96,8 +97,6 @@ def save_session(session: t.HasTraits, path: str | os.PathLike, *,
 
 def _saved_traits(cls: type) -> list[tuple[str, str]]:
     """(name, codec) of every trait tagged ``saved``, in declaration order."""
-    from .session_schema import tagged
-
     traits = cls.class_traits()
     return [(name, traits[name].metadata["saved"]) for name in tagged(cls, "saved")]
 

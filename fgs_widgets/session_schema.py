@@ -205,8 +205,7 @@ class Provenance:
                 setattr(session, name, kept)
             return
         default = self._traits[name].default()
-        current = getattr(session, name)
-        if current is not default and not _equal_default(current, default):
+        if not _equal_default(getattr(session, name), default):
             setattr(session, name, default)
 
 

@@ -240,8 +240,7 @@ class FrameViewer(Follower, anywidget.AnyWidget):
 
     def _fit_block(self, start: int, stop: int) -> bytes:
         """The `fits` bytes of frames [start, stop): the `fit_columns` of the fit table."""
-        s = self.session
-        table = s.fit if s.fit is not None else s.quick_fit
+        table = self.session.fit_table
         columns = list(self.fit_columns)
         if table is None or not columns or not set(columns) <= set(table.columns):
             return b""
