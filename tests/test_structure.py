@@ -23,14 +23,21 @@ Layers, bottom to top.  A module may import (see `LAYERS`, the one rule table):
     ``model.py``, ``session_io.py``, ``session_schema.py`` (what each trait is) and the
     Session's recorded script ``history.py``: the `Session`.
     Everything above (the runtime included), and the root package (``session_io`` reads
-    ``fgs_widgets.__version__``); never widgets.
+    ``fgs_widgets.__version__``); the report only inside a function (``Session.report``);
+    never widgets.
 ``survey``
     ``survey/*``: many programs on ray into one dataset.  ``root``, ``base``,
     ``engine``, ``runtime``, ``archive`` and the survey; not the Session; widgets only inside a
     function (``Survey.widget()``), like ``spelunker``.
+``report``
+    ``report/*``: the guiding report (one HTML file) of a Session it is handed.  ``root``,
+    ``base``, ``engine``, ``archive`` and the report; a survey dataset (its reference
+    population) only inside a function.  Never the Session's modules: the Session
+    reaches the report lazily (``Session.report``), so the report knows a Session only
+    by the attributes it reads, and no import cycle forms.
 ``cli``
     ``cli.py``: ``root``, ``base``, ``engine``, ``runtime``, ``archive``, ``session``,
-    ``survey``; never widgets.
+    ``survey``, ``report``; never widgets.
 ``spelunker``
     ``spelunker.py`` (the quickstart API's adapter) and ``spelunker_plots.py`` (its
     figures and animations, given the data; it never imports the adapter): like
@@ -89,8 +96,8 @@ class Rule:
     lazy: frozenset[str] = field(default=frozenset())  # also, in functions and lazy tables
 
 
-_ALL = frozenset({"root", "base", "engine", "runtime", "archive", "session", "survey", "cli",
-                  "spelunker", "widgets"})
+_ALL = frozenset({"root", "base", "engine", "runtime", "archive", "session", "survey",
+                  "report", "cli", "spelunker", "widgets"})
 
 #: The one rule table (see the module docstring).
 LAYERS: dict[str, Rule] = {
@@ -100,12 +107,14 @@ LAYERS: dict[str, Rule] = {
     "archive": Rule(frozenset({"base", "archive", "fgs_widgets.engine.psf",
                                "fgs_widgets.engine.simulate",
                                "fgs_widgets.engine.timesystems"})),
-    "session": Rule(frozenset(_BELOW_FRONT_ENDS)),
+    "session": Rule(frozenset(_BELOW_FRONT_ENDS), lazy=frozenset({"report"})),
     "survey": Rule(frozenset({"root", "base", "engine", "runtime", "archive", "survey"}),
                    lazy=frozenset({"widgets"})),
-    "cli": Rule(frozenset(_BELOW_FRONT_ENDS | {"cli", "survey"})),
+    "report": Rule(frozenset({"root", "base", "engine", "archive", "report"}),
+                   lazy=frozenset({"survey"})),
+    "cli": Rule(frozenset(_BELOW_FRONT_ENDS | {"cli", "survey", "report"})),
     "spelunker": Rule(frozenset(_BELOW_FRONT_ENDS | {"spelunker"}), lazy=frozenset({"widgets"})),
-    "widgets": Rule(frozenset(_BELOW_FRONT_ENDS | {"survey", "widgets"})),
+    "widgets": Rule(frozenset(_BELOW_FRONT_ENDS | {"survey", "report", "widgets"})),
     "root": Rule(frozenset({"root", "base"}), lazy=_ALL),
 }
 
@@ -124,6 +133,8 @@ def layer_of(module: str) -> str | None:
         return "session"
     if name in {"cli", "spelunker"}:
         return name
+    if top == "report":
+        return "report"
     if name == "spelunker_plots":  # the quickstart API's figures
         return "spelunker"
     if name == "__main__":  # python -m fgs_widgets: the command line

@@ -45,7 +45,7 @@ from ..data import BAD_QUALITY, GuideStarData
 from .events import find_jumps, hga_move_starts
 
 __all__ = ["MIN_WINDOW_FILL", "PLATE_SCALE_MAS", "STABILITY_WINDOW_S", "STATISTICS",
-           "TILT_MERGE_S", "visit_statistics"]
+           "TILT_MERGE_S", "tilt_events", "visit_statistics"]
 
 #: FGS pixel scale, mas per pixel (JDox: ~0.069 arcsec)
 PLATE_SCALE_MAS: float = 69.0
@@ -439,25 +439,69 @@ def _width_statistics(frames: _GoodFrames, windows: _Windows, visit_of_run: np.n
             "psf_width_range_px": spread}
 
 
-def _tilts(frames: _GoodFrames, visit_of_file: np.ndarray, n: int) -> np.ndarray:
-    """Tilts per visit: jumps in x or y within each file's good frames, merged within 1 s.
+def _tilt_rows(frames: _GoodFrames) -> pd.DataFrame:
+    """Tilts: jumps in x or y within each file's good frames, merged within 1 s.
 
     Within files: a step from one file to the next is a re-acquisition, a dither or
-    a segment boundary, not a tilt.
+    a segment boundary, not a tilt.  One row per tilt: ``time`` (MJD of its first
+    jump), ``file`` (row of products), ``step_x_px`` and ``step_y_px`` (the
+    detrended step of the merged jumps along each axis; 0 along an axis that did
+    not jump).
     """
-    out = np.zeros(n, dtype=np.int64)
+    rows: list[tuple[float, int, float, float]] = []
     order = np.argsort(frames.file, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(frames.file,
-                                                        minlength=len(visit_of_file)))])
+    n_files = int(frames.file.max()) + 1 if len(frames.file) else 0
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(frames.file, minlength=n_files))])
     for file in np.flatnonzero(np.diff(bounds)):
-        rows = order[bounds[file]:bounds[file + 1]]
-        time = frames.time[rows]
-        found = np.sort(np.concatenate([time[find_jumps(frames.x_px[rows])[0]],
-                                        time[find_jumps(frames.y_px[rows])[0]]]))
-        if len(found):
-            out[visit_of_file[file]] += 1 + int(np.count_nonzero(np.diff(found) * _DAY
-                                                                 > TILT_MERGE_S))
-    return out
+        picked = order[bounds[file]:bounds[file + 1]]
+        time = frames.time[picked]
+        (ix, sx), (iy, sy) = find_jumps(frames.x_px[picked]), find_jumps(frames.y_px[picked])
+        found = np.concatenate([time[ix], time[iy]])
+        if not len(found):
+            continue
+        steps = np.concatenate([np.stack([sx, np.zeros(len(sx))], 1),
+                                np.stack([np.zeros(len(sy)), sy], 1)])
+        by_time = np.argsort(found, kind="stable")
+        found, steps = found[by_time], steps[by_time]
+        tilt = np.concatenate([[0], np.cumsum(np.diff(found) * _DAY > TILT_MERGE_S)])
+        for k in range(int(tilt[-1]) + 1):
+            mine = tilt == k
+            step = np.nansum(steps[mine], axis=0)
+            rows.append((float(found[mine][0]), int(file), float(step[0]), float(step[1])))
+    return pd.DataFrame(rows, columns=["time", "file", "step_x_px", "step_y_px"])
+
+
+def tilt_events(data: GuideStarData, fit: pd.DataFrame) -> pd.DataFrame:
+    """The tilts `visit_statistics` counts in ``n_tilts``, one row per tilt.
+
+    Parameters
+    ----------
+    data, fit : as for `visit_statistics`
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time`` (MJD of the tilt's first jump), ``file`` (row of
+        ``data.products``), ``observation``, ``visit``, ``step_x_px``,
+        ``step_y_px`` (detrended steps, 0 along an axis that did not jump), in
+        time order.
+    """
+    x, y, width, fit_ok = _fit_columns(data, fit)
+    groups = _FileGroups.of(data.products)
+    good = ((data.quality & int(BAD_QUALITY)) == 0) & fit_ok
+    frames = _GoodFrames.of(data.time, data.segments, groups.run_of_file, good, x, y, width,
+                            PLATE_SCALE_MAS, groups.n_runs)
+    rows = _tilt_rows(frames)
+    products = data.products.reset_index(drop=True)
+    rows.insert(2, "observation", products["observation"].to_numpy()[rows["file"]])
+    rows.insert(3, "visit", products["visit"].to_numpy()[rows["file"]])
+    return rows.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _tilts(frames: _GoodFrames, visit_of_file: np.ndarray, n: int) -> np.ndarray:
+    """Tilts per visit (`_tilt_rows`)."""
+    files = _tilt_rows(frames)["file"].to_numpy(dtype=np.int64)
+    return np.bincount(visit_of_file[files], minlength=n).astype(np.int64)
 
 
 def _pointing_statistics(pointing: pd.DataFrame | None, visit_of_file: np.ndarray,
