@@ -5,13 +5,18 @@ Commands::
     fgs-widgets info PATHS...                 the files' table (fg_table)
     fgs-widgets fit PATHS... | --program N    fit every frame, write Parquet or ECSV
     fgs-widgets periodogram RESULTS           peaks of every column of a results file
+    fgs-widgets report PROGRAM | PATHS... -o report.html
+                                              fit, then one offline HTML guiding report
     fgs-widgets sample DIR                    write the bundled sample program
+    fgs-widgets warmup [--check]              compile every kernel into numba's disk cache
     fgs-widgets survey OUT --programs N... | --programs-file F | --between A B | --paths P...
                                               many programs on ray -> one Parquet dataset
 
 Exit codes: 0 success, 1 the data or a service failed (message on stderr; for a
 survey: some programs failed, recorded in OUT/_survey, retried by running it again),
-2 bad command line, 130 interrupted (finished chunks or partitions are kept).
+2 bad command line (for a report also an output not ending in .html/.htm, or a
+--reference folder or --science file that does not exist: said before any download or
+fit), 130 interrupted (finished chunks or partitions are kept).
 """
 
 from __future__ import annotations
@@ -33,22 +38,27 @@ _RESULT_SUFFIXES = (".parquet", ".ecsv", ".csv")
 
 
 class _Progress:
-    """A one-line progress bar on stderr (frames/s and ETA), quiet when not a terminal."""
+    """A one-line progress bar on stderr (frames/s and ETA), quiet when not a terminal.
 
-    def __init__(self, label: str, stream=sys.stderr):
+    ``unit`` and ``scale`` say what is counted (default frames; "MB", 1e-6 for bytes)."""
+
+    def __init__(self, label: str, stream=sys.stderr, *, unit: str = "frames",
+                 scale: float = 1.0):
         self.label, self.stream = label, stream
+        self.unit, self.scale = unit, scale
         self.start = time.perf_counter()
         self.tty = stream.isatty()
         self.last = ""
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: float, total: float) -> None:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("nan")
         width = 30
         filled = int(width * done / total) if total else width
-        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} "
-                f"{rate:,.0f} frames/s ETA {eta:4.0f} s")
+        k = self.scale
+        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done * k:,.0f}/"
+                f"{total * k:,.0f} {rate * k:,.0f} {self.unit}/s ETA {eta:4.0f} s")
         if self.tty:
             self.stream.write("\r" + line)
         elif line.split("]")[0] != self.last:  # in logs: only when the bar moves
@@ -223,6 +233,87 @@ def cmd_periodogram(args: argparse.Namespace) -> int:
     return 0
 
 
+_REPORT_SUFFIXES = (".html", ".htm")
+
+
+def _report_arguments(args: argparse.Namespace) -> str | None:
+    """What is wrong with a report's command line (said before any download or fit)."""
+    output = Path(args.output)
+    if output.suffix.lower() not in _REPORT_SUFFIXES:
+        return f"-o {args.output}: the report is one HTML file: end its name in .html or .htm"
+    if args.reference is not None and not Path(args.reference).is_dir():
+        return (f"--reference {args.reference}: no such folder (a survey dataset, as "
+                "`fgs-widgets survey OUT ...` writes)")
+    if args.science is not None and not Path(args.science).is_file():
+        return f"--science {args.science}: no such file"
+    inputs = args.inputs
+    if len(inputs) == 1 and inputs[0].isdigit() and Path(inputs[0]).exists():
+        return (f"{inputs[0]} is both a program id and a file or folder here: write "
+                f"./{inputs[0]} for the folder, or run elsewhere for the program")
+    return None
+
+
+def _report_session(args: argparse.Namespace):
+    """A Session holding the program (MAST) or the files given, fitted as asked."""
+    from .model import Session
+
+    session = Session()
+    inputs = args.inputs
+    if len(inputs) == 1 and inputs[0].isdigit():
+        program = int(inputs[0])
+        print(f"program {program}: querying MAST and downloading what the cache lacks",
+              file=sys.stderr, flush=True)
+        bar = _Progress("download", unit="MB", scale=1e-6)
+        session.open_program(program, observation=args.observation, visit=args.visit,
+                             guider=args.guider, progress=lambda done, total, *_: bar(done, total))
+        bar.close()
+    else:
+        filters = {k: v for k in ("observation", "visit", "guider")
+                   if (v := getattr(args, k)) is not None}
+        session.read_files(inputs, **filters)
+    for problem in session.data.problems:
+        print(f"{'skipped' if problem.skipped else 'read in part'}: {problem}", file=sys.stderr)
+    print(session.data.summary(), file=sys.stderr, flush=True)
+    kind = "quick" if args.quick else "full"
+    progress = _Progress("quick fit" if args.quick else "fit")
+    job = session.fit_job
+    job.observe(lambda change: progress(job.done, job.total), names="done")
+    executor = "ray" if args.address else args.executor
+    session.fit_frames(kind, executor=executor, address=args.address, block=True)
+    progress.close()
+    print(session.message, file=sys.stderr, flush=True)
+    if args.science is not None:
+        session.load_science(args.science)
+        print(session.message, file=sys.stderr, flush=True)
+        # the lag scan checks the clocks: the best lag should be near 0 s
+        session.decorrelate(lags=np.arange(-60.0, 60.5, 5.0))
+        print(session.message, file=sys.stderr, flush=True)
+    return session
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    problem = _report_arguments(args)
+    if problem is not None:
+        print(f"fgs-widgets report: {problem}", file=sys.stderr)
+        return 2  # a bad command line, as argparse's own errors
+    from .archive.config import conf
+
+    settings = {"cache_dir": args.cache_dir} if args.cache_dir else {}
+    try:
+        with conf.override(**settings):
+            session = _report_session(args)
+            print("writing the report (periodograms, events, findings)…", file=sys.stderr,
+                  flush=True)
+            path = session.report(args.output, reference=args.reference)
+    except KeyboardInterrupt:
+        print("interrupted: finished fit chunks and downloads are kept in the cache; run "
+              "again to resume", file=sys.stderr)
+        return 130
+    size = Path(path).stat().st_size
+    print(f"{path} ({size / 1e6:.1f} MB)" if size >= 1e5 else f"{path} ({size / 1e3:.0f} kB)")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from .archive.sample import sample_program
 
@@ -323,6 +414,29 @@ def cmd_survey(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_parser(sub) -> None:
+    """The ``report`` command's arguments (its data options are the ``fit`` command's)."""
+    report = sub.add_parser("report", help="fit, then write one offline HTML guiding report")
+    report.add_argument("inputs", nargs="+", metavar="PROGRAM_OR_PATHS",
+                        help="a MAST program id (one integer), or fine-guide files, folders "
+                             "or globs")
+    report.add_argument("-o", "--output", required=True, help="the report, .html or .htm")
+    report.add_argument("--reference", metavar="DIR",
+                        help="a survey dataset: each statistic's percentile among its visits")
+    report.add_argument("--quick", action="store_true",
+                        help="moment-based quick fit instead of the Gaussian fit")
+    report.add_argument("--science", metavar="FILE",
+                        help="a science light curve: loaded, decorrelated against x_mean and "
+                             "y_mean (with a lag scan of ±60 s), and reported")
+    report.add_argument("--observation", type=int)
+    report.add_argument("--visit", type=int)
+    report.add_argument("--guider", type=int, choices=(1, 2))
+    report.add_argument("--cache-dir", help="download and fit cache folder")
+    report.add_argument("--executor", default="auto", choices=("auto", "serial", "ray"))
+    report.add_argument("--address", help="ray cluster address (e.g. auto or ray://host:10001)")
+    report.set_defaults(func=cmd_report)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fgs-widgets", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -357,6 +471,8 @@ def _parser() -> argparse.ArgumentParser:
                             "steps between files are not periods)")
     pgram.add_argument("-o", "--output", help="also write the peaks table")
     pgram.set_defaults(func=cmd_periodogram)
+
+    _report_parser(sub)
 
     survey = sub.add_parser("survey", help="per-visit statistics of many programs on ray")
     survey.add_argument("output", help="the dataset folder (shared by every node)")

@@ -137,6 +137,14 @@ QUICKSTART = [
              "(r = {best['x_mean']:.2f})\")\n"
              "session.detect_tilts()  # tilt events: jumps in position and width, marked on "
              "every panel"),
+    ("md", "## 6 · A guiding report\n\n"
+           "One self-contained HTML file (opens offline, mails as one attachment) with each "
+           "visit's stability statistics, the events, every observation's series and "
+           "periodograms, the decorrelation above and findings in words; the *Report* button "
+           "under *Tables & export* writes the same, and `fgs-widgets report 1534 -o "
+           "report.html` from a terminal."),
+    ("code", "path = session.report('report.html')\n"
+             "print(f'{path.name}: {path.stat().st_size / 1e6:.1f} MB')"),
 ]
 
 # A survey of several programs: ray tasks write one Parquet dataset; pandas reads it.
@@ -203,6 +211,17 @@ SURVEY = [
              "print(again.message)\n"
              "survey.survey_status('survey_dataset')[['program', 'state', 'runs', "
              "'n_frames', 'seconds']]"),
+    ("md", "## One program's report against the survey\n\n"
+           "A guiding report of program 4001 with `reference=` the dataset: each of its "
+           "visits' statistics is also given as a percentile among the survey's visits. From a "
+           "terminal: `fgs-widgets report survey_programs/4001 -o report_4001.html "
+           "--reference survey_dataset`."),
+    ("code", "from fgs_widgets import Session\n\n"
+             "session = Session()\n"
+             "session.read_files(folder / '4001')\n"
+             "session.fit_frames('full', block=True)  # the survey's fit: the same statistics\n"
+             "path = session.report('report_4001.html', reference='survey_dataset')\n"
+             "print(f'{path.name}: {path.stat().st_size / 1e6:.1f} MB')"),
 ]
 
 NOTEBOOKS = (("quickstart.ipynb", QUICKSTART),

@@ -1,7 +1,8 @@
-"""fgs-widgets command line: info, fit, periodogram, sample; exit codes and errors."""
+"""fgs-widgets command line: info, fit, periodogram, report, sample; exit codes and errors."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -79,6 +80,88 @@ def test_a_failed_write_keeps_the_previous_results(tmp_path, monkeypatch):
         cli._write_table(pd.DataFrame({"time": [1.0], "flux": [2.0]}), out, {})
     assert out.read_text() == "old results\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+def _offline_html(path) -> str:
+    """The report's text, after checking it is one HTML file that asks the network for
+    nothing (no script, image or style sheet from elsewhere)."""
+    text = path.read_text(encoding="utf-8")
+    assert "<html" in text.lower()
+    lowered = text.lower()
+    for fetch in ('src="http', "src='http", 'href="http', "href='http", "<script src",
+                  "@import", "url(http"):
+        assert fetch not in lowered, fetch
+    return text
+
+
+def _reference_dataset(folder):
+    """A survey dataset as `fgs-widgets survey` leaves it, made in this process (no ray):
+    two other programs (the sample under other ids, its own noise), quick-fitted.  (The
+    reported program's own visits would be left out of its reference.)"""
+    from fgs_widgets.archive.sample import write_sample_program
+    from fgs_widgets.survey.dataset import write_status
+    from fgs_widgets.survey.tasks import tasks_from_paths
+    from fgs_widgets.survey.worker import settings_key, survey_program
+
+    for i, program in enumerate((4001, 4002)):
+        write_sample_program(folder / "programs" / str(program), seed=program,
+                             program=program, start=59950.0 + 7 * i)
+    root, settings = folder / "survey_dataset", {"fit": "quick"}
+    for task in tasks_from_paths([folder / "programs"]):
+        report = survey_program(task, root, settings)
+        write_status(root, task.program, {**report, "inputs": task.inputs_key(),
+                                          "settings": settings_key(settings), "runs": 1})
+    return root
+
+
+def test_report_of_files_with_science_and_reference(sample, tmp_path, capsys):
+    from fgs_widgets.survey import read_survey
+
+    reference = _reference_dataset(tmp_path / "reference")
+    assert len(read_survey(reference)) == 6  # 2 programs x 3 visits
+    out = tmp_path / "report.html"
+    assert main(["report", str(sample.directory), "--quick", "--science",
+                 str(sample.science_path), "--reference", str(reference), "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.strip().startswith(str(out.resolve())) and "B)" in printed.out
+    assert "quick fit" in printed.err and "residual rms" in printed.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference", "report.html"]
+    text = _offline_html(out)
+    assert "1534" in text
+    # the decorrelation the command printed is the report's; the reference is named
+    before, after = re.search(r"residual rms ([\d.]+) → ([\d.]+) ppm", printed.err).groups()
+    assert before in text and after in text
+    assert reference.name in text
+
+
+def test_report_of_a_program_from_mast(mast, tmp_path, capsys):
+    out = tmp_path / "p.htm"
+    assert main(["report", "1534", "--observation", "2", "--quick", "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "program 1534: querying MAST" in printed.err and "2 file(s)" in printed.err
+    text = _offline_html(out)
+    assert "1534" in text
+
+
+def test_report_command_line_errors(sample, tmp_path, capsys):
+    folder = str(sample.directory)
+    # said before anything is read or fitted: exit 2, as argparse's own errors
+    assert main(["report", folder, "-o", str(tmp_path / "report.pdf")]) == 2
+    assert "end its name in .html or .htm" in capsys.readouterr().err
+    assert main(["report", folder, "--reference", str(tmp_path / "none"),
+                 "-o", str(tmp_path / "r.html")]) == 2
+    assert "--reference" in capsys.readouterr().err
+    assert main(["report", folder, "--science", str(tmp_path / "lc.dat"),
+                 "-o", str(tmp_path / "r.html")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    # the data: exit 1 with the reader's message
+    assert main(["report", str(tmp_path / "nothing_cal.fits"), "--quick",
+                 "-o", str(tmp_path / "r.html")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["report", folder])  # -o is required
+    assert info.value.code == 2
+    assert not list(tmp_path.iterdir())
 
 
 def test_sample_command(tmp_path, capsys):

@@ -226,6 +226,33 @@ def test_app_builds_exports_and_records_python(session, tmp_path, monkeypatch):
     assert "quick_fit.parquet" in app.exports.children[3].value
 
 
+def test_app_writes_the_guiding_report_beside_the_exports(fitted_session, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = App(fitted_session)
+    app.report_button.click()
+    written = tmp_path / "fgs_exports" / "fgs_report_1534.html"
+    assert written.is_file() and "<html" in written.read_text(encoding="utf-8").lower()
+    shown = app.export_status.value
+    assert "fgs-error" not in shown, shown
+    assert "href='files/fgs_exports/fgs_report_1534.html'" in shown
+    assert "session.report(&#x27;fgs_exports/fgs_report_1534.html&#x27;)" in shown
+    assert "fgs_report_1534.html" in app.exports.children[-1].value  # the links below
+    assert not app.report_button.disabled
+
+
+def test_app_report_without_a_fit_says_why_and_writes_nothing(session, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = App(session)  # data, no fit
+    app.report_button.click()
+    shown = app.export_status.value
+    assert "fgs-error" in shown and "fit" in shown, shown
+    assert not (tmp_path / "fgs_exports").exists() or \
+        not list((tmp_path / "fgs_exports").iterdir())
+    assert not app.report_button.disabled
+
+
 def test_app_saves_and_reopens_a_session(session, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = App(session)

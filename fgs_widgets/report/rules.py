@@ -49,8 +49,11 @@ RULES: dict[str, str] = {
                 f"when that ratio is at least {REGRESSOR_SIGMA:g}."),
     "quiet": ("A visit where none of the rules tilt, hga, width, flagged and unfitted fires "
               "is called quiet (periods are found per observation, and said there)."),
-    "reference": ("With a reference population, each visit's pointing stability and jitter "
-                  "as the share of reference visits with a lower value (ties counted half)."),
+    "reference": ("With a reference population (a survey dataset), the visit table gives six "
+                  "statistics (stability, jitter, PSF width and its range, flagged fraction, "
+                  "fit failure rate) as the share of reference visits with a lower value, "
+                  "ties counted half, the reported program's own visits left out; the "
+                  "findings state it for pointing stability and jitter."),
 }
 
 

@@ -16,7 +16,7 @@ import ipywidgets as W
 from ..jobs import JobState
 from ..model import Session
 from ._common import Follower, StatusLine, attempt, describe_error
-from .export import FORMATS, export_table, link
+from .export import FORMATS, export_table, link, report_path
 from .fit_runner import FitRunner
 from .mnemonic_panel import MnemonicPanel
 from .periodogram_panel import PeriodogramPanel
@@ -158,8 +158,34 @@ class App(Follower, W.VBox):
         self.export_button, self.export_status = button, status
         self.watch(self.session, refresh, self.session.trait_names(exported=True))
         refresh()
-        return W.VBox([W.HBox([table, fmt, button]), W.HBox([png, svg]),
+        return W.VBox([W.HBox([table, fmt, button]),
+                       W.HBox([png, svg, self._report_button(status, links)]),
                        self._session_files(status), status, links])
+
+    def _report_button(self, status: StatusLine, links: W.HTML) -> W.Button:
+        """The guiding report (`Session.report`): one offline HTML file beside the exports,
+        its download link and Python line on the status line."""
+        report = W.Button(description="Report", icon="file-text",
+                          tooltip="one offline HTML file: statistics, events, series, "
+                                  "periodograms and findings of every visit")
+
+        def write() -> None:
+            s = self.session
+            target = report_path(s.program, None if s.data is None else s.data.products)
+            status.busy(f"writing the guiding report {target}…")
+            report.disabled = True  # a second click while writing would only write it again
+            try:
+                path = s.report(target)
+            finally:
+                report.disabled = False
+            python = f"session.report({str(target)!r})"
+            links.value += f"<div>{link(path)}</div>"
+            status.value = (f"<span class='fgs-status'>wrote the report {link(path)} · "
+                            f"Python: <code>{html.escape(python)}</code></span>")
+
+        report.on_click(lambda _: attempt(status, write))
+        self.report_button = report
+        return report
 
     def _session_files(self, status: StatusLine) -> W.Widget:
         """Save the whole session to a folder, or reopen one (fits are not redone)."""
