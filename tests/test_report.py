@@ -173,6 +173,25 @@ def test_a_width_drift_and_failed_fits_are_found_and_said(sample_data, sample_qu
     assert content.unfitted.to_dict("records") == [{"status": "non-finite", "frames": 10}]
 
 
+def test_failed_fits_are_counted_by_status_name_from_integer_codes(sample_data,
+                                                                  sample_quick_fit):
+    """fit_gaussians' integer status codes are named as the statistics name them."""
+    from fgs_widgets.engine.gaussian import STATUS
+
+    code = {name: c for c, name in STATUS.items()}
+    fit = sample_quick_fit.copy()
+    fit["status"] = code["converged"]
+    good = np.flatnonzero(sample_data.good)
+    fit.loc[good[:5], "status"] = code["max_iter"]
+    fit.loc[good[5:7], "status"] = code["failed"]
+    session = Session()
+    session.data, session.quick_fit = sample_data, fit
+    content = gather(session)
+    assert content.unfitted.set_index("status")["frames"].to_dict() == {"max_iter": 5,
+                                                                        "failed": 2}
+    assert content.visits["n_fit_failed"].sum() == 7
+
+
 def test_the_science_regressor_is_named(fitted_session, sample, tmp_path):
     fitted_session.load_science(sample.science_path)
     result = fitted_session.decorrelate(["x_mean", "y_mean"], lags=np.arange(-8.0, 8.1, 4.0))

@@ -45,7 +45,8 @@ from ..data import BAD_QUALITY, GuideStarData
 from .events import find_jumps, hga_move_starts
 
 __all__ = ["MIN_WINDOW_FILL", "PLATE_SCALE_MAS", "STABILITY_WINDOW_S", "STATISTICS",
-           "TILT_MERGE_S", "tilt_events", "visit_statistics"]
+           "TILT_MERGE_S", "fitted", "status_names", "tilt_events",
+           "visit_statistics"]
 
 #: FGS pixel scale, mas per pixel (JDox: ~0.069 arcsec)
 PLATE_SCALE_MAS: float = 69.0
@@ -196,21 +197,34 @@ def _fit_columns(data: GuideStarData, fit: pd.DataFrame
     x, y, sx, sy = (fit[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in _FIT_COLUMNS)
     with np.errstate(invalid="ignore"):
         width = np.sqrt(sx * sy)
-    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(width)
+    return x, y, width, fitted(fit)
+
+
+def fitted(fit: pd.DataFrame) -> np.ndarray:
+    """Frames whose fit the statistics use: status "converged" (when the table has a status)
+    and finite ``x_mean``, ``y_mean`` and width sqrt(x_stddev y_stddev)."""
+    x, y, sx, sy = (fit[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in _FIT_COLUMNS)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(np.sqrt(sx * sy))
     if "status" in fit.columns:
         ok &= _status_ok(fit["status"])
-    return x, y, width, ok
+    return ok
 
 
 def _status_ok(status: pd.Series) -> np.ndarray:
     """True where the fit status is "converged" (names, or fit_gaussians' integer codes)."""
+    return np.isin(status_names(status), OK_STATUS)
+
+
+def status_names(status: pd.Series) -> np.ndarray:
+    """The fit status of every frame as its name ("converged", "max_iter", ...), whether the
+    table holds names or `fgs_widgets.engine.gaussian.STATUS` integer codes."""
     if pd.api.types.is_numeric_dtype(status) and not isinstance(status.dtype,
                                                                 pd.CategoricalDtype):
         from .gaussian import STATUS  # integer codes: their names
 
-        codes = [code for code, name in STATUS.items() if name in OK_STATUS]
-        return status.isin(codes).to_numpy(dtype=bool)
-    return status.isin(OK_STATUS).to_numpy(dtype=bool)
+        return status.map(STATUS).fillna("unknown").astype(str).to_numpy()
+    return status.astype(str).to_numpy()
 
 
 @dataclass(frozen=True)

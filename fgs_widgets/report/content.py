@@ -22,7 +22,15 @@ from ..data import BAD_QUALITY, GuideStarData, Quality
 from ..engine import events as ev
 from ..engine.binning import decimate_for_display
 from ..engine.periodogram import Periodogram, periodograms
-from ..engine.stability import PLATE_SCALE_MAS, STATISTICS, tilt_events, visit_statistics
+from ..engine.stability import (
+    OK_STATUS,
+    PLATE_SCALE_MAS,
+    STATISTICS,
+    fitted,
+    status_names,
+    tilt_events,
+    visit_statistics,
+)
 from .reference import Reference
 from .rules import significant_peak
 
@@ -31,7 +39,6 @@ __all__ = ["FIGURE_WIDTH_PX", "ObservationPart", "ReportContent", "ScienceSummar
 #: points per drawn series: two per pixel column of a figure this wide (at 2x for sharpness)
 FIGURE_WIDTH_PX = 1800
 _DAY = 86400.0
-#: fit statuses counted as fitted (as `fgs_widgets.engine.stability` counts them)
 _POSITION = ("x_mean", "y_mean")
 
 
@@ -247,15 +254,13 @@ def _flagged_runs(data: GuideStarData) -> pd.DataFrame:
 
 
 def _unfitted(data: GuideStarData, fit: pd.DataFrame) -> pd.DataFrame:
-    """Unflagged frames without a usable fit, counted by status."""
+    """Unflagged frames without a usable fit (`stability.fitted`), counted by status; a
+    "converged" fit with a non-finite position or width counts as "non-finite"."""
     flagged = (data.quality & int(BAD_QUALITY)) != 0
-    finite = np.all([np.isfinite(fit[c].to_numpy(dtype=np.float64, na_value=np.nan))
-                     for c in ("x_mean", "y_mean", "x_stddev", "y_stddev")], axis=0)
-    status = (fit["status"].astype(str).to_numpy() if "status" in fit
+    lost = ~flagged & ~fitted(fit)
+    status = (status_names(fit["status"]) if "status" in fit
               else np.full(len(fit), "converged"))
-    ok = finite & np.isin(status, ("converged", "ok"))
-    lost = ~flagged & ~ok
-    status = np.where(np.isin(status, ("converged", "ok")) & ~finite, "non-finite", status)
+    status = np.where(np.isin(status, OK_STATUS), "non-finite", status)
     counts = pd.Series(status[lost]).value_counts()
     return pd.DataFrame({"status": counts.index.astype(str), "frames": counts.to_numpy()})
 
