@@ -131,6 +131,9 @@ class Survey(traitlets.HasTraits):
         self._cancel = threading.Event()
         self._report: Callable[[float, float], None] | None = None
         self._stop_file: Path | None = None
+        # a cancel touching the stop file and the run's end removing it take turns: a
+        # touch after the removal would leave a stop file behind for no run
+        self._stop_lock = threading.Lock()
         self.total = len(self.tasks) + len(self.missing)
         self.states = {**{t.program: "pending" for t in self.tasks},
                        **dict.fromkeys(self.missing, "failed")}
@@ -184,7 +187,8 @@ class Survey(traitlets.HasTraits):
                 self._run_on_ray(pending, progress)
         finally:
             self.running = False
-            self._stop_file = None
+            with self._stop_lock:
+                self._stop_file = None
         return self.reports
 
     def start(self, progress: Callable[[int, str, dict], None] | None = None) -> Run:
@@ -230,11 +234,12 @@ class Survey(traitlets.HasTraits):
         stay done."""
         self.job.cancel()
         self._cancel.set()
-        if self._stop_file is not None:
-            try:
-                self._stop_file.touch()
-            except OSError:  # the folder went away: nothing is running there
-                pass
+        with self._stop_lock:
+            if self._stop_file is not None:
+                try:
+                    self._stop_file.touch()
+                except OSError:  # the folder went away: nothing is running there
+                    pass
 
     def widget(self):
         """A `fgs_widgets.widgets.SurveyPanel` showing this survey's progress."""
@@ -304,7 +309,8 @@ class Survey(traitlets.HasTraits):
         remote = _remote(self.retries)
         key = settings_key(self.settings)
         stop = _stop_file(self.root)
-        self._stop_file = stop
+        with self._stop_lock:
+            self._stop_file = stop
         if self._cancel.is_set():  # cancelled before this run reached ray
             stop.touch()
         settings = {**self.settings, "stop_file": str(stop)}
@@ -327,6 +333,10 @@ class Survey(traitlets.HasTraits):
             if left:
                 with _stragglers_lock:
                     _stragglers.setdefault(_root_key(self.root), {}).update(left)
+            else:  # no worker of this run is left to read it
+                with self._stop_lock:
+                    self._stop_file = None
+                    stop.unlink(missing_ok=True)
             self.states = {**self.states, **{t.program: "cancelled" for t in pending
                                              if self.states.get(t.program) in
                                              ("pending", "running")}}
