@@ -308,3 +308,18 @@ def test_times_are_utc_and_since_the_first_frame(sample_report):
     iso = Time(tilt["time"], format="mjd", scale="utc").isot[:21]
     assert f"Tilt at {iso} UTC (t = {(tilt['time'] - session.data.time[0]) * 86400:,.1f} s)" \
         in text
+
+
+def test_a_long_event_list_says_how_much_is_shown(fitted_session, tmp_path):
+    from fgs_widgets.engine.events import concat_events
+    from fgs_widgets.report.render import MAX_ROWS
+
+    time_ = fitted_session.data.time[::50][:250]
+    fitted_session.events = concat_events(pd.DataFrame({
+        "time": time_, "end": np.nan, "kind": "outlier", "label": "flux", "source": "detected",
+        "value": 1.0}))
+    text = fitted_session.report(tmp_path / "r.html").read_text(encoding="utf-8")
+    n = len(gather(fitted_session).events)
+    assert n > 250 > MAX_ROWS
+    assert text.count('<tr class="ev-') == MAX_ROWS
+    assert f"The first {MAX_ROWS} of {n} events are listed." in text

@@ -40,10 +40,8 @@ def _png(figure: Figure) -> str:
 
 
 def _figure(height_in: float) -> Figure:
-    import matplotlib
-
-    with matplotlib.rc_context(_STYLE):
-        return Figure(figsize=(_WIDTH_IN, height_in), layout="constrained")
+    """A figure of the report's width (called inside ``rc_context(_STYLE)``)."""
+    return Figure(figsize=(_WIDTH_IN, height_in), layout="constrained")
 
 
 def _minutes(content: ReportContent, mjd) -> np.ndarray:
