@@ -197,7 +197,14 @@ def _fit_columns(data: GuideStarData, fit: pd.DataFrame
     x, y, sx, sy = (fit[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in _FIT_COLUMNS)
     with np.errstate(invalid="ignore"):
         width = np.sqrt(sx * sy)
-    return x, y, width, fitted(fit)
+    return x, y, width, _fit_ok(fit, x, y, width)
+
+
+def _fit_ok(fit: pd.DataFrame, x: np.ndarray, y: np.ndarray, width: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(width)
+    if "status" in fit.columns:
+        ok &= _status_ok(fit["status"])
+    return ok
 
 
 def fitted(fit: pd.DataFrame) -> np.ndarray:
@@ -205,15 +212,18 @@ def fitted(fit: pd.DataFrame) -> np.ndarray:
     and finite ``x_mean``, ``y_mean`` and width sqrt(x_stddev y_stddev)."""
     x, y, sx, sy = (fit[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in _FIT_COLUMNS)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(np.sqrt(sx * sy))
-    if "status" in fit.columns:
-        ok &= _status_ok(fit["status"])
-    return ok
+        return _fit_ok(fit, x, y, np.sqrt(sx * sy))
 
 
 def _status_ok(status: pd.Series) -> np.ndarray:
     """True where the fit status is "converged" (names, or fit_gaussians' integer codes)."""
-    return np.isin(status_names(status), OK_STATUS)
+    if pd.api.types.is_numeric_dtype(status) and not isinstance(status.dtype,
+                                                                pd.CategoricalDtype):
+        from .gaussian import STATUS  # integer codes: their names
+
+        codes = [code for code, name in STATUS.items() if name in OK_STATUS]
+        return status.isin(codes).to_numpy(dtype=bool)
+    return status.isin(OK_STATUS).to_numpy(dtype=bool)  # not through names: 10x faster
 
 
 def status_names(status: pd.Series) -> np.ndarray:
