@@ -1046,30 +1046,10 @@ class Session(t.HasTraits):
         return save_session(self, path, include_frames=include_frames)
 
     def report(self, path: str | os.PathLike, *, reference: Any = None) -> Path:
-        """Write a guiding report: one self-contained HTML file (`fgs_widgets.report`).
+        """Write a guiding report: one self-contained HTML file, atomically.
 
-        The report reads this session (data, fit, events, science decorrelation) and
-        computes on the side what it needs and the session lacks (per-visit
-        statistics, tilts, HGA moves, per-observation periodograms of x and y); the
-        session is not changed.
-
-        Parameters
-        ----------
-        path : str or PathLike
-            The ``.html`` file, written atomically.
-        reference : folder, DataFrame or None
-            A survey dataset (``fgs-widgets survey OUT``) or its visit statistics:
-            each visit's statistics are also given as percentiles of it.
-
-        Returns
-        -------
-        pathlib.Path
-            The written file.
-
-        Raises
-        ------
-        ValueError
-            No data or no fit yet, or `path` is not an ``.html`` file.
+        `fgs_widgets.report.write_report` on this session (its parameters, return
+        value and errors); the session is not changed, except its ``message``.
         """
         from .report import write_report
 

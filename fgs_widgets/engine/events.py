@@ -20,7 +20,7 @@ from ..data import HGAMotion
 
 __all__ = ["EVENT_COLUMNS", "concat_events", "detect_jumps", "detect_outliers", "empty_events",
            "find_jumps", "hga_from_pointing", "hga_move_starts", "hga_moves", "local_events",
-           "numeric_series", "telemetry_events", "text_transitions"]
+           "numeric_series", "telemetry_events", "text_transitions", "true_runs"]
 
 EVENT_COLUMNS = ("time", "end", "kind", "label", "source", "value")
 _MAD = 1.4826  # MAD -> standard deviation for Gaussian noise
@@ -165,14 +165,18 @@ def hga_move_starts(pointing: pd.DataFrame | None) -> np.ndarray:
     if pointing is None or len(pointing) == 0 or "HGA_motion" not in pointing:
         return np.zeros(0)
     time, moving = _hga_moving(pointing)
-    edges = np.diff(moving.astype(np.int8), prepend=0, append=0)
-    return np.asarray(time[np.flatnonzero(edges == 1)], dtype=np.float64)
+    return np.asarray(time[true_runs(moving)[0]], dtype=np.float64)
+
+
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first index, index after the last) of every run of consecutive True in `mask`."""
+    edges = np.diff(np.asarray(mask, dtype=np.int8), prepend=0, append=0)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def _intervals(time: np.ndarray, on: np.ndarray, kind: str, label: str,
                source: str) -> pd.DataFrame:
-    edges = np.diff(on.astype(np.int8), prepend=0, append=0)
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = true_runs(on)
     rows = []
     for a, b in zip(starts, stops, strict=True):
         end = time[b] if b < len(time) else np.nan  # still moving at the end of the range

@@ -242,8 +242,7 @@ def _tilt_label(row: Any) -> str:
 def _flagged_runs(data: GuideStarData) -> pd.DataFrame:
     """Runs of consecutive flagged frames (a BAD_QUALITY bit): where, how many, why."""
     bad = (data.quality & int(BAD_QUALITY)) != 0
-    edges = np.diff(bad.astype(np.int8), prepend=0, append=0)
-    first, stop = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    first, stop = ev.true_runs(bad)
     rows = []
     for a, b in zip(first, stop, strict=True):
         bits = int(np.bitwise_or.reduce(data.quality[a:b]) & int(BAD_QUALITY))
