@@ -32,7 +32,8 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 #: the ES modules `npm run build` writes (one per anywidget)
-BUNDLES = ("fgs_widgets/static/frame_viewer.js", "fgs_widgets/static/pointer.js")
+BUNDLES = ("fgs_widgets/static/frame_viewer.js", "fgs_widgets/static/pointer.js",
+           "fgs_widgets/static/series_lines.js")
 
 
 class FrontendBuildHook(BuildHookInterface):

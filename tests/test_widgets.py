@@ -39,10 +39,12 @@ def big_session(n: int = 1_000_000) -> Session:
     return s
 
 
-def test_timeseries_decimates_and_rezooms_a_million_points():
+def test_timeseries_decimates_and_rezooms_a_million_points_in_the_kernel():
+    """Without the front-end's re-decimation the kernel sends each zoom's lines."""
     s = big_session()
-    viewer = TimeseriesViewer(s, width_px=800)
+    viewer = TimeseriesViewer(s, width_px=800, client_side=False)
     line = viewer.panels[0].line
+    assert viewer.lines is None
     assert len(line.x) <= 1600 and line.y.max() == 2e5
     seconds = (s.data.time - s.data.time[0]) * 86400
     viewer.xs.min, viewer.xs.max = float(seconds[500_000]), float(seconds[500_900])
@@ -51,6 +53,39 @@ def test_timeseries_decimates_and_rezooms_a_million_points():
     assert s.window[0] == pytest.approx(s.data.time[500_000], abs=1e-9)
     viewer.reset_zoom()
     assert s.window is None and len(line.x) <= 1600
+
+
+def test_timeseries_sends_the_summary_once_and_the_browser_draws_every_zoom():
+    """The series goes to the browser once (levels of block min/max, binary, explicit
+    dtype); a zoom sends no line; what the browser draws keeps the spike and thins to
+    two points per pixel column; a narrow view is drawn from the frames themselves."""
+    s = big_session()
+    viewer = TimeseriesViewer(s, width_px=800)
+    line = viewer.panels[0].line
+    assert len(line.x) == 0  # the kernel never sends the line itself
+    (entry,) = viewer.lines.series
+    assert entry["line"] == f"IPY_MODEL_{line.model_id}"
+    assert [level["block"] for level in entry["levels"]] == [256, 1024]
+    finest = entry["levels"][0]
+    assert (finest["dtype_t"], finest["dtype_v"]) == ("<f8", "<f4")
+    assert len(finest["t"]) == 8 * finest["n"] and len(finest["v"]) == 4 * finest["n"]
+    t = np.frombuffer(finest["t"], "<f8")
+    assert finest["n"] <= 2 * -(-1_000_000 // 256) and np.all(np.diff(t) >= 0)
+    assert np.float32(2e5) in np.frombuffer(finest["v"], "<f4")  # the spike is a candidate
+    sent = viewer.lines.series
+    x, y = viewer.drawn_line(0)
+    assert len(x) <= 2 * 801 and np.nanmax(y) == 2e5
+    seconds = (s.data.time - s.data.time[0]) * 86400
+    viewer.xs.min, viewer.xs.max = float(seconds[500_000]), float(seconds[500_900])
+    assert viewer.lines.series is sent  # nothing re-sent for a zoom
+    assert s.window[0] == pytest.approx(s.data.time[500_000], abs=1e-9)
+    x, y = viewer.drawn_line(0)
+    keep = ~np.isnan(y)
+    np.testing.assert_array_equal(x[keep], seconds[500_000:500_901])  # every frame
+    np.testing.assert_array_equal(y[keep], s.data.flux[500_000:500_901].astype(np.float32))
+    assert "901 frames in view" in viewer.status.value
+    viewer.reset_zoom()
+    assert s.window is None and len(viewer.drawn_line(0)[0]) <= 2 * 801
 
 
 def test_cursor_links_both_ways(session):
@@ -397,8 +432,9 @@ def test_timeseries_scales_from_the_good_bulk_per_observation():
     assert 0.7e6 < flux.ys.min < 0.99e6 and 2.51e6 < flux.ys.max < 2.8e6
     assert 3.0 < x_mean.ys.min < 3.4 and 3.6 < x_mean.ys.max < 4.0  # not down to 0.45
     # flagged frames are not data: NaN in the line, a foot tick each, named in the status
-    assert not np.any(np.isclose(flux.line.y, -2.7e5))
-    assert np.isclose(flux.line.y, 9e6).any()  # the good spike is still drawn (clipped)
+    drawn = viewer.drawn_line(0)[1]
+    assert not np.any(np.isclose(drawn, -2.7e5))
+    assert np.isclose(drawn, 9e6).any()  # the good spike is still drawn (clipped)
     seconds = (s.data.time - s.data.time[0]) * 86400
     np.testing.assert_allclose(flux.flags.x, [seconds[1000]])
     assert "1 flagged" in viewer.status.value

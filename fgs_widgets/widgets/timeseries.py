@@ -14,8 +14,12 @@ What a reader sees should be true at a glance:
 - hovering any panel shows time, value, frame and flags; a click (one that does not
   drag) picks the frame in every view, while wheel and drag zoom and pan.
 
-Every panel is re-decimated in the kernel (min/max per pixel column) whenever the
-shared x scale changes, so 10^6-point series never reach the browser.
+The lines are re-decimated in the browser (`SeriesLines`): each shown series goes
+there once as min/max summaries, and every zoom and pan frame redraws each pixel
+column's min and max without waiting for the kernel, which is asked only for views
+narrower than the summaries resolve.  The kernel still follows the window (the
+session's window, y ranges, ticks, flagged-frame marks).  Without the front-end bundle
+(``client_side=False``) the kernel re-decimates every panel on each zoom instead.
 """
 
 from __future__ import annotations
@@ -32,10 +36,13 @@ import traitlets as t
 
 from ..data import Quality
 from ..engine.binning import block_extrema, break_gaps, decimate_for_display
+from ..engine.line_summary import BASE_BLOCK, line_levels
 from ..model import Session
+from ._bundle import BundleMissingError, bundle
 from ._common import Follower, close_figure, show_bulk_range, show_range
 from ._time_axis import MARGIN, MARGIN_X_AXIS, TimeAxis
 from .pointer import PlotPointer, readout_html
+from .series_lines import SeriesLines
 
 __all__ = ["TimeseriesViewer"]
 
@@ -101,6 +108,14 @@ class _SeriesPlot:
         close_figure(self.figure, self.ys, self.unit)
 
 
+def _bundle_installed() -> bool:
+    try:
+        bundle("series_lines.js")
+    except BundleMissingError:
+        return False
+    return True
+
+
 class TimeseriesViewer(Follower, W.VBox):
     """Stacked time series linked to a `Session` (cursor, window, events).
 
@@ -113,6 +128,10 @@ class TimeseriesViewer(Follower, W.VBox):
         Plot width used for decimation until the browser reports the real one.
     panel_height : int
         Pixels per panel (also a slider in the widget).
+    client_side : bool, optional
+        Re-decimate the lines in the browser at every zoom and pan (`SeriesLines`);
+        default: whenever the front-end bundle is installed.  False: the kernel sends
+        each panel's lines anew on every zoom.
 
     Notes
     -----
@@ -129,8 +148,10 @@ class TimeseriesViewer(Follower, W.VBox):
     panel_height = t.Int(170, help="pixels per panel (at least 100)")
 
     def __init__(self, session: Session, columns: Iterable[str] = ("flux",), width_px: int = 900,
-                 panel_height: int = 170, **kwargs):
+                 panel_height: int = 170, client_side: bool | None = None, **kwargs):
         self.session = session
+        if client_side is None:
+            client_side = _bundle_installed()
         #: the time axis (x scale, origin, ticks, event and cursor marks) every plot on
         #: this viewer shares, and the science panel with it
         self.time_axis = TimeAxis(session, width_px)
@@ -141,6 +162,7 @@ class TimeseriesViewer(Follower, W.VBox):
         self._draw_lock = threading.RLock()
         self._drawn: tuple | None = None  # the window last drawn
         self._cache: dict = {}
+        self._line_index: list[int | None] = []  # panel -> series of `lines`
         self.selector = W.SelectMultiple(description="series", rows=4,
                                          layout=W.Layout(width="240px"))
         box = {"indent": False, "layout": W.Layout(width="auto")}
@@ -156,6 +178,8 @@ class TimeseriesViewer(Follower, W.VBox):
         self.pointer = PlotPointer(margin_left=MARGIN["left"], margin_right=MARGIN["right"],
                                    readout=_hint())
         self.figures = W.VBox(layout=W.Layout(width="100%"))
+        #: the browser's side of the lines (None: the kernel sends them on every zoom)
+        self.lines = SeriesLines(self.xs, width_px) if client_side else None
         toggles = W.VBox([self.binned_box, self.flagged_box, self.full_range_box],
                          layout=W.Layout(width="auto"))
         actions = W.VBox([self.reset_button, self.height_slider, self.status],
@@ -181,6 +205,8 @@ class TimeseriesViewer(Follower, W.VBox):
                                (self._on_window, "window")):
             self.watch(session, handler, names)
         self.own(self.pointer)
+        if self.lines is not None:
+            self.own(self.lines)
         self._refresh_options()
         self.columns = list(columns)
         self._ready = True
@@ -236,6 +262,8 @@ class TimeseriesViewer(Follower, W.VBox):
         width = int(change["new"])
         if width > 50 and abs(width - self.width_px) > 0.05 * self.width_px:
             self.width_px = width
+            if self.lines is not None:
+                self.lines.width_px = width
             self._redraw()
 
     # -- data and zoom ------------------------------------------------------------------
@@ -304,9 +332,19 @@ class TimeseriesViewer(Follower, W.VBox):
         if cached is None or any(a is not b for a, b in zip(cached[0], sources, strict=True)):
             raw = np.asarray(s.series(column)[1], dtype=np.float64)
             masked = np.where(frames["good"], raw, np.nan)
-            cached = (sources, raw, masked, block_extrema(masked))
+            cached = (sources, raw, masked, block_extrema(masked, BASE_BLOCK))
             frames[("values", column)] = cached
         return cached[1], cached[2], cached[3]
+
+    def _levels(self, column: str) -> tuple[np.ndarray, list]:
+        """(good values, `line_levels`) of a series: what the browser gets once."""
+        _, masked, blocks = self._values(column)
+        frames = self._frames()
+        cached = frames.get(("levels", column))
+        if cached is None or cached[0] is not masked:
+            cached = (masked, line_levels(frames["seconds"], masked, blocks=blocks))
+            frames[("levels", column)] = cached
+        return cached
 
     def reset_zoom(self) -> None:
         """Show the whole series."""
@@ -376,17 +414,21 @@ class TimeseriesViewer(Follower, W.VBox):
         lo, hi = (int(np.searchsorted(seconds, window[0], "left")),
                   int(np.searchsorted(seconds, window[1], "right")))
         flagged = self._flagged_in_view(window)
+        drawn = self._publish(window) if self.lines is not None else None
         shown = 0
-        for panel in self.panels:
+        for i, panel in enumerate(self.panels):
             try:
                 _, values, blocks = self._values(panel.column)
             except KeyError:
                 continue
-            x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window,
-                                                    blocks=blocks),
-                              self._gap_seconds(window))
-            with panel.line.hold_sync():
-                panel.line.x, panel.line.y = x, y
+            if drawn is not None:
+                x, y = drawn[i]
+            else:
+                x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window,
+                                                        blocks=blocks),
+                                  self._gap_seconds(window))
+                with panel.line.hold_sync():
+                    panel.line.x, panel.line.y = x, y
             shown = max(shown, len(x))
             self._draw_flags(panel, flagged)
             self._scale_y(panel, values, lo, hi, y)
@@ -400,6 +442,35 @@ class TimeseriesViewer(Follower, W.VBox):
         self.status.value = (f"<span class='fgs-ts-status'>start {frames['start_utc']} UTC (MJD "
                              f"{self.time_axis.t0:.5f})<br>{hi - lo:,} frames in view"
                              f"{flagged_text}, {shown:,} points drawn</span>")
+
+    def _publish(self, window: tuple[float, float]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Send the panels' summaries to the browser (once per data) and return the
+        lines it draws for ``window``, per panel (empty for a series the data lack)."""
+        seconds = self._frames()["seconds"]
+        lines, series, index = [], [], []
+        for panel in self.panels:
+            try:
+                series.append((seconds, *self._levels(panel.column)))
+            except KeyError:
+                index.append(None)
+                continue
+            index.append(len(lines))
+            lines.append(panel.line)
+        self.lines.show(lines, series, 10 * self._frames()["cadence"])
+        self._line_index = index
+        empty = (np.zeros(0), np.zeros(0))
+        return [empty if i is None else self.lines.drawn(i, window) for i in index]
+
+    def drawn_line(self, panel: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) of panel number ``panel``'s line as drawn now (in the browser once
+        the detail it asks for has arrived, or as sent by the kernel without the bundle).
+        """
+        if self.lines is None:
+            line = self.panels[panel].line
+            return np.asarray(line.x, dtype=np.float64), np.asarray(line.y, dtype=np.float64)
+        window = self._drawn or (0.0, float(self._frames()["seconds"][-1]))
+        index = self._line_index[panel] if panel < len(self._line_index) else None
+        return (np.zeros(0), np.zeros(0)) if index is None else self.lines.drawn(index, window)
 
     def _flagged_between(self, lo: int, hi: int) -> np.ndarray:
         """Flagged frames with index in [lo, hi) (the indices are sorted)."""

@@ -50,6 +50,7 @@ __all__ = [
     "browser_page",
     "chromium_missing",
     "configurable_http_proxy",
+    "delay_kernel_answers_cell",
     "hub_login",
     "hub_missing",
     "jupyterhub",
@@ -78,6 +79,40 @@ CHROMIUM_ARGS = (
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
+_DELAY_CELL = """\
+# a hub's network: every message the kernel sends on IOPub (widget updates, custom
+# messages, status) leaves {ms:g} ms later, in order; the kernel is never blocked
+import queue as _delay_queue, threading as _delay_threading, time as _delay_time
+def _delay_kernel_answers(ms):
+    kernel = get_ipython().kernel
+    send = kernel.session.send
+    pending = _delay_queue.Queue()
+    def sender():
+        while True:
+            due, args, kwargs = pending.get()
+            wait = due - _delay_time.monotonic()
+            if wait > 0:
+                _delay_time.sleep(wait)
+            send(*args, **kwargs)
+    _delay_threading.Thread(target=sender, daemon=True, name="fgs-delay").start()
+    def delayed(stream, *args, **kwargs):
+        if stream is not kernel.iopub_socket:
+            return send(stream, *args, **kwargs)
+        pending.put((_delay_time.monotonic() + ms / 1e3, (stream, *args), kwargs))
+        return None
+    kernel.session.send = delayed
+_delay_kernel_answers({ms!r})
+"""
+
+
+def delay_kernel_answers_cell(ms: float) -> str:
+    """A notebook cell that delays everything the kernel sends to the browser on IOPub by
+    ``ms`` milliseconds, in order and without blocking the kernel (a remote hub's round
+    trip, seen from the browser).  Put it first: it applies from the next message on.
+    """
+    return _DELAY_CELL.format(ms=float(ms))
+
+
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
