@@ -1,8 +1,11 @@
 """Kernel-side cost of a zoom in the TimeseriesViewer at 10^6 points per series.
 
-A zoom sets the shared x scale; the viewer re-decimates every panel and updates
-its marks.  Printed: median time per zoom (3 panels), against a naive baseline
-that hands all points in the window to the marks (what bqplot alone would do).
+A zoom sets the shared x scale.  With the front-end bundle the browser redraws the lines
+itself (`SeriesLines`) and the kernel only follows the window (session window, y ranges,
+ticks, flagged marks, status); without it (``client_side=False``) the kernel also
+re-decimates every panel and sends the lines.  Printed: median kernel time per zoom
+(3 panels) of both, the line points each sends per zoom, and a naive baseline that hands
+all points in the window to the marks (what bqplot alone would do).
 
 Run: ``python benchmarks/bench_widgets.py [--points 1000000]``
 """
@@ -41,19 +44,29 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     args = parser.parse_args()
     s = session(args.points)
-    viewer = TimeseriesViewer(s, columns=("flux", "x_mean", "y_mean"), width_px=900)
     span = (s.data.time[-1] - s.data.time[0]) * 86400
-    rng = np.random.default_rng(1)
-    times = []
-    for _ in range(20):
-        a = rng.uniform(0, span * 0.8)
-        b = a + rng.uniform(span * 0.01, span * 0.2)
-        t = time.perf_counter()
-        with viewer.xs.hold_trait_notifications():
-            viewer.xs.min, viewer.xs.max = a, b
-        times.append(time.perf_counter() - t)
-    sent = max(len(p.line.x) for p in viewer.panels)
-    zoom = float(np.median(times))
+    results = {}
+    for client_side in (True, False):
+        viewer = TimeseriesViewer(s, columns=("flux", "x_mean", "y_mean"), width_px=900,
+                                  client_side=client_side)
+        rng = np.random.default_rng(1)
+        times = []
+        for _ in range(20):
+            a = rng.uniform(0, span * 0.8)
+            b = a + rng.uniform(span * 0.01, span * 0.2)
+            t = time.perf_counter()
+            with viewer.xs.hold_trait_notifications():
+                viewer.xs.min, viewer.xs.max = a, b
+            times.append(time.perf_counter() - t)
+        sent = max(len(p.line.x) for p in viewer.panels)  # lines the kernel sends per zoom
+        results[client_side] = (float(np.median(times)), max(times), sent)
+        where = "browser" if client_side else "kernel"
+        print(f"zoom, 3 panels x {args.points:,} points, lines drawn by the {where}: kernel "
+              f"{results[client_side][0] * 1e3:.1f} ms median (max {max(times) * 1e3:.1f} ms), "
+              f"{sent:,} line points per panel sent")
+        if client_side:
+            viewer.close()
+    zoom, _, sent = results[False]
 
     seconds = (s.data.time - s.data.time[0]) * 86400
     naive = []
@@ -66,8 +79,6 @@ def main() -> None:
             panel.line.x, panel.line.y = seconds[keep], values[keep]
         naive.append(time.perf_counter() - t)
     naive_t = float(np.median(naive))
-    print(f"zoom update, 3 panels x {args.points:,} points: {zoom * 1e3:.1f} ms median "
-          f"(max {max(times) * 1e3:.1f} ms), at most {sent:,} points per panel sent")
     ours_bytes = 3 * sent * 16  # x and y float64 per point
     naive_bytes = 3 * int(keep.sum()) * 16
     print(f"naive (all {int(keep.sum()):,} window points per panel to the marks): "

@@ -88,6 +88,43 @@ def test_timeseries_sends_the_summary_once_and_the_browser_draws_every_zoom():
     assert s.window is None and len(viewer.drawn_line(0)[0]) <= 2 * 801
 
 
+def test_a_view_the_levels_cannot_resolve_is_answered_with_its_frames(monkeypatch):
+    """The browser's detail request (a custom message) gets each series' candidates for
+    the view as binary buffers of the dtypes named beside them, for the current data."""
+    s = big_session(200_000)
+    viewer = TimeseriesViewer(s, columns=("flux",), width_px=600)
+    sent = []
+    monkeypatch.setattr(viewer.lines, "send", lambda content, buffers=None:
+                        sent.append((content, buffers)))
+    seconds = (s.data.time - s.data.time[0]) * 86400
+    start, stop = float(seconds[100_000]), float(seconds[101_000])
+    viewer.lines._on_message(viewer.lines, {"kind": "detail", "request": 7, "start": start,
+                                            "stop": stop, "width_px": 600}, [])
+    viewer.lines._on_message(viewer.lines, {"kind": "detail", "start": "x"}, [])  # ignored
+    ((content, buffers),) = sent
+    (meta,) = content["series"]
+    assert content["request"] == 7 and meta["block"] == 1 and meta["index"] == 0
+    assert meta["generation"] == viewer.lines.series[0]["generation"]
+    assert meta["lo"] < 100_000 and meta["hi"] > 101_001  # a margin to pan into
+    t = np.frombuffer(buffers[0], meta["dtype_t"])
+    v = np.frombuffer(buffers[1], meta["dtype_v"])
+    np.testing.assert_array_equal(t, seconds[meta["lo"]:meta["hi"]])
+    np.testing.assert_array_equal(v, s.data.flux[meta["lo"]:meta["hi"]].astype(np.float32))
+
+
+def test_without_the_front_end_bundle_the_kernel_draws_the_lines(monkeypatch):
+    from fgs_widgets.widgets import timeseries
+
+    def missing(name):
+        raise timeseries.BundleMissingError(f"static/{name} is missing")
+
+    monkeypatch.setattr(timeseries, "bundle", missing)
+    s = big_session(200_000)
+    viewer = TimeseriesViewer(s)
+    assert viewer.lines is None and 0 < len(viewer.panels[0].line.x) <= 2 * 900
+    assert "points drawn" in viewer.status.value
+
+
 def test_cursor_links_both_ways(session):
     viewer = TimeseriesViewer(session)
     frames = FrameViewer(session, block_size=512)

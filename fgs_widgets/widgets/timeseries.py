@@ -108,6 +108,10 @@ class _SeriesPlot:
         close_figure(self.figure, self.ys, self.unit)
 
 
+def _constant(value):
+    return lambda: value
+
+
 def _bundle_installed() -> bool:
     try:
         bundle("series_lines.js")
@@ -414,24 +418,26 @@ class TimeseriesViewer(Follower, W.VBox):
         lo, hi = (int(np.searchsorted(seconds, window[0], "left")),
                   int(np.searchsorted(seconds, window[1], "right")))
         flagged = self._flagged_in_view(window)
-        drawn = self._publish(window) if self.lines is not None else None
+        if self.lines is not None:
+            self._publish()
         shown = 0
         for i, panel in enumerate(self.panels):
             try:
                 _, values, blocks = self._values(panel.column)
             except KeyError:
                 continue
-            if drawn is not None:
-                x, y = drawn[i]
+            if self.lines is not None:  # computed only for "full range" (it costs a zoom)
+                line = functools.partial(self.drawn_line, i)
             else:
                 x, y = break_gaps(*decimate_for_display(seconds, values, self.width_px, window,
                                                         blocks=blocks),
                                   self._gap_seconds(window))
                 with panel.line.hold_sync():
                     panel.line.x, panel.line.y = x, y
-            shown = max(shown, len(x))
+                shown = max(shown, len(x))
+                line = _constant((x, y))
             self._draw_flags(panel, flagged)
-            self._scale_y(panel, values, lo, hi, y)
+            self._scale_y(panel, values, lo, hi, line)
             self._draw_binned(panel)
         self._time_axis(window)
         with self.pointer.hold_sync():
@@ -441,11 +447,12 @@ class TimeseriesViewer(Follower, W.VBox):
                         "(▲)</span>" if n_flagged else "")
         self.status.value = (f"<span class='fgs-ts-status'>start {frames['start_utc']} UTC (MJD "
                              f"{self.time_axis.t0:.5f})<br>{hi - lo:,} frames in view"
-                             f"{flagged_text}, {shown:,} points drawn</span>")
+                             f"{flagged_text}, "
+                             + ("lines drawn in the browser" if self.lines is not None
+                                else f"{shown:,} points drawn") + "</span>")
 
-    def _publish(self, window: tuple[float, float]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Send the panels' summaries to the browser (once per data) and return the
-        lines it draws for ``window``, per panel (empty for a series the data lack)."""
+    def _publish(self) -> None:
+        """Send the panels' summaries to the browser (once per data: nothing on a zoom)."""
         seconds = self._frames()["seconds"]
         lines, series, index = [], [], []
         for panel in self.panels:
@@ -458,8 +465,6 @@ class TimeseriesViewer(Follower, W.VBox):
             lines.append(panel.line)
         self.lines.show(lines, series, 10 * self._frames()["cadence"])
         self._line_index = index
-        empty = (np.zeros(0), np.zeros(0))
-        return [empty if i is None else self.lines.drawn(i, window) for i in index]
 
     def drawn_line(self, panel: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) of panel number ``panel``'s line as drawn now (in the browser once
@@ -500,11 +505,12 @@ class TimeseriesViewer(Follower, W.VBox):
                 panel.flagged_values.x, panel.flagged_values.y = x, raw[flagged]
 
     def _scale_y(self, panel: _SeriesPlot, values: np.ndarray, lo: int, hi: int,
-                 drawn: np.ndarray) -> None:
-        """The bulk of the good frames in view, or everything drawn with "full range"."""
+                 line: Callable[[], tuple[np.ndarray, np.ndarray]]) -> None:
+        """The bulk of the good frames in view, or everything drawn (``line()``) with
+        "full range"."""
         frames = self._frames()
         if self.full_range:
-            parts = [drawn]
+            parts = [line()[1]]
             if self.show_flagged:  # every flagged frame in view, not only those drawn
                 parts.append(self._values(panel.column)[0][self._flagged_between(lo, hi)])
             finite = np.concatenate(parts)
