@@ -485,6 +485,10 @@ def test_timeseries_scales_from_the_good_bulk_per_observation():
     assert flux.ys.min < -2.7e5 and flux.ys.max > 9e6
     viewer.full_range = viewer.show_flagged = False
     assert flux.ys.min > 0.7e6 and not flux.flagged_values.visible
+    # zoomed just past the flagged frame: its tick is already there for a pan to uncover
+    viewer.xs.min, viewer.xs.max = float(seconds[1100]), float(seconds[1900])
+    np.testing.assert_allclose(flux.flags.x, [seconds[1000]])
+    assert "flagged" not in viewer.status.value  # none in view
 
 
 def test_timeseries_time_axis_nice_on_every_zoom_and_in_view():

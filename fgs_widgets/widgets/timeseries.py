@@ -483,15 +483,21 @@ class TimeseriesViewer(Follower, W.VBox):
         return flagged[np.searchsorted(flagged, lo):np.searchsorted(flagged, hi)]
 
     def _flagged_in_view(self, window: tuple[float, float]) -> np.ndarray:
-        """Flagged frames in the window, one per pixel column (what the foot ticks show)."""
+        """Flagged frames in the window, one per pixel column (what the foot ticks show).
+
+        With the lines drawn in the browser, also one view width each side: a pan then
+        shows the ticks it uncovers at once, before the kernel hears of it.
+        """
         frames = self._frames()
         seconds, times = frames["seconds"], frames["flagged_seconds"]
-        inside = frames["flagged"][np.searchsorted(times, window[0], "left"):
-                                   np.searchsorted(times, window[1], "right")]
-        if len(inside) <= self.width_px:
+        span = window[1] - window[0]
+        reach = span if self.lines is not None else 0.0
+        inside = frames["flagged"][np.searchsorted(times, window[0] - reach, "left"):
+                                   np.searchsorted(times, window[1] + reach, "right")]
+        columns = self.width_px * (1 + 2 * int(reach > 0))
+        if len(inside) <= columns:
             return inside
-        column = ((seconds[inside] - window[0]) / (window[1] - window[0])
-                  * self.width_px).astype(np.int64)
+        column = np.floor((seconds[inside] - window[0]) / span * self.width_px).astype(np.int64)
         return inside[np.r_[True, np.diff(column) != 0]]
 
     def _draw_flags(self, panel: _SeriesPlot, flagged: np.ndarray) -> None:
