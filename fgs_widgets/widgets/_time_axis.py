@@ -51,7 +51,9 @@ class TimeAxis:
 
     def __init__(self, session: Any, width_px: int = 900):
         self.session = session
-        self.scale = bq.LinearScale()
+        # no padding: bqplot would inset the marks (not the axis) by the widest marker's
+        # half size, so a time's tick, mark and pointer position would differ by pixels
+        self.scale = bq.LinearScale(allow_padding=False)
         self.width_px = int(width_px)
 
     @property

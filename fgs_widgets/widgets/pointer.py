@@ -2,8 +2,10 @@
 
 bqplot 0.13 reports no pointer position, and a figure takes one interaction (our
 PanZoom), so a small anywidget listens on the viewer's element and sends the data x
-under the pointer.  Python owns the rest: it tells the view the x domain and margins
-it drew (so pixels map to seconds), and answers a hover with ``readout`` text.  The
+under the pointer.  Pixels map to seconds through the x ``scale``'s window as the
+browser has it (a zoom or pan redraws there before the kernel hears of it; ``x_min`` /
+``x_max``, set by Python, serve until the scale is known), over the plot area between
+the margins Python gives.  Python answers a hover with ``readout`` text.  The
 viewer observes ``hover`` and ``pick``; this widget knows nothing of the session.
 
 A readout is a list of items ("t = 12.5 s", "frame 200", "x_mean = 3.51", ...) made by
@@ -19,7 +21,9 @@ import json
 from collections.abc import Iterable
 
 import anywidget
+import bqplot as bq
 import traitlets as t
+from ipywidgets import widget_serialization
 
 from ._bundle import BundleMissingError, bundle
 
@@ -58,9 +62,10 @@ class PlotPointer(anywidget.AnyWidget):
     """Pointer position over the panels (``panel_class``) of the enclosing ``root_class``
     element (default: a TimeseriesViewer's).
 
-    Traits set by Python: ``x_min``/``x_max`` (the x domain drawn), the figures'
-    left and right margins in pixels, ``readout`` (HTML shown by the view).  Traits set by the
-    browser: ``hover`` ({"panel", "x"}, empty when outside every plot
+    Traits set by Python: ``scale`` (the panels' x scale, whose window the browser
+    reads), ``x_min``/``x_max`` (the x domain drawn, used until the scale is known), the
+    figures' left and right margins in pixels, ``readout`` (HTML shown by the view).
+    Traits set by the browser: ``hover`` ({"panel", "x"}, empty when outside every plot
     area), ``pick`` ({"x", "n"}: a click that did not drag; ``n`` counts clicks so two
     on one spot both arrive), ``plot_width`` (CSS pixels of the plot area).
     """
@@ -69,6 +74,7 @@ class PlotPointer(anywidget.AnyWidget):
     #: CSS classes of the element listened on and of the figures in it
     root_class = t.Unicode("fgs-timeseries").tag(sync=True)
     panel_class = t.Unicode("fgs-timeseries-panel").tag(sync=True)
+    scale = t.Instance(bq.Scale, allow_none=True).tag(sync=True, **widget_serialization)
     x_min = t.Float(0.0).tag(sync=True)
     x_max = t.Float(1.0).tag(sync=True)
     margin_left = t.Int(0).tag(sync=True)

@@ -249,7 +249,7 @@ class SciencePanel(Panel):
             LOWER_HEIGHT, MARGIN_X_AXIS)
         self.legend = W.HTML(layout=W.Layout(margin=f"0 0 0 {MARGIN_LEFT}px", width="auto"))
         self.coefficients = W.HTML()
-        self.pointer = PlotPointer(root_class="fgs-science-panel",
+        self.pointer = PlotPointer(root_class="fgs-science-panel", scale=self.xs,
                                    panel_class="fgs-science-figure", margin_left=MARGIN_LEFT,
                                    margin_right=MARGIN["right"],
                                    readout=_pointer_hint())

@@ -179,8 +179,8 @@ class TimeseriesViewer(Follower, W.VBox):
         self.reset_button = W.Button(description="reset zoom", icon="expand",
                                      layout=W.Layout(width="120px"))
         self.status = W.HTML()
-        self.pointer = PlotPointer(margin_left=MARGIN["left"], margin_right=MARGIN["right"],
-                                   readout=_hint())
+        self.pointer = PlotPointer(scale=self.xs, margin_left=MARGIN["left"],
+                                   margin_right=MARGIN["right"], readout=_hint())
         self.figures = W.VBox(layout=W.Layout(width="100%"))
         #: the browser's side of the lines (None: the kernel sends them on every zoom)
         self.lines = SeriesLines(self.xs, width_px) if client_side else None

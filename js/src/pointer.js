@@ -51,6 +51,17 @@ function render({ model, el }) {
   show();
 
   // the viewer's root appears once ipywidgets has attached this view to the page
+  // the x window as the browser has it: a zoom or pan changes the scale here first
+  let scale = null;
+  const ref = model.get("scale");
+  if (typeof ref === "string" && ref.startsWith("IPY_MODEL_") && model.widget_manager) {
+    model.widget_manager.get_model(ref.slice(10)).then((m) => { scale = m; }, () => {});
+  }
+  const windowX = () => {
+    const lo = scale ? scale.get("min") : null;
+    const hi = scale ? scale.get("max") : null;
+    return lo !== null && hi !== null && hi > lo ? [lo, hi] : [model.get("x_min"), model.get("x_max")];
+  };
   let root = null;
   const findRoot = () => (root = root || el.closest(`.${model.get("root_class")}`));
 
@@ -64,8 +75,7 @@ function render({ model, el }) {
     const width = box.width - left - model.get("margin_right");
     const px = event.clientX - box.left - left;
     if (width <= 0 || px < 0 || px > width) return null;
-    const lo = model.get("x_min");
-    const hi = model.get("x_max");
+    const [lo, hi] = windowX();
     return { panel: hit.index, x: lo + (px / width) * (hi - lo) };
   }
 

@@ -151,6 +151,7 @@ async function initialize({ model }) {
     const stop = scale.get("max");
     const width = model.get("width_px");
     if (start === null || stop === null || !(stop > start) || !(width > 0)) return;
+    if (!series.some((s) => s.line)) return; // nothing to draw yet: no draw recorded
     const gap = model.get("gap");
     let pending = false;
     const record = { start, stop, width, series: [] };
