@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,37 @@ def test_timeseries_sends_the_summary_once_and_the_browser_draws_every_zoom():
     assert "901 frames in view" in viewer.status.value
     viewer.reset_zoom()
     assert s.window is None and len(viewer.drawn_line(0)[0]) <= 2 * 801
+
+
+def test_the_kernel_follows_a_browser_pan_once_it_pauses(monkeypatch):
+    """Zoom and pan frames from the browser (already drawn there) are followed once, when
+    they pause: one redraw of y ranges, ticks and status, for the last window."""
+    from fgs_widgets.widgets import timeseries
+
+    s = big_session(200_000)
+    viewer = TimeseriesViewer(s, width_px=600)
+    drawn = []
+    redraw = viewer._redraw
+    monkeypatch.setattr(viewer, "_redraw", lambda: (drawn.append(viewer.xs.min), redraw()))
+    seconds = (s.data.time - s.data.time[0]) * 86400
+    for k in range(20):  # a drag: frames 10 ms apart, as the browser sends them
+        viewer.xs.set_state({"min": float(seconds[1000 * k]),
+                             "max": float(seconds[1000 * k + 50_000])})
+        time.sleep(0.01)
+    assert s.window is None and drawn == []  # nothing yet: the drag goes on
+    deadline = time.monotonic() + 5
+    while not drawn and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(3 * timeseries.SETTLE_SECONDS)
+    assert drawn == [float(seconds[19_000])]  # once, for the last window
+    assert s.window[0] == pytest.approx(s.data.time[19_000], abs=1e-9)
+    assert "50,001 frames in view" in viewer.status.value
+    viewer.xs.min = float(seconds[0])  # from Python: followed at once
+    assert len(drawn) == 2
+    viewer.xs.set_state({"min": float(seconds[5])})
+    viewer.close()  # a pending follow is dropped with the viewer
+    time.sleep(3 * timeseries.SETTLE_SECONDS)
+    assert len(drawn) == 2
 
 
 def test_a_view_the_levels_cannot_resolve_is_answered_with_its_frames(monkeypatch):

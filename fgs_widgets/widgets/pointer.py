@@ -1,12 +1,15 @@
 """PlotPointer: where the pointer is over a view's bqplot panels (hover and click).
 
-bqplot 0.13 reports no pointer position, and a figure takes one interaction (our
-PanZoom), so a small anywidget listens on the viewer's element and sends the data x
-under the pointer.  Pixels map to seconds through the x ``scale``'s window as the
-browser has it (a zoom or pan redraws there before the kernel hears of it; ``x_min`` /
-``x_max``, set by Python, serve until the scale is known), over the plot area between
-the margins Python gives.  Python answers a hover with ``readout`` text.  The
-viewer observes ``hover`` and ``pick``; this widget knows nothing of the session.
+bqplot 0.13 reports no pointer position, so a small anywidget listens on the viewer's
+element and sends the data x under the pointer.  With ``navigate`` it also zooms (wheel)
+and pans (drag) the x scale in the browser, setting min and max together once per
+animation frame (bqplot's PanZoom sets them apart, and every figure on the scale
+re-renders at each: twice the work per frame of a drag).  Pixels map to seconds through
+the x ``scale``'s window as the browser has it (a zoom or pan redraws there before the
+kernel hears of it; ``x_min`` / ``x_max``, set by Python, serve until the scale is
+known), over the plot area between the margins Python gives.  Python answers a hover
+with ``readout`` text.  The viewer observes ``hover`` and ``pick``; this widget knows
+nothing of the session.
 
 A readout is a list of items ("t = 12.5 s", "frame 200", "x_mean = 3.51", ...) made by
 `readout_html`: the view wraps it between items, never inside one, and keeps two lines
@@ -75,6 +78,9 @@ class PlotPointer(anywidget.AnyWidget):
     root_class = t.Unicode("fgs-timeseries").tag(sync=True)
     panel_class = t.Unicode("fgs-timeseries-panel").tag(sync=True)
     scale = t.Instance(bq.Scale, allow_none=True).tag(sync=True, **widget_serialization)
+    #: wheel zoom and drag pan of ``scale`` here, in one change per animation frame
+    #: (instead of bqplot's PanZoom, which changes min and max apart)
+    navigate = t.Bool(False).tag(sync=True)
     x_min = t.Float(0.0).tag(sync=True)
     x_max = t.Float(1.0).tag(sync=True)
     margin_left = t.Int(0).tag(sync=True)

@@ -11,9 +11,9 @@ for the window (the scale still syncs; the viewer updates the session's window, 
 ranges, ticks and flagged-frame marks as before).
 
 Why the Lines marks of bqplot, set from the browser, rather than a mark of our own:
-the panels keep every bqplot behaviour (scales, PanZoom, clipping, the axes, the other
-marks on the figure, the tests and screenshots that read ``path.line``), and the
-front-end module needs nothing of bqplot's code, only its models' ``set``.
+the panels keep every bqplot behaviour (scales, clipping, the axes, the other marks on
+the figure, the tests and screenshots that read ``path.line``), and the front-end module
+needs nothing of bqplot's code, only its models' ``set``.
 """
 
 from __future__ import annotations

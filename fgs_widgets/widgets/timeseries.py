@@ -47,6 +47,8 @@ from .series_lines import SeriesLines
 __all__ = ["TimeseriesViewer"]
 
 _FLAG_COLOR = "#d62728"
+#: seconds without a zoom or pan frame from the browser before the kernel follows it
+SETTLE_SECONDS = 0.12
 HINT = "hover a plot for its values · click picks a frame · wheel zooms · drag pans"
 
 
@@ -164,6 +166,9 @@ class TimeseriesViewer(Follower, W.VBox):
         self._updating = False
         self._ready = False  # build once, at the end of __init__
         self._draw_lock = threading.RLock()
+        self._settle_lock = threading.Lock()
+        self._settle_timer: threading.Timer | None = None
+        self._closed = False
         self._drawn: tuple | None = None  # the window last drawn
         self._cache: dict = {}
         self._line_index: list[int | None] = []  # panel -> series of `lines`
@@ -211,6 +216,7 @@ class TimeseriesViewer(Follower, W.VBox):
         self.own(self.pointer)
         if self.lines is not None:
             self.own(self.lines)
+            self.pointer.navigate = True
         self._refresh_options()
         self.columns = list(columns)
         self._ready = True
@@ -218,6 +224,10 @@ class TimeseriesViewer(Follower, W.VBox):
 
     def close(self) -> None:
         """Stop following the session; close the plots shown now and the widget."""
+        with self._settle_lock:
+            self._closed = True
+            if self._settle_timer is not None:
+                self._settle_timer.cancel()
         for panel in self.panels:
             panel.close()
         super().close()
@@ -234,8 +244,9 @@ class TimeseriesViewer(Follower, W.VBox):
             panel.close()
         self.panels = [_SeriesPlot(c, self.time_axis, self.panel_height, i == len(wanted) - 1)
                        for i, c in enumerate(wanted)]
-        for panel in self.panels:
-            panel.figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
+        if self.lines is None:  # else the pointer zooms and pans (`navigate`)
+            for panel in self.panels:
+                panel.figure.interaction = bq.interacts.PanZoom(scales={"x": [self.xs]})
         self.figures.children = [p.figure for p in self.panels]
         self._redraw()
         self._on_cursor()
@@ -371,6 +382,24 @@ class TimeseriesViewer(Follower, W.VBox):
         return self.time_axis.window()
 
     def _on_scale(self, change=None) -> None:
+        if self.lines is not None and self.xs._property_lock:
+            # from the browser, which has drawn the lines already: follow once the wheel
+            # or drag pauses, not at each of its frames (each answer costs the page a
+            # re-render of every panel, and a backlog would replay stale windows)
+            with self._settle_lock:
+                if self._settle_timer is not None:
+                    self._settle_timer.cancel()
+                self._settle_timer = threading.Timer(SETTLE_SECONDS, self._follow_scale)
+                self._settle_timer.daemon = True
+                self._settle_timer.start()
+            return
+        self._follow_scale()
+
+    def _follow_scale(self) -> None:
+        """The session's window, y ranges, ticks, flagged ticks and status for the x
+        scale's window."""
+        if self._closed:
+            return
         window = self._window_seconds()
         # a zoom sets min and max together (ipywidgets holds the notifications), so the
         # second notification finds this window drawn already

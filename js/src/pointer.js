@@ -46,9 +46,9 @@ function render({ model, el }) {
   const readout = document.createElement("div");
   readout.className = "fgs-ts-readout";
   el.append(readout);
-  const show = () => { readout.innerHTML = model.get("readout"); };
-  model.on("change:readout", show);
-  show();
+  const showReadout = () => { readout.innerHTML = model.get("readout"); };
+  model.on("change:readout", showReadout);
+  showReadout();
 
   // the viewer's root appears once ipywidgets has attached this view to the page
   // the x window as the browser has it: a zoom or pan changes the scale here first
@@ -62,6 +62,25 @@ function render({ model, el }) {
     const hi = scale ? scale.get("max") : null;
     return lo !== null && hi !== null && hi > lo ? [lo, hi] : [model.get("x_min"), model.get("x_max")];
   };
+  // wheel zoom and drag pan of the x scale when Python asks (`navigate`): min and max
+  // set together, once per animation frame (bqplot's PanZoom sets them one by one, and
+  // every figure on the scale re-renders at each)
+  let nav = null; // the window to show at the next frame
+  let frame = null;
+  const current = () => (nav ? [nav.min, nav.max] : windowX());
+  function applyNav() {
+    frame = null;
+    if (!nav || !scale) return;
+    const next = nav;
+    nav = null;
+    scale.set({ min: next.min, max: next.max });
+    scale.save_changes();
+  }
+  function show(min, max) {
+    if (!(max > min) || !Number.isFinite(min) || !Number.isFinite(max)) return;
+    nav = { min, max };
+    if (frame === null) frame = requestAnimationFrame(applyNav);
+  }
   let root = null;
   const findRoot = () => (root = root || el.closest(`.${model.get("root_class")}`));
 
@@ -75,8 +94,32 @@ function render({ model, el }) {
     const width = box.width - left - model.get("margin_right");
     const px = event.clientX - box.left - left;
     if (width <= 0 || px < 0 || px > width) return null;
-    const [lo, hi] = windowX();
-    return { panel: hit.index, x: lo + (px / width) * (hi - lo) };
+    const [lo, hi] = current();
+    return { panel: hit.index, x: lo + (px / width) * (hi - lo), width };
+  }
+
+  function onWheel(event) {
+    if (!model.get("navigate") || !scale) return;
+    const where = locate(event);
+    if (!where) return;
+    event.preventDefault(); // the page does not scroll under a zoom
+    const [lo, hi] = current();
+    const factor = Math.exp(event.deltaY * 0.001); // as bqplot's PanZoom: 200 px, e^0.2
+    show(where.x + factor * (lo - where.x), where.x + factor * (hi - where.x));
+  }
+  let drag = null;
+  function startDrag(event) {
+    const where = model.get("navigate") && scale ? locate(event) : null;
+    if (!where) return;
+    event.preventDefault(); // no text selection while dragging
+    const [lo, hi] = current();
+    drag = { x: event.clientX, lo, hi, width: where.width };
+  }
+  function onDrag(event) {
+    if (!drag) return;
+    if (!(event.buttons & 1)) { drag = null; return; }
+    const shift = -((event.clientX - drag.x) / drag.width) * (drag.hi - drag.lo);
+    show(drag.lo + shift, drag.hi + shift);
   }
 
   let last = 0;
@@ -103,8 +146,10 @@ function render({ model, el }) {
   function onDown(event) {
     // the main button only: a right click opens the browser's menu, not a pick
     press = event.button === 0 ? { x: event.clientX, y: event.clientY } : null;
+    if (press) startDrag(event);
   }
   function onUp(event) {
+    drag = null;
     if (!press) return;
     const moved = Math.hypot(event.clientX - press.x, event.clientY - press.y);
     press = null;
@@ -121,6 +166,8 @@ function render({ model, el }) {
   function bind() {
     if (bound || !findRoot()) return Boolean(bound);
     root.addEventListener("mousemove", onMove);
+    root.addEventListener("wheel", onWheel, { passive: false });
+    window.addEventListener("mousemove", onDrag, true); // a drag may leave the panel
     root.addEventListener("mouseleave", onLeave);
     root.addEventListener("mousedown", onDown, true);
     // on the window, capturing, and bound before any press: bqplot's PanZoom (d3-drag)
@@ -147,10 +194,13 @@ function render({ model, el }) {
   return () => {
     clearInterval(poll);
     if (timer !== null) clearTimeout(timer);
-    model.off("change:readout", show);
+    if (frame !== null) cancelAnimationFrame(frame);
+    model.off("change:readout", showReadout);
     if (resize) resize.disconnect();
     if (bound) {
       bound.removeEventListener("mousemove", onMove);
+      bound.removeEventListener("wheel", onWheel);
+      window.removeEventListener("mousemove", onDrag, true);
       bound.removeEventListener("mouseleave", onLeave);
       bound.removeEventListener("mousedown", onDown, true);
       window.removeEventListener("mouseup", onUp, true);
