@@ -436,7 +436,8 @@ class TimeseriesViewer(Follower, W.VBox):
     # -- drawing --------------------------------------------------------------------------
     @_drawing
     def _redraw(self) -> None:
-        """Re-decimate every panel to the visible window and re-scale it (kernel side)."""
+        """Follow the visible window: y ranges, flagged ticks, axis, status, and the lines
+        (sent once to the browser, which re-decimates them; else re-decimated here)."""
         data = self.session.data
         if data is None or len(data) == 0 or not self.panels:
             return

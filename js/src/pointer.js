@@ -50,7 +50,6 @@ function render({ model, el }) {
   model.on("change:readout", showReadout);
   showReadout();
 
-  // the viewer's root appears once ipywidgets has attached this view to the page
   // the x window as the browser has it: a zoom or pan changes the scale here first
   let scale = null;
   const ref = model.get("scale");
@@ -60,7 +59,8 @@ function render({ model, el }) {
   const windowX = () => {
     const lo = scale ? scale.get("min") : null;
     const hi = scale ? scale.get("max") : null;
-    return lo !== null && hi !== null && hi > lo ? [lo, hi] : [model.get("x_min"), model.get("x_max")];
+    return lo !== null && hi !== null && hi > lo ? [lo, hi]
+      : [model.get("x_min"), model.get("x_max")];
   };
   // wheel zoom and drag pan of the x scale when Python asks (`navigate`): min and max
   // set together, once per animation frame (bqplot's PanZoom sets them one by one, and
@@ -81,6 +81,7 @@ function render({ model, el }) {
     nav = { min, max };
     if (frame === null) frame = requestAnimationFrame(applyNav);
   }
+  // the viewer's root appears once ipywidgets has attached this view to the page
   let root = null;
   const findRoot = () => (root = root || el.closest(`.${model.get("root_class")}`));
 
