@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .binning import block_extrema
+from .binning import block_extrema, break_gaps
 
 __all__ = ["BASE_BLOCK", "COARSEST_BLOCKS", "DETAIL_HEADROOM", "DETAIL_MARGIN", "LEVEL_FACTOR",
            "MIN_POINTS_PER_COLUMN", "LineSource", "choose_source", "detail_range",
@@ -90,12 +90,18 @@ class LineSource:
         return self.start <= start and self.stop >= stop
 
 
+def _in_time_order(i_min: np.ndarray, i_max: np.ndarray) -> np.ndarray:
+    """Each group's min and max index, earlier first, once when they are the same point
+    (-1: an empty group, dropped)."""
+    first, second = np.minimum(i_min, i_max), np.maximum(i_min, i_max)
+    pairs = np.column_stack([first, np.where(second == first, -1, second)]).ravel()
+    return pairs[pairs >= 0]
+
+
 def _from_indices(seconds: np.ndarray, values: np.ndarray, i_min: np.ndarray,
                   i_max: np.ndarray, block: int, lo: int, hi: int) -> LineSource:
     """The source whose blocks have their extremes at ``i_min`` / ``i_max`` (-1: empty)."""
-    first, second = np.minimum(i_min, i_max), np.maximum(i_min, i_max)
-    pairs = np.column_stack([first, np.where(second == first, -1, second)]).ravel()
-    index = pairs[pairs >= 0]
+    index = _in_time_order(i_min, i_max)
     n = len(seconds)
     return LineSource(block=int(block), lo=int(lo), hi=int(hi),
                       t=np.ascontiguousarray(seconds[index], dtype=np.float64),
@@ -243,13 +249,5 @@ def draw_from(source: LineSource, window: tuple[float, float], width_px: int,
     # its smallest (largest) values, as the front end's one pass finds them
     by_min = np.lexsort((index, v, column))
     by_max = np.lexsort((index, -v, column))
-    i_min, i_max = by_min[starts], by_max[starts]
-    first, second = np.minimum(i_min, i_max), np.maximum(i_min, i_max)
-    pairs = np.column_stack([first, np.where(second == first, -1, second)]).ravel()
-    pick = pairs[pairs >= 0]
-    x, y = t[pick], v[pick]
-    jumps = np.flatnonzero(np.diff(x) > max(gap, 2 * delta)) + 1
-    if len(jumps):
-        x = np.insert(x, jumps, (x[jumps - 1] + x[jumps]) / 2)
-        y = np.insert(y, jumps, np.nan)
-    return x, y
+    pick = _in_time_order(by_min[starts], by_max[starts])
+    return break_gaps(t[pick], v[pick], max(gap, 2 * delta))
