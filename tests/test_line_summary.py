@@ -64,7 +64,7 @@ def _drawn_columns(x, y, delta):
 def test_levels_keep_each_block_extremes_at_their_times():
     seconds, values = _series()
     levels = line_levels(seconds, values)
-    assert [lv.block for lv in levels] == [256, 1024]  # down to <= 1024 blocks
+    assert [lv.block for lv in levels] == [64, 256, 1024]  # 300,000 frames: down to <= 1024 blocks
     for level in levels:
         assert np.all(np.diff(level.t) >= 0) and level.t.dtype == np.float64
         assert level.v.dtype == np.float32 and not np.isnan(level.v).any()
@@ -192,3 +192,14 @@ def test_the_front_end_draws_the_same_points_as_the_reference(tmp_path):
         np.testing.assert_array_equal(np.array(got["x"]), x)
         np.testing.assert_array_equal(np.array([np.nan if v is None else v
                                                 for v in got["y"]]), y)
+
+
+@pytest.mark.parametrize("n", [900, 23_000, 300_000])
+def test_a_short_series_whole_view_needs_no_kernel(n):
+    """A program of minutes (the sample: ~23,000 frames) is resolved by its levels alone
+    at up to 2,000 columns: its first draw never waits for a kernel busy with a cell."""
+    seconds, values = _series(n)
+    levels = line_levels(seconds, values)
+    source, enough = choose_source(levels, (0.0, float(seconds[-1])), 2000)
+    assert enough, [(lv.block, len(lv.t)) for lv in levels]
+    assert source.block <= 256

@@ -66,12 +66,12 @@ def test_timeseries_sends_the_summary_once_and_the_browser_draws_every_zoom():
     assert len(line.x) == 0  # the kernel never sends the line itself
     (entry,) = viewer.lines.series
     assert entry["line"] == f"IPY_MODEL_{line.model_id}"
-    assert [level["block"] for level in entry["levels"]] == [256, 1024]
+    assert [level["block"] for level in entry["levels"]] == [128, 512, 2048]
     finest = entry["levels"][0]
     assert (finest["dtype_t"], finest["dtype_v"]) == ("<f8", "<f4")
     assert len(finest["t"]) == 8 * finest["n"] and len(finest["v"]) == 4 * finest["n"]
     t = np.frombuffer(finest["t"], "<f8")
-    assert finest["n"] <= 2 * -(-1_000_000 // 256) and np.all(np.diff(t) >= 0)
+    assert finest["n"] <= 2 * -(-1_000_000 // 128) and np.all(np.diff(t) >= 0)
     assert np.float32(2e5) in np.frombuffer(finest["v"], "<f4")  # the spike is a candidate
     sent = viewer.lines.series
     x, y = viewer.drawn_line(0)

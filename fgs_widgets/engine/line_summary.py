@@ -16,9 +16,10 @@ time, in the neighbouring column (so a column's drawn range is never wider than 
 true one; with two blocks per column, the fewest a source may have, noise bands come
 out a few per cent narrower on average, see the tests).
 
-*Levels* (`line_levels`): candidates for blocks of ``BASE_BLOCK`` frames and every
-``LEVEL_FACTOR`` times more, down to about ``COARSEST_BLOCKS`` blocks, computed once per
-series and sent once.
+*Levels* (`line_levels`): candidates for blocks of ``BASE_BLOCK`` frames (fewer for a
+short series, `base_block`, so that its whole view is resolved without the kernel, which
+may be busy running a cell) and every ``LEVEL_FACTOR`` times more, down to about
+``COARSEST_BLOCKS`` blocks, computed once per series and sent once.
 
 *Detail* (`line_detail`): for a view where even the finest level has fewer than
 ``MIN_POINTS_PER_COLUMN`` points per pixel column, the kernel sends candidates of finer
@@ -46,11 +47,14 @@ import numpy as np
 
 from .binning import block_extrema, break_gaps
 
-__all__ = ["BASE_BLOCK", "COARSEST_BLOCKS", "DETAIL_HEADROOM", "DETAIL_MARGIN", "LEVEL_FACTOR",
-           "MIN_POINTS_PER_COLUMN", "LineSource", "choose_source", "detail_range",
+__all__ = ["BASE_BLOCK", "COARSEST_BLOCKS", "DETAIL_HEADROOM", "DETAIL_MARGIN",
+           "FULL_VIEW_COLUMNS", "LEVEL_FACTOR", "MIN_POINTS_PER_COLUMN", "LineSource",
+           "base_block", "choose_source", "detail_range",
            "draw_from", "line_detail", "line_levels", "source_for_frames"]
 
 BASE_BLOCK = 256
+#: pixel columns of the widest plot whose whole view the levels resolve by themselves
+FULL_VIEW_COLUMNS = 2000
 LEVEL_FACTOR = 4
 COARSEST_BLOCKS = 1024
 MIN_POINTS_PER_COLUMN = 4
@@ -128,11 +132,21 @@ def _coarser(values: np.ndarray, i_min: np.ndarray, i_max: np.ndarray,
     return new_min, new_max
 
 
-def line_levels(seconds: np.ndarray, values: np.ndarray, *, base: int = BASE_BLOCK,
+def base_block(n: int) -> int:
+    """Frames per block of the finest level for ``n`` frames: ``BASE_BLOCK``, or the
+    largest power of two that still gives ``MIN_POINTS_PER_COLUMN`` points per column
+    over ``FULL_VIEW_COLUMNS`` columns (1, the frames themselves, below 4)."""
+    fit = n // (MIN_POINTS_PER_COLUMN // 2 * FULL_VIEW_COLUMNS)
+    block = min(BASE_BLOCK, 1 << max(fit, 1).bit_length() - 1)
+    return block if block >= 4 else 1
+
+
+def line_levels(seconds: np.ndarray, values: np.ndarray, *, base: int | None = None,
                 factor: int = LEVEL_FACTOR, coarsest: int = COARSEST_BLOCKS,
                 blocks=None) -> list[LineSource]:
-    """The summary sent once: candidates of blocks of ``base``, ``base * factor``, ...
-    frames, finest first, down to at most ``coarsest`` blocks (at least one level).
+    """The summary sent once: candidates of blocks of ``base`` (default `base_block`),
+    ``base * factor``, ... frames, finest first, down to at most ``coarsest`` blocks (at
+    least one level).
 
     Parameters
     ----------
@@ -146,6 +160,7 @@ def line_levels(seconds: np.ndarray, values: np.ndarray, *, base: int = BASE_BLO
     values = np.asarray(values, dtype=np.float64)
     seconds = np.asarray(seconds, dtype=np.float64)
     n = len(values)
+    base = base_block(n) if base is None else int(base)
     if blocks is None or blocks.size != base:
         blocks = block_extrema(values, base)
     i_min, i_max, size = blocks.i_min, blocks.i_max, base

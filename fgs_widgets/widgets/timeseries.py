@@ -36,7 +36,7 @@ import traitlets as t
 
 from ..data import Quality
 from ..engine.binning import block_extrema, break_gaps, decimate_for_display
-from ..engine.line_summary import BASE_BLOCK, line_levels
+from ..engine.line_summary import base_block, line_levels
 from ..model import Session
 from ._bundle import BundleMissingError, bundle
 from ._common import Follower, close_figure, show_bulk_range, show_range
@@ -347,7 +347,7 @@ class TimeseriesViewer(Follower, W.VBox):
         if cached is None or any(a is not b for a, b in zip(cached[0], sources, strict=True)):
             raw = np.asarray(s.series(column)[1], dtype=np.float64)
             masked = np.where(frames["good"], raw, np.nan)
-            cached = (sources, raw, masked, block_extrema(masked, BASE_BLOCK))
+            cached = (sources, raw, masked, block_extrema(masked, base_block(len(masked))))
             frames[("values", column)] = cached
         return cached[1], cached[2], cached[3]
 
