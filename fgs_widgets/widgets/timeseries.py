@@ -477,9 +477,9 @@ class TimeseriesViewer(Follower, W.VBox):
                         "(▲)</span>" if n_flagged else "")
         self.status.value = (f"<span class='fgs-ts-status'>start {frames['start_utc']} UTC (MJD "
                              f"{self.time_axis.t0:.5f})<br>{hi - lo:,} frames in view"
-                             f"{flagged_text}, "
-                             + ("lines drawn in the browser" if self.lines is not None
-                                else f"{shown:,} points drawn") + "</span>")
+                             f"{flagged_text}"
+                             + ("" if self.lines is not None else f", {shown:,} points drawn")
+                             + "</span>")
 
     def _publish(self) -> None:
         """Send the panels' summaries to the browser (once per data: nothing on a zoom)."""
