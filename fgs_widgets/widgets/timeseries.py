@@ -493,7 +493,7 @@ class TimeseriesViewer(Follower, W.VBox):
                 continue
             index.append(len(lines))
             lines.append(panel.line)
-        self.lines.show(lines, series, 10 * self._frames()["cadence"])
+        self.lines.show(lines, series, self._min_gap())
         self._line_index = index
 
     def drawn_line(self, panel: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -583,7 +583,12 @@ class TimeseriesViewer(Follower, W.VBox):
     def _gap_seconds(self, window: tuple[float, float]) -> float:
         """Spacing that counts as a gap: 10 cadences, and at least two pixel columns."""
         span = window[1] - window[0]
-        return max(10 * self._frames()["cadence"], 2 * span / self.width_px)
+        return max(self._min_gap(), 2 * span / self.width_px)
+
+    def _min_gap(self) -> float:
+        """Spacing that breaks a line however wide the view: 10 cadences (the browser's
+        lines take the larger of this and two pixel columns, as `_gap_seconds` does)."""
+        return 10 * self._frames()["cadence"]
 
     # -- cursor, hover, pick ------------------------------------------------------------------
     @_drawing
