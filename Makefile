@@ -22,6 +22,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# lightkurve 2.x pins pandas < 3: tests/test_astropy_tables.py runs again in a venv of its
+# own with lightkurve (and pandas 2), so the main one keeps the pandas a plain install gets
+LK_VENV ?= .venv-lightkurve
+LK_STAMP := $(LK_VENV)/.installed
+$(LK_STAMP): pyproject.toml | $(STAMP)
+	test -x $(LK_VENV)/bin/python || $(PYTHON) -m venv $(LK_VENV)
+	$(LK_VENV)/bin/python -m pip install --upgrade --quiet pip
+	$(LK_VENV)/bin/python -m pip install --quiet -e ".[test,lightkurve]"
+	touch $(LK_STAMP)
+
 # Chromium for the browser tests (Debian's package; Playwright's own download does not work offline).
 # As root it is installed here; otherwise the browser tests skip (or fail with FGS_REQUIRE_BROWSER=1).
 browser-deps:
@@ -42,12 +52,13 @@ demo: $(STAMP)
 	$(PY) -m fgs_widgets warmup --sample
 	$(PY) -m jupyterlab notebooks/quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-test: $(STAMP) browser-deps hub-deps
+test: $(STAMP) $(LK_STAMP) browser-deps hub-deps
 	$(PY) -m ruff check fgs_widgets tests benchmarks notebooks/make_notebooks.py hatch_build.py
 	$(PY) -m pytest -q
+	$(LK_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_astropy_tables.py
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist fgs_widgets/static js/node_modules .pytest_cache
+	rm -rf $(VENV) $(LK_VENV) build dist fgs_widgets/static js/node_modules .pytest_cache

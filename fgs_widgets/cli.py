@@ -3,7 +3,7 @@
 Commands::
 
     fgs-widgets info PATHS...                 the files' table (fg_table)
-    fgs-widgets fit PATHS... | --program N    fit every frame, write Parquet or ECSV
+    fgs-widgets fit PATHS... | --program N    fit every frame, write Parquet, ECSV, FITS or CSV
     fgs-widgets periodogram RESULTS           peaks of every column of a results file
     fgs-widgets report PROGRAM | PATHS... -o report.html
                                               fit, then one offline HTML guiding report
@@ -34,7 +34,7 @@ from .atomic import atomic_write
 
 __all__ = ["main"]
 
-_RESULT_SUFFIXES = (".parquet", ".ecsv", ".csv")
+_RESULT_SUFFIXES = (".parquet", ".ecsv", ".fits", ".csv")
 
 
 class _Progress:
@@ -86,10 +86,18 @@ def _load(args: argparse.Namespace):
 
 
 def _write_table(table: pd.DataFrame, path: Path, meta: dict) -> None:
-    """Write atomically: a temporary name in the same folder, renamed when complete."""
+    """Write atomically: a temporary name in the same folder, renamed when complete.
+
+    ECSV and FITS are astropy tables with units and MJD columns as UTC times
+    (`fgs_widgets.astropy_tables`); Parquet keeps ``meta`` in its schema."""
     suffix = path.suffix.lower()
     if suffix not in _RESULT_SUFFIXES:
         raise SystemExit(f"{path}: output must end in {', '.join(_RESULT_SUFFIXES)}")
+    if suffix in (".ecsv", ".fits"):
+        from .astropy_tables import to_qtable, write_table
+
+        write_table(to_qtable(table, meta=meta), path)
+        return
     with atomic_write(path) as temp:
         if suffix == ".parquet":
             table.attrs = {}
@@ -100,12 +108,6 @@ def _write_table(table: pd.DataFrame, path: Path, meta: dict) -> None:
             arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
                                                    b"fgs_widgets": repr(meta).encode()})
             pq.write_table(arrow, temp)
-        elif suffix == ".ecsv":
-            from astropy.table import Table
-
-            out = Table.from_pandas(table)
-            out.meta.update(meta)
-            out.write(temp, format="ascii.ecsv", overwrite=True)
         else:
             table.to_csv(temp, index=False)
 
@@ -116,13 +118,13 @@ def _read_results(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return pd.read_parquet(path)
-    if suffix == ".ecsv":
-        from astropy.table import Table
+    if suffix in (".ecsv", ".fits"):
+        from .astropy_tables import read_table, to_pandas
 
-        return Table.read(path, format="ascii.ecsv").to_pandas()
+        return to_pandas(read_table(path))
     if suffix == ".csv":
         return pd.read_csv(path)
-    raise SystemExit(f"{path}: expected a .parquet, .ecsv or .csv results file")
+    raise SystemExit(f"{path}: expected a {', '.join(_RESULT_SUFFIXES)} results file")
 
 
 def _wait_for_kernels(data, kernel: str) -> None:
@@ -193,8 +195,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     table = pd.DataFrame({"frame": np.arange(len(data)), "time": data.time, "flux": data.flux,
                           "quality": data.quality, "file_index": data.segments})
     table = pd.concat([table, result.reset_index(drop=True)], axis=1)
-    meta = {"fit": "quick" if args.quick else "gaussian", "n_frames": len(data),
-            "files": list(data.products["file_name"]), "time": "MJD (UTC)"}
+    from .astropy_tables import table_meta
+
+    # FITS-header-friendly: upper-case keys, scalars or lists of text
+    meta = {**table_meta(data.products, name="fit"), "FIT": "quick" if args.quick
+            else "gaussian", "NFRAMES": len(data),
+            "FILES": list(data.products["file_name"].astype(str)), "TIMESYS": "UTC"}
     _write_table(table, Path(args.output), meta)
     print(f"{len(data):,} frames in {elapsed:.1f} s ({len(data) / max(elapsed, 1e-9):,.0f} "
           f"frames/s) -> {args.output}", file=sys.stderr)
@@ -229,7 +235,7 @@ def cmd_periodogram(args: argparse.Namespace) -> int:
     peaks = pd.DataFrame(rows)
     print(peaks.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
     if args.output:
-        _write_table(peaks, Path(args.output), {"source": str(args.results)})
+        _write_table(peaks, Path(args.output), {"SOURCE": str(args.results)})
     return 0
 
 
@@ -459,7 +465,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--executor", default="auto", choices=("auto", "serial", "ray"))
     fit.add_argument("--address", help="ray cluster address (e.g. auto or ray://host:10001)")
     fit.add_argument("--chunk-size", type=int, default=50_000)
-    fit.add_argument("-o", "--output", required=True, help="results .parquet, .ecsv or .csv")
+    fit.add_argument("-o", "--output", required=True,
+                     help="results .parquet, .ecsv, .fits or .csv (ECSV and FITS with units)")
     fit.set_defaults(func=cmd_fit)
 
     pgram = sub.add_parser("periodogram", help="periodogram peaks of a results table")

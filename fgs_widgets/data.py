@@ -13,11 +13,17 @@ one the guide-star frames are stamped with.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from .quality import BAD_QUALITY, Quality
+
+if TYPE_CHECKING:
+    from astropy.timeseries import TimeSeries
 
 __all__ = ["FRAME_SHAPE", "GuideStarData", "HGAMotion", "Problem", "Quality", "ScienceInput",
            "ScienceSeries"]
@@ -31,32 +37,6 @@ class HGAMotion(enum.IntEnum):
     MOVING = 0
     FINISHED = 1
     OFFLINE = 2
-
-
-class Quality(enum.IntFlag):
-    """Per-frame quality bits (``GuideStarData.quality``, uint16).
-
-    A frame with any bit set is still present in every array; analysis code
-    decides what to exclude (``GuideStarData.good``).
-    """
-
-    NAN_PIXELS = 1  #: at least one pixel is NaN
-    ALL_NAN = 2  #: every pixel is NaN (nothing to fit)
-    NEGATIVE_FLUX = 4  #: the NaN-ignoring frame sum is negative (the reference tool drops these)
-    DQ_FLAGGED = 8  #: a pixel is marked DO_NOT_USE in the file's DQ array
-    SATURATED = 16  #: a pixel is marked SATURATED in the file's DQ array
-    GAP_BEFORE = 32  #: first frame after a gap of more than 1.5 cadences from the previous file
-    FILE_START = 64  #: first frame of a file (a segment boundary, not a defect)
-    FROM_RAW = 128  #: count rate computed here from a raw ``_uncal`` file (no flat field)
-
-    @classmethod
-    def describe(cls, value: int) -> list[str]:
-        """Names of the bits set in ``value``."""
-        return [flag.name for flag in cls if value & flag]
-
-
-#: bits that make a frame unusable for fitting and periodograms by default
-BAD_QUALITY = Quality.ALL_NAN | Quality.NEGATIVE_FLUX
 
 
 @dataclass(frozen=True)
@@ -229,6 +209,41 @@ class GuideStarData:
             normal = {_normalize(v) for v in values}
             keep &= self.products[column].map(_normalize).isin(normal).to_numpy()
         return self[np.isin(self.segments, np.flatnonzero(keep))]
+
+    # -- astropy and lightkurve ------------------------------------------------
+    def to_timeseries(self, fit: pd.DataFrame | None = None, *,
+                      columns: Iterable[str] | None = None, mas: bool = False,
+                      plate_scale: Any = None) -> TimeSeries:
+        """These frames as an astropy `~astropy.timeseries.TimeSeries` with units.
+
+        ``time`` is a `~astropy.time.Time` in UTC (MJD, the observatory's clock);
+        ``flux`` (and ``flux_err``) in DN/s, the fit's columns with their units when `fit`
+        is given, ``quality`` and ``file_index``; ``meta`` names the program, files, guide
+        stars and clock.  See `fgs_widgets.astropy_tables.guide_star_timeseries` for the
+        parameters (`columns`, `mas`: centroids also in mas, `plate_scale`).
+
+        Examples
+        --------
+        >>> series = data.to_timeseries(fit, mas=True)      # doctest: +SKIP
+        >>> series.write("guide_star.fits")                  # doctest: +SKIP
+        """
+        from .astropy_tables import guide_star_timeseries
+
+        return guide_star_timeseries(self, fit, columns=columns, mas=mas,
+                                     plate_scale=plate_scale)
+
+    def to_lightkurve(self, column: str = "flux", fit: pd.DataFrame | None = None, *,
+                      quality_bitmask: str | int = "default", mas: bool = False,
+                      plate_scale: Any = None) -> Any:
+        """One series of these frames as a lightkurve ``LightCurve`` (needs lightkurve).
+
+        See `fgs_widgets.astropy_tables.to_lightkurve`: ``flux`` is `column` (``"flux"``
+        or a fit column of `fit`) with its error, the quality mask follows `Quality`.
+        """
+        from .astropy_tables import to_lightkurve
+
+        series = self.to_timeseries(fit, mas=mas, plate_scale=plate_scale)
+        return to_lightkurve(series, column, quality_bitmask=quality_bitmask)
 
     def summary(self) -> str:
         """One line for logs and widget headers."""

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,10 @@ from .engine.decorrelation import Decorrelation
 from .history import recorded
 from .jobs import Job, Run
 from .session_schema import Provenance, StaleResult, series_sources, session_tables
+
+if TYPE_CHECKING:
+    from astropy.table import QTable
+    from astropy.timeseries import TimeSeries
 
 __all__ = ["FIT_KINDS", "PIECES", "Session"]
 
@@ -1038,6 +1042,85 @@ class Session(t.HasTraits):
         ``science_binned``, ``decorrelation`` and ``decorrelation_coefficients``.
         """
         return session_tables(self)
+
+    def to_timeseries(self, columns: Iterable[str] | None = None, *, mas: bool = False,
+                      plate_scale: Any = None) -> TimeSeries:
+        """The frames and fits as an astropy `~astropy.timeseries.TimeSeries` with units.
+
+        Parameters
+        ----------
+        columns : iterable of str, optional
+            "flux" and fit columns (each with its ``*_err``); default every one of
+            `columns` (the full fit preferred, else the quick fit).
+        mas : bool
+            Also the centroids in milliarcseconds (``x_mean_mas``, ``y_mean_mas``).
+        plate_scale : float or Quantity, optional
+            mas per pixel for `mas` (default 69 mas/px, JDox's FGS scale).
+
+        Returns
+        -------
+        astropy.timeseries.TimeSeries
+            ``time`` in UTC (MJD, the observatory's clock); see
+            `fgs_widgets.astropy_tables.guide_star_timeseries`.  Write it with
+            ``series.write("x.fits")`` or `fgs_widgets.astropy_tables.write_table`.
+
+        Raises
+        ------
+        ValueError
+            No data loaded.
+        KeyError
+            An unknown column (the message lists the available ones).
+        """
+        from .astropy_tables import guide_star_timeseries
+
+        data = self._need_data("convert")
+        return guide_star_timeseries(data, self.fit_table, columns=columns,
+                                     program=self.program, mas=mas, plate_scale=plate_scale)
+
+    def to_lightkurve(self, column: str = "flux", *, quality_bitmask: str | int = "default",
+                      mas: bool = False, plate_scale: Any = None) -> Any:
+        """One series as a lightkurve ``LightCurve`` (lightkurve is an optional extra).
+
+        ``flux`` is `column` ("flux" or a fit column, ``"x_mean_mas"`` with ``mas=True``)
+        with its error; frames with `quality_bitmask`'s bits are left out, as lightkurve's
+        readers do (default: the unusable ones; "none" keeps all).  See
+        `fgs_widgets.astropy_tables.to_lightkurve`.
+
+        Examples
+        --------
+        >>> lc = session.to_lightkurve("x_mean")                       # doctest: +SKIP
+        >>> lc.to_periodogram(maximum_period=200 * u.s).plot()        # doctest: +SKIP
+        """
+        from .astropy_tables import to_lightkurve
+
+        return to_lightkurve(self.to_timeseries(mas=mas, plate_scale=plate_scale), column,
+                             quality_bitmask=quality_bitmask)
+
+    def table_meta(self, name: str = "") -> dict:
+        """The header an exported table carries (telescope, instrument, program, name)."""
+        from .astropy_tables import table_meta
+
+        return table_meta(None if self.data is None else self.data.products, self.program,
+                          name)
+
+    def to_qtable(self, name: str) -> QTable:
+        """One of `tables` as an astropy `~astropy.table.QTable` with units and times.
+
+        MJD columns (``time``, ``end``, ``data_start``...) are `~astropy.time.Time` in
+        UTC, the rest carry their units (`fgs_widgets.astropy_tables.UNITS`).
+
+        Raises
+        ------
+        KeyError
+            A table the session does not hold now (the message lists those it does).
+        """
+        from .astropy_tables import to_qtable
+
+        tables = self.tables()
+        if name not in tables:
+            raise KeyError(f"no table {name!r} in this session now: it holds "
+                           f"{list(tables) or 'none (load data first)'}")
+        return to_qtable(tables[name], meta=self.table_meta(name))
 
     def save(self, path: str | os.PathLike, *, include_frames: bool = False) -> Path:
         """Save everything into one folder (see `fgs_widgets.session_io`)."""

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from .astropy_tables import mixed_type_columns
 from .atomic import atomic_directory, file_sha256
 from .data import GuideStarData, ScienceSeries
 from .session_schema import tagged
@@ -141,12 +142,6 @@ def _read_science(folder: Path, manifest: dict, table: Any) -> ScienceSeries | N
     except (KeyError, ValueError, TypeError) as exc:
         raise SessionFileError(f"{folder / 'science.parquet'}: not a science series "
                                f"({type(exc).__name__}: {exc})") from exc
-
-
-def mixed_type_columns(table: pd.DataFrame) -> list[str]:
-    """Object columns holding more than one type (the event ``value``: text and numbers)."""
-    return [c for c in table.columns if table[c].dtype == object
-            and len({type(v) for v in table[c] if v is not None}) > 1]
 
 
 def _write_table(table: pd.DataFrame, file: Path, manifest: dict, name: str) -> None:

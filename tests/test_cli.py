@@ -59,7 +59,7 @@ def test_full_fit_ecsv_with_filters(sample, tmp_path):
     from astropy.table import Table
 
     table = Table.read(out)
-    assert len(table) == 2048 and table.meta["fit"] == "gaussian"
+    assert len(table) == 2048 and table.meta["FIT"] == "gaussian"
     assert np.isfinite(table["x_mean"]).mean() > 0.99
     assert not list(tmp_path.glob(".*partial*"))
 

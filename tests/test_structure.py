@@ -3,8 +3,10 @@
 Layers, bottom to top.  A module may import (see `LAYERS`, the one rule table):
 
 ``base``
-    ``_lazy.py``, ``atomic.py``, ``data.py``, ``notebook_errors.py``, ``jobs.py``: helpers,
-    the data containers, how our failures show in a notebook, and long work as a `Job`
+    ``_lazy.py``, ``atomic.py``, ``data.py``, ``quality.py``, ``astropy_tables.py``,
+    ``notebook_errors.py``, ``jobs.py``: helpers, the data containers and their quality
+    bits, the same as astropy objects with units, how our failures show in a notebook,
+    and long work as a `Job`
     (the Session's fit, download and periodogram, a survey, the quickstart API's fit).
     Only each other.
 ``engine``
@@ -125,7 +127,8 @@ def layer_of(module: str) -> str | None:
         return "root"
     name = module.removeprefix(PACKAGE + ".")
     top = name.split(".")[0]
-    if name in {"_lazy", "atomic", "data", "notebook_errors", "jobs"}:
+    if name in {"_lazy", "atomic", "data", "quality", "astropy_tables", "notebook_errors",
+                "jobs"}:
         return "base"
     if top in {"engine", "runtime", "archive", "survey", "widgets"}:
         return top

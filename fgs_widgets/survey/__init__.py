@@ -7,6 +7,7 @@
     run = survey.Survey(tasks, "fgs_survey", missing=missing)
     run.run()
     table = survey.read_survey("fgs_survey")    # one row per visit
+    survey.survey_qtable(table)                  # the same with units (astropy QTable)
 
 The statistics and their definitions: `fgs_widgets.engine.stability.STATISTICS`.
 """
@@ -26,6 +27,7 @@ _EXPORTS = {
     "Survey": "run",
     "run_survey": "run",
     "read_survey": "dataset",
+    "survey_qtable": "dataset",
     "survey_status": "dataset",
     "survey_program": "worker",
     "SurveyError": "worker",

@@ -21,10 +21,14 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..atomic import atomic_directory, atomic_write, file_sha256
+
+if TYPE_CHECKING:
+    from astropy.table import QTable
 
 __all__ = [
     "MANIFEST",
@@ -32,6 +36,7 @@ __all__ = [
     "partition_dir",
     "read_status",
     "read_survey",
+    "survey_qtable",
     "survey_status",
     "verified_partitions",
     "verify_partition",
@@ -204,3 +209,26 @@ def read_survey(root: str | os.PathLike) -> pd.DataFrame:
         first = ["program", "observation"]
         table = table[first + [c for c in table.columns if c not in first]]
     return table
+
+
+def survey_qtable(table: pd.DataFrame) -> QTable:
+    """A survey's statistics (`read_survey`) as an astropy `~astropy.table.QTable`.
+
+    Each statistic carries the unit and description `fgs_widgets.engine.stability.STATISTICS`
+    gives it (``start_mjd``/``end_mjd`` become `~astropy.time.Time` in UTC); write it with
+    ``table.write("survey.fits")`` or `fgs_widgets.astropy_tables.write_table`.
+    """
+    from ..astropy_tables import to_qtable
+    from ..engine.stability import STATISTICS
+
+    spelled = {"px": "pix", "px/h": "pix/h"}  # astropy's spelling of the pixel
+    times = [name for name, (unit, _) in STATISTICS.items() if unit.startswith("MJD")]
+    units = {name: spelled.get(unit, unit) for name, (unit, _) in STATISTICS.items()
+             if name not in times}
+    out = to_qtable(table, units=units, time_columns=times,
+                    meta={"TELESCOP": "JWST", "INSTRUME": "FGS", "EXTNAME": "SURVEY"})
+    for name in out.colnames:
+        if name in STATISTICS:
+            out[name].info.description = STATISTICS[name][1]
+    return out
+

@@ -140,7 +140,8 @@ class App(Follower, W.VBox):
             if table.value not in tables:
                 status.error("nothing to export yet")
                 return
-            path = export_table(tables[table.value], table.value, fmt.value)
+            path = export_table(tables[table.value], table.value, fmt.value,
+                                meta=self.session.table_meta(table.value))
             links.value += f"<div>{link(path)}</div>"
             status.info(f"wrote {path}")
 

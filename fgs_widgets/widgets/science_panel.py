@@ -346,7 +346,8 @@ class SciencePanel(Panel):
                               + (" and press Decorrelate" if name == "decorrelation" else ""))
             return False
         try:
-            path = export_table(table, name, self.export_format.value, self.export_dir)
+            path = export_table(table, name, self.export_format.value, self.export_dir,
+                                meta=s.table_meta(name))
         except (OSError, ValueError) as exc:
             self.fail(exc)
             return False
