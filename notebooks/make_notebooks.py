@@ -145,6 +145,44 @@ QUICKSTART = [
            "report.html` from a terminal."),
     ("code", "path = session.report('report.html')\n"
              "print(f'{path.name}: {path.stat().st_size / 1e6:.1f} MB')"),
+    ("md", "## 7 · Astropy, lightkurve, lcviz\n\n"
+           "The series as an astropy `TimeSeries`: times in UTC (MJD, the observatory's clock), "
+           "every column a `Quantity` with its unit, every frame (flagged ones too, with their "
+           "`quality` bits). `write_table` writes FITS (units in `TUNITn`) or ECSV and "
+           "`read_table` reads it back equal; the *Tables & export* tab offers FITS too."),
+    ("code", "from fgs_widgets.astropy_tables import read_table, write_table\n\n"
+             "series = session.to_timeseries(['flux', 'x_mean', 'y_mean'], mas=True)\n"
+             "write_table(series, 'guide_star.fits')\n"
+             "back = read_table('guide_star.fits')\n"
+             "print(f\"{len(back):,} frames, time in {back.time.scale.upper()}, flux in "
+             "{back['flux'].unit}, x_mean in {back['x_mean'].unit}, \"\n"
+             "      f\"{back['x_mean_mas'].unit} at {back.meta['PLATESCL']:g} mas/px\")\n"
+             "series[:3]"),
+    ("md", "lightkurve (an optional extra: `pip install 'fgs-widgets[lightkurve]'`) gets any "
+           "series as a `LightCurve`: its periodogram, `flatten`, BLS and river plots work on "
+           "the guide star as on a star's light curve."),
+    ("code", "try:\n"
+             "    lc = session.to_lightkurve('x_mean')\n"
+             "except ImportError as missing:  # lightkurve is not installed here\n"
+             "    print(missing)\n"
+             "else:\n"
+             "    import astropy.units as u\n"
+             "    pg = lc.remove_nans().to_periodogram(minimum_period=5 * u.s, "
+             "maximum_period=200 * u.s)\n"
+             "    print(f'strongest x_mean period: {pg.period_at_max_power.to(u.s):.1f}')\n"
+             "    lc.write('guide_star_x_mean.ecsv', format='ascii.ecsv', overwrite=True)"),
+    ("md", "**lcviz** opens that light curve in its viewers (time series, phase folding, "
+           "frequency analysis). lcviz 2 (jdaviz 5) needs bqplot < 0.13 and fgs_widgets "
+           "bqplot 0.13, so it lives in an environment of its own (`pip install lcviz`, and "
+           "`jupyter lab` from there); the ECSV file above carries the series across:\n\n"
+           "```python\n"
+           "import lcviz  # first: it registers the light-curve loader\n"
+           "import lightkurve\n\n"
+           "lc = lightkurve.LightCurve.read('guide_star_x_mean.ecsv', format='ascii.ecsv')\n"
+           "app = lcviz.gca()\n"
+           "app.load(lc, format='Light Curve', data_label='FGS x_mean')\n"
+           "app.show()\n"
+           "```"),
 ]
 
 # A survey of several programs: ray tasks write one Parquet dataset; pandas reads it.

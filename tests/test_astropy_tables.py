@@ -3,6 +3,8 @@ trips, the FITS export everywhere (Python, App, CLI), and lightkurve's LightCurv
 
 from __future__ import annotations
 
+import warnings
+
 import astropy.units as u
 import numpy as np
 import pandas as pd
@@ -321,3 +323,34 @@ def test_lightkurve_flux_error_is_the_fit_error(full_fit):
         to_lightkurve(data.to_timeseries(fit), "quality")
     with pytest.raises(ValueError, match="quality_bitmask must be"):
         data.to_lightkurve(quality_bitmask="hard")
+
+
+@pytest.mark.lightkurve
+def test_the_light_curve_opens_in_lcviz(fitted_session, tmp_path):
+    """The README's hand-off: a light curve written as ECSV here, read by lightkurve and
+    loaded into lcviz there (lcviz 2 pins bqplot < 0.13, so not in make test's venvs)."""
+    lk = pytest.importorskip("lightkurve", reason="lightkurve is an optional extra")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import lcviz
+    except ImportError as exc:
+        pytest.skip(f"lcviz is not installed ({exc}): lcviz 2 (jdaviz 5) needs bqplot < 0.13, "
+                    "fgs-widgets bqplot 0.13; install it in an environment of its own")
+    path = tmp_path / "guide_star_x_mean.ecsv"
+    fitted_session.to_lightkurve("x_mean").write(path, format="ascii.ecsv")
+    lc = lk.LightCurve.read(path, format="ascii.ecsv")
+    before = lc.copy()
+    app = lcviz.new_app()
+    app.load(lc.copy(), format="Light Curve", data_label="FGS x_mean")
+    assert "FGS x_mean" in app.datasets
+    assert "FGS x_mean" in app.viewers["flux-vs-time"].data_menu.data_labels_loaded
+    loaded = app.get_data("FGS x_mean")
+    assert len(loaded) == len(before) == len(fitted_session.data) - 7
+    assert np.array_equal(u.Quantity(loaded.flux).to_value(u.pix), before.flux.to_value(u.pix),
+                          equal_nan=True)
+    assert loaded.time.scale == "utc"
+    assert np.abs((loaded.time - before.time).to_value(u.s)).max() < 1e-6
+    assert np.array_equal(np.asarray(loaded["quality"]), np.asarray(before["quality"]))
+    assert loaded.meta["PROGRAM"] == "1534"
+

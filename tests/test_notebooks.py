@@ -81,6 +81,13 @@ def check_quickstart(notebook: nbformat.NotebookNode) -> None:
     assert "period" in outputs(peaks)
     lag = next(c for c in notebook.cells if "correlates best" in c.source)
     assert "at a lag of +0 s" in outputs(lag)
+    series = next(c for c in notebook.cells if "to_timeseries(" in c.source)
+    assert "14,336 frames, time in UTC, flux in DN / s, x_mean in pix, mas at 69 mas/px" \
+        in outputs(series)
+    lightcurve = next(c for c in notebook.cells if "to_lightkurve(" in c.source)
+    said = outputs(lightcurve)
+    assert "strongest x_mean period: 37.5 s" in said \
+        or "pip install 'fgs-widgets[lightkurve]'" in said, said
 
 
 @pytest.mark.slow
