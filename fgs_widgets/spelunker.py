@@ -1068,7 +1068,30 @@ class Spelunker:
 
         return App(self.session)
 
-    show = widgets
+    def show(self, where: str = "inline", *, title: str = "FGS guide star",
+             anchor: str = "split-right") -> None:
+        """Display the App on this object's session (`App.show`): in the cell's output, or
+        with ``where="sidecar"`` in a JupyterLab side panel (inline with a note in Notebook 7
+        and Voila, which have none).
+
+        Every call shows the same App, moved: showing it again closes its earlier side
+        panel.  ``widgets()`` returns a new App instead, to keep or to lay out yourself.
+
+        Parameters
+        ----------
+        where : {"inline", "sidecar"}
+        title, anchor : str
+            The side panel's tab title and place (see `App.show`).
+
+        Raises
+        ------
+        ValueError
+            An unknown ``where`` or ``anchor``.
+        """
+        app = self.__dict__.get("_app")
+        if app is None or app.comm is None:  # none yet, or closed
+            app = self._app = self.widgets()
+        app.show(where, title=title, anchor=anchor)
 
 
 #: spelunker's entry point: ``spelunker.load(pid=1534)``

@@ -21,6 +21,8 @@ from .fit_runner import FitRunner
 from .mnemonic_panel import MnemonicPanel
 from .periodogram_panel import PeriodogramPanel
 from .picker import ProgramPicker
+from .placement import Anchor, Placement, Where
+from .placement import show as show_widget
 from .science_panel import SciencePanel
 from .timeseries import TimeseriesViewer
 
@@ -40,6 +42,8 @@ class App(Follower, W.VBox):
     def __init__(self, session: Session | None = None, columns=("flux",), **kwargs):
         self.session = session if session is not None else Session()
         s = self.session
+        #: where `show` last put the App (None: inline, or never shown by `show`)
+        self._placement: Placement | None = None
         self.header = W.HTML()
         #: failures of the session's background jobs, in red; cleared when that job reruns
         self.status = StatusLine()
@@ -88,6 +92,46 @@ class App(Follower, W.VBox):
         for job in s.jobs:  # shown on a session whose job failed before the App was made
             if job.state is JobState.FAILED:
                 self._on_job({"owner": job, "new": job.state})
+
+    def show(self, where: Where = "inline", *, title: str = "FGS guide star",
+             anchor: Anchor = "split-right") -> None:
+        """Display the App in the cell's output, or beside the notebook in JupyterLab.
+
+        Parameters
+        ----------
+        where : {"inline", "sidecar"}
+            ``"inline"``: in the cell's output (as ``display(app)``).  ``"sidecar"``: in a
+            JupyterLab panel of its own (the ``sidecar`` package), the cell keeping a
+            one-line note.  Jupyter Notebook 7 and Voila have no such panel: there the App
+            is shown in the cell's output after a note naming the front end.  The browser
+            tells which front end it is (`fgs_widgets.widgets.placement`), so the App
+            appears once the page has drawn the cell's output.
+        title : str
+            The side panel's tab title.
+        anchor : str
+            Where JupyterLab puts the panel: ``"split-right"`` (beside the notebook),
+            ``"split-left"``, ``"split-top"``, ``"split-bottom"``, ``"tab-before"``,
+            ``"tab-after"`` or ``"right"`` (the right sidebar).
+
+        Raises
+        ------
+        ValueError
+            ``where`` or ``anchor`` is none of those (nothing changes then).
+
+        Notes
+        -----
+        Showing the App again closes where `show` put it before (its side panel too), so
+        panels never stack; `close` closes the side panel with the App.
+        """
+        self._placement = show_widget(self, where, title=title, anchor=anchor,
+                                      previous=self._placement)
+
+    def close(self) -> None:
+        """Close the App, the side panel `show` opened for it, and every panel it owns."""
+        placement, self._placement = getattr(self, "_placement", None), None
+        if placement is not None:
+            placement.close()
+        super().close()
 
     def _on_tab(self, change=None) -> None:
         if self.tabs.selected_index == list(self.tabs.children).index(self.science):
