@@ -92,11 +92,31 @@ def _is_text(column: pd.Series) -> bool:
             or column.dtype == object)
 
 
-def _text(column: pd.Series) -> pd.Series:
+def _text(column: pd.Series) -> np.ndarray:
     """Text, one type per column as FITS and ECSV need: a missing value is an empty string,
     a number among text (the event ``value``) its ``str``."""
-    return pd.Series(["" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                      else str(v) for v in column], index=column.index, dtype=object)
+    if isinstance(column.dtype, pd.CategoricalDtype):  # the fit's status: one str per category
+        names = np.array([*map(str, column.cat.categories), ""], dtype=str)
+        return names[column.cat.codes.to_numpy()]  # code -1 (missing) is the last, ""
+    return np.array(["" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                     else str(v) for v in column], dtype=str)
+
+
+def _column(column: pd.Series) -> Any:
+    """One pandas column as astropy takes it: text as str (missing ones masked, as astropy's
+    readers give an empty string back), nullable integers as a masked column."""
+    from astropy.table import MaskedColumn
+
+    if _is_text(column):
+        values = _text(column)
+        empty = values == ""
+        return MaskedColumn(values, mask=empty) if empty.any() else values
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
+        kind = column.dtype.numpy_dtype if hasattr(column.dtype, "numpy_dtype") else object
+        return MaskedColumn(column.to_numpy(dtype=kind, na_value=0), mask=column.isna())
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.to_numpy(dtype=getattr(column.dtype, "numpy_dtype", None))
+    return column.to_numpy()
 
 
 def _mjd_utc(values: Any) -> Any:
@@ -136,27 +156,22 @@ def to_qtable(table: pd.DataFrame, *, units: Mapping[str, str] | None = None,
         are masked columns.
     """
     import astropy.units as u
-    from astropy.table import MaskedColumn, QTable
+    from astropy.table import QTable
 
     units = dict(units or {})
     times = set(time_columns)
-    typed = table.reset_index(drop=True)
-    text = [c for c in typed.columns if _is_text(typed[c])]
-    typed = typed.assign(**{c: _text(typed[c]) for c in text})
-    out = QTable.from_pandas(typed)
-    for name in out.colnames:
-        numeric = pd.api.types.is_float_dtype(typed[name].dtype)
-        if name in times and numeric:
-            out[name] = _mjd_utc(typed[name])
+    out = QTable()
+    for name in table.columns:
+        column = table[name]
+        if name in times and pd.api.types.is_float_dtype(column.dtype):
+            out[name] = _mjd_utc(column)
             continue
-        if name in text and (typed[name] == "").any():
-            # missing text is masked, as astropy's readers give an empty string back
-            out[name] = MaskedColumn(out[name], mask=(typed[name] == "").to_numpy())
         unit = units[name] if name in units else unit_of(name)
-        if unit and pd.api.types.is_numeric_dtype(typed[name].dtype) \
-                and not pd.api.types.is_bool_dtype(typed[name].dtype):
-            out[name] = u.Quantity(np.asarray(typed[name], dtype=np.float64), unit)
-            out[name].info.description = None
+        if unit and not _is_text(column) and pd.api.types.is_numeric_dtype(column.dtype) \
+                and not pd.api.types.is_bool_dtype(column.dtype):
+            out[name] = u.Quantity(column.to_numpy(dtype=np.float64, na_value=np.nan), unit)
+        else:
+            out[name] = _column(column)
     out.meta.update(meta or {})
     return out
 
