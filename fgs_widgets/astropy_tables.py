@@ -227,6 +227,9 @@ def guide_star_timeseries(data: Any, fit: pd.DataFrame | None = None, *,
     if fit is not None and len(fit) != len(data):
         raise ValueError(f"the fit has {len(fit)} rows but the data {len(data)} frames: "
                          "it belongs to other frames (fit these again)")
+    if mas and fit is None:
+        raise ValueError("mas=True gives the fitted centroids in mas: fit first "
+                         "(session.fit_frames('quick'))")
     scale = _mas_per_pixel(plate_scale)
     values: dict[str, Any] = {}
     for name in wanted:
@@ -305,13 +308,14 @@ def _series_meta(data: Any, program: str, plate_scale: float | None) -> dict:
     stars = products.drop_duplicates("gs_id") if "gs_id" in products else products.iloc[:0]
 
     def listed(frame: pd.DataFrame, column: str, kind: type) -> list:
+        # a blank (a catalog's missing magnitude) is None: FITS headers refuse NaN, and
+        # astropy's writer drops a whole list that holds one
         if column not in frame:
             return []
-        return [kind(v) if pd.notna(v) else ("" if kind is str else float("nan"))
-                for v in frame[column]]
+        return [kind(v) if pd.notna(v) else None for v in frame[column]]
 
     meta = {"TELESCOP": "JWST", "INSTRUME": "FGS", "PROGRAM": program,
-            "OBJECT": "+".join(listed(stars, "gs_id", str)),
+            "OBJECT": "+".join(v for v in listed(stars, "gs_id", str) if v),
             "CLOCK": "observatory UTC, as the files stamp the frames; not barycentric",
             "FILES": listed(products, "file_name", str),
             "OBSERVTN": listed(products, "observation", int),
@@ -505,6 +509,7 @@ def read_table(path: str | os.PathLike) -> QTable | TimeSeries:
     FileNotFoundError, ValueError
         No such file, or a suffix other than .fits or .ecsv.
     """
+    from astropy.io.fits.card import Undefined
     from astropy.table import QTable
     from astropy.timeseries import TimeSeries
     from astropy.units import UnitsWarning
@@ -520,6 +525,11 @@ def read_table(path: str | os.PathLike) -> QTable | TimeSeries:
     kind = table.meta.pop(_CLASS_KEY, None)
     for key in _WRITER_META if fmt == "fits" else ():
         table.meta.pop(key, None)
+    for key, value in table.meta.items():  # a FITS card with no value: what None was
+        if isinstance(value, list):
+            table.meta[key] = [None if isinstance(v, Undefined) else v for v in value]
+        elif isinstance(value, Undefined):
+            table.meta[key] = None
     for key in _LIST_META:
         if key in table.meta and not isinstance(table.meta[key], list):
             table.meta[key] = [table.meta[key]]

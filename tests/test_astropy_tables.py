@@ -22,7 +22,7 @@ from fgs_widgets.astropy_tables import (
     to_qtable,
     write_table,
 )
-from fgs_widgets.data import BAD_QUALITY, Quality
+from fgs_widgets.data import BAD_QUALITY, GuideStarData, Quality
 
 DN_S = u.Unit("DN/s")
 
@@ -128,6 +128,8 @@ def test_timeseries_refuses_what_it_cannot_do(fitted_session, full_fit):
         fitted_session.data.to_timeseries(fit)
     with pytest.raises(ValueError, match="plate_scale must be a positive"):
         data.to_timeseries(fit, mas=True, plate_scale=-1)
+    with pytest.raises(ValueError, match="mas=True gives the fitted centroids in mas: fit"):
+        data.to_timeseries(mas=True)
     from fgs_widgets import Session
 
     with pytest.raises(ValueError, match="load"):
@@ -144,6 +146,17 @@ def test_timeseries_round_trip_is_equal(full_fit, tmp_path, suffix):
     assert isinstance(back, TimeSeries)
     assert_tables_equal(series, back)
     assert "FGSCLASS" not in series.meta  # the writer's own key stayed out of the user's meta
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".ecsv"])
+def test_a_guide_star_without_catalog_values_round_trips(full_fit, tmp_path, suffix):
+    data, fit = full_fit
+    blank = data.products.assign(gs_mag=np.nan, gsc_version=None)
+    series = GuideStarData(**{**vars(data), "products": blank}).to_timeseries(fit)
+    assert series.meta["GS_MAG"] == [None] and series.meta["GS_RA"][0] > 0
+    back = read_table(write_table(series, tmp_path / f"blank{suffix}"))
+    assert back.meta["GS_MAG"] == [None] and back.meta["GSC_VER"] == [None]
+    assert_tables_equal(series, back)
 
 
 @pytest.mark.parametrize("suffix", [".fits", ".ecsv"])
