@@ -291,7 +291,7 @@ def test_without_lightkurve_the_error_says_how_to_install(fitted_session):
     except ImportError:
         pass
     else:
-        pytest.skip("lightkurve is installed here (its tests run: pytest -m lightkurve)")
+        pytest.skip("lightkurve is installed here: the message is for an install without it")
     with pytest.raises(ImportError, match=r"pip install 'fgs-widgets\[lightkurve\]'"):
         fitted_session.to_lightkurve()
 
