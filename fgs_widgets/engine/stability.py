@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..astropy_tables import PLATE_SCALE_MAS  # one value for the statistics and the tables
 from ..data import BAD_QUALITY, GuideStarData
 from .events import find_jumps, hga_move_starts
 
@@ -48,8 +49,6 @@ __all__ = ["MIN_WINDOW_FILL", "PLATE_SCALE_MAS", "STABILITY_WINDOW_S", "STATISTI
            "TILT_MERGE_S", "fitted", "status_names", "tilt_events",
            "visit_statistics"]
 
-#: FGS pixel scale, mas per pixel (JDox: ~0.069 arcsec)
-PLATE_SCALE_MAS: float = 69.0
 #: window of the JDox pointing-stability definition, seconds
 STABILITY_WINDOW_S: float = 15.0
 #: a window is used when it holds at least this fraction of the frames it should hold
