@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..astropy_tables import mixed_type_columns, to_qtable, write_table
+from ..astropy_tables import mixed_type_columns, program_of, to_qtable, write_table
 from ..atomic import atomic_write
 
 __all__ = ["export_table", "report_path"]
@@ -70,11 +70,7 @@ def report_path(program: str, products: pd.DataFrame | None,
     program the files name (``data.products["program"]``); ``fgs_report.html`` when there
     is none or several.
     """
-    name = program if program.isdigit() else ""
-    if not name and products is not None and "program" in products:
-        programs = products["program"].dropna().unique()
-        if len(programs) == 1:
-            name = str(programs[0])
+    name = program_of(products, program)
     return Path(directory) / (f"fgs_report_{name}.html" if name else "fgs_report.html")
 
 

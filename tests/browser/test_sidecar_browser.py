@@ -68,6 +68,22 @@ def lab(tmp_path):
             raise
 
 
+def _assert_shown_inline(page, placement: str, front_end: str):
+    """The App drawn in the ``placement`` box under the note naming ``front_end`` (the start
+    of its text), and no side panel anywhere; returns the note."""
+    note = page.locator(f"{placement} .fgs-placement-note")
+    note.wait_for()
+    page.wait_for_selector(f"{placement} .fgs-app canvas.fgs-frame-canvas")
+    page.locator(placement).scroll_into_view_if_needed()
+    page.wait_for_function(f"() => ({SERIES_DRAWN})(document.querySelector({placement!r}))")
+    text = note.inner_text()
+    assert text.startswith(front_end) and text.endswith(
+        " has no JupyterLab side panel, so the App is shown here."), text
+    assert note.is_visible()
+    assert _count(page, SIDECAR) == 0
+    return note
+
+
 def _count(page, selector: str) -> int:
     return page.eval_on_selector_all(selector, "els => els.length")
 
@@ -149,17 +165,7 @@ def test_notebook7_shows_the_app_inline_with_a_note(chromium, lab):
         page.evaluate("async () => { await window.jupyterapp.restored; }")
         wait_for_app_kernel_idle(page)
         run_all_cells(page)
-        note = page.locator(".jp-Notebook .fgs-placement-note")
-        note.wait_for()
-        page.wait_for_selector(".jp-Notebook .fgs-placement .fgs-app canvas.fgs-frame-canvas")
-        page.locator(".fgs-placement").scroll_into_view_if_needed()
-        page.wait_for_function(
-            f"() => ({SERIES_DRAWN})(document.querySelector('.jp-Notebook .fgs-placement'))")
-        text = note.inner_text()
-        assert text.startswith("Jupyter Notebook 7.") and text.endswith(
-            " has no JupyterLab side panel, so the App is shown here."), text
-        assert note.is_visible()
-        assert _count(page, SIDECAR) == 0
+        note = _assert_shown_inline(page, ".jp-Notebook .fgs-placement", "Jupyter Notebook 7.")
         note.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "sidecar_notebook7_fallback.png"))
         readout = _hover_readout(page, ".fgs-placement")
@@ -178,15 +184,8 @@ def test_voila_shows_the_app_inline_with_a_note(tmp_path, chromium):
                    if not route.request.url.startswith("http://127.0.0.1") else
                    route.continue_())
         page.goto(url)
-        note = page.locator(".fgs-placement-note")
-        page.wait_for_selector(".fgs-placement .fgs-app canvas.fgs-frame-canvas")
-        page.wait_for_function(
-            f"() => ({SERIES_DRAWN})(document.querySelector('.fgs-placement'))")
-        text = note.inner_text()
-        assert text.startswith("Voila 0.") and text.endswith(
-            " has no JupyterLab side panel, so the App is shown here."), text
-        assert note.is_visible()
-        assert _count(page, SIDECAR) == 0 and _count(page, ".fgs-app") == 1
+        _assert_shown_inline(page, ".fgs-placement", "Voila 0.")
+        assert _count(page, ".fgs-app") == 1
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "sidecar_voila_fallback.png"))
         readout = _hover_readout(page, ".fgs-placement")
